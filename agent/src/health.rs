@@ -1,0 +1,73 @@
+//! `GET /health`: liveness, version, capabilities and SDK compatibility. Public in every mode.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+pub const SERVICE: &str = "axonflow-agent";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Serialize)]
+pub struct Capability {
+    name: &'static str,
+    since: &'static str,
+    description: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct SdkVersions {
+    python: &'static str,
+    typescript: &'static str,
+    go: &'static str,
+    java: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct SdkCompatibility {
+    min_sdk_version: SdkVersions,
+    recommended_sdk_version: SdkVersions,
+}
+
+#[derive(Serialize)]
+pub struct Health {
+    status: &'static str,
+    service: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+    database: &'static str,
+    capabilities: Vec<Capability>,
+    sdk_compatibility: SdkCompatibility,
+}
+
+const CAPABILITIES: &[(&str, &str, &str)] = &[
+    ("openai_gateway", "0.1.0", "OpenAI-compatible POST /v1/chat/completions with policy enforcement and audit"),
+    ("static_policies", "0.1.0", "System policies: validated PII detectors and SQL-injection rules"),
+    ("audit_trail", "0.1.0", "Every decision recorded in llm_call_audits with tokens, cost, latency and verdict"),
+];
+
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    let database =
+        match tokio::time::timeout(Duration::from_secs(2), axonflow_platform::db::ping(state.pool())).await {
+            Ok(Ok(())) => "ok",
+            _ => "unreachable",
+        };
+    Json(Health {
+        status: "healthy",
+        service: SERVICE,
+        version: VERSION,
+        uptime_seconds: state.uptime_secs(),
+        database,
+        capabilities: CAPABILITIES
+            .iter()
+            .map(|(name, since, description)| Capability { name, since, description })
+            .collect(),
+        sdk_compatibility: SdkCompatibility {
+            min_sdk_version: SdkVersions { python: "8.0.0", typescript: "8.0.0", go: "8.0.0", java: "8.0.0" },
+            recommended_sdk_version: SdkVersions { python: "9.5.0", typescript: "9.5.0", go: "9.5.0", java: "9.5.0" },
+        },
+    })
+}

@@ -1,0 +1,141 @@
+//! The AxonFlow agent as a library: `app` builds the router from a ready `AppState`, `run` does the
+//! whole start-up (database, migrations, policies) and serves until a shutdown signal.
+//! The environment is read only by `main.rs`.
+
+pub mod auth;
+mod error;
+mod health;
+mod openai;
+mod state;
+
+use std::net::SocketAddr;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use axonflow_platform::config::AgentConfig;
+use axonflow_platform::db;
+use axonflow_platform::pricing::{PricingError, PricingTable};
+use axonflow_policy::{CompileErrors, CompileOptions, Engine};
+
+pub use crate::error::{ApiError, OpenAiError};
+pub use crate::state::AppState;
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] db::DbError),
+    #[error("policies do not compile: {0}")]
+    Policies(#[from] CompileErrors),
+    #[error("pricing table {path}: {source}")]
+    Pricing { path: String, source: PricingError },
+    #[error("cannot read pricing table {path}: {source}")]
+    PricingFile { path: String, source: std::io::Error },
+    #[error("HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    if path.starts_with("/v1/") {
+        OpenAiError::NotFound { path }.into_response()
+    } else {
+        ApiError::NotFound { path }.into_response()
+    }
+}
+
+/// The agent's routes. Every route passes through the caller layer (`auth::resolve_caller`).
+pub fn app(state: AppState) -> Router {
+    let max_body_bytes = state.config().max_body_bytes;
+    let openai_routes = Router::new()
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .method_not_allowed_fallback(|| async { OpenAiError::MethodNotAllowed });
+    Router::new()
+        .merge(openai_routes)
+        .route("/health", get(health::health))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_caller))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn load_pricing(config: &AgentConfig) -> Result<PricingTable, StartError> {
+    match &config.pricing_file {
+        None => PricingTable::builtin().map_err(|source| StartError::Pricing { path: "built-in".to_owned(), source }),
+        Some(path) => {
+            let path_text = path.display().to_string();
+            let json = tokio::fs::read_to_string(path)
+                .await
+                .map_err(|source| StartError::PricingFile { path: path_text.clone(), source })?;
+            PricingTable::from_json(&json).map_err(|source| StartError::Pricing { path: path_text, source })
+        }
+    }
+}
+
+/// Connects, migrates, compiles the policies and builds the state.
+pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
+    let pool = db::connect(config.common.database_url.expose(), config.common.database_max_connections).await?;
+    db::migrate(&pool).await?;
+    let specs = db::load_system_policies(&pool).await?;
+    let options = CompileOptions {
+        scan_limit_bytes: config.policy_scan_limit_bytes,
+        pii_action: config.pii_action,
+        sqli_action: config.sqli_action,
+    };
+    let engine = Engine::compile(&specs, options)?;
+    tracing::info!(n_policies = engine.len(), "policies compiled");
+    let pricing = load_pricing(&config).await?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(config.upstream_timeout.min(std::time::Duration::from_secs(10)))
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .build()?;
+    Ok(AppState::new(config, pool, engine, http, pricing))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// Starts the agent and serves until SIGTERM or ctrl-c; in-flight requests (and their audit writes)
+/// finish before it returns.
+pub async fn run(config: AgentConfig) -> Result<(), StartError> {
+    let address = format!("{}:{}", config.common.bind_address, config.common.port);
+    let state = build_state(config).await?;
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|source| StartError::Listen { address: address.clone(), source })?;
+    let local: SocketAddr = listener.local_addr().map_err(|source| StartError::Listen { address, source })?;
+    tracing::info!("axonflow-agent listening on http://{local}");
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(StartError::Serve)
+}

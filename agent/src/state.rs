@@ -1,0 +1,76 @@
+//! Shared state of the agent: cheap-to-clone handles built once at start.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axonflow_platform::audit::AuditWriter;
+use axonflow_platform::config::AgentConfig;
+use axonflow_platform::db::PgPool;
+use axonflow_platform::pricing::PricingTable;
+use axonflow_policy::Engine;
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AgentConfig,
+    pool: PgPool,
+    engine: Arc<Engine>,
+    http: reqwest::Client,
+    pricing: PricingTable,
+    audit: AuditWriter,
+    started_at: Instant,
+}
+
+impl AppState {
+    pub fn new(
+        config: AgentConfig,
+        pool: PgPool,
+        engine: Engine,
+        http: reqwest::Client,
+        pricing: PricingTable,
+    ) -> Self {
+        let audit = AuditWriter::new(pool.clone());
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                pool,
+                engine: Arc::new(engine),
+                http,
+                pricing,
+                audit,
+                started_at: Instant::now(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &AgentConfig {
+        &self.inner.config
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub fn pricing(&self) -> &PricingTable {
+        &self.inner.pricing
+    }
+
+    pub fn audit(&self) -> &AuditWriter {
+        &self.inner.audit
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.inner.started_at.elapsed().as_secs()
+    }
+}

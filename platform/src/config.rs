@@ -1,0 +1,363 @@
+//! Process configuration. Parsed from a `Source` (the environment in `main.rs`, a map in tests);
+//! parsing reports every bad variable at once. Nothing else in the workspace reads the environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use axonflow_policy::Action;
+
+/// Where configuration values come from.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Every configuration problem found, one line each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentMode {
+    Community,
+    Enterprise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentKind {
+    Dev,
+    Production,
+}
+
+/// The org id sentinel of development installs; production may not run with it.
+pub const LOCAL_DEV_ORG: &str = "local-dev-org";
+
+/// Settings both services share.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub port: u16,
+    pub bind_address: String,
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    pub deployment_mode: DeploymentMode,
+    pub deployment_kind: DeploymentKind,
+    pub org_id: String,
+    pub internal_service_secret: Option<Secret>,
+    pub admin_api_key: Option<Secret>,
+    pub otel_endpoint: Option<String>,
+}
+
+/// Settings of the agent.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub common: CommonConfig,
+    pub orchestrator_url: String,
+    pub openai_base_url: String,
+    pub performance_mode: bool,
+    pub audit_fallback_path: PathBuf,
+    pub pii_action: Option<Action>,
+    pub sqli_action: Option<Action>,
+    pub max_body_bytes: usize,
+    pub upstream_timeout: Duration,
+    pub pricing_file: Option<PathBuf>,
+    pub policy_scan_limit_bytes: usize,
+}
+
+/// Settings of the orchestrator.
+#[derive(Debug, Clone)]
+pub struct OrchestratorConfig {
+    pub common: CommonConfig,
+    pub openai_base_url: String,
+}
+
+/// Collects values and problems while reading one source.
+struct Reader<'s> {
+    source: &'s dyn Source,
+    problems: Vec<String>,
+}
+
+impl<'s> Reader<'s> {
+    fn raw(&self, name: &str) -> Option<String> {
+        self.source.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parsed<T: FromStr>(&mut self, name: &str, default: T, expected: &str) -> T {
+        match self.raw(name) {
+            None => default,
+            Some(value) => match value.parse() {
+                Ok(parsed) => parsed,
+                Err(_) => {
+                    self.problems.push(format!("{name}={value:?} is not {expected}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn boolean(&mut self, name: &str, default: bool) -> bool {
+        match self.raw(name).map(|v| v.to_ascii_lowercase()) {
+            None => default,
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
+            Some(v) => {
+                self.problems.push(format!("{name}={v:?} is not a boolean (true/false)"));
+                default
+            }
+        }
+    }
+
+    fn action(&mut self, name: &str) -> Option<Action> {
+        let value = self.raw(name)?;
+        match value.parse::<Action>() {
+            Ok(action) => Some(action),
+            Err(error) => {
+                self.problems.push(format!("{name}: {error}"));
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, name: &str, default: &str) -> String {
+        let value = self.string(name, default);
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            self.problems.push(format!("{name}={value:?} must be an http:// or https:// URL"));
+        }
+        value.trim_end_matches('/').to_owned()
+    }
+
+    fn common(&mut self, default_port: u16) -> CommonConfig {
+        let port = self.parsed("PORT", default_port, "a TCP port (0-65535)");
+        let bind_address = self.string("AXONFLOW_BIND_ADDRESS", "0.0.0.0");
+        let database_url = match self.raw("DATABASE_URL") {
+            Some(url) => Secret::new(url),
+            None => {
+                self.problems.push("DATABASE_URL is required (postgres://user@host:port/database)".to_owned());
+                Secret::new("")
+            }
+        };
+        let database_max_connections =
+            self.parsed("AXONFLOW_DB_MAX_CONNECTIONS", 16u32, "a positive number of connections");
+        let deployment_mode = match self.string("DEPLOYMENT_MODE", "community").to_ascii_lowercase().as_str() {
+            "community" => DeploymentMode::Community,
+            "enterprise" => DeploymentMode::Enterprise,
+            other => {
+                self.problems.push(format!("DEPLOYMENT_MODE={other:?} must be community or enterprise"));
+                DeploymentMode::Community
+            }
+        };
+        let deployment_kind = match self.string("DEPLOYMENT_KIND", "dev").to_ascii_lowercase().as_str() {
+            "dev" | "development" => DeploymentKind::Dev,
+            "production" | "prod" => DeploymentKind::Production,
+            other => {
+                self.problems.push(format!("DEPLOYMENT_KIND={other:?} must be dev or production"));
+                DeploymentKind::Dev
+            }
+        };
+        let org_id = self.string("ORG_ID", LOCAL_DEV_ORG);
+        if deployment_kind == DeploymentKind::Production && org_id == LOCAL_DEV_ORG {
+            self.problems.push(format!(
+                "DEPLOYMENT_KIND=production with ORG_ID={LOCAL_DEV_ORG} refuses to start: set ORG_ID to your real \
+                 organisation id, or DEPLOYMENT_KIND=dev, so that audit rows are not stamped with the development sentinel"
+            ));
+        }
+        let internal_service_secret = self.raw("AXONFLOW_INTERNAL_SERVICE_SECRET").map(Secret::new);
+        match (&internal_service_secret, deployment_mode) {
+            (Some(secret), _) if secret.expose().chars().count() < 32 => self
+                .problems
+                .push("AXONFLOW_INTERNAL_SERVICE_SECRET must be at least 32 characters".to_owned()),
+            (None, DeploymentMode::Enterprise) => self.problems.push(
+                "AXONFLOW_INTERNAL_SERVICE_SECRET is required with DEPLOYMENT_MODE=enterprise (at least 32 characters)"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        let admin_api_key = self.raw("ADMIN_API_KEY").map(Secret::new);
+        let otel_endpoint = self.raw("OTEL_EXPORTER_OTLP_ENDPOINT");
+        CommonConfig {
+            port,
+            bind_address,
+            database_url,
+            database_max_connections,
+            deployment_mode,
+            deployment_kind,
+            org_id,
+            internal_service_secret,
+            admin_api_key,
+            otel_endpoint,
+        }
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, ConfigErrors> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigErrors(self.problems))
+        }
+    }
+}
+
+const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+impl AgentConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigErrors> {
+        let mut reader = Reader { source, problems: Vec::new() };
+        let common = reader.common(8080);
+        let orchestrator_url = reader.url("ORCHESTRATOR_URL", "http://localhost:8081");
+        let openai_base_url = reader.url("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL);
+        let performance_mode = reader.boolean("AGENT_PERFORMANCE_MODE", false);
+        let audit_fallback_path =
+            PathBuf::from(reader.string("AUDIT_FALLBACK_PATH", "/var/lib/axonflow/audit/audit_fallback.jsonl"));
+        let pii_action = reader.action("PII_ACTION");
+        let sqli_action = reader.action("SQLI_ACTION");
+        let max_body_bytes = reader.parsed("AXONFLOW_MAX_BODY_BYTES", 10 * 1024 * 1024usize, "a number of bytes");
+        let upstream_timeout_secs =
+            reader.parsed("AXONFLOW_UPSTREAM_TIMEOUT_SECS", 120.0f64, "a number of seconds");
+        if !(upstream_timeout_secs.is_finite() && upstream_timeout_secs > 0.0) {
+            reader.problems.push("AXONFLOW_UPSTREAM_TIMEOUT_SECS must be a positive number of seconds".to_owned());
+        }
+        let pricing_file = reader.raw("AXONFLOW_PRICING_FILE").map(PathBuf::from);
+        let policy_scan_limit_bytes = reader.parsed(
+            "AXONFLOW_POLICY_SCAN_LIMIT_BYTES",
+            axonflow_policy::CompileOptions::default().scan_limit_bytes,
+            "a number of bytes",
+        );
+        let config = AgentConfig {
+            common,
+            orchestrator_url,
+            openai_base_url,
+            performance_mode,
+            audit_fallback_path,
+            pii_action,
+            sqli_action,
+            max_body_bytes,
+            upstream_timeout: Duration::from_secs_f64(upstream_timeout_secs.clamp(0.001, 86_400.0)),
+            pricing_file,
+            policy_scan_limit_bytes,
+        };
+        reader.finish(config)
+    }
+}
+
+impl OrchestratorConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigErrors> {
+        let mut reader = Reader { source, problems: Vec::new() };
+        let common = reader.common(8081);
+        let openai_base_url = reader.url("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL);
+        reader.finish(OrchestratorConfig { common, openai_base_url })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = AgentConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")])).expect("valid");
+        assert_eq!(config.common.port, 8080);
+        assert_eq!(config.common.deployment_mode, DeploymentMode::Community);
+        assert_eq!(config.openai_base_url, "https://api.openai.com/v1");
+        assert_eq!(config.orchestrator_url, "http://localhost:8081");
+        assert_eq!(config.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(config.pii_action, None);
+        assert!(!config.performance_mode);
+        let orchestrator = OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
+            .expect("valid");
+        assert_eq!(orchestrator.common.port, 8081);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errors = AgentConfig::from_source(&source(&[
+            ("PORT", "eighty"),
+            ("PII_ACTION", "deny"),
+            ("AGENT_PERFORMANCE_MODE", "maybe"),
+            ("OPENAI_BASE_URL", "api.openai.com"),
+        ]))
+        .expect_err("four bad values and a missing DATABASE_URL");
+        assert_eq!(errors.0.len(), 5, "{errors}");
+        assert!(errors.0.iter().any(|p| p.starts_with("PORT=")));
+        assert!(errors.0.iter().any(|p| p.starts_with("DATABASE_URL is required")));
+    }
+
+    #[test]
+    fn production_refuses_the_dev_org_sentinel() {
+        let errors = AgentConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://x@y/z"),
+            ("DEPLOYMENT_KIND", "production"),
+        ]))
+        .expect_err("production with the default org id");
+        let message = errors.to_string();
+        assert!(message.contains("DEPLOYMENT_KIND=production") && message.contains("ORG_ID=local-dev-org"), "{message}");
+        AgentConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://x@y/z"),
+            ("DEPLOYMENT_KIND", "production"),
+            ("ORG_ID", "acme-prod-us"),
+        ]))
+        .expect("a real org id boots");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let config = AgentConfig::from_source(&source(&[("DATABASE_URL", "postgres://user:hunter2@db/x")]))
+            .expect("valid");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn short_internal_secret_is_refused() {
+        let errors = AgentConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://x@y/z"),
+            ("AXONFLOW_INTERNAL_SERVICE_SECRET", "short"),
+        ]))
+        .expect_err("too short");
+        assert!(errors.to_string().contains("at least 32 characters"));
+    }
+}

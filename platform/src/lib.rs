@@ -1,0 +1,9 @@
+//! Service plumbing shared by the agent and the orchestrator: configuration, the database (the only
+//! place with SQL), the audit writer, token pricing, logging and trace ids. No HTTP routing here.
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod pricing;
+pub mod telemetry;
+pub mod trace;

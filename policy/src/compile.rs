@@ -1,0 +1,405 @@
+//! Compilation of policy specs into an `Engine`, and evaluation. All regular expressions are built
+//! here, once; evaluation runs one `RegexSet` pass as a prefilter and then only the policies it names.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::decision::{redact, Decision, Match, Verdict};
+use crate::detectors::{self, Candidate, Validator};
+use crate::spec::{Action, DetectorSpec, PolicySpec};
+
+/// Default cap on how much of one text is scanned.
+pub const DEFAULT_SCAN_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Compiled regexes may not grow beyond this (guards against pathological user patterns).
+const REGEX_SIZE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Settings that apply to a whole engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Texts longer than this are scanned up to this many bytes (cut at a character boundary) and the
+    /// decision says so.
+    pub scan_limit_bytes: usize,
+    /// Replaces the action of every PII policy (categories `pii-*`).
+    pub pii_action: Option<Action>,
+    /// Replaces the action of every SQL-injection policy (category `security-sqli`).
+    pub sqli_action: Option<Action>,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions { scan_limit_bytes: DEFAULT_SCAN_LIMIT_BYTES, pii_action: None, sqli_action: None }
+    }
+}
+
+/// One problem in one policy, with the path of the field at fault (`policies[3].detector.pattern`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub path: String,
+    pub policy_id: String,
+    pub message: String,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.path, self.policy_id, self.message)
+    }
+}
+
+/// Every problem found while compiling, never just the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileErrors(pub Vec<CompileError>);
+
+impl fmt::Display for CompileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "{} problem(s): {}", self.0.len(), lines.join("; "))
+    }
+}
+
+impl std::error::Error for CompileErrors {}
+
+struct CompiledPolicy {
+    id: Arc<str>,
+    name: Arc<str>,
+    category: Arc<str>,
+    severity: crate::spec::Severity,
+    action: Action,
+    priority: i32,
+    mask_label: Arc<str>,
+    frameworks: Arc<[String]>,
+    regex: Regex,
+    validator: Option<Validator>,
+    masks_preview: bool,
+}
+
+/// A compiled, immutable set of enabled policies. Cheap to share across threads behind an `Arc`.
+pub struct Engine {
+    policies: Vec<CompiledPolicy>,
+    prefilter: RegexSet,
+    options: CompileOptions,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine").field("n_policies", &self.policies.len()).field("options", &self.options).finish()
+    }
+}
+
+fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build()
+}
+
+fn keywords_pattern(keywords: &[String]) -> String {
+    let alternatives: Vec<String> = keywords.iter().map(|k| regex::escape(k.trim())).collect();
+    format!(r"(?i)\b(?:{})\b", alternatives.join("|"))
+}
+
+fn is_pii(category: &str) -> bool {
+    category.starts_with("pii-")
+}
+
+impl Engine {
+    /// Compiles `specs`. Disabled policies are checked too but left out of the engine. Fails with
+    /// every problem at once: empty or duplicate ids, bad regexes, unknown built-in detectors, empty
+    /// keyword lists.
+    pub fn compile(specs: &[PolicySpec], options: CompileOptions) -> Result<Engine, CompileErrors> {
+        let mut errors = Vec::new();
+        let mut seen_ids = HashSet::new();
+        let mut policies = Vec::new();
+        for (policy_idx, spec) in specs.iter().enumerate() {
+            let path = |field: &str| format!("policies[{policy_idx}].{field}");
+            let mut error = |field: &str, message: String| {
+                errors.push(CompileError { path: path(field), policy_id: spec.id.clone(), message });
+            };
+            if spec.id.trim().is_empty() {
+                error("id", "must not be empty".to_owned());
+            } else if !seen_ids.insert(spec.id.as_str()) {
+                error("id", format!("duplicate policy id {:?}", spec.id));
+            }
+            if spec.name.trim().is_empty() {
+                error("name", "must not be empty".to_owned());
+            }
+            if spec.category.trim().is_empty() {
+                error("category", "must not be empty".to_owned());
+            }
+            let compiled = match &spec.detector {
+                DetectorSpec::Builtin(name) => match detectors::builtin(name) {
+                    Some(builtin) => match build_regex(builtin.pattern) {
+                        Ok(regex) => Some((regex, Some(builtin.validate), builtin.mask_label.to_owned(), builtin.masks_preview)),
+                        Err(source) => {
+                            error("detector.pattern", format!("built-in detector {name:?} does not compile: {source}"));
+                            None
+                        }
+                    },
+                    None => {
+                        error(
+                            "detector.pattern",
+                            format!(
+                                "unknown built-in detector {name:?} (known: {})",
+                                detectors::builtin_detector_names().join(", ")
+                            ),
+                        );
+                        None
+                    }
+                },
+                DetectorSpec::Regex(pattern) => {
+                    if pattern.is_empty() {
+                        error("detector.pattern", "regex must not be empty".to_owned());
+                        None
+                    } else {
+                        match build_regex(pattern) {
+                            Ok(regex) if regex.is_match("") => {
+                                error("detector.pattern", "regex matches the empty string, so it would match every text".to_owned());
+                                None
+                            }
+                            Ok(regex) => Some((regex, None, mask_label_for(&spec.category), is_pii(&spec.category))),
+                            Err(source) => {
+                                error("detector.pattern", format!("invalid regex: {source}"));
+                                None
+                            }
+                        }
+                    }
+                }
+                DetectorSpec::Keywords(keywords) => {
+                    if keywords.iter().all(|k| k.trim().is_empty()) {
+                        error("detector.keywords", "needs at least one non-empty keyword".to_owned());
+                        None
+                    } else {
+                        let kept: Vec<String> = keywords.iter().filter(|k| !k.trim().is_empty()).cloned().collect();
+                        match build_regex(&keywords_pattern(&kept)) {
+                            Ok(regex) => Some((regex, None, mask_label_for(&spec.category), is_pii(&spec.category))),
+                            Err(source) => {
+                                error("detector.keywords", format!("keywords do not compile: {source}"));
+                                None
+                            }
+                        }
+                    }
+                }
+            };
+            let Some((regex, validator, mask_label, masks_preview)) = compiled else { continue };
+            if !spec.enabled {
+                continue;
+            }
+            let action = if is_pii(&spec.category) {
+                options.pii_action.unwrap_or(spec.action)
+            } else if spec.category == "security-sqli" {
+                options.sqli_action.unwrap_or(spec.action)
+            } else {
+                spec.action
+            };
+            policies.push(CompiledPolicy {
+                id: spec.id.as_str().into(),
+                name: spec.name.as_str().into(),
+                category: spec.category.as_str().into(),
+                severity: spec.severity,
+                action,
+                priority: spec.priority,
+                mask_label: mask_label.into(),
+                frameworks: spec.frameworks.clone().into(),
+                regex,
+                validator,
+                masks_preview,
+            });
+        }
+        if !errors.is_empty() {
+            return Err(CompileErrors(errors));
+        }
+        // Higher priority first, so that equal spans report the more important policy first.
+        policies.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        let prefilter = RegexSetBuilder::new(policies.iter().map(|p| p.regex.as_str()))
+            .size_limit(REGEX_SIZE_LIMIT * 4)
+            .build()
+            .map_err(|source| {
+                CompileErrors(vec![CompileError {
+                    path: "policies".to_owned(),
+                    policy_id: String::new(),
+                    message: format!("the combined policy set does not compile: {source}"),
+                }])
+            })?;
+        Ok(Engine { policies, prefilter, options })
+    }
+
+    /// Number of enabled policies.
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    pub fn options(&self) -> &CompileOptions {
+        &self.options
+    }
+
+    /// Evaluates every enabled policy on `text` and returns every validated match.
+    pub fn evaluate(&self, text: &str) -> Decision {
+        let (scanned, truncated) = cap(text, self.options.scan_limit_bytes);
+        let mut matches = Vec::new();
+        for policy_idx in self.prefilter.matches(scanned).iter() {
+            let policy = &self.policies[policy_idx];
+            for found in policy.regex.find_iter(scanned) {
+                let candidate = Candidate { text: scanned, start: found.start(), end: found.end() };
+                if let Some(validate) = policy.validator {
+                    if !validate(&candidate) {
+                        continue;
+                    }
+                }
+                matches.push(Match {
+                    policy_id: policy.id.clone(),
+                    policy_name: policy.name.clone(),
+                    category: policy.category.clone(),
+                    severity: policy.severity,
+                    action: policy.action,
+                    span: found.range(),
+                    preview: preview(found.as_str(), policy.masks_preview),
+                    mask_label: policy.mask_label.clone(),
+                    frameworks: policy.frameworks.clone(),
+                });
+            }
+        }
+        matches.sort_by_key(|m| m.span.start);
+        let verdict =
+            if matches.iter().any(|m| m.action == Action::Block) { Verdict::Deny } else { Verdict::Allow };
+        let redacted_text = redact(scanned, &matches).map(|mut redacted| {
+            if truncated {
+                redacted.push_str(&text[scanned.len()..]);
+            }
+            redacted
+        });
+        Decision { verdict, matches, redacted_text, scanned_bytes: scanned.len(), truncated }
+    }
+}
+
+fn mask_label_for(category: &str) -> String {
+    category.rsplit('-').next().unwrap_or(category).to_ascii_uppercase()
+}
+
+/// Cuts `text` to at most `limit` bytes at a character boundary.
+fn cap(text: &str, limit: usize) -> (&str, bool) {
+    if text.len() <= limit {
+        return (text, false);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// A short form of the matched text: personal data keeps only its last 4 letters or digits (when it has
+/// more than 8), everything else is cut to 64 characters.
+fn preview(matched: &str, masks: bool) -> String {
+    if masks {
+        let n_alnum = matched.chars().filter(|c| c.is_alphanumeric()).count();
+        let keep_from = if n_alnum > 8 { n_alnum - 4 } else { n_alnum };
+        let mut seen = 0;
+        matched
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() {
+                    seen += 1;
+                    if seen > keep_from {
+                        c
+                    } else {
+                        '*'
+                    }
+                } else {
+                    c
+                }
+            })
+            .collect()
+    } else if matched.chars().count() > 64 {
+        let cut: String = matched.chars().take(61).collect();
+        format!("{cut}...")
+    } else {
+        matched.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Severity, Tier};
+
+    fn custom(id: &str, detector: DetectorSpec) -> PolicySpec {
+        PolicySpec {
+            id: id.to_owned(),
+            name: format!("policy {id}"),
+            description: String::new(),
+            category: "custom".to_owned(),
+            tier: Tier::Tenant,
+            detector,
+            action: Action::Block,
+            severity: Severity::High,
+            priority: 0,
+            enabled: true,
+            tags: Vec::new(),
+            frameworks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn compile_reports_every_problem_with_its_path() {
+        let specs = vec![
+            custom("a", DetectorSpec::Regex("(unclosed".to_owned())),
+            custom("a", DetectorSpec::Keywords(vec![" ".to_owned()])),
+            custom("c", DetectorSpec::Builtin("no_such_detector".to_owned())),
+            custom("d", DetectorSpec::Regex("x*".to_owned())),
+        ];
+        let errors = Engine::compile(&specs, CompileOptions::default()).expect_err("all four are bad").0;
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "policies[0].detector.pattern",
+                "policies[1].id",
+                "policies[1].detector.keywords",
+                "policies[2].detector.pattern",
+                "policies[3].detector.pattern"
+            ]
+        );
+        assert!(errors[1].message.contains("duplicate"), "{:?}", errors[1]);
+    }
+
+    #[test]
+    fn keywords_match_whole_words_case_insensitively_and_every_occurrence() {
+        let specs = vec![custom("kw", DetectorSpec::Keywords(vec!["project x".to_owned(), "secret".to_owned()]))];
+        let engine = Engine::compile(&specs, CompileOptions::default()).expect("valid");
+        let decision = engine.evaluate("Project X is SECRET, secretive, and secret.");
+        let spans: Vec<_> = decision.matches.iter().map(|m| m.span.clone()).collect();
+        assert_eq!(spans, [0..9, 13..19, 36..42]);
+        assert_eq!(decision.verdict, Verdict::Deny);
+    }
+
+    #[test]
+    fn disabled_policies_are_validated_but_not_evaluated() {
+        let mut spec = custom("off", DetectorSpec::Regex("secret".to_owned()));
+        spec.enabled = false;
+        let engine = Engine::compile(&[spec], CompileOptions::default()).expect("valid");
+        assert!(engine.is_empty());
+        assert_eq!(engine.evaluate("secret").verdict, Verdict::Allow);
+    }
+
+    #[test]
+    fn scan_cap_cuts_at_a_char_boundary_and_is_reported() {
+        let specs = vec![custom("tail", DetectorSpec::Regex("needle".to_owned()))];
+        let options = CompileOptions { scan_limit_bytes: 5, ..CompileOptions::default() };
+        let engine = Engine::compile(&specs, options).expect("valid");
+        let decision = engine.evaluate("ééé needle");
+        assert!(decision.truncated);
+        assert_eq!(decision.scanned_bytes, 4);
+        assert!(decision.matches.is_empty());
+    }
+
+    #[test]
+    fn previews_mask_personal_data_but_not_other_matches() {
+        assert_eq!(preview("123-45-6789", true), "***-**-6789");
+        assert_eq!(preview("12345678", true), "********");
+        assert_eq!(preview("UNION SELECT", false), "UNION SELECT");
+    }
+}

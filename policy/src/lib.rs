@@ -1,0 +1,16 @@
+//! Pure policy engine: `PolicySpec`s are compiled once into an `Engine`, which evaluates text and returns
+//! a `Decision` listing every match. No IO, no async runtime, no serialization: callers map specs from
+//! their storage and decisions to their wire formats.
+//!
+//! Evaluation cannot fail: every problem a policy can have is found by `Engine::compile`, which reports
+//! all of them at once with the path of the offending field.
+
+mod compile;
+mod decision;
+mod detectors;
+mod spec;
+
+pub use compile::{CompileError, CompileErrors, CompileOptions, Engine};
+pub use decision::{Decision, Match, Verdict};
+pub use detectors::{builtin_detector_names, system_policies};
+pub use spec::{Action, DetectorSpec, PolicySpec, Severity, Tier, UnknownValue};
