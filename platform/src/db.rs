@@ -120,3 +120,22 @@ pub async fn load_system_policies(pool: &PgPool) -> Result<Vec<PolicySpec>, DbEr
     }
     Ok(specs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn seeded_system_policies_equal_the_engine_catalogue(pool: PgPool) {
+        let stored = load_system_policies(&pool).await.expect("stored policies load");
+        let mut catalogue = axonflow_policy::system_policies();
+        catalogue.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(stored, catalogue);
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn migrations_run_twice_without_harm(pool: PgPool) {
+        migrate(&pool).await.expect("second run is a no-op");
+        ping(&pool).await.expect("database answers");
+    }
+}

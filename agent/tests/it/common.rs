@@ -1,0 +1,238 @@
+//! Test harness: fresh databases, a recording mock upstream, and the agent process.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+/// The provider key used by tests; asserted never to reach the database or a log.
+pub const PROVIDER_KEY: &str = "sk-test-PROVIDERKEY-7f3a9c2e5b1d";
+
+pub fn admin_database_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres server (./install/test.sh sets it)")
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let slash = base.rfind('/').expect("database URL has a path");
+    let mut out = format!("{}/{}", &base[..slash], database);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Creates an empty database and returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = admin_database_url();
+    let name = format!("axonflow_it_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = PgConnection::connect(&admin).await.expect("connect to the admin database");
+    connection.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    with_database(&admin, &name)
+}
+
+/// What the mock upstream answers.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn completion() -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: r#"{"id":"chatcmpl-test","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"4"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":7,"total_tokens":21}}"#.to_owned(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: StatusCode, body: &str) -> Reply {
+        Reply { status, body: body.to_owned(), delay: Duration::ZERO }
+    }
+}
+
+/// One request the mock upstream received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Clone)]
+struct MockState {
+    reply: Reply,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+/// A mock OpenAI upstream on a loopback port, recording every request.
+pub struct MockUpstream {
+    pub address: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn mock_handler(
+    State(state): State<MockState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    state.received.lock().expect("lock").push(Received { path: uri.path().to_owned(), headers, body });
+    if !state.reply.delay.is_zero() {
+        tokio::time::sleep(state.reply.delay).await;
+    }
+    (state.reply.status, [("content-type", "application/json"), ("x-request-id", "req_mock_1")], state.reply.body)
+}
+
+impl MockUpstream {
+    pub async fn start(reply: Reply) -> MockUpstream {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let state = MockState { reply, received: received.clone() };
+        let app = Router::new().route("/v1/chat/completions", post(mock_handler)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock upstream");
+        let address = listener.local_addr().expect("mock address");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("mock upstream serves");
+        });
+        MockUpstream { address, received, _server: server }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.address)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+/// A running agent process; killed on drop.
+pub struct Agent {
+    child: Child,
+    pub base_url: String,
+    pub database_url: String,
+    pub log_path: PathBuf,
+}
+
+fn log_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("agent-logs");
+    std::fs::create_dir_all(&dir).expect("create log dir");
+    dir
+}
+
+impl Agent {
+    /// Starts the agent on `database_url` with the given extra environment and waits until it listens.
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Agent {
+        let log_path = log_dir().join(format!("agent-{}.log", uuid::Uuid::new_v4().simple()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_axonflow-agent"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("PORT", "0")
+            .env("AXONFLOW_BIND_ADDRESS", "127.0.0.1")
+            .env("RUST_LOG", "debug,sqlx=warn,hyper=info,reqwest=info,h2=info")
+            .env("AUDIT_FALLBACK_PATH", log_path.with_extension("fallback.jsonl"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("spawn axonflow-agent");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (address_tx, address_rx) = std::sync::mpsc::channel::<String>();
+        let log = Arc::new(Mutex::new(std::fs::File::create(&log_path).expect("create log file")));
+        let stdout_log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some((_, address)) = line.split_once("listening on ") {
+                    let _ = address_tx.send(address.trim().to_owned());
+                }
+                let _ = writeln!(stdout_log.lock().expect("lock"), "{line}");
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(log.lock().expect("lock"), "{line}");
+            }
+        });
+        let base_url = match address_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("agent did not start listening within 30 s; log:\n{log}");
+            }
+        };
+        Agent { child, base_url, database_url: database_url.to_owned(), log_path }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub async fn pool(&self) -> PgPool {
+        PgPool::connect(&self.database_url).await.expect("connect to the agent's database")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Stops the agent with SIGTERM so that it finishes in-flight work.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A mock upstream plus an agent pointed at it, on a fresh database.
+pub async fn agent_with_upstream(reply: Reply, env: &[(&str, &str)]) -> (Agent, MockUpstream) {
+    let upstream = MockUpstream::start(reply).await;
+    let database_url = fresh_database().await;
+    let base = upstream.base_url();
+    let mut all_env = vec![("OPENAI_BASE_URL", base.as_str())];
+    all_env.extend_from_slice(env);
+    (Agent::start(&database_url, &all_env), upstream)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+}
+
+pub fn chat_body(content: &str) -> String {
+    serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], "max_tokens": 100})
+        .to_string()
+}
