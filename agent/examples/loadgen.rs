@@ -1,0 +1,145 @@
+//! Load generator for `bench/load.sh`. Two modes:
+//! - `loadgen mock`: a fast mock OpenAI upstream on a loopback port; prints `mock listening on URL`.
+//! - `loadgen run --direct URL --agent URL [--concurrency 1,8,32] [--seconds 5]`: sends the same chat
+//!   completion to the mock directly and through the agent at each concurrency, and prints p50/p99 and
+//!   requests/s of both plus the latency the agent adds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use axum::Router;
+
+const COMPLETION: &str = r#"{"id":"chatcmpl-load","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"4"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":7,"total_tokens":21}}"#;
+
+const REQUEST: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant for an e-commerce support team. Answer briefly."},{"role":"user","content":"Hi! I ordered a blue jacket last week and it has not arrived yet. Can you tell me what the usual delivery time is, and how I can track the parcel? Thanks a lot."}],"max_tokens":100}"#;
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    rps: f64,
+    n_errors: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn measure(client: &reqwest::Client, url: &str, concurrency: usize, seconds: f64) -> Stats {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_owned();
+        let stop = stop.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n_errors = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let result = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-provider-key", "sk-load-test")
+                    .body(REQUEST)
+                    .send()
+                    .await;
+                match result {
+                    Ok(response) if response.status().is_success() => {
+                        if response.bytes().await.is_ok() {
+                            latencies.push(sent.elapsed());
+                        } else {
+                            n_errors += 1;
+                        }
+                    }
+                    _ => n_errors += 1,
+                }
+            }
+            (latencies, n_errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut n_errors = 0;
+    for worker in workers {
+        if let Ok((latencies, errors)) = worker.await {
+            all.extend(latencies);
+            n_errors += errors;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Stats { p50: percentile(&all, 50.0), p99: percentile(&all, 99.0), rps: all.len() as f64 / elapsed, n_errors }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+async fn serve_mock() {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(|| async { ([("content-type", "application/json")], COMPLETION) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
+    let address = listener.local_addr().expect("address");
+    println!("mock listening on http://{address}/v1");
+    axum::serve(listener, app).await.expect("mock serves");
+}
+
+async fn run(args: &[String]) {
+    let direct = arg(args, "--direct").expect("--direct URL of the mock's chat completions");
+    let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
+    let seconds: f64 = arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
+    let levels: Vec<usize> = arg(args, "--concurrency")
+        .unwrap_or_else(|| "1,8,32".to_owned())
+        .split(',')
+        .map(|c| c.trim().parse().expect("--concurrency is a list of numbers"))
+        .collect();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    // Warm up connections and caches on both paths.
+    measure(&client, &direct, 4, 1.0).await;
+    measure(&client, &agent, 4, 1.0).await;
+    println!(
+        "{:>11} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>10} {:>10} | errors",
+        "concurrency", "direct50", "direct99", "direct/s", "agent50", "agent99", "agent/s", "added p50", "added p99"
+    );
+    for concurrency in levels {
+        let baseline = measure(&client, &direct, concurrency, seconds).await;
+        let through = measure(&client, &agent, concurrency, seconds).await;
+        println!(
+            "{:>11} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>8.3}ms {:>8.3}ms | {}",
+            concurrency,
+            ms(baseline.p50),
+            ms(baseline.p99),
+            baseline.rps,
+            ms(through.p50),
+            ms(through.p99),
+            through.rps,
+            ms(through.p50) - ms(baseline.p50),
+            ms(through.p99) - ms(baseline.p99),
+            baseline.n_errors + through.n_errors
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("mock") => serve_mock().await,
+        Some("run") => run(&args).await,
+        _ => eprintln!("usage: loadgen mock | loadgen run --direct URL --agent URL [--concurrency 1,8,32] [--seconds 5]"),
+    }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Load test: starts a fast mock upstream and the release agent, then measures the latency the agent adds
+# (agent minus direct-to-mock, p50 and p99) and requests/s at concurrency 1, 8 and 32.
+#
+#   ./bench/load.sh                      # throwaway Postgres cluster, 5 s per level
+#   SECONDS_PER_LEVEL=10 CONCURRENCY=1,8,32,64 ./bench/load.sh
+#   DATABASE_URL=postgres://... ./bench/load.sh   # use an existing server (a fresh database is created)
+#   AGENT_ENV="AGENT_PERFORMANCE_MODE=true" ./bench/load.sh
+#
+# Every process it starts listens on 127.0.0.1 only and is stopped on exit.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+# shellcheck source=install/lib.sh
+source "$repo/install/lib.sh"
+
+seconds_per_level=${SECONDS_PER_LEVEL:-5}
+concurrency=${CONCURRENCY:-1,8,32}
+work=$(mktemp -d /tmp/axonflow-load.XXXXXX)
+chmod 755 "$work"
+pids=()
+cluster_dir=""
+
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    if [ -n "$cluster_dir" ]; then
+        pg_cluster_stop "$cluster_dir" || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+log "building release binaries"
+cargo build --release --locked -q -p axonflow-agent --bins --example loadgen
+
+if [ -z "${DATABASE_URL:-}" ]; then
+    cluster_dir="$work/pgdata"
+    port=$(free_port)
+    pg_cluster_start "$cluster_dir" "$port"
+    admin_url="postgres://axonflow@127.0.0.1:$port/axonflow"
+else
+    admin_url=$DATABASE_URL
+fi
+database="axonflow_load_$$"
+psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null
+database_url="${admin_url%/*}/$database"
+
+target/release/examples/loadgen mock >"$work/mock.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+    mock_url=$(sed -n 's/^mock listening on //p' "$work/mock.out")
+    [ -n "$mock_url" ] && break
+    sleep 0.1
+done
+[ -n "${mock_url:-}" ] || die "mock upstream did not start: $(cat "$work/mock.out")"
+
+agent_port=$(free_port)
+# shellcheck disable=SC2086
+env DATABASE_URL="$database_url" PORT="$agent_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 OPENAI_BASE_URL="$mock_url" \
+    RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback.jsonl" ${AGENT_ENV:-} \
+    target/release/axonflow-agent >"$work/agent.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null || die "agent did not start: $(tail -20 "$work/agent.log")"
+
+log "measuring: ${seconds_per_level}s per level, concurrency $concurrency, $(nproc) cores shared by load generator, mock, agent and Postgres"
+target/release/examples/loadgen run \
+    --direct "$mock_url/chat/completions" \
+    --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
+    --concurrency "$concurrency" --seconds "$seconds_per_level"
+rows=$(psql -qAt "$database_url" -c "SELECT count(*) FROM llm_call_audits")
+log "audit rows written during the run: $rows"
