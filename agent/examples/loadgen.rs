@@ -76,7 +76,12 @@ async fn measure(client: &reqwest::Client, url: &str, concurrency: usize, second
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    Stats { p50: percentile(&all, 50.0), p99: percentile(&all, 99.0), rps: all.len() as f64 / elapsed, n_errors }
+    Stats {
+        p50: percentile(&all, 50.0),
+        p99: percentile(&all, 99.0),
+        rps: all.len() as f64 / elapsed,
+        n_errors,
+    }
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -84,7 +89,10 @@ fn ms(duration: Duration) -> f64 {
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 async fn serve_mock() {
@@ -92,7 +100,9 @@ async fn serve_mock() {
         "/v1/chat/completions",
         post(|| async { ([("content-type", "application/json")], COMPLETION) }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind mock");
     let address = listener.local_addr().expect("address");
     println!("mock listening on http://{address}/v1");
     axum::serve(listener, app).await.expect("mock serves");
@@ -101,19 +111,35 @@ async fn serve_mock() {
 async fn run(args: &[String]) {
     let direct = arg(args, "--direct").expect("--direct URL of the mock's chat completions");
     let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
-    let seconds: f64 = arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
+    let seconds: f64 =
+        arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
     let levels: Vec<usize> = arg(args, "--concurrency")
         .unwrap_or_else(|| "1,8,32".to_owned())
         .split(',')
-        .map(|c| c.trim().parse().expect("--concurrency is a list of numbers"))
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("--concurrency is a list of numbers")
+        })
         .collect();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
     // Warm up connections and caches on both paths.
     measure(&client, &direct, 4, 1.0).await;
     measure(&client, &agent, 4, 1.0).await;
     println!(
         "{:>11} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>10} {:>10} | errors",
-        "concurrency", "direct50", "direct99", "direct/s", "agent50", "agent99", "agent/s", "added p50", "added p99"
+        "concurrency",
+        "direct50",
+        "direct99",
+        "direct/s",
+        "agent50",
+        "agent99",
+        "agent/s",
+        "added p50",
+        "added p99"
     );
     for concurrency in levels {
         let baseline = measure(&client, &direct, concurrency, seconds).await;

@@ -31,7 +31,9 @@ pub fn declared_client_id(headers: &HeaderMap) -> Option<String> {
     let (scheme, credentials) = value.split_once(' ')?;
     let credentials = credentials.trim();
     let pair = if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(credentials).ok()?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials)
+            .ok()?;
         String::from_utf8(decoded).ok()?
     } else if scheme.eq_ignore_ascii_case("bearer") {
         credentials.to_owned()
@@ -42,15 +44,25 @@ pub fn declared_client_id(headers: &HeaderMap) -> Option<String> {
     let client_id = client_id.trim();
     let valid = !client_id.is_empty()
         && client_id.len() <= 128
-        && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+        && client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
     valid.then(|| client_id.to_owned())
 }
 
 /// Resolves the caller and stores it in the request's extensions.
-pub async fn resolve_caller(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let client_id = declared_client_id(request.headers()).unwrap_or_else(|| ANONYMOUS_CLIENT.to_owned());
-    let caller =
-        Caller { client_id, tenant_id: DEFAULT_TENANT.to_owned(), org_id: state.config().common.org_id.clone() };
+pub async fn resolve_caller(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let client_id =
+        declared_client_id(request.headers()).unwrap_or_else(|| ANONYMOUS_CLIENT.to_owned());
+    let caller = Caller {
+        client_id,
+        tenant_id: DEFAULT_TENANT.to_owned(),
+        org_id: state.config().common.org_id.clone(),
+    };
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
@@ -63,8 +75,15 @@ mod tests {
     #[track_caller]
     fn check(authorization: &str, expected: Option<&str>) {
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, HeaderValue::from_str(authorization).expect("valid header"));
-        assert_eq!(declared_client_id(&headers).as_deref(), expected, "{authorization}");
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(authorization).expect("valid header"),
+        );
+        assert_eq!(
+            declared_client_id(&headers).as_deref(),
+            expected,
+            "{authorization}"
+        );
     }
 
     #[test]

@@ -12,12 +12,24 @@ pub enum OpenAiError {
     MissingProviderKey,
     StreamNotSupported,
     /// The body is not valid JSON, or a field is missing or of the wrong type.
-    InvalidRequest { message: String, param: Option<String>, code: &'static str },
-    BodyTooLarge { limit_bytes: usize },
-    PolicyDenied { reason: String },
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+        code: &'static str,
+    },
+    BodyTooLarge {
+        limit_bytes: usize,
+    },
+    PolicyDenied {
+        reason: String,
+    },
     UpstreamUnreachable,
-    UpstreamTimeout { timeout_secs: u64 },
-    NotFound { path: String },
+    UpstreamTimeout {
+        timeout_secs: u64,
+    },
+    NotFound {
+        path: String,
+    },
     MethodNotAllowed,
     Internal,
 }
@@ -38,7 +50,11 @@ struct Inner<'a> {
 
 impl OpenAiError {
     pub fn invalid(message: impl Into<String>, param: Option<&str>, code: &'static str) -> Self {
-        OpenAiError::InvalidRequest { message: message.into(), param: param.map(str::to_owned), code }
+        OpenAiError::InvalidRequest {
+            message: message.into(),
+            param: param.map(str::to_owned),
+            code,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -117,7 +133,18 @@ impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let (message, kind, param, code) = self.parts();
-        (status, Json(Body { error: Inner { message, kind, param, code } })).into_response()
+        (
+            status,
+            Json(Body {
+                error: Inner {
+                    message,
+                    kind,
+                    param,
+                    code,
+                },
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -144,6 +171,10 @@ impl IntoResponse for ApiError {
             ApiError::NotFound { path } => (format!("no such endpoint: {path}"), "not_found"),
             ApiError::MethodNotAllowed => ("method not allowed".to_owned(), "method_not_allowed"),
         };
-        (status, Json(serde_json::json!({"success": false, "error": message, "code": code}))).into_response()
+        (
+            status,
+            Json(serde_json::json!({"success": false, "error": message, "code": code})),
+        )
+            .into_response()
     }
 }

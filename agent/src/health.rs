@@ -44,17 +44,33 @@ pub struct Health {
 }
 
 const CAPABILITIES: &[(&str, &str, &str)] = &[
-    ("openai_gateway", "0.1.0", "OpenAI-compatible POST /v1/chat/completions with policy enforcement and audit"),
-    ("static_policies", "0.1.0", "System policies: validated PII detectors and SQL-injection rules"),
-    ("audit_trail", "0.1.0", "Every decision recorded in llm_call_audits with tokens, cost, latency and verdict"),
+    (
+        "openai_gateway",
+        "0.1.0",
+        "OpenAI-compatible POST /v1/chat/completions with policy enforcement and audit",
+    ),
+    (
+        "static_policies",
+        "0.1.0",
+        "System policies: validated PII detectors and SQL-injection rules",
+    ),
+    (
+        "audit_trail",
+        "0.1.0",
+        "Every decision recorded in llm_call_audits with tokens, cost, latency and verdict",
+    ),
 ];
 
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
-    let database =
-        match tokio::time::timeout(Duration::from_secs(2), axonflow_platform::db::ping(state.pool())).await {
-            Ok(Ok(())) => "ok",
-            _ => "unreachable",
-        };
+    let database = match tokio::time::timeout(
+        Duration::from_secs(2),
+        axonflow_platform::db::ping(state.pool()),
+    )
+    .await
+    {
+        Ok(Ok(())) => "ok",
+        _ => "unreachable",
+    };
     Json(Health {
         status: "healthy",
         service: SERVICE,
@@ -63,11 +79,25 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         database,
         capabilities: CAPABILITIES
             .iter()
-            .map(|(name, since, description)| Capability { name, since, description })
+            .map(|(name, since, description)| Capability {
+                name,
+                since,
+                description,
+            })
             .collect(),
         sdk_compatibility: SdkCompatibility {
-            min_sdk_version: SdkVersions { python: "8.0.0", typescript: "8.0.0", go: "8.0.0", java: "8.0.0" },
-            recommended_sdk_version: SdkVersions { python: "9.5.0", typescript: "9.5.0", go: "9.5.0", java: "9.5.0" },
+            min_sdk_version: SdkVersions {
+                python: "8.0.0",
+                typescript: "8.0.0",
+                go: "8.0.0",
+                java: "8.0.0",
+            },
+            recommended_sdk_version: SdkVersions {
+                python: "9.5.0",
+                typescript: "9.5.0",
+                go: "9.5.0",
+                java: "9.5.0",
+            },
         },
     })
 }

@@ -33,11 +33,17 @@ pub enum StartError {
     #[error("pricing table {path}: {source}")]
     Pricing { path: String, source: PricingError },
     #[error("cannot read pricing table {path}: {source}")]
-    PricingFile { path: String, source: std::io::Error },
+    PricingFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("cannot listen on {address}: {source}")]
-    Listen { address: String, source: std::io::Error },
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -61,27 +67,43 @@ pub fn app(state: AppState) -> Router {
         .merge(openai_routes)
         .route("/health", get(health::health))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_caller))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::resolve_caller,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }
 
 async fn load_pricing(config: &AgentConfig) -> Result<PricingTable, StartError> {
     match &config.pricing_file {
-        None => PricingTable::builtin().map_err(|source| StartError::Pricing { path: "built-in".to_owned(), source }),
+        None => PricingTable::builtin().map_err(|source| StartError::Pricing {
+            path: "built-in".to_owned(),
+            source,
+        }),
         Some(path) => {
             let path_text = path.display().to_string();
-            let json = tokio::fs::read_to_string(path)
-                .await
-                .map_err(|source| StartError::PricingFile { path: path_text.clone(), source })?;
-            PricingTable::from_json(&json).map_err(|source| StartError::Pricing { path: path_text, source })
+            let json = tokio::fs::read_to_string(path).await.map_err(|source| {
+                StartError::PricingFile {
+                    path: path_text.clone(),
+                    source,
+                }
+            })?;
+            PricingTable::from_json(&json).map_err(|source| StartError::Pricing {
+                path: path_text,
+                source,
+            })
         }
     }
 }
 
 /// Connects, migrates, compiles the policies and builds the state.
 pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
-    let pool = db::connect(config.common.database_url.expose(), config.common.database_max_connections).await?;
+    let pool = db::connect(
+        config.common.database_url.expose(),
+        config.common.database_max_connections,
+    )
+    .await?;
     db::migrate(&pool).await?;
     let specs = db::load_system_policies(&pool).await?;
     let options = CompileOptions {
@@ -93,7 +115,11 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
     tracing::info!(n_policies = engine.len(), "policies compiled");
     let pricing = load_pricing(&config).await?;
     let http = reqwest::Client::builder()
-        .connect_timeout(config.upstream_timeout.min(std::time::Duration::from_secs(10)))
+        .connect_timeout(
+            config
+                .upstream_timeout
+                .min(std::time::Duration::from_secs(10)),
+        )
         .pool_idle_timeout(std::time::Duration::from_secs(90))
         .build()?;
     Ok(AppState::new(config, pool, engine, http, pricing))
@@ -134,8 +160,16 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
     let state = build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(&address)
         .await
-        .map_err(|source| StartError::Listen { address: address.clone(), source })?;
-    let local: SocketAddr = listener.local_addr().map_err(|source| StartError::Listen { address, source })?;
+        .map_err(|source| StartError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { address, source })?;
     tracing::info!("axonflow-agent listening on http://{local}");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(StartError::Serve)
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
 }

@@ -9,7 +9,9 @@ use axonflow_platform::config::AgentConfig;
 #[tokio::main]
 async fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
-    if let Err(error) = axonflow_platform::telemetry::init_logging(env.get("RUST_LOG").map_or("info", String::as_str)) {
+    if let Err(error) = axonflow_platform::telemetry::init_logging(
+        env.get("RUST_LOG").map_or("info", String::as_str),
+    ) {
         eprintln!("axonflow-agent: {error}");
         return ExitCode::from(2);
     }

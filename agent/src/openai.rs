@@ -73,24 +73,38 @@ fn type_name(value: &Value) -> &'static str {
 
 fn wrong_type(param: &str, expected: &str, got: &Value) -> OpenAiError {
     OpenAiError::invalid(
-        format!("Invalid type for '{param}': expected {expected}, but got {} instead.", type_name(got)),
+        format!(
+            "Invalid type for '{param}': expected {expected}, but got {} instead.",
+            type_name(got)
+        ),
         Some(param),
         "invalid_type",
     )
 }
 
 fn missing(param: &str) -> OpenAiError {
-    OpenAiError::invalid(format!("Missing required parameter: '{param}'."), Some(param), "missing_required_parameter")
+    OpenAiError::invalid(
+        format!("Missing required parameter: '{param}'."),
+        Some(param),
+        "missing_required_parameter",
+    )
 }
 
 /// Parses and validates the body; lists where the message texts are.
 fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
     let json: Value = serde_json::from_slice(&body).map_err(|error| {
-        OpenAiError::invalid(format!("The request body is not valid JSON: {error}."), None, "invalid_json")
+        OpenAiError::invalid(
+            format!("The request body is not valid JSON: {error}."),
+            None,
+            "invalid_json",
+        )
     })?;
     let Some(object) = json.as_object() else {
         return Err(OpenAiError::invalid(
-            format!("The request body must be a JSON object, but got {}.", type_name(&json)),
+            format!(
+                "The request body must be a JSON object, but got {}.",
+                type_name(&json)
+            ),
             None,
             "invalid_type",
         ));
@@ -98,7 +112,11 @@ fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
     let model = match object.get("model") {
         None | Some(Value::Null) => return Err(missing("model")),
         Some(Value::String(model)) if model.trim().is_empty() => {
-            return Err(OpenAiError::invalid("'model' must not be empty.", Some("model"), "invalid_value"))
+            return Err(OpenAiError::invalid(
+                "'model' must not be empty.",
+                Some("model"),
+                "invalid_value",
+            ))
         }
         Some(Value::String(model)) => model.clone(),
         Some(other) => return Err(wrong_type("model", "a string", other)),
@@ -123,12 +141,24 @@ fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
     let mut texts = Vec::new();
     for (message_idx, message) in messages.iter().enumerate() {
         let Some(message) = message.as_object() else {
-            return Err(wrong_type(&format!("messages[{message_idx}]"), "an object", message));
+            return Err(wrong_type(
+                &format!("messages[{message_idx}]"),
+                "an object",
+                message,
+            ));
         };
         match message.get("role") {
             Some(Value::String(_)) => {}
-            None | Some(Value::Null) => return Err(missing(&format!("messages[{message_idx}].role"))),
-            Some(other) => return Err(wrong_type(&format!("messages[{message_idx}].role"), "a string", other)),
+            None | Some(Value::Null) => {
+                return Err(missing(&format!("messages[{message_idx}].role")))
+            }
+            Some(other) => {
+                return Err(wrong_type(
+                    &format!("messages[{message_idx}].role"),
+                    "a string",
+                    other,
+                ))
+            }
         }
         match message.get("content") {
             None | Some(Value::Null) => {}
@@ -141,33 +171,54 @@ fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
                     };
                     if part.get("type").and_then(Value::as_str) == Some("text") {
                         match part.get("text") {
-                            Some(Value::String(_)) => texts.push(TextLocation::Part(message_idx, part_idx)),
-                            None | Some(Value::Null) => return Err(missing(&format!("{param}.text"))),
-                            Some(other) => return Err(wrong_type(&format!("{param}.text"), "a string", other)),
+                            Some(Value::String(_)) => {
+                                texts.push(TextLocation::Part(message_idx, part_idx))
+                            }
+                            None | Some(Value::Null) => {
+                                return Err(missing(&format!("{param}.text")))
+                            }
+                            Some(other) => {
+                                return Err(wrong_type(&format!("{param}.text"), "a string", other))
+                            }
                         }
                     }
                 }
             }
             Some(other) => {
-                return Err(wrong_type(&format!("messages[{message_idx}].content"), "a string or an array", other))
+                return Err(wrong_type(
+                    &format!("messages[{message_idx}].content"),
+                    "a string or an array",
+                    other,
+                ))
             }
         }
         if let Some(Value::Array(calls)) = message.get("tool_calls") {
             for (call_idx, call) in calls.iter().enumerate() {
-                if call.pointer("/function/arguments").and_then(Value::as_str).is_some() {
+                if call
+                    .pointer("/function/arguments")
+                    .and_then(Value::as_str)
+                    .is_some()
+                {
                     texts.push(TextLocation::ToolArguments(message_idx, call_idx));
                 }
             }
         }
     }
-    Ok(ChatRequest { body, json, model, texts })
+    Ok(ChatRequest {
+        body,
+        json,
+        model,
+        texts,
+    })
 }
 
 fn pointer(location: TextLocation) -> String {
     match location {
         TextLocation::Content(m) => format!("/messages/{m}/content"),
         TextLocation::Part(m, p) => format!("/messages/{m}/content/{p}/text"),
-        TextLocation::ToolArguments(m, c) => format!("/messages/{m}/tool_calls/{c}/function/arguments"),
+        TextLocation::ToolArguments(m, c) => {
+            format!("/messages/{m}/tool_calls/{c}/function/arguments")
+        }
     }
 }
 
@@ -179,7 +230,9 @@ fn evaluate(state: &AppState, request: &ChatRequest) -> (Decision, Option<Bytes>
     let mut redacted_json: Option<Value> = None;
     for location in &request.texts {
         let path = pointer(*location);
-        let Some(text) = request.json.pointer(&path).and_then(Value::as_str) else { continue };
+        let Some(text) = request.json.pointer(&path).and_then(Value::as_str) else {
+            continue;
+        };
         let mut decision = engine.evaluate(text);
         if let Some(redacted) = decision.redacted_text.take() {
             let target = redacted_json.get_or_insert_with(|| request.json.clone());
@@ -189,7 +242,9 @@ fn evaluate(state: &AppState, request: &ChatRequest) -> (Decision, Option<Bytes>
         }
         combined = combined.merge(decision);
     }
-    let redacted_body = redacted_json.and_then(|json| serde_json::to_vec(&json).ok()).map(Bytes::from);
+    let redacted_body = redacted_json
+        .and_then(|json| serde_json::to_vec(&json).ok())
+        .map(Bytes::from);
     (combined, redacted_body)
 }
 
@@ -213,7 +268,9 @@ fn matches_json(decision: &Decision) -> Value {
 
 fn set_header(response: &mut Response, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
-        response.headers_mut().insert(HeaderName::from_static(name), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(name), value);
     }
 }
 
@@ -227,7 +284,10 @@ fn provider_key(headers: &HeaderMap) -> Result<ProviderKey, OpenAiError> {
     Ok(ProviderKey(key.to_owned()))
 }
 
-fn body_or_error(body: Result<Bytes, BytesRejection>, limit_bytes: usize) -> Result<Bytes, OpenAiError> {
+fn body_or_error(
+    body: Result<Bytes, BytesRejection>,
+    limit_bytes: usize,
+) -> Result<Bytes, OpenAiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             OpenAiError::BodyTooLarge { limit_bytes }
@@ -257,7 +317,13 @@ pub async fn chat_completions(
         Ok((key, request)) => {
             // The decision, the upstream call and the audit write run in their own task so that a
             // client that disconnects mid-request still leaves its audit row behind.
-            let task = tokio::spawn(decide_and_forward(state, caller, key, request, trace_id.clone()));
+            let task = tokio::spawn(decide_and_forward(
+                state,
+                caller,
+                key,
+                request,
+                trace_id.clone(),
+            ));
             match task.await {
                 Ok(response) => response,
                 Err(join_error) => {
@@ -283,7 +349,10 @@ struct Outcome {
 }
 
 fn token_count(usage: &Value, field: &str) -> u32 {
-    usage.get(field).and_then(Value::as_u64).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    usage
+        .get(field)
+        .and_then(Value::as_u64)
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// Headers of the upstream response that are not passed on: hop-by-hop and length (re-computed).
@@ -340,10 +409,16 @@ async fn decide_and_forward(
     };
 
     if decision.verdict == Verdict::Deny {
-        let reason = decision.block_reason().unwrap_or_else(|| "policy violation".to_owned());
+        let reason = decision
+            .block_reason()
+            .unwrap_or_else(|| "policy violation".to_owned());
         metadata["block_reason"] = Value::String(reason.clone());
         let error = OpenAiError::PolicyDenied { reason };
-        let record = AuditRecord { http_status: Some(error.status().as_u16()), metadata, ..base };
+        let record = AuditRecord {
+            http_status: Some(error.status().as_u16()),
+            metadata,
+            ..base
+        };
         write_audit(&state, record).await;
         tracing::info!(%decision_id, verdict = "deny", model = %request.model, "chat completion denied");
         let mut response = error.into_response();
@@ -369,7 +444,10 @@ async fn decide_and_forward(
         Ok(upstream) => {
             let status = upstream.status();
             let upstream_headers = upstream.headers().clone();
-            upstream.bytes().await.map(|bytes| (status, upstream_headers, bytes))
+            upstream
+                .bytes()
+                .await
+                .map(|bytes| (status, upstream_headers, bytes))
         }
         Err(error) => Err(error),
     };
@@ -377,16 +455,27 @@ async fn decide_and_forward(
 
     let (mut response, outcome) = match upstream {
         Ok((status, upstream_headers, bytes)) => {
-            let parsed: Option<Value> =
-                if status.is_success() { serde_json::from_slice(&bytes).ok() } else { None };
-            let usage = parsed.as_ref().and_then(|v| v.get("usage")).cloned().unwrap_or(Value::Null);
+            let parsed: Option<Value> = if status.is_success() {
+                serde_json::from_slice(&bytes).ok()
+            } else {
+                None
+            };
+            let usage = parsed
+                .as_ref()
+                .and_then(|v| v.get("usage"))
+                .cloned()
+                .unwrap_or(Value::Null);
             let outcome = Outcome {
                 status,
                 prompt_tokens: token_count(&usage, "prompt_tokens"),
                 completion_tokens: token_count(&usage, "completion_tokens"),
                 total_tokens: token_count(&usage, "total_tokens"),
                 latency_ms,
-                response_model: parsed.as_ref().and_then(|v| v.get("model")).and_then(Value::as_str).map(str::to_owned),
+                response_model: parsed
+                    .as_ref()
+                    .and_then(|v| v.get("model"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 error: None,
             };
             let mut response = Response::new(Body::from(bytes));
@@ -397,7 +486,10 @@ async fn decide_and_forward(
                 }
             }
             if !response.headers().contains_key(header::CONTENT_TYPE) {
-                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
             }
             (response, outcome)
         }
@@ -406,7 +498,9 @@ async fn decide_and_forward(
             // reqwest's message names the URL (the configured base URL), never the key.
             tracing::warn!(%decision_id, error = %error, timed_out, "upstream call failed");
             let error = if timed_out {
-                OpenAiError::UpstreamTimeout { timeout_secs: timeout.as_secs().max(1) }
+                OpenAiError::UpstreamTimeout {
+                    timeout_secs: timeout.as_secs().max(1),
+                }
             } else {
                 OpenAiError::UpstreamUnreachable
             };
@@ -417,14 +511,20 @@ async fn decide_and_forward(
                 total_tokens: 0,
                 latency_ms,
                 response_model: None,
-                error: Some(if timed_out { "upstream_timeout" } else { "upstream_unreachable" }),
+                error: Some(if timed_out {
+                    "upstream_timeout"
+                } else {
+                    "upstream_unreachable"
+                }),
             };
             (error.into_response(), outcome)
         }
     };
 
     let total_tokens = if outcome.total_tokens == 0 {
-        outcome.prompt_tokens.saturating_add(outcome.completion_tokens)
+        outcome
+            .prompt_tokens
+            .saturating_add(outcome.completion_tokens)
     } else {
         outcome.total_tokens
     };
@@ -479,7 +579,9 @@ mod tests {
     #[track_caller]
     fn check_error(body: &str, expected_code: &str) {
         match parse(Bytes::from(body.to_owned())) {
-            Err(OpenAiError::InvalidRequest { code, .. }) => assert_eq!(code, expected_code, "{body}"),
+            Err(OpenAiError::InvalidRequest { code, .. }) => {
+                assert_eq!(code, expected_code, "{body}")
+            }
             Err(other) => assert_eq!(format!("{other:?}"), expected_code, "{body}"),
             Ok(request) => panic!("{body} was accepted: {request:?}"),
         }
@@ -489,17 +591,35 @@ mod tests {
     fn invalid_bodies() {
         check_error("{", "invalid_json");
         check_error("[]", "invalid_type");
-        check_error(r#"{"messages":[{"role":"user","content":"hi"}]}"#, "missing_required_parameter");
+        check_error(
+            r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+            "missing_required_parameter",
+        );
         check_error(r#"{"model":7,"messages":[]}"#, "invalid_type");
         check_error(r#"{"model":"m"}"#, "missing_required_parameter");
         check_error(r#"{"model":"m","messages":"hi"}"#, "invalid_type");
         check_error(r#"{"model":"m","messages":[]}"#, "invalid_value");
         check_error(r#"{"model":"m","messages":["hi"]}"#, "invalid_type");
-        check_error(r#"{"model":"m","messages":[{"content":"hi"}]}"#, "missing_required_parameter");
-        check_error(r#"{"model":"m","messages":[{"role":"user","content":5}]}"#, "invalid_type");
-        check_error(r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":1}]}]}"#, "invalid_type");
-        check_error(r#"{"model":"m","stream":"yes","messages":[{"role":"user","content":"hi"}]}"#, "invalid_type");
-        check_error(r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#, "StreamNotSupported");
+        check_error(
+            r#"{"model":"m","messages":[{"content":"hi"}]}"#,
+            "missing_required_parameter",
+        );
+        check_error(
+            r#"{"model":"m","messages":[{"role":"user","content":5}]}"#,
+            "invalid_type",
+        );
+        check_error(
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":1}]}]}"#,
+            "invalid_type",
+        );
+        check_error(
+            r#"{"model":"m","stream":"yes","messages":[{"role":"user","content":"hi"}]}"#,
+            "invalid_type",
+        );
+        check_error(
+            r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+            "StreamNotSupported",
+        );
     }
 
     #[test]
@@ -512,7 +632,12 @@ mod tests {
         let request = parse(Bytes::from(body)).expect("valid");
         assert_eq!(
             request.texts,
-            [TextLocation::Content(0), TextLocation::Part(1, 0), TextLocation::Part(1, 2), TextLocation::ToolArguments(2, 0)]
+            [
+                TextLocation::Content(0),
+                TextLocation::Part(1, 0),
+                TextLocation::Part(1, 2),
+                TextLocation::ToolArguments(2, 0)
+            ]
         );
         assert_eq!(request.model, "m");
     }

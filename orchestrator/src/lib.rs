@@ -16,7 +16,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug)]
 pub enum StartError {
     Database(db::DbError),
-    Listen { address: String, source: std::io::Error },
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
     Serve(std::io::Error),
 }
 
@@ -24,7 +27,9 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::Database(error) => write!(f, "database: {error}"),
-            StartError::Listen { address, source } => write!(f, "cannot listen on {address}: {source}"),
+            StartError::Listen { address, source } => {
+                write!(f, "cannot listen on {address}: {source}")
+            }
             StartError::Serve(error) => write!(f, "server error: {error}"),
         }
     }
@@ -38,7 +43,12 @@ pub struct AppState {
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
-    let database = match tokio::time::timeout(std::time::Duration::from_secs(2), db::ping(&state.pool)).await {
+    let database = match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        db::ping(&state.pool),
+    )
+    .await
+    {
         Ok(Ok(())) => "ok",
         _ => "unreachable",
     };
@@ -52,13 +62,17 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
 }
 
 pub fn app(state: AppState) -> Router {
-    Router::new().route("/health", get(health)).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .with_state(state)
 }
 
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        if let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {},
                 _ = terminate.recv() => {},
@@ -72,15 +86,26 @@ async fn shutdown_signal() {
 /// Connects, migrates and serves until SIGTERM or ctrl-c.
 pub async fn run(config: OrchestratorConfig) -> Result<(), StartError> {
     let common = &config.common;
-    let pool = db::connect(common.database_url.expose(), common.database_max_connections)
-        .await
-        .map_err(StartError::Database)?;
+    let pool = db::connect(
+        common.database_url.expose(),
+        common.database_max_connections,
+    )
+    .await
+    .map_err(StartError::Database)?;
     db::migrate(&pool).await.map_err(StartError::Database)?;
     let address = format!("{}:{}", common.bind_address, common.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
-        .map_err(|source| StartError::Listen { address: address.clone(), source })?;
-    let local: SocketAddr = listener.local_addr().map_err(|source| StartError::Listen { address, source })?;
+        .map_err(|source| StartError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { address, source })?;
     tracing::info!("axonflow-orchestrator listening on http://{local}");
-    axum::serve(listener, app(AppState { pool })).with_graceful_shutdown(shutdown_signal()).await.map_err(StartError::Serve)
+    axum::serve(listener, app(AppState { pool }))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
 }

@@ -86,7 +86,10 @@ impl AuditWriter {
         }
         if let Some(object) = record.metadata.as_object_mut() {
             object.insert("verdict".to_owned(), record.verdict.as_str().into());
-            object.insert("decision_id".to_owned(), record.decision_id.to_string().into());
+            object.insert(
+                "decision_id".to_owned(),
+                record.decision_id.to_string().into(),
+            );
         }
         db::insert_audit(&self.pool, &record).await?;
         Ok(())

@@ -117,7 +117,10 @@ struct Reader<'s> {
 
 impl<'s> Reader<'s> {
     fn raw(&self, name: &str) -> Option<String> {
-        self.source.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        self.source
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     fn string(&self, name: &str, default: &str) -> String {
@@ -130,7 +133,8 @@ impl<'s> Reader<'s> {
             Some(value) => match value.parse() {
                 Ok(parsed) => parsed,
                 Err(_) => {
-                    self.problems.push(format!("{name}={value:?} is not {expected}"));
+                    self.problems
+                        .push(format!("{name}={value:?} is not {expected}"));
                     default
                 }
             },
@@ -143,7 +147,8 @@ impl<'s> Reader<'s> {
             Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
             Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
             Some(v) => {
-                self.problems.push(format!("{name}={v:?} is not a boolean (true/false)"));
+                self.problems
+                    .push(format!("{name}={v:?} is not a boolean (true/false)"));
                 default
             }
         }
@@ -163,7 +168,9 @@ impl<'s> Reader<'s> {
     fn url(&mut self, name: &str, default: &str) -> String {
         let value = self.string(name, default);
         if !(value.starts_with("http://") || value.starts_with("https://")) {
-            self.problems.push(format!("{name}={value:?} must be an http:// or https:// URL"));
+            self.problems.push(format!(
+                "{name}={value:?} must be an http:// or https:// URL"
+            ));
         }
         value.trim_end_matches('/').to_owned()
     }
@@ -174,25 +181,42 @@ impl<'s> Reader<'s> {
         let database_url = match self.raw("DATABASE_URL") {
             Some(url) => Secret::new(url),
             None => {
-                self.problems.push("DATABASE_URL is required (postgres://user@host:port/database)".to_owned());
+                self.problems.push(
+                    "DATABASE_URL is required (postgres://user@host:port/database)".to_owned(),
+                );
                 Secret::new("")
             }
         };
-        let database_max_connections =
-            self.parsed("AXONFLOW_DB_MAX_CONNECTIONS", 16u32, "a positive number of connections");
-        let deployment_mode = match self.string("DEPLOYMENT_MODE", "community").to_ascii_lowercase().as_str() {
+        let database_max_connections = self.parsed(
+            "AXONFLOW_DB_MAX_CONNECTIONS",
+            16u32,
+            "a positive number of connections",
+        );
+        let deployment_mode = match self
+            .string("DEPLOYMENT_MODE", "community")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "community" => DeploymentMode::Community,
             "enterprise" => DeploymentMode::Enterprise,
             other => {
-                self.problems.push(format!("DEPLOYMENT_MODE={other:?} must be community or enterprise"));
+                self.problems.push(format!(
+                    "DEPLOYMENT_MODE={other:?} must be community or enterprise"
+                ));
                 DeploymentMode::Community
             }
         };
-        let deployment_kind = match self.string("DEPLOYMENT_KIND", "dev").to_ascii_lowercase().as_str() {
+        let deployment_kind = match self
+            .string("DEPLOYMENT_KIND", "dev")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "dev" | "development" => DeploymentKind::Dev,
             "production" | "prod" => DeploymentKind::Production,
             other => {
-                self.problems.push(format!("DEPLOYMENT_KIND={other:?} must be dev or production"));
+                self.problems.push(format!(
+                    "DEPLOYMENT_KIND={other:?} must be dev or production"
+                ));
                 DeploymentKind::Dev
             }
         };
@@ -203,7 +227,9 @@ impl<'s> Reader<'s> {
                  organisation id, or DEPLOYMENT_KIND=dev, so that audit rows are not stamped with the development sentinel"
             ));
         }
-        let internal_service_secret = self.raw("AXONFLOW_INTERNAL_SERVICE_SECRET").map(Secret::new);
+        let internal_service_secret = self
+            .raw("AXONFLOW_INTERNAL_SERVICE_SECRET")
+            .map(Secret::new);
         match (&internal_service_secret, deployment_mode) {
             (Some(secret), _) if secret.expose().chars().count() < 32 => self
                 .problems
@@ -243,20 +269,34 @@ const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
 impl AgentConfig {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigErrors> {
-        let mut reader = Reader { source, problems: Vec::new() };
+        let mut reader = Reader {
+            source,
+            problems: Vec::new(),
+        };
         let common = reader.common(8080);
         let orchestrator_url = reader.url("ORCHESTRATOR_URL", "http://localhost:8081");
         let openai_base_url = reader.url("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL);
         let performance_mode = reader.boolean("AGENT_PERFORMANCE_MODE", false);
-        let audit_fallback_path =
-            PathBuf::from(reader.string("AUDIT_FALLBACK_PATH", "/var/lib/axonflow/audit/audit_fallback.jsonl"));
+        let audit_fallback_path = PathBuf::from(reader.string(
+            "AUDIT_FALLBACK_PATH",
+            "/var/lib/axonflow/audit/audit_fallback.jsonl",
+        ));
         let pii_action = reader.action("PII_ACTION");
         let sqli_action = reader.action("SQLI_ACTION");
-        let max_body_bytes = reader.parsed("AXONFLOW_MAX_BODY_BYTES", 10 * 1024 * 1024usize, "a number of bytes");
-        let upstream_timeout_secs =
-            reader.parsed("AXONFLOW_UPSTREAM_TIMEOUT_SECS", 120.0f64, "a number of seconds");
+        let max_body_bytes = reader.parsed(
+            "AXONFLOW_MAX_BODY_BYTES",
+            10 * 1024 * 1024usize,
+            "a number of bytes",
+        );
+        let upstream_timeout_secs = reader.parsed(
+            "AXONFLOW_UPSTREAM_TIMEOUT_SECS",
+            120.0f64,
+            "a number of seconds",
+        );
         if !(upstream_timeout_secs.is_finite() && upstream_timeout_secs > 0.0) {
-            reader.problems.push("AXONFLOW_UPSTREAM_TIMEOUT_SECS must be a positive number of seconds".to_owned());
+            reader.problems.push(
+                "AXONFLOW_UPSTREAM_TIMEOUT_SECS must be a positive number of seconds".to_owned(),
+            );
         }
         let pricing_file = reader.raw("AXONFLOW_PRICING_FILE").map(PathBuf::from);
         let policy_scan_limit_bytes = reader.parsed(
@@ -283,10 +323,16 @@ impl AgentConfig {
 
 impl OrchestratorConfig {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigErrors> {
-        let mut reader = Reader { source, problems: Vec::new() };
+        let mut reader = Reader {
+            source,
+            problems: Vec::new(),
+        };
         let common = reader.common(8081);
         let openai_base_url = reader.url("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL);
-        reader.finish(OrchestratorConfig { common, openai_base_url })
+        reader.finish(OrchestratorConfig {
+            common,
+            openai_base_url,
+        })
     }
 }
 
@@ -295,12 +341,16 @@ mod tests {
     use super::*;
 
     fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn defaults_follow_the_contract() {
-        let config = AgentConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")])).expect("valid");
+        let config = AgentConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
+            .expect("valid");
         assert_eq!(config.common.port, 8080);
         assert_eq!(config.common.deployment_mode, DeploymentMode::Community);
         assert_eq!(config.openai_base_url, "https://api.openai.com/v1");
@@ -308,8 +358,9 @@ mod tests {
         assert_eq!(config.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(config.pii_action, None);
         assert!(!config.performance_mode);
-        let orchestrator = OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
-            .expect("valid");
+        let orchestrator =
+            OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
+                .expect("valid");
         assert_eq!(orchestrator.common.port, 8081);
     }
 
@@ -324,7 +375,10 @@ mod tests {
         .expect_err("four bad values and a missing DATABASE_URL");
         assert_eq!(errors.0.len(), 5, "{errors}");
         assert!(errors.0.iter().any(|p| p.starts_with("PORT=")));
-        assert!(errors.0.iter().any(|p| p.starts_with("DATABASE_URL is required")));
+        assert!(errors
+            .0
+            .iter()
+            .any(|p| p.starts_with("DATABASE_URL is required")));
     }
 
     #[test]
@@ -335,7 +389,11 @@ mod tests {
         ]))
         .expect_err("production with the default org id");
         let message = errors.to_string();
-        assert!(message.contains("DEPLOYMENT_KIND=production") && message.contains("ORG_ID=local-dev-org"), "{message}");
+        assert!(
+            message.contains("DEPLOYMENT_KIND=production")
+                && message.contains("ORG_ID=local-dev-org"),
+            "{message}"
+        );
         AgentConfig::from_source(&source(&[
             ("DATABASE_URL", "postgres://x@y/z"),
             ("DEPLOYMENT_KIND", "production"),
@@ -346,8 +404,9 @@ mod tests {
 
     #[test]
     fn secrets_are_not_printed() {
-        let config = AgentConfig::from_source(&source(&[("DATABASE_URL", "postgres://user:hunter2@db/x")]))
-            .expect("valid");
+        let config =
+            AgentConfig::from_source(&source(&[("DATABASE_URL", "postgres://user:hunter2@db/x")]))
+                .expect("valid");
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 

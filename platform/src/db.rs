@@ -77,7 +77,10 @@ pub async fn insert_audit(pool: &PgPool, record: &AuditRecord) -> Result<(), DbE
 }
 
 fn bad_row(policy_id: &str, problem: impl ToString) -> DbError {
-    DbError::BadPolicyRow { policy_id: policy_id.to_owned(), problem: problem.to_string() }
+    DbError::BadPolicyRow {
+        policy_id: policy_id.to_owned(),
+        problem: problem.to_string(),
+    }
 }
 
 /// The system policies (no tenant), in a stable order.
@@ -98,7 +101,12 @@ pub async fn load_system_policies(pool: &PgPool) -> Result<Vec<PolicySpec>, DbEr
             "builtin" => DetectorSpec::Builtin(pattern),
             "regex" => DetectorSpec::Regex(pattern),
             "keywords" => DetectorSpec::Keywords(row.try_get("keywords")?),
-            other => return Err(bad_row(&policy_id, format!("unknown detector kind {other:?}"))),
+            other => {
+                return Err(bad_row(
+                    &policy_id,
+                    format!("unknown detector kind {other:?}"),
+                ))
+            }
         };
         let tier: String = row.try_get("tier")?;
         let action: String = row.try_get("action")?;
@@ -127,7 +135,9 @@ mod tests {
 
     #[sqlx::test(migrator = "crate::db::MIGRATOR")]
     async fn seeded_system_policies_equal_the_engine_catalogue(pool: PgPool) {
-        let stored = load_system_policies(&pool).await.expect("stored policies load");
+        let stored = load_system_policies(&pool)
+            .await
+            .expect("stored policies load");
         let mut catalogue = axonflow_policy::system_policies();
         catalogue.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(stored, catalogue);

@@ -66,14 +66,20 @@ impl PricingTable {
                 }
             }
         }
-        Ok(PricingTable { fallback: file.fallback, providers: file.providers })
+        Ok(PricingTable {
+            fallback: file.fallback,
+            providers: file.providers,
+        })
     }
 
     pub fn builtin() -> Result<Self, PricingError> {
         Self::from_json(BUILTIN_PRICING_JSON)
     }
 
-    fn lookup_in<'a>(models: &'a BTreeMap<String, ModelPrice>, model: &str) -> Option<(&'a str, &'a ModelPrice)> {
+    fn lookup_in<'a>(
+        models: &'a BTreeMap<String, ModelPrice>,
+        model: &str,
+    ) -> Option<(&'a str, &'a ModelPrice)> {
         if let Some((name, price)) = models.get_key_value(model) {
             return Some((name, price));
         }
@@ -94,20 +100,33 @@ impl PricingTable {
         }
         self.providers
             .iter()
-            .filter_map(|(p, models)| Self::lookup_in(models, &model).map(|(name, price)| (p, name, price)))
+            .filter_map(|(p, models)| {
+                Self::lookup_in(models, &model).map(|(name, price)| (p, name, price))
+            })
             .max_by_key(|(_, name, _)| name.len())
             .map(|(p, name, price)| (format!("{p}/{name}"), *price))
     }
 
-    pub fn estimate(&self, provider: &str, model: &str, prompt_tokens: u64, completion_tokens: u64) -> CostEstimate {
+    pub fn estimate(
+        &self,
+        provider: &str,
+        model: &str,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> CostEstimate {
         let (priced_as, price, fallback) = match self.price_of(provider, model) {
             Some((name, price)) => (name, price, false),
             None => ("fallback".to_owned(), self.fallback, true),
         };
         // Token counts are far below 2^52, so the conversions are exact.
-        let usd = (prompt_tokens as f64 * price.input_per_mtok + completion_tokens as f64 * price.output_per_mtok)
+        let usd = (prompt_tokens as f64 * price.input_per_mtok
+            + completion_tokens as f64 * price.output_per_mtok)
             / 1_000_000.0;
-        CostEstimate { usd, priced_as, fallback }
+        CostEstimate {
+            usd,
+            priced_as,
+            fallback,
+        }
     }
 }
 
@@ -120,20 +139,44 @@ mod tests {
         let table = PricingTable::builtin().expect("built-in table parses");
         let estimate = table.estimate(provider, model, 1_000_000, 1_000_000);
         assert_eq!(estimate.priced_as, expected_entry, "{provider}/{model}");
-        assert!((estimate.usd - expected_usd).abs() < 1e-9, "{provider}/{model}: {}", estimate.usd);
+        assert!(
+            (estimate.usd - expected_usd).abs() < 1e-9,
+            "{provider}/{model}: {}",
+            estimate.usd
+        );
         assert_eq!(estimate.fallback, expected_entry == "fallback");
     }
 
     #[test]
     fn lookups() {
         check("openai", "gpt-4o-mini", "openai/gpt-4o-mini", 0.75);
-        check("openai", "gpt-4o-mini-2024-07-18", "openai/gpt-4o-mini", 0.75);
+        check(
+            "openai",
+            "gpt-4o-mini-2024-07-18",
+            "openai/gpt-4o-mini",
+            0.75,
+        );
         check("openai", "gpt-4o-2024-08-06", "openai/gpt-4o", 12.5);
         check("openai", "GPT-4.1-nano", "openai/gpt-4.1-nano", 0.5);
         check("openai", "o3-mini", "openai/o3-mini", 5.5);
-        check("openai", "claude-3-5-haiku-20241022", "anthropic/claude-3-5-haiku", 4.8);
-        check("anthropic", "claude-sonnet-4-5-20250929", "anthropic/claude-sonnet-4-5", 18.0);
-        check("gemini", "gemini-2.5-flash-lite", "gemini/gemini-2.5-flash-lite", 0.5);
+        check(
+            "openai",
+            "claude-3-5-haiku-20241022",
+            "anthropic/claude-3-5-haiku",
+            4.8,
+        );
+        check(
+            "anthropic",
+            "claude-sonnet-4-5-20250929",
+            "anthropic/claude-sonnet-4-5",
+            18.0,
+        );
+        check(
+            "gemini",
+            "gemini-2.5-flash-lite",
+            "gemini/gemini-2.5-flash-lite",
+            0.5,
+        );
         check("openai", "my-finetune", "fallback", 12.5);
     }
 
@@ -149,6 +192,8 @@ mod tests {
         assert!(PricingTable::from_json("{}").is_err());
         let negative = r#"{"fallback":{"input_per_mtok":1,"output_per_mtok":1},
             "providers":{"x":{"m":{"input_per_mtok":-1,"output_per_mtok":1}}}}"#;
-        assert!(matches!(PricingTable::from_json(negative), Err(PricingError::BadPrice(entry)) if entry == "x/m"));
+        assert!(
+            matches!(PricingTable::from_json(negative), Err(PricingError::BadPrice(entry)) if entry == "x/m")
+        );
     }
 }

@@ -31,7 +31,11 @@ pub struct CompileOptions {
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { scan_limit_bytes: DEFAULT_SCAN_LIMIT_BYTES, pii_action: None, sqli_action: None }
+        CompileOptions {
+            scan_limit_bytes: DEFAULT_SCAN_LIMIT_BYTES,
+            pii_action: None,
+            sqli_action: None,
+        }
     }
 }
 
@@ -85,12 +89,17 @@ pub struct Engine {
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Engine").field("n_policies", &self.policies.len()).field("options", &self.options).finish()
+        f.debug_struct("Engine")
+            .field("n_policies", &self.policies.len())
+            .field("options", &self.options)
+            .finish()
     }
 }
 
 fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build()
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
 }
 
 fn keywords_pattern(keywords: &[String]) -> String {
@@ -113,7 +122,11 @@ impl Engine {
         for (policy_idx, spec) in specs.iter().enumerate() {
             let path = |field: &str| format!("policies[{policy_idx}].{field}");
             let mut error = |field: &str, message: String| {
-                errors.push(CompileError { path: path(field), policy_id: spec.id.clone(), message });
+                errors.push(CompileError {
+                    path: path(field),
+                    policy_id: spec.id.clone(),
+                    message,
+                });
             };
             if spec.id.trim().is_empty() {
                 error("id", "must not be empty".to_owned());
@@ -129,9 +142,17 @@ impl Engine {
             let compiled = match &spec.detector {
                 DetectorSpec::Builtin(name) => match detectors::builtin(name) {
                     Some(builtin) => match build_regex(builtin.pattern) {
-                        Ok(regex) => Some((regex, Some(builtin.validate), builtin.mask_label.to_owned(), builtin.masks_preview)),
+                        Ok(regex) => Some((
+                            regex,
+                            Some(builtin.validate),
+                            builtin.mask_label.to_owned(),
+                            builtin.masks_preview,
+                        )),
                         Err(source) => {
-                            error("detector.pattern", format!("built-in detector {name:?} does not compile: {source}"));
+                            error(
+                                "detector.pattern",
+                                format!("built-in detector {name:?} does not compile: {source}"),
+                            );
                             None
                         }
                     },
@@ -153,10 +174,19 @@ impl Engine {
                     } else {
                         match build_regex(pattern) {
                             Ok(regex) if regex.is_match("") => {
-                                error("detector.pattern", "regex matches the empty string, so it would match every text".to_owned());
+                                error(
+                                    "detector.pattern",
+                                    "regex matches the empty string, so it would match every text"
+                                        .to_owned(),
+                                );
                                 None
                             }
-                            Ok(regex) => Some((regex, None, mask_label_for(&spec.category), is_pii(&spec.category))),
+                            Ok(regex) => Some((
+                                regex,
+                                None,
+                                mask_label_for(&spec.category),
+                                is_pii(&spec.category),
+                            )),
                             Err(source) => {
                                 error("detector.pattern", format!("invalid regex: {source}"));
                                 None
@@ -166,21 +196,38 @@ impl Engine {
                 }
                 DetectorSpec::Keywords(keywords) => {
                     if keywords.iter().all(|k| k.trim().is_empty()) {
-                        error("detector.keywords", "needs at least one non-empty keyword".to_owned());
+                        error(
+                            "detector.keywords",
+                            "needs at least one non-empty keyword".to_owned(),
+                        );
                         None
                     } else {
-                        let kept: Vec<String> = keywords.iter().filter(|k| !k.trim().is_empty()).cloned().collect();
+                        let kept: Vec<String> = keywords
+                            .iter()
+                            .filter(|k| !k.trim().is_empty())
+                            .cloned()
+                            .collect();
                         match build_regex(&keywords_pattern(&kept)) {
-                            Ok(regex) => Some((regex, None, mask_label_for(&spec.category), is_pii(&spec.category))),
+                            Ok(regex) => Some((
+                                regex,
+                                None,
+                                mask_label_for(&spec.category),
+                                is_pii(&spec.category),
+                            )),
                             Err(source) => {
-                                error("detector.keywords", format!("keywords do not compile: {source}"));
+                                error(
+                                    "detector.keywords",
+                                    format!("keywords do not compile: {source}"),
+                                );
                                 None
                             }
                         }
                     }
                 }
             };
-            let Some((regex, validator, mask_label, masks_preview)) = compiled else { continue };
+            let Some((regex, validator, mask_label, masks_preview)) = compiled else {
+                continue;
+            };
             if !spec.enabled {
                 continue;
             }
@@ -220,7 +267,11 @@ impl Engine {
                     message: format!("the combined policy set does not compile: {source}"),
                 }])
             })?;
-        Ok(Engine { policies, prefilter, options })
+        Ok(Engine {
+            policies,
+            prefilter,
+            options,
+        })
     }
 
     /// Number of enabled policies.
@@ -243,7 +294,11 @@ impl Engine {
         for policy_idx in self.prefilter.matches(scanned).iter() {
             let policy = &self.policies[policy_idx];
             for found in policy.regex.find_iter(scanned) {
-                let candidate = Candidate { text: scanned, start: found.start(), end: found.end() };
+                let candidate = Candidate {
+                    text: scanned,
+                    start: found.start(),
+                    end: found.end(),
+                };
                 if let Some(validate) = policy.validator {
                     if !validate(&candidate) {
                         continue;
@@ -263,20 +318,33 @@ impl Engine {
             }
         }
         matches.sort_by_key(|m| m.span.start);
-        let verdict =
-            if matches.iter().any(|m| m.action == Action::Block) { Verdict::Deny } else { Verdict::Allow };
+        let verdict = if matches.iter().any(|m| m.action == Action::Block) {
+            Verdict::Deny
+        } else {
+            Verdict::Allow
+        };
         let redacted_text = redact(scanned, &matches).map(|mut redacted| {
             if truncated {
                 redacted.push_str(&text[scanned.len()..]);
             }
             redacted
         });
-        Decision { verdict, matches, redacted_text, scanned_bytes: scanned.len(), truncated }
+        Decision {
+            verdict,
+            matches,
+            redacted_text,
+            scanned_bytes: scanned.len(),
+            truncated,
+        }
     }
 }
 
 fn mask_label_for(category: &str) -> String {
-    category.rsplit('-').next().unwrap_or(category).to_ascii_uppercase()
+    category
+        .rsplit('-')
+        .next()
+        .unwrap_or(category)
+        .to_ascii_uppercase()
 }
 
 /// Cuts `text` to at most `limit` bytes at a character boundary.
@@ -351,7 +419,9 @@ mod tests {
             custom("c", DetectorSpec::Builtin("no_such_detector".to_owned())),
             custom("d", DetectorSpec::Regex("x*".to_owned())),
         ];
-        let errors = Engine::compile(&specs, CompileOptions::default()).expect_err("all four are bad").0;
+        let errors = Engine::compile(&specs, CompileOptions::default())
+            .expect_err("all four are bad")
+            .0;
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -368,7 +438,10 @@ mod tests {
 
     #[test]
     fn keywords_match_whole_words_case_insensitively_and_every_occurrence() {
-        let specs = vec![custom("kw", DetectorSpec::Keywords(vec!["project x".to_owned(), "secret".to_owned()]))];
+        let specs = vec![custom(
+            "kw",
+            DetectorSpec::Keywords(vec!["project x".to_owned(), "secret".to_owned()]),
+        )];
         let engine = Engine::compile(&specs, CompileOptions::default()).expect("valid");
         let decision = engine.evaluate("Project X is SECRET, secretive, and secret.");
         let spans: Vec<_> = decision.matches.iter().map(|m| m.span.clone()).collect();
@@ -388,7 +461,10 @@ mod tests {
     #[test]
     fn scan_cap_cuts_at_a_char_boundary_and_is_reported() {
         let specs = vec![custom("tail", DetectorSpec::Regex("needle".to_owned()))];
-        let options = CompileOptions { scan_limit_bytes: 5, ..CompileOptions::default() };
+        let options = CompileOptions {
+            scan_limit_bytes: 5,
+            ..CompileOptions::default()
+        };
         let engine = Engine::compile(&specs, options).expect("valid");
         let decision = engine.evaluate("ééé needle");
         assert!(decision.truncated);

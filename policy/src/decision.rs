@@ -57,7 +57,13 @@ pub struct Decision {
 impl Decision {
     /// An empty allow decision, the identity of `merge`.
     pub fn allow_nothing() -> Self {
-        Decision { verdict: Verdict::Allow, matches: Vec::new(), redacted_text: None, scanned_bytes: 0, truncated: false }
+        Decision {
+            verdict: Verdict::Allow,
+            matches: Vec::new(),
+            redacted_text: None,
+            scanned_bytes: 0,
+            truncated: false,
+        }
     }
 
     /// Policy ids of all matches, each once, in order of first appearance.
@@ -73,8 +79,11 @@ impl Decision {
 
     /// The compliance frameworks the matches implicate, sorted and deduplicated.
     pub fn frameworks(&self) -> Vec<&str> {
-        let mut frameworks: Vec<&str> =
-            self.matches.iter().flat_map(|m| m.frameworks.iter().map(String::as_str)).collect();
+        let mut frameworks: Vec<&str> = self
+            .matches
+            .iter()
+            .flat_map(|m| m.frameworks.iter().map(String::as_str))
+            .collect();
         frameworks.sort_unstable();
         frameworks.dedup();
         frameworks
@@ -91,7 +100,13 @@ impl Decision {
         if names.is_empty() {
             return None;
         }
-        Some(names.iter().map(|name| format!("{name} detected")).collect::<Vec<_>>().join("; "))
+        Some(
+            names
+                .iter()
+                .map(|name| format!("{name} detected"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
     }
 
     /// Combines the decisions of several texts (for example the messages of one chat request).

@@ -112,7 +112,10 @@ fn always(_: &Candidate<'_>) -> bool {
 }
 
 fn digits(text: &str) -> Vec<u8> {
-    text.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect()
+    text.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
 }
 
 fn number(digits: &[u8]) -> u32 {
@@ -133,7 +136,15 @@ fn has_context(window: &str, words: &[&str]) -> bool {
     words.iter().any(|w| lower.contains(w))
 }
 
-const SSN_CONTEXT: &[&str] = &["ssn", "social security", "ss#", "ss #", "ss no", "taxpayer", "tin"];
+const SSN_CONTEXT: &[&str] = &[
+    "ssn",
+    "social security",
+    "ss#",
+    "ss #",
+    "ss no",
+    "taxpayer",
+    "tin",
+];
 
 /// SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000. A bare 9-digit run counts
 /// only with a context word shortly before it.
@@ -171,7 +182,8 @@ fn known_card_network(d: &[u8]) -> bool {
     let len = d.len();
     let prefix = |n: usize| number(&d[..n.min(len)]);
     let visa = d[0] == 4 && matches!(len, 13 | 16 | 19);
-    let mastercard = len == 16 && ((51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)));
+    let mastercard =
+        len == 16 && ((51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)));
     let amex = len == 15 && matches!(prefix(2), 34 | 37);
     let discover = (16..=19).contains(&len)
         && (prefix(4) == 6011
@@ -179,9 +191,13 @@ fn known_card_network(d: &[u8]) -> bool {
             || prefix(2) == 65
             || (622_126..=622_925).contains(&prefix(6)));
     let jcb = (16..=19).contains(&len) && (3528..=3589).contains(&prefix(4));
-    let diners = (14..=19).contains(&len) && ((300..=305).contains(&prefix(3)) || matches!(prefix(2), 36 | 38 | 39));
+    let diners = (14..=19).contains(&len)
+        && ((300..=305).contains(&prefix(3)) || matches!(prefix(2), 36 | 38 | 39));
     let maestro = (12..=19).contains(&len)
-        && matches!(prefix(4), 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763);
+        && matches!(
+            prefix(4),
+            5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
+        );
     visa || mastercard || amex || discover || jcb || diners || maestro
 }
 
@@ -206,9 +222,15 @@ fn valid_tautology(candidate: &Candidate<'_>) -> bool {
         // `OR TRUE` followed by a comment or the end.
         return true;
     };
-    let left_start = text[..eq].rfind(|c: char| c.is_whitespace()).map_or(0, |i| i + 1);
-    let left = text[left_start..eq].trim().trim_matches(|c| c == '\'' || c == '"');
-    let right = text[eq + 1..].trim().trim_matches(|c| c == '\'' || c == '"');
+    let left_start = text[..eq]
+        .rfind(|c: char| c.is_whitespace())
+        .map_or(0, |i| i + 1);
+    let left = text[left_start..eq]
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"');
+    let right = text[eq + 1..]
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"');
     left == right
 }
 
@@ -217,129 +239,139 @@ fn valid_tautology(candidate: &Candidate<'_>) -> bool {
 fn valid_comment_truncation(candidate: &Candidate<'_>) -> bool {
     let rest = candidate.after(1);
     let matched = candidate.as_str();
-    if matched.ends_with("--") && !(rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == '-')) {
+    if matched.ends_with("--")
+        && !(rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == '-'))
+    {
         return false;
     }
-    let Some(quote) = matched.chars().next() else { return false };
+    let Some(quote) = matched.chars().next() else {
+        return false;
+    };
     let before = candidate.before(256);
     let line = before.rsplit('\n').next().unwrap_or(before);
     // The quote must end a value (`admin'`), not open one after a space.
-    let ends_value = line.chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == quote);
+    let ends_value = line
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == quote);
     // In prose, a quote before a dash closes a quotation opened earlier on the line (`"yes" --`); an
     // injected quote is unbalanced: an even number of the same quotes stands before it.
     let balanced_before = line.matches(quote).count() % 2 == 0;
     ends_value && balanced_before
 }
 
-fn system(
-    id: &str,
-    name: &str,
-    description: &str,
-    category: &str,
-    detector: &str,
+/// One row of the system catalogue.
+struct SystemPolicy {
+    id: &'static str,
+    name: &'static str,
+    description: &'static str,
+    category: &'static str,
+    detector: &'static str,
     severity: Severity,
     priority: i32,
-    tags: &[&str],
-    frameworks: &[&str],
-) -> PolicySpec {
-    PolicySpec {
-        id: id.to_owned(),
-        name: name.to_owned(),
-        description: description.to_owned(),
-        category: category.to_owned(),
-        tier: Tier::System,
-        detector: DetectorSpec::Builtin(detector.to_owned()),
-        action: Action::Block,
-        severity,
-        priority,
-        enabled: true,
-        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-        frameworks: frameworks.iter().map(|f| (*f).to_owned()).collect(),
-    }
+    tags: &'static [&'static str],
+    frameworks: &'static [&'static str],
 }
+
+const SYSTEM_POLICIES: &[SystemPolicy] = &[
+    SystemPolicy {
+        id: "sys_pii_ssn",
+        name: "Social Security Number",
+        description: "US Social Security number valid under SSA rules; bare 9-digit numbers only next to an SSN context word.",
+        category: "pii-us",
+        detector: "us_ssn",
+        severity: Severity::Critical,
+        priority: 100,
+        tags: &["pii", "us"],
+        frameworks: &["HIPAA", "GDPR"],
+    },
+    SystemPolicy {
+        id: "sys_pii_credit_card",
+        name: "Credit card number",
+        description: "Payment card number of a known network (Visa, Mastercard, Amex, Discover, JCB, Diners, Maestro) passing the Luhn check.",
+        category: "pii-global",
+        detector: "credit_card",
+        severity: Severity::Critical,
+        priority: 100,
+        tags: &["pii", "pci-dss"],
+        frameworks: &["PCI-DSS", "GDPR"],
+    },
+    SystemPolicy {
+        id: "sys_sqli_union_select",
+        name: "SQL injection (UNION-based)",
+        description: "UNION SELECT used to append attacker-chosen rows to a query.",
+        category: "security-sqli",
+        detector: "sqli_union_select",
+        severity: Severity::Critical,
+        priority: 90,
+        tags: &["sqli"],
+        frameworks: &[],
+    },
+    SystemPolicy {
+        id: "sys_sqli_or_true",
+        name: "SQL injection (tautology)",
+        description: "Always-true condition such as OR 1=1 or ' OR 'a'='a.",
+        category: "security-sqli",
+        detector: "sqli_tautology",
+        severity: Severity::Critical,
+        priority: 90,
+        tags: &["sqli"],
+        frameworks: &[],
+    },
+    SystemPolicy {
+        id: "sys_sqli_stacked_drop",
+        name: "SQL injection (stacked query)",
+        description: "A second statement stacked after a semicolon, such as '; DROP TABLE users.",
+        category: "security-sqli",
+        detector: "sqli_stacked_query",
+        severity: Severity::Critical,
+        priority: 90,
+        tags: &["sqli"],
+        frameworks: &[],
+    },
+    SystemPolicy {
+        id: "sys_sqli_comment",
+        name: "SQL injection (comment truncation)",
+        description: "A closing quote followed by a comment that cuts off the rest of the query, such as admin'--.",
+        category: "security-sqli",
+        detector: "sqli_comment_truncation",
+        severity: Severity::High,
+        priority: 80,
+        tags: &["sqli"],
+        frameworks: &[],
+    },
+    SystemPolicy {
+        id: "sys_sqli_time_based",
+        name: "SQL injection (time-based)",
+        description: "Time-based blind injection: SLEEP, pg_sleep, BENCHMARK, WAITFOR DELAY.",
+        category: "security-sqli",
+        detector: "sqli_time_based",
+        severity: Severity::Critical,
+        priority: 90,
+        tags: &["sqli"],
+        frameworks: &[],
+    },
+];
 
 /// The system policies, as seeded into `static_policies`.
 pub fn system_policies() -> Vec<PolicySpec> {
-    use Severity::{Critical, High};
-    vec![
-        system(
-            "sys_pii_ssn",
-            "Social Security Number",
-            "US Social Security number valid under SSA rules; bare 9-digit numbers only next to an SSN context word.",
-            "pii-us",
-            "us_ssn",
-            Critical,
-            100,
-            &["pii", "us"],
-            &["HIPAA", "GDPR"],
-        ),
-        system(
-            "sys_pii_credit_card",
-            "Credit card number",
-            "Payment card number of a known network (Visa, Mastercard, Amex, Discover, JCB, Diners, Maestro) passing the Luhn check.",
-            "pii-global",
-            "credit_card",
-            Critical,
-            100,
-            &["pii", "pci-dss"],
-            &["PCI-DSS", "GDPR"],
-        ),
-        system(
-            "sys_sqli_union_select",
-            "SQL injection (UNION-based)",
-            "UNION SELECT used to append attacker-chosen rows to a query.",
-            "security-sqli",
-            "sqli_union_select",
-            Critical,
-            90,
-            &["sqli"],
-            &[],
-        ),
-        system(
-            "sys_sqli_or_true",
-            "SQL injection (tautology)",
-            "Always-true condition such as OR 1=1 or ' OR 'a'='a.",
-            "security-sqli",
-            "sqli_tautology",
-            Critical,
-            90,
-            &["sqli"],
-            &[],
-        ),
-        system(
-            "sys_sqli_stacked_drop",
-            "SQL injection (stacked query)",
-            "A second statement stacked after a semicolon, such as '; DROP TABLE users.",
-            "security-sqli",
-            "sqli_stacked_query",
-            Critical,
-            90,
-            &["sqli"],
-            &[],
-        ),
-        system(
-            "sys_sqli_comment",
-            "SQL injection (comment truncation)",
-            "A closing quote followed by a comment that cuts off the rest of the query, such as admin'--.",
-            "security-sqli",
-            "sqli_comment_truncation",
-            High,
-            80,
-            &["sqli"],
-            &[],
-        ),
-        system(
-            "sys_sqli_time_based",
-            "SQL injection (time-based)",
-            "Time-based blind injection: SLEEP, pg_sleep, BENCHMARK, WAITFOR DELAY.",
-            "security-sqli",
-            "sqli_time_based",
-            Critical,
-            90,
-            &["sqli"],
-            &[],
-        ),
-    ]
+    SYSTEM_POLICIES
+        .iter()
+        .map(|p| PolicySpec {
+            id: p.id.to_owned(),
+            name: p.name.to_owned(),
+            description: p.description.to_owned(),
+            category: p.category.to_owned(),
+            tier: Tier::System,
+            detector: DetectorSpec::Builtin(p.detector.to_owned()),
+            action: Action::Block,
+            severity: p.severity,
+            priority: p.priority,
+            enabled: true,
+            tags: p.tags.iter().map(|t| (*t).to_owned()).collect(),
+            frameworks: p.frameworks.iter().map(|f| (*f).to_owned()).collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -349,7 +381,8 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        Engine::compile(&system_policies(), CompileOptions::default()).expect("system policies compile")
+        Engine::compile(&system_policies(), CompileOptions::default())
+            .expect("system policies compile")
     }
 
     /// Asserts which policies match `text`, in order of position.
@@ -366,9 +399,15 @@ mod tests {
         check("ssn 123 45 6789", &["sys_pii_ssn"]);
         check("social security number: 123456789", &["sys_pii_ssn"]);
         check("order number 123456789", &[]);
-        check("000-12-3456 666-12-3456 912-34-5678 123-00-4567 123-45-0000", &[]);
+        check(
+            "000-12-3456 666-12-3456 912-34-5678 123-00-4567 123-45-0000",
+            &[],
+        );
         check("ref 2024-123-45-6789", &[]);
-        check("two: 123-45-6789 and 234-56-7890", &["sys_pii_ssn", "sys_pii_ssn"]);
+        check(
+            "two: 123-45-6789 and 234-56-7890",
+            &["sys_pii_ssn", "sys_pii_ssn"],
+        );
     }
 
     #[test]
@@ -377,7 +416,10 @@ mod tests {
         check("card 4111-1111-1111-1111", &["sys_pii_credit_card"]);
         check("card 4111111111111111", &["sys_pii_credit_card"]);
         check("amex 378282246310005", &["sys_pii_credit_card"]);
-        check("mc 5555555555554444 and 2223003122003222", &["sys_pii_credit_card", "sys_pii_credit_card"]);
+        check(
+            "mc 5555555555554444 and 2223003122003222",
+            &["sys_pii_credit_card", "sys_pii_credit_card"],
+        );
         check("discover 6011111111111117", &["sys_pii_credit_card"]);
         check("jcb 3530111333300000", &["sys_pii_credit_card"]);
         check("diners 30569309025904", &["sys_pii_credit_card"]);
@@ -388,15 +430,24 @@ mod tests {
 
     #[test]
     fn sql_injection() {
-        check("1' UNION SELECT username, password FROM users--", &["sys_sqli_union_select"]);
+        check(
+            "1' UNION SELECT username, password FROM users--",
+            &["sys_sqli_union_select"],
+        );
         check("1' UNION SELECT null-- ", &["sys_sqli_union_select"]);
-        check("id=1 union/**/all/**/select null", &["sys_sqli_union_select"]);
+        check(
+            "id=1 union/**/all/**/select null",
+            &["sys_sqli_union_select"],
+        );
         check("' OR '1'='1", &["sys_sqli_or_true"]);
         check("admin' or 1=1", &["sys_sqli_or_true"]);
         check("x'; DROP TABLE users; --", &["sys_sqli_stacked_drop"]);
         check("admin'--", &["sys_sqli_comment"]);
         check("1 AND SLEEP(5)", &["sys_sqli_time_based"]);
-        check("'; WAITFOR DELAY '0:0:5'--", &["sys_sqli_time_based", "sys_sqli_comment"]);
+        check(
+            "'; WAITFOR DELAY '0:0:5'--",
+            &["sys_sqli_time_based", "sys_sqli_comment"],
+        );
         check("look up my order then show me its status", &[]);
         check("he said \"yes\" -- then left", &[]);
         check("either 1 or 2 = 3", &[]);
@@ -413,18 +464,27 @@ mod tests {
     fn catalogue_compiles_and_blocks_the_documented_example() {
         let decision = engine().evaluate("My SSN is 123-45-6789");
         assert_eq!(decision.verdict, Verdict::Deny);
-        assert_eq!(decision.block_reason().as_deref(), Some("Social Security Number detected"));
+        assert_eq!(
+            decision.block_reason().as_deref(),
+            Some("Social Security Number detected")
+        );
         assert_eq!(decision.matches[0].preview, "***-**-6789");
         assert_eq!(decision.frameworks(), ["GDPR", "HIPAA"]);
     }
 
     #[test]
     fn redaction_keeps_every_other_byte() {
-        let options = CompileOptions { pii_action: Some(Action::Redact), ..CompileOptions::default() };
+        let options = CompileOptions {
+            pii_action: Some(Action::Redact),
+            ..CompileOptions::default()
+        };
         let engine = Engine::compile(&system_policies(), options).expect("compiles");
         let decision = engine.evaluate("SSN 123-45-6789, card 4111 1111 1111 1111.");
         assert_eq!(decision.verdict, Verdict::Allow);
-        assert_eq!(decision.redacted_text.as_deref(), Some("SSN [REDACTED:SSN], card [REDACTED:CREDIT_CARD]."));
+        assert_eq!(
+            decision.redacted_text.as_deref(),
+            Some("SSN [REDACTED:SSN], card [REDACTED:CREDIT_CARD].")
+        );
     }
 
     #[test]

@@ -128,8 +128,13 @@ mod tests {
             assert_eq!(action.as_str(), *text);
         }
         assert_eq!("BLOCK".parse::<Action>(), Ok(Action::Block));
-        let error = "deny".parse::<Action>().expect_err("deny is a verdict, not an action");
-        assert_eq!(error.to_string(), r#"unknown action "deny" (expected one of: block, redact, warn, log)"#);
+        let error = "deny"
+            .parse::<Action>()
+            .expect_err("deny is a verdict, not an action");
+        assert_eq!(
+            error.to_string(),
+            r#"unknown action "deny" (expected one of: block, redact, warn, log)"#
+        );
         assert_eq!("tenant".parse::<Tier>(), Ok(Tier::Tenant));
         assert!("urgent".parse::<Severity>().is_err());
     }

@@ -19,7 +19,8 @@ use sqlx::{Connection, Executor, PgConnection, PgPool};
 pub const PROVIDER_KEY: &str = "sk-test-PROVIDERKEY-7f3a9c2e5b1d";
 
 pub fn admin_database_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres server (./install/test.sh sets it)")
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a Postgres server (./install/test.sh sets it)")
 }
 
 /// `url` with its database name replaced.
@@ -41,8 +42,13 @@ fn with_database(url: &str, database: &str) -> String {
 pub async fn fresh_database() -> String {
     let admin = admin_database_url();
     let name = format!("axonflow_it_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = PgConnection::connect(&admin).await.expect("connect to the admin database");
-    connection.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    let mut connection = PgConnection::connect(&admin)
+        .await
+        .expect("connect to the admin database");
+    connection
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create test database");
     with_database(&admin, &name)
 }
 
@@ -64,7 +70,11 @@ impl Reply {
     }
 
     pub fn status(status: StatusCode, body: &str) -> Reply {
-        Reply { status, body: body.to_owned(), delay: Duration::ZERO }
+        Reply {
+            status,
+            body: body.to_owned(),
+            delay: Duration::ZERO,
+        }
     }
 }
 
@@ -95,24 +105,48 @@ async fn mock_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
-    state.received.lock().expect("lock").push(Received { path: uri.path().to_owned(), headers, body });
+    state.received.lock().expect("lock").push(Received {
+        path: uri.path().to_owned(),
+        headers,
+        body,
+    });
     if !state.reply.delay.is_zero() {
         tokio::time::sleep(state.reply.delay).await;
     }
-    (state.reply.status, [("content-type", "application/json"), ("x-request-id", "req_mock_1")], state.reply.body)
+    (
+        state.reply.status,
+        [
+            ("content-type", "application/json"),
+            ("x-request-id", "req_mock_1"),
+        ],
+        state.reply.body,
+    )
 }
 
 impl MockUpstream {
     pub async fn start(reply: Reply) -> MockUpstream {
         let received = Arc::new(Mutex::new(Vec::new()));
-        let state = MockState { reply, received: received.clone() };
-        let app = Router::new().route("/v1/chat/completions", post(mock_handler)).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock upstream");
+        let state = MockState {
+            reply,
+            received: received.clone(),
+        };
+        let app = Router::new()
+            .route("/v1/chat/completions", post(mock_handler))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind mock upstream");
         let address = listener.local_addr().expect("mock address");
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("mock upstream serves");
+            axum::serve(listener, app)
+                .await
+                .expect("mock upstream serves");
         });
-        MockUpstream { address, received, _server: server }
+        MockUpstream {
+            address,
+            received,
+            _server: server,
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -149,8 +183,14 @@ impl Agent {
             .env("DATABASE_URL", database_url)
             .env("PORT", "0")
             .env("AXONFLOW_BIND_ADDRESS", "127.0.0.1")
-            .env("RUST_LOG", "debug,sqlx=warn,hyper=info,reqwest=info,h2=info")
-            .env("AUDIT_FALLBACK_PATH", log_path.with_extension("fallback.jsonl"))
+            .env(
+                "RUST_LOG",
+                "debug,sqlx=warn,hyper=info,reqwest=info,h2=info",
+            )
+            .env(
+                "AUDIT_FALLBACK_PATH",
+                log_path.with_extension("fallback.jsonl"),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, value) in env {
@@ -160,7 +200,9 @@ impl Agent {
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
         let (address_tx, address_rx) = std::sync::mpsc::channel::<String>();
-        let log = Arc::new(Mutex::new(std::fs::File::create(&log_path).expect("create log file")));
+        let log = Arc::new(Mutex::new(
+            std::fs::File::create(&log_path).expect("create log file"),
+        ));
         let stdout_log = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -183,7 +225,12 @@ impl Agent {
                 panic!("agent did not start listening within 30 s; log:\n{log}");
             }
         };
-        Agent { child, base_url, database_url: database_url.to_owned(), log_path }
+        Agent {
+            child,
+            base_url,
+            database_url: database_url.to_owned(),
+            log_path,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -191,7 +238,9 @@ impl Agent {
     }
 
     pub async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.database_url).await.expect("connect to the agent's database")
+        PgPool::connect(&self.database_url)
+            .await
+            .expect("connect to the agent's database")
     }
 
     pub fn log(&self) -> String {
@@ -200,7 +249,10 @@ impl Agent {
 
     /// Stops the agent with SIGTERM so that it finishes in-flight work.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         for _ in 0..100 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -229,7 +281,10 @@ pub async fn agent_with_upstream(reply: Reply, env: &[(&str, &str)]) -> (Agent, 
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
 }
 
 pub fn chat_body(content: &str) -> String {
