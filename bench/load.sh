@@ -46,7 +46,7 @@ else
     admin_url=$DATABASE_URL
 fi
 database="axonflow_load_$$"
-psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null
+pg_psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null
 database_url="${admin_url%/*}/$database"
 
 target/release/examples/loadgen mock >"$work/mock.out" 2>&1 &
@@ -75,5 +75,5 @@ target/release/examples/loadgen run \
     --direct "$mock_url/chat/completions" \
     --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
     --concurrency "$concurrency" --seconds "$seconds_per_level"
-rows=$(psql -qAt "$database_url" -c "SELECT count(*) FROM llm_call_audits")
+rows=$(pg_psql -qAt "$database_url" -c "SELECT count(*) FROM llm_call_audits")
 log "audit rows written during the run: $rows"
