@@ -10,6 +10,9 @@ mod decision;
 mod detectors;
 mod spec;
 
+#[cfg(test)]
+mod quality_tests;
+
 pub use compile::{CompileError, CompileErrors, CompileOptions, Engine};
 pub use decision::{Decision, Match, Verdict};
 pub use detectors::{builtin_detector_names, system_policies};
