@@ -1,8 +1,10 @@
-//! Built-in validated detectors and the system policy catalogue. A detector is a candidate regex plus
-//! a validator that sees the candidate in its surrounding text (checksums, number ranges, context
-//! words). The system catalogue is seeded into the database by a migration with the same ids.
+//! Built-in detectors. A detector is a candidate regex plus a validator that sees the candidate in its
+//! surrounding text (checksums, issuing rules, context words, balanced quotes). Candidate regexes are
+//! deliberately loose and cheap; validators decide. Families live in `detectors/`.
 
-use crate::spec::{Action, DetectorSpec, PolicySpec, Severity, Tier};
+mod pii;
+mod secrets;
+mod sql;
 
 /// A candidate match inside the text being evaluated.
 pub(crate) struct Candidate<'t> {
@@ -46,57 +48,386 @@ pub(crate) struct Builtin {
     pub masks_preview: bool,
 }
 
+fn always(_: &Candidate<'_>) -> bool {
+    true
+}
+
+pub(crate) fn digits(text: &str) -> Vec<u8> {
+    text.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
+}
+
+pub(crate) fn number(digits: &[u8]) -> u32 {
+    digits.iter().fold(0, |acc, d| {
+        acc.saturating_mul(10).saturating_add(u32::from(*d))
+    })
+}
+
+/// True when the candidate is glued to more digits by a separator, e.g. the tail of `2024-123-45-6789`.
+pub(crate) fn part_of_longer_number(candidate: &Candidate<'_>) -> bool {
+    let before = candidate.before(2).as_bytes();
+    let after = candidate.after(2).as_bytes();
+    let sep = |b: u8| b == b'-' || b == b'.' || b == b'/' || b == b',';
+    (before.len() == 2 && sep(before[1]) && before[0].is_ascii_digit())
+        || (after.len() == 2 && sep(after[0]) && after[1].is_ascii_digit())
+}
+
+/// True when `window` holds one of `words` starting at a word boundary (`tel` in "tel:", not "hotel").
+pub(crate) fn has_context(window: &str, words: &[&str]) -> bool {
+    let lower = window.to_lowercase();
+    words.iter().any(|word| {
+        lower.match_indices(word).any(|(idx, _)| {
+            lower[..idx]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+        })
+    })
+}
+
+pub(crate) fn has_context_before(
+    candidate: &Candidate<'_>,
+    n_bytes: usize,
+    words: &[&str],
+) -> bool {
+    has_context(candidate.before(n_bytes), words)
+}
+
+fn ip_address(candidate: &Candidate<'_>) -> bool {
+    if candidate.as_str().contains(':') {
+        pii::ipv6(candidate)
+    } else {
+        pii::ipv4(candidate)
+    }
+}
+
 const BUILTINS: &[Builtin] = &[
+    // ---- personal data ----
     Builtin {
         name: "us_ssn",
         pattern: r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b",
-        validate: valid_ssn,
+        validate: pii::ssn,
         mask_label: "SSN",
         masks_preview: true,
     },
     Builtin {
         name: "credit_card",
         pattern: r"\b\d(?:[ -]?\d){11,18}\b",
-        validate: valid_payment_card,
+        validate: pii::payment_card,
         mask_label: "CREDIT_CARD",
         masks_preview: true,
     },
     Builtin {
-        name: "sqli_union_select",
-        pattern: r"(?i)\bunion(?:\s+|/\*.*?\*/)+(?:all(?:\s+|/\*.*?\*/)+|distinct(?:\s+|/\*.*?\*/)+)?select\b",
+        name: "email",
+        pattern: r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
+        validate: pii::email,
+        mask_label: "EMAIL",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "phone",
+        pattern: r"(?:\+|\b00|\(|\b)\d[\d ().-]{5,22}\d\b",
+        validate: pii::phone,
+        mask_label: "PHONE",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "ip_address",
+        pattern: r"(?i)\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b|(?:[0-9a-f]{1,4}:){1,7}(?::?[0-9a-f]{1,4}){1,7}|(?:[0-9a-f]{1,4}:){1,7}:|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}",
+        validate: ip_address,
+        mask_label: "IP_ADDRESS",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "iban",
+        pattern: r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+        validate: pii::iban,
+        mask_label: "IBAN",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "us_passport",
+        pattern: r"\b(?:[A-Z]\d{8}|\d{9})\b",
+        validate: pii::us_passport,
+        mask_label: "PASSPORT",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "uk_nino",
+        pattern: r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+        validate: pii::uk_nino,
+        mask_label: "UK_NINO",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "aadhaar",
+        pattern: r"\b[2-9]\d{3}(?:\d{8}|-\d{4}-\d{4}| \d{4} \d{4})\b",
+        validate: pii::aadhaar,
+        mask_label: "AADHAAR",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "india_pan",
+        pattern: r"\b[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z]\b",
         validate: always,
+        mask_label: "PAN",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "upi_id",
+        pattern: r"(?i)\b[a-z0-9][a-z0-9._-]{1,255}@(?:ybl|ibl|axl|okaxis|okhdfcbank|okicici|oksbi|paytm|upi|apl|yapl|ptyes|ptaxis|pthdfc|ptsbi|ikwik|freecharge|fbl|axisbank|hdfcbank|icici|sbi|kotak|barodampay|aubank|idfcbank|indus|pnb|unionbank|yesbank|jupiteraxis|slc|kmbl|airtel|jio|waicici|wahdfcbank|wasbi|waaxis)\b",
+        validate: pii::upi_id,
+        mask_label: "UPI_ID",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "date_of_birth",
+        pattern: DATE_PATTERN,
+        validate: pii::date_of_birth,
+        mask_label: "DATE_OF_BIRTH",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "aba_routing",
+        pattern: r"\b\d{9}\b",
+        validate: pii::aba_routing,
+        mask_label: "ROUTING_NUMBER",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "bank_account",
+        pattern: r"\b\d{8,17}\b",
+        validate: pii::bank_account,
+        mask_label: "BANK_ACCOUNT",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "ifsc",
+        pattern: r"\b[A-Z]{4}0[A-Z0-9]{6}\b",
+        validate: always,
+        mask_label: "IFSC",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "medical_record_number",
+        pattern: r"(?i)\b(?:mrn|medical record (?:number|no\.?|#))\s*[:#]?\s*[A-Z0-9][A-Z0-9-]{4,14}\b",
+        validate: pii::medical_record_number,
+        mask_label: "MRN",
+        masks_preview: true,
+    },
+    // ---- secrets ----
+    Builtin {
+        name: "aws_access_key_id",
+        pattern: r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",
+        validate: always,
+        mask_label: "AWS_ACCESS_KEY",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "aws_secret_access_key",
+        pattern: r#"(?i)\baws_?secret_?(?:access_?)?key\b["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40}\b"#,
+        validate: secrets::aws_secret_assignment,
+        mask_label: "AWS_SECRET_KEY",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "openai_api_key",
+        pattern: r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}",
+        validate: secrets::standalone_token,
+        mask_label: "API_KEY",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "anthropic_api_key",
+        pattern: r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{32,}",
+        validate: secrets::standalone_token,
+        mask_label: "API_KEY",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "github_token",
+        pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})",
+        validate: secrets::standalone_token,
+        mask_label: "GITHUB_TOKEN",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "slack_token",
+        pattern: r"\bxox[abposr]-[A-Za-z0-9-]{10,250}",
+        validate: secrets::standalone_token,
+        mask_label: "SLACK_TOKEN",
+        masks_preview: true,
+    },
+    Builtin {
+        name: "private_key_block",
+        pattern: r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
+        validate: always,
+        mask_label: "PRIVATE_KEY",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "jwt",
+        pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+        validate: secrets::jwt,
+        mask_label: "JWT",
+        masks_preview: true,
+    },
+    // ---- SQL injection ----
+    Builtin {
+        name: "sqli_union_select",
+        pattern: r"(?i)\bunion(?:\s|/\*.*?\*/|\(|\+|/\*!\d*)+(?:(?:all|distinct)(?:\s|/\*.*?\*/|\(|\+|/\*!\d*)+)*select\b",
+        validate: sql::union_select,
         mask_label: "SQLI",
         masks_preview: false,
     },
     Builtin {
         name: "sqli_tautology",
-        pattern: r#"(?i)\b(?:or|and)\s+(?:'[^'\n]{0,32}'\s*=\s*(?:'[^'\n]{0,32}'|'\w{1,32})|"[^"\n]{0,32}"\s*=\s*(?:"[^"\n]{0,32}"|"\w{1,32})|\d{1,10}\s*=\s*\d{1,10}\b|true\b\s*(?:--|#|;|$))"#,
-        validate: valid_tautology,
+        pattern: r#"(?i)(?:\b(?:or|and|xor|where|when|having)\b|\|\||&&)\s*\(*\s*(?:'[^'\n]{0,32}'\s*=\s*(?:'[^'\n]{0,32}'|'\w{1,32})|"[^"\n]{0,32}"\s*=\s*(?:"[^"\n]{0,32}"|"\w{1,32})|-?\d{1,10}\s*=\s*\(*\s*-?\d{1,10}\b|[a-z_][a-z0-9_]{0,31}\s*=\s*[a-z_][a-z0-9_]{0,31}\b|true\b\s*(?:--|#|;|$))"#,
+        validate: sql::tautology,
+        mask_label: "SQLI",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sqli_quote_breakout",
+        pattern: r#"(?i)['"`′](?:\s|\))*(?:\b(?:or|and|xor|union|select|having|order\s+by|group\s+by|procedure|rlike|regexp|like|waitfor|div|between)\b|[-+]\s*\(|\|\||&&|<>|!=|<=>|(?:[\^&*=]|!=)\s*(?:[!+~-]\s*)*(?:['"(@]|\d|null\b))"#,
+        validate: sql::quote_breakout,
         mask_label: "SQLI",
         masks_preview: false,
     },
     Builtin {
         name: "sqli_stacked_query",
-        pattern: r"(?i)['\x22)]?\s*;\s*(?:drop|truncate|delete|insert|update|alter|create|exec|execute|shutdown|grant)\s+[a-z_]",
-        validate: always,
+        pattern: r"(?i)[\w'\x22)%]\s*;\s*(?:select|insert|update|delete|drop|create|alter|truncate|exec|execute|shutdown|set|declare|waitfor|grant|revoke|copy|while)\b",
+        validate: sql::stacked_after_value,
         mask_label: "SQLI",
         masks_preview: false,
     },
     Builtin {
         name: "sqli_comment_truncation",
-        pattern: r#"['"]\s*(?:\)\s*)*(?:--|#|/\*)"#,
-        validate: valid_comment_truncation,
+        pattern: r#"(?i)['"][ \t]*(?:\)[ \t]*)*(?:--|#|/\*)|\border\s+by\s+\d+[ \t]*(?:--|#|/\*)|\)[ \t]*\)[ \t]*(?:--|#)|(?m)^[ \t]*-\d+[ \t]*(?:--|#)"#,
+        validate: sql::comment_truncation,
         mask_label: "SQLI",
         masks_preview: false,
     },
     Builtin {
         name: "sqli_time_based",
-        pattern: r"(?i)\b(?:sleep|pg_sleep|benchmark)\s*\(\s*\d|\bwaitfor\s+delay\s+'",
+        pattern: r"(?i)\b(?:sleep|pg_sleep|benchmark|sleepeachrow|dbms_pipe\.receive_message|dbms_lock\.sleep)\s*\(|\bwaitfor\s+delay\s+'|\bgenerate_series\s*\(\s*\d+\s*,\s*\d{6,}|\brandomblob\s*\(\s*\d{6,}|\bcount\s*\(\s*\*\s*\)\s*from\s+[\w$.]+(?:\s+(?:as\s+)?\w+)?\s*,\s*[\w$.]+(?:\s+(?:as\s+)?\w+)?\s*,",
         validate: always,
         mask_label: "SQLI",
         masks_preview: false,
     },
+    Builtin {
+        name: "sqli_error_based",
+        pattern: r"(?i)\b(?:extractvalue|updatexml|json_keys|geometrycollection|multipoint|multipolygon|multilinestring|linestring|polygon|name_const|xmltype|parse_data_size|dbms_utility\.\w+|utl_inaddr\.\w+|ctxsys\.drithsx\.sn|dbms_xdb_version\.\w+|procedure\s+analyse|utl_http\.request|dbms_ldap\.init|httpuritype)\s*\(|\bexp\s*\(\s*~|\b(?:convert|cast)\s*\(\s*(?:int\s*,\s*)?\(*\s*(?:select\b|chr\s*\(|char\s*\(|concat\s*\(|'[^'\n]{0,32}'\s*\|\|)",
+        validate: always,
+        mask_label: "SQLI",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sqli_encoded",
+        pattern: r"[^\s]{0,256}(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}|\+\+|&(?:apos|quot|#39|#x27|#34);)[^\n]{0,256}",
+        validate: sql::encoded_payload,
+        mask_label: "SQLI",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sqli_char_concat",
+        pattern: r"(?i)\b(?:char|chr)\s*\(\s*\d{1,3}\s*\)\s*(?:\+|\|\||,)\s*(?:char|chr)\s*\(\s*\d{1,3}\s*\)|\b(?:char|chr)\s*\(\s*(?:0x[0-9a-f]{2,}|\d{1,3}\s*,\s*\d{1,3}\s*,)",
+        validate: always,
+        mask_label: "SQLI",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sqli_hex_literal",
+        pattern: r"(?i)\b0x[0-9a-f]{6,}\b",
+        validate: sql::hex_in_sql,
+        mask_label: "SQLI",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sqli_boolean_inference",
+        pattern: r"(?i)\b(?:case\s+when|elt|make_set|if|iif)\s*\(*\s*\(?\s*\d+\s*=\s*\d+|\b(?:and|or|xor)\s+\(?-?\d+\)?\s*(?:=|<>|!=|<|>)\s*\(?-?\d+\)?[ \t]*(?:--|#|$|\))|\b(?:and|or|xor|div|mod|rlike|regexp|like|not)\s*\(+\s*select\b[^)]{0,120}?(?:\bfrom\b|@@|\bcase\b|\bsubstring|\bchar\s*\(|\bsleep|\d)|@@(?:version|datadir|hostname|basedir|servername|language)\b|\b(?:or|and)\s+[^\n]{0,40}?\)[ \t]*(?:--|#)(?:[ \t]|$)|\b(?:substring|substr|mid|ascii|ord)\s*\(\s*\(?\s*select\b",
+        validate: always,
+        mask_label: "SQLI",
+        masks_preview: false,
+    },
+    // ---- dangerous statements ----
+    Builtin {
+        name: "sql_drop",
+        pattern: r#"(?i)\bdrop\s+(?:table|database|schema|view|index|user|role|procedure|function|trigger|login)\s+(?:if\s+exists\s+)?[\w."`\[]"#,
+        validate: always,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_truncate",
+        pattern: r#"(?i)\btruncate\s+(?:table\s+)?(?:only\s+)?[\w."`\[\]]+"#,
+        validate: sql::truncate_table,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_delete_all",
+        pattern: r#"(?i)\bdelete\s+(?:(?:low_priority|quick|ignore)\s+)*from\s+[\w."`\[\]]+"#,
+        validate: sql::delete_all,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_alter",
+        pattern: r#"(?i)\balter\s+(?:table|user|database|schema|role|login|system|view|procedure|function)\s+[\w."`\[@']"#,
+        validate: always,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_grant_revoke",
+        pattern: r"(?i)\b(?:grant|revoke)\s+(?:all(?:\s+privileges)?|(?:select|insert|update|delete|execute|usage|create|alter|drop|references|trigger|connect|super|file|process|reload|shutdown|temporary|index)(?:\s*,\s*(?:select|insert|update|delete|execute|usage|create|alter|drop|references|trigger|connect|index))*|dba|sysadmin|db_owner|superuser|connect|resource)\b(?:\s*\([^)]{0,100}\))?\s+(?:on|to|from)\b",
+        validate: always,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_create_user",
+        pattern: r#"(?i)\bcreate\s+(?:user|login|role)\s+(?:if\s+not\s+exists\s+)?[\w'"`@\[]"#,
+        validate: always,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_system_catalog",
+        pattern: r"(?i)\b(?:information_schema|pg_catalog|pg_shadow|pg_authid|pg_user|pg_roles|pg_stat_activity|mysql\.(?:user|db|tables_priv)|sys\.(?:objects|tables|columns|databases|sql_logins|server_principals|syslogins|sysobjects|schemas|all_objects)|sysobjects|syscolumns|syslogins|sysusers|sysdatabases|master\.\.\w+|sqlite_master|sqlite_schema|dba_users|dba_tables|all_users|all_tables|user_tables|v\$version|rdb\$\w+)\b",
+        validate: sql::in_sql_statement,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_credentials",
+        pattern: r"(?i)\bselect\b[^;\n]{0,160}?\b(?:password|passwd|pwd|pass|password_hash|passhash|hashed_password|api_key|api_token|secret|auth_token|access_token|private_key)s?\b[^;\n]{0,160}?\bfrom\b|\bfrom\s+[\w.\x60\x22\[\]]*(?:credential|password|passwd|secret|api_key|auth_token|access_token)\w*",
+        validate: always,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    Builtin {
+        name: "sql_file_access",
+        pattern: r"(?i)\b(?:load_file\s*\(|into\s+(?:out|dump)file\b|load\s+data\s+(?:local\s+)?infile\b|pg_read_file\s*\(|pg_read_binary_file\s*\(|pg_ls_dir\s*\(|xp_cmdshell\b|lo_import\s*\(|lo_export\s*\(|utl_file\.\w+|copy\s+[A-Za-z0-9_.(), ]{1,100}\s+(?:to|from)\s+(?:'|program\b|stdout\b))",
+        validate: always,
+        mask_label: "DANGEROUS_SQL",
+        masks_preview: false,
+    },
+    // ---- admin access ----
+    Builtin {
+        name: "sql_admin_objects",
+        pattern: r"(?i)\b(?:select\b[^;\n]{0,200}?\bfrom|insert\s+into|delete\s+from|join)\s+[\w.\x60\x22\[\]]*admin\w*|\bupdate\s+[\w.\x60\x22\[\]]*admin\w*\s+set\b|\b(?:sp_addsrvrolemember|sp_configure|sp_addlogin|sp_password|xp_regread|xp_regwrite|pg_terminate_backend|pg_reload_conf)\s*\(?|\bset\s+role\s+\w*admin",
+        validate: always,
+        mask_label: "ADMIN_SQL",
+        masks_preview: false,
+    },
 ];
+
+/// Dates in the common numeric and written forms (checked for a date-of-birth context by the validator).
+const DATE_PATTERN: &str = r"(?i)\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}|(?:19|20)\d{2}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)?\s+(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?\s+(?:19|20)\d{2}|(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{2})\b";
 
 /// Names accepted by `DetectorSpec::Builtin`.
 pub fn builtin_detector_names() -> Vec<&'static str> {
@@ -107,399 +438,26 @@ pub(crate) fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }
 
-fn always(_: &Candidate<'_>) -> bool {
-    true
-}
-
-fn digits(text: &str) -> Vec<u8> {
-    text.bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|b| b - b'0')
-        .collect()
-}
-
-fn number(digits: &[u8]) -> u32 {
-    digits.iter().fold(0, |acc, d| acc * 10 + u32::from(*d))
-}
-
-/// True when the candidate is glued to more digits by a separator, e.g. the tail of `2024-123-45-6789`.
-fn part_of_longer_number(candidate: &Candidate<'_>) -> bool {
-    let before = candidate.before(2).as_bytes();
-    let after = candidate.after(2).as_bytes();
-    let sep = |b: u8| b == b'-' || b == b'.' || b == b'/';
-    (before.len() == 2 && sep(before[1]) && before[0].is_ascii_digit())
-        || (after.len() == 2 && sep(after[0]) && after[1].is_ascii_digit())
-}
-
-fn has_context(window: &str, words: &[&str]) -> bool {
-    let lower = window.to_ascii_lowercase();
-    words.iter().any(|w| lower.contains(w))
-}
-
-const SSN_CONTEXT: &[&str] = &[
-    "ssn",
-    "social security",
-    "ss#",
-    "ss #",
-    "ss no",
-    "taxpayer",
-    "tin",
-];
-
-/// SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000. A bare 9-digit run counts
-/// only with a context word shortly before it.
-fn valid_ssn(candidate: &Candidate<'_>) -> bool {
-    let d = digits(candidate.as_str());
-    if d.len() != 9 || part_of_longer_number(candidate) {
-        return false;
-    }
-    let (area, group, serial) = (number(&d[0..3]), number(&d[3..5]), number(&d[5..9]));
-    if area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0 {
-        return false;
-    }
-    let bare = candidate.as_str().bytes().all(|b| b.is_ascii_digit());
-    !bare || has_context(candidate.before(40), SSN_CONTEXT)
-}
-
-/// Luhn check over a digit sequence.
-pub(crate) fn luhn_valid(digits: &[u8]) -> bool {
-    let mut sum = 0u32;
-    for (idx, digit) in digits.iter().rev().enumerate() {
-        let mut value = u32::from(*digit);
-        if idx % 2 == 1 {
-            value *= 2;
-            if value > 9 {
-                value -= 9;
-            }
-        }
-        sum += value;
-    }
-    sum % 10 == 0
-}
-
-/// Issuer prefix and length rules of the major card networks.
-fn known_card_network(d: &[u8]) -> bool {
-    let len = d.len();
-    let prefix = |n: usize| number(&d[..n.min(len)]);
-    let visa = d[0] == 4 && matches!(len, 13 | 16 | 19);
-    let mastercard =
-        len == 16 && ((51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)));
-    let amex = len == 15 && matches!(prefix(2), 34 | 37);
-    let discover = (16..=19).contains(&len)
-        && (prefix(4) == 6011
-            || (644..=649).contains(&prefix(3))
-            || prefix(2) == 65
-            || (622_126..=622_925).contains(&prefix(6)));
-    let jcb = (16..=19).contains(&len) && (3528..=3589).contains(&prefix(4));
-    let diners = (14..=19).contains(&len)
-        && ((300..=305).contains(&prefix(3)) || matches!(prefix(2), 36 | 38 | 39));
-    let maestro = (12..=19).contains(&len)
-        && matches!(
-            prefix(4),
-            5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
-        );
-    visa || mastercard || amex || discover || jcb || diners || maestro
-}
-
-fn valid_payment_card(candidate: &Candidate<'_>) -> bool {
-    let text = candidate.as_str();
-    let d = digits(text);
-    if !(12..=19).contains(&d.len()) || part_of_longer_number(candidate) {
-        return false;
-    }
-    // One kind of separator at most: "4111 1111-1111 1111" is not how anyone writes a card number.
-    if text.contains(' ') && text.contains('-') {
-        return false;
-    }
-    known_card_network(&d) && luhn_valid(&d)
-}
-
-/// `OR 1=1` counts when both sides are equal; quoted comparisons count when both sides are equal or
-/// when the left side closes a quote opened before (`' OR 'a'='a`).
-fn valid_tautology(candidate: &Candidate<'_>) -> bool {
-    let text = candidate.as_str();
-    let Some(eq) = text.find('=') else {
-        // `OR TRUE` followed by a comment or the end.
-        return true;
-    };
-    let left_start = text[..eq]
-        .rfind(|c: char| c.is_whitespace())
-        .map_or(0, |i| i + 1);
-    let left = text[left_start..eq]
-        .trim()
-        .trim_matches(|c| c == '\'' || c == '"');
-    let right = text[eq + 1..]
-        .trim()
-        .trim_matches(|c| c == '\'' || c == '"');
-    left == right
-}
-
-/// A quote followed by a comment is an injection only when something like SQL stands before the quote
-/// (`admin'--`, `1' #`), not in prose such as `he said "yes" -- then left`.
-fn valid_comment_truncation(candidate: &Candidate<'_>) -> bool {
-    let rest = candidate.after(1);
-    let matched = candidate.as_str();
-    if matched.ends_with("--")
-        && !(rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == '-'))
-    {
-        return false;
-    }
-    let Some(quote) = matched.chars().next() else {
-        return false;
-    };
-    let before = candidate.before(256);
-    let line = before.rsplit('\n').next().unwrap_or(before);
-    // The quote must end a value (`admin'`), not open one after a space.
-    let ends_value = line
-        .chars()
-        .last()
-        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == quote);
-    // In prose, a quote before a dash closes a quotation opened earlier on the line (`"yes" --`); an
-    // injected quote is unbalanced: an even number of the same quotes stands before it.
-    let balanced_before = line.matches(quote).count() % 2 == 0;
-    ends_value && balanced_before
-}
-
-/// One row of the system catalogue.
-struct SystemPolicy {
-    id: &'static str,
-    name: &'static str,
-    description: &'static str,
-    category: &'static str,
-    detector: &'static str,
-    severity: Severity,
-    priority: i32,
-    tags: &'static [&'static str],
-    frameworks: &'static [&'static str],
-}
-
-const SYSTEM_POLICIES: &[SystemPolicy] = &[
-    SystemPolicy {
-        id: "sys_pii_ssn",
-        name: "Social Security Number",
-        description: "US Social Security number valid under SSA rules; bare 9-digit numbers only next to an SSN context word.",
-        category: "pii-us",
-        detector: "us_ssn",
-        severity: Severity::Critical,
-        priority: 100,
-        tags: &["pii", "us"],
-        frameworks: &["HIPAA", "GDPR"],
-    },
-    SystemPolicy {
-        id: "sys_pii_credit_card",
-        name: "Credit card number",
-        description: "Payment card number of a known network (Visa, Mastercard, Amex, Discover, JCB, Diners, Maestro) passing the Luhn check.",
-        category: "pii-global",
-        detector: "credit_card",
-        severity: Severity::Critical,
-        priority: 100,
-        tags: &["pii", "pci-dss"],
-        frameworks: &["PCI-DSS", "GDPR"],
-    },
-    SystemPolicy {
-        id: "sys_sqli_union_select",
-        name: "SQL injection (UNION-based)",
-        description: "UNION SELECT used to append attacker-chosen rows to a query.",
-        category: "security-sqli",
-        detector: "sqli_union_select",
-        severity: Severity::Critical,
-        priority: 90,
-        tags: &["sqli"],
-        frameworks: &[],
-    },
-    SystemPolicy {
-        id: "sys_sqli_or_true",
-        name: "SQL injection (tautology)",
-        description: "Always-true condition such as OR 1=1 or ' OR 'a'='a.",
-        category: "security-sqli",
-        detector: "sqli_tautology",
-        severity: Severity::Critical,
-        priority: 90,
-        tags: &["sqli"],
-        frameworks: &[],
-    },
-    SystemPolicy {
-        id: "sys_sqli_stacked_drop",
-        name: "SQL injection (stacked query)",
-        description: "A second statement stacked after a semicolon, such as '; DROP TABLE users.",
-        category: "security-sqli",
-        detector: "sqli_stacked_query",
-        severity: Severity::Critical,
-        priority: 90,
-        tags: &["sqli"],
-        frameworks: &[],
-    },
-    SystemPolicy {
-        id: "sys_sqli_comment",
-        name: "SQL injection (comment truncation)",
-        description: "A closing quote followed by a comment that cuts off the rest of the query, such as admin'--.",
-        category: "security-sqli",
-        detector: "sqli_comment_truncation",
-        severity: Severity::High,
-        priority: 80,
-        tags: &["sqli"],
-        frameworks: &[],
-    },
-    SystemPolicy {
-        id: "sys_sqli_time_based",
-        name: "SQL injection (time-based)",
-        description: "Time-based blind injection: SLEEP, pg_sleep, BENCHMARK, WAITFOR DELAY.",
-        category: "security-sqli",
-        detector: "sqli_time_based",
-        severity: Severity::Critical,
-        priority: 90,
-        tags: &["sqli"],
-        frameworks: &[],
-    },
-];
-
-/// The system policies, as seeded into `static_policies`.
-pub fn system_policies() -> Vec<PolicySpec> {
-    SYSTEM_POLICIES
-        .iter()
-        .map(|p| PolicySpec {
-            id: p.id.to_owned(),
-            name: p.name.to_owned(),
-            description: p.description.to_owned(),
-            category: p.category.to_owned(),
-            tier: Tier::System,
-            detector: DetectorSpec::Builtin(p.detector.to_owned()),
-            action: Action::Block,
-            severity: p.severity,
-            priority: p.priority,
-            enabled: true,
-            tags: p.tags.iter().map(|t| (*t).to_owned()).collect(),
-            frameworks: p.frameworks.iter().map(|f| (*f).to_owned()).collect(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::{CompileOptions, Engine, Verdict};
-
     use super::*;
 
-    fn engine() -> Engine {
-        Engine::compile(&system_policies(), CompileOptions::default())
-            .expect("system policies compile")
-    }
-
-    /// Asserts which policies match `text`, in order of position.
-    #[track_caller]
-    fn check(text: &str, expected: &[&str]) {
-        let decision = engine().evaluate(text);
-        let ids: Vec<&str> = decision.matches.iter().map(|m| &*m.policy_id).collect();
-        assert_eq!(ids, expected, "text: {text:?}");
+    #[test]
+    fn context_words_start_at_word_boundaries() {
+        assert!(has_context("Call me at", &["call"]));
+        assert!(has_context("tel: ", &["tel"]));
+        assert!(!has_context("the hotel ", &["tel"]));
+        assert!(!has_context("recall ", &["call"]));
     }
 
     #[test]
-    fn ssn() {
-        check("My SSN is 123-45-6789", &["sys_pii_ssn"]);
-        check("ssn 123 45 6789", &["sys_pii_ssn"]);
-        check("social security number: 123456789", &["sys_pii_ssn"]);
-        check("order number 123456789", &[]);
-        check(
-            "000-12-3456 666-12-3456 912-34-5678 123-00-4567 123-45-0000",
-            &[],
-        );
-        check("ref 2024-123-45-6789", &[]);
-        check(
-            "two: 123-45-6789 and 234-56-7890",
-            &["sys_pii_ssn", "sys_pii_ssn"],
-        );
-    }
-
-    #[test]
-    fn payment_cards() {
-        check("card 4111 1111 1111 1111", &["sys_pii_credit_card"]);
-        check("card 4111-1111-1111-1111", &["sys_pii_credit_card"]);
-        check("card 4111111111111111", &["sys_pii_credit_card"]);
-        check("amex 378282246310005", &["sys_pii_credit_card"]);
-        check(
-            "mc 5555555555554444 and 2223003122003222",
-            &["sys_pii_credit_card", "sys_pii_credit_card"],
-        );
-        check("discover 6011111111111117", &["sys_pii_credit_card"]);
-        check("jcb 3530111333300000", &["sys_pii_credit_card"]);
-        check("diners 30569309025904", &["sys_pii_credit_card"]);
-        check("luhn fails 4111 1111 1111 1112", &[]);
-        check("unknown network 9111111111111111", &[]);
-        check("mixed 4111 1111-1111 1111", &[]);
-    }
-
-    #[test]
-    fn sql_injection() {
-        check(
-            "1' UNION SELECT username, password FROM users--",
-            &["sys_sqli_union_select"],
-        );
-        check("1' UNION SELECT null-- ", &["sys_sqli_union_select"]);
-        check(
-            "id=1 union/**/all/**/select null",
-            &["sys_sqli_union_select"],
-        );
-        check("' OR '1'='1", &["sys_sqli_or_true"]);
-        check("admin' or 1=1", &["sys_sqli_or_true"]);
-        check("x'; DROP TABLE users; --", &["sys_sqli_stacked_drop"]);
-        check("admin'--", &["sys_sqli_comment"]);
-        check("1 AND SLEEP(5)", &["sys_sqli_time_based"]);
-        check(
-            "'; WAITFOR DELAY '0:0:5'--",
-            &["sys_sqli_time_based", "sys_sqli_comment"],
-        );
-        check("look up my order then show me its status", &[]);
-        check("he said \"yes\" -- then left", &[]);
-        check("either 1 or 2 = 3", &[]);
-        check("we joined the union; select a leader later", &[]);
-    }
-
-    #[test]
-    fn luhn() {
-        assert!(luhn_valid(&digits("79927398713")));
-        assert!(!luhn_valid(&digits("79927398710")));
-    }
-
-    #[test]
-    fn catalogue_compiles_and_blocks_the_documented_example() {
-        let decision = engine().evaluate("My SSN is 123-45-6789");
-        assert_eq!(decision.verdict, Verdict::Deny);
-        assert_eq!(
-            decision.block_reason().as_deref(),
-            Some("Social Security Number detected")
-        );
-        assert_eq!(decision.matches[0].preview, "***-**-6789");
-        assert_eq!(decision.frameworks(), ["GDPR", "HIPAA"]);
-    }
-
-    #[test]
-    fn redaction_keeps_every_other_byte() {
-        let options = CompileOptions {
-            pii_action: Some(Action::Redact),
-            ..CompileOptions::default()
-        };
-        let engine = Engine::compile(&system_policies(), options).expect("compiles");
-        let decision = engine.evaluate("SSN 123-45-6789, card 4111 1111 1111 1111.");
-        assert_eq!(decision.verdict, Verdict::Allow);
-        assert_eq!(
-            decision.redacted_text.as_deref(),
-            Some("SSN [REDACTED:SSN], card [REDACTED:CREDIT_CARD].")
-        );
-    }
-
-    #[test]
-    fn pathological_inputs_finish() {
-        let engine = engine();
-        let inputs = [
-            "9".repeat(200_000),
-            "'".repeat(200_000),
-            "1-".repeat(100_000),
-            "(".repeat(100_000),
-            "union ".repeat(50_000),
-        ];
-        for input in &inputs {
-            let decision = engine.evaluate(input);
-            assert!(decision.matches.len() <= input.len());
+    fn every_builtin_pattern_compiles() {
+        for builtin in BUILTINS {
+            assert!(
+                regex::Regex::new(builtin.pattern).is_ok(),
+                "{}",
+                builtin.name
+            );
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Evaluation cannot fail: every problem a policy can have is found by `Engine::compile`, which reports
 //! all of them at once with the path of the offending field.
 
+mod catalogue;
 mod compile;
 mod decision;
 mod detectors;
@@ -13,7 +14,8 @@ mod spec;
 #[cfg(test)]
 mod quality_tests;
 
+pub use catalogue::system_policies;
 pub use compile::{CompileError, CompileErrors, CompileOptions, Engine};
 pub use decision::{Decision, Match, Verdict};
-pub use detectors::{builtin_detector_names, system_policies};
+pub use detectors::builtin_detector_names;
 pub use spec::{Action, DetectorSpec, PolicySpec, Severity, Tier, UnknownValue};

@@ -62,10 +62,20 @@ fn corpus_dir() -> PathBuf {
 fn load() -> Vec<Item> {
     let dir = corpus_dir();
     let mut items = Vec::new();
-    for file in ["pii", "sqli", "dangerous", "hard_negatives", "benign_prose", "prompt_injection"] {
+    for file in [
+        "pii",
+        "sqli",
+        "dangerous",
+        "hard_negatives",
+        "benign_prose",
+        "prompt_injection",
+    ] {
         let path = dir.join(format!("{file}.jsonl"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("the labelled corpus is needed at {} (or set AXONFLOW_CORPUS_DIR): {e}", path.display())
+            panic!(
+                "the labelled corpus is needed at {} (or set AXONFLOW_CORPUS_DIR): {e}",
+                path.display()
+            )
         });
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let value: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
@@ -116,15 +126,20 @@ impl Counts {
 
 #[test]
 fn quality_on_the_labelled_corpus() {
-    let engine = Engine::compile(&system_policies(), CompileOptions::default()).expect("system policies compile");
+    let engine = Engine::compile(&system_policies(), CompileOptions::default())
+        .expect("system policies compile");
     let items = load();
-    let mut counts: BTreeMap<&str, Counts> = SCORED.iter().map(|l| (*l, Counts::default())).collect();
+    let mut counts: BTreeMap<&str, Counts> =
+        SCORED.iter().map(|l| (*l, Counts::default())).collect();
     let mut misses: Vec<String> = Vec::new();
     let (mut n_prose, mut prose_hits, mut n_hard, mut hard_hits) = (0, 0, 0, 0);
     for item in &items {
         let decision = engine.evaluate(&item.text);
-        let predicted: BTreeSet<&str> =
-            decision.matches.iter().filter_map(|m| corpus_label(&m.policy_id, &m.category)).collect();
+        let predicted: BTreeSet<&str> = decision
+            .matches
+            .iter()
+            .filter_map(|m| corpus_label(&m.policy_id, &m.category))
+            .collect();
         for label in SCORED {
             let gold = item.labels.contains(*label);
             let hit = predicted.contains(label);
@@ -134,14 +149,28 @@ fn quality_on_the_labelled_corpus() {
                 (true, true) => entry.true_positives += 1,
                 (true, false) => {
                     entry.false_negatives += 1;
-                    misses.push(format!("FN {label:<16} {}:{} {:?}", item.file, item.id, item.text));
+                    misses.push(format!(
+                        "FN {label:<16} {}:{} {:?}",
+                        item.file, item.id, item.text
+                    ));
                 }
                 // A stacked injection that drops a table is labelled sqli only; also calling it
                 // dangerous is not wrong.
                 (false, true) if *label == "dangerous" && item.labels.contains("sqli") => {}
                 (false, true) => {
                     entry.false_positives += 1;
-                    misses.push(format!("FP {label:<16} {}:{} {:?}", item.file, item.id, item.text));
+                    let ids: Vec<String> = decision
+                        .matches
+                        .iter()
+                        .map(|m| format!("{}={:?}", m.policy_id, m.preview))
+                        .collect();
+                    misses.push(format!(
+                        "FP {label:<16} {}:{} [{}] {:?}",
+                        item.file,
+                        item.id,
+                        ids.join(","),
+                        item.text
+                    ));
                 }
                 (false, false) => {}
             }
@@ -156,7 +185,13 @@ fn quality_on_the_labelled_corpus() {
             hard_hits += usize::from(any_match);
             if any_match && predicted.is_empty() {
                 let ids: Vec<&str> = decision.matches.iter().map(|m| &*m.policy_id).collect();
-                misses.push(format!("FP {:<16} {}:{} {:?}", ids.join(","), item.file, item.id, item.text));
+                misses.push(format!(
+                    "FP {:<16} {}:{} {:?}",
+                    ids.join(","),
+                    item.file,
+                    item.id,
+                    item.text
+                ));
             }
         }
     }
@@ -175,8 +210,12 @@ fn quality_on_the_labelled_corpus() {
     }
     let prose_rate = prose_hits as f64 / n_prose as f64;
     let hard_rate = hard_hits as f64 / n_hard as f64;
-    println!("| benign prose with any match | {n_prose} | | {prose_hits} | | | rate {prose_rate:.4} |");
-    println!("| hard negatives with any match | {n_hard} | | {hard_hits} | | | rate {hard_rate:.4} |");
+    println!(
+        "| benign prose with any match | {n_prose} | | {prose_hits} | | | rate {prose_rate:.4} |"
+    );
+    println!(
+        "| hard negatives with any match | {n_hard} | | {hard_hits} | | | rate {hard_rate:.4} |"
+    );
     if std::env::var_os("AXONFLOW_CORPUS_ERRORS").is_some() {
         for line in &misses {
             println!("{line}");
@@ -203,10 +242,18 @@ fn quality_on_the_labelled_corpus() {
     floor("sqli", 0.95, 0.0);
     floor("dangerous", 0.95, 0.0);
     if prose_rate > 0.002 {
-        failures.push(format!("benign prose false-positive rate {prose_rate:.4} > 0.002"));
+        failures.push(format!(
+            "benign prose false-positive rate {prose_rate:.4} > 0.002"
+        ));
     }
     if hard_rate > 0.01 {
-        failures.push(format!("hard-negative false-positive rate {hard_rate:.4} > 0.01"));
+        failures.push(format!(
+            "hard-negative false-positive rate {hard_rate:.4} > 0.01"
+        ));
     }
-    assert!(failures.is_empty(), "below the floors (AXONFLOW_CORPUS_ERRORS=1 lists every miss):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "below the floors (AXONFLOW_CORPUS_ERRORS=1 lists every miss):\n{}",
+        failures.join("\n")
+    );
 }

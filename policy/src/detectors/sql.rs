@@ -1,0 +1,361 @@
+//! Validators of SQL-injection and dangerous-statement candidates. They tell SQL that breaks out of a
+//! value (an unbalanced quote followed by SQL) from prose that quotes or talks about SQL.
+
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexSet};
+
+use super::Candidate;
+
+/// The line the candidate sits on, before it (at most `n_bytes`).
+fn line_before<'t>(candidate: &Candidate<'t>, n_bytes: usize) -> &'t str {
+    let before = candidate.before(n_bytes);
+    before.rsplit('\n').next().unwrap_or(before)
+}
+
+fn line_after<'t>(candidate: &Candidate<'t>, n_bytes: usize) -> &'t str {
+    let after = candidate.after(n_bytes);
+    after.split('\n').next().unwrap_or(after)
+}
+
+/// In prose a quote usually closes a quotation opened earlier on the same line (`"yes" or`); an
+/// injected quote is unbalanced: an even number of the same quotes stands before it.
+fn quote_is_unbalanced(candidate: &Candidate<'_>, quote: char) -> bool {
+    // Double quotes delimit quotations across line breaks within a paragraph; single quotes double as
+    // apostrophes, so only their own line is trusted.
+    let scope = if quote == '"' {
+        let before = candidate.before(1024);
+        let paragraph = before.rsplit("\n\n").next().unwrap_or(before);
+        paragraph.rsplit("```").next().unwrap_or(paragraph)
+    } else {
+        line_before(candidate, 512)
+    };
+    scope.matches(quote).count() % 2 == 0
+}
+
+static SQL_CONTINUATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[=<>()#;'\x22&|]|--|/\*|\d|\b(?:select|where|null|sleep|like|rlike|regexp|true|false|between|exists|char|chr|ascii|substring|elt|benchmark)\b")
+        .expect("static regex")
+});
+
+/// `' OR ...`, `") AND ...`, `1' UNION ...`: a quote that ends a value, then SQL.
+pub(crate) fn quote_breakout(candidate: &Candidate<'_>) -> bool {
+    let text = candidate.as_str();
+    let Some(quote) = text.chars().find(|c| matches!(c, '\'' | '"' | '`' | '′')) else {
+        return false;
+    };
+    if !quote_is_unbalanced(candidate, quote) {
+        return false;
+    }
+    static SYMBOLIC_CONTINUATION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[^a-zA-Z]*(?:[=<>()#;]|--|/\*|\d)").expect("static regex"));
+    let keyword = text
+        .trim_start_matches(|c: char| !c.is_alphabetic())
+        .to_ascii_lowercase();
+    let needs_sql_after = keyword.starts_with("or")
+        || keyword.starts_with("and")
+        || keyword.starts_with("xor")
+        || keyword.is_empty();
+    let after = line_after(candidate, 64);
+    // A quote glued to the next word after a space or at the line start opens a quotation
+    // (`"And what...`); only an operator right after makes it a breakout (`'OR id <> 2`).
+    let glued = text.chars().nth(1).is_some_and(char::is_alphabetic);
+    let opens = line_before(candidate, 2)
+        .chars()
+        .last()
+        .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | '+' | '=' | '&' | '?'));
+    if glued && opens {
+        static OPERATOR: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"[=<>]|--|#").expect("static regex"));
+        return OPERATOR.is_match(after);
+    }
+    // `students' and ...`: a plural possessive looks like a closing quote; only symbols count then.
+    let possessive = quote == '\'' && candidate.before(1).ends_with(['s', 'S']);
+    if possessive {
+        return SYMBOLIC_CONTINUATION.is_match(after);
+    }
+    !needs_sql_after || SQL_CONTINUATION.is_match(after)
+}
+
+/// A quote followed by a comment is an injection only when the quote ends a value (`admin'--`), not in
+/// prose such as `he said "yes" -- then left`.
+pub(crate) fn comment_truncation(candidate: &Candidate<'_>) -> bool {
+    let matched = candidate.as_str();
+    if !matched.starts_with(['\'', '"']) {
+        // `ORDER BY 3--` column probing.
+        return true;
+    }
+    let rest = candidate.after(1);
+    if matched.ends_with("--")
+        && !(rest.is_empty()
+            || rest.starts_with(|c: char| c.is_whitespace() || c == '-' || c == '+'))
+    {
+        return false;
+    }
+    // `'b') )  --`: a closing parenthesis between the quote and the comment ends an SQL expression.
+    if matched.contains(')') {
+        return true;
+    }
+    let Some(quote) = matched.chars().next() else {
+        return false;
+    };
+    let line = line_before(candidate, 256);
+    let ends_value = line.is_empty()
+        || line
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == quote || c == '%' || c == ')');
+    ends_value && quote_is_unbalanced(candidate, quote)
+}
+
+/// `OR 1=1`, `' OR 'a'='a`, `WHERE 2821 = 2821`: both sides of the comparison are equal.
+pub(crate) fn tautology(candidate: &Candidate<'_>) -> bool {
+    static COMPLETE_QUERY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)^\s*(?:select|update|delete)\b").expect("static regex"));
+    let text = candidate.as_str();
+    // `WHERE 1 = 1` is how query builders start a condition list; after a broken-out value it is not.
+    if text
+        .get(..5)
+        .is_some_and(|w| w.eq_ignore_ascii_case("where"))
+        && COMPLETE_QUERY.is_match(line_before(candidate, 512))
+    {
+        return false;
+    }
+    let Some(eq) = text.rfind('=') else {
+        // `OR TRUE` followed by a comment or the end.
+        return true;
+    };
+    let strip = |s: &str| {
+        s.trim()
+            .trim_matches(|c: char| matches!(c, '\'' | '"' | '(' | ')' | ' '))
+            .to_owned()
+    };
+    let left_part = text[..eq].trim_end();
+    let left_start = left_part
+        .rfind(|c: char| c.is_whitespace() || c == '(')
+        .map_or(0, |i| i + 1);
+    let left = strip(&left_part[left_start..]);
+    let right = strip(&text[eq + 1..]);
+    !left.is_empty() && left == right
+}
+
+/// `; DROP TABLE ...`: a second statement after a value; what follows the keyword must look like SQL.
+pub(crate) fn stacked_query(candidate: &Candidate<'_>) -> bool {
+    static FOLLOWS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(?:select\s+(?:[*@(]|[\w.]+\s*(?:,|\(|from\b)|count|top\b|\d)|insert\s+into\b|update\s+[\w.\x60\x22\[\]]+\s+set\b|delete\s+(?:(?:low_priority|quick|ignore)\s+)*from\b|delete\s+[\w.]+\s*(?:$|;|--|where)|(?:drop|create|alter)\s+(?:table|database|schema|user|view|procedure|function|index|role|login|trigger)\b|truncate\s+(?:table\s+)?[\w.]+|exec(?:ute)?\s*(?:\(|[\w.]+)|shutdown\b|while\s+\d+\s*=\s*\d+|copy\s+[\w.]+\s+(?:to|from)\b|set\s+(?:global|session|@)|declare\s+@|waitfor\b|grant\b|revoke\b)")
+            .expect("static regex")
+    });
+    let text = candidate.as_str();
+    let Some(semicolon) = text.find(';') else {
+        return false;
+    };
+    let statement = &candidate.text[candidate.start + semicolon + 1..];
+    let end = statement
+        .char_indices()
+        .nth(200)
+        .map_or(statement.len(), |(i, _)| i);
+    FOLLOWS.is_match(&statement[..end])
+}
+
+/// Hex literals are SQL obfuscation only next to SQL (`CONCAT(0x71786a7671, ...)`), not in stack traces.
+pub(crate) fn hex_in_sql(candidate: &Candidate<'_>) -> bool {
+    static SQL_NEARBY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:concat|select|union|char|where|from|insert|values|and|or)\b")
+            .expect("static regex")
+    });
+    SQL_NEARBY.is_match(line_before(candidate, 80))
+        || SQL_NEARBY.is_match(line_after(candidate, 80))
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `%XX`, `\xXX`, `+` (URL-encoded space) and the HTML quote entities once.
+fn decode(text: &str) -> String {
+    let text = text
+        .replace("&apos;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&#34;", "\"");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut idx = 0;
+    while idx < bytes.len() {
+        let escaped = match bytes[idx] {
+            b'%' if idx + 2 < bytes.len() => hex_value(bytes[idx + 1])
+                .zip(hex_value(bytes[idx + 2]))
+                .map(|(h, l)| (h * 16 + l, 3)),
+            b'\\'
+                if idx + 3 < bytes.len() && (bytes[idx + 1] == b'x' || bytes[idx + 1] == b'X') =>
+            {
+                hex_value(bytes[idx + 2])
+                    .zip(hex_value(bytes[idx + 3]))
+                    .map(|(h, l)| (h * 16 + l, 4))
+            }
+            _ => None,
+        };
+        match escaped {
+            Some((byte, len)) => {
+                out.push(byte);
+                idx += len;
+            }
+            None => {
+                out.push(if bytes[idx] == b'+' { b' ' } else { bytes[idx] });
+                idx += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// URL- or hex-escaped text that, once decoded, holds an injection.
+pub(crate) fn encoded_payload(candidate: &Candidate<'_>) -> bool {
+    static DECODED_SIGNALS: LazyLock<RegexSet> = LazyLock::new(|| {
+        RegexSet::new([
+            r#"(?i)['"](?:\s|\))*(?:or|and|union|select|order\s+by|;|--|#|\|\|)"#,
+            r"(?i)\bunion(?:\s|/\*.*?\*/|\(|/\*!\d*)+(?:all|distinct)?(?:\s|/\*.*?\*/|\(|/\*!\d*)*select\b",
+            r"(?i)\b(?:or|and|where)\s+(\d+)\s*=\s*\d+",
+            r"(?i);\s*(?:drop|delete|insert|update|select|shutdown|exec|truncate|create|alter)\b",
+            r"(?i)\b(?:or|and)\s+\d+\s*=\s*\d+",
+            r"(?i)\b(?:sleep|pg_sleep|benchmark|extractvalue|updatexml)\s*\(",
+            r"(?i)\)[ \t]*\)[ \t]*(?:--|#)",
+        ])
+        .expect("static regex set")
+    });
+    let decoded = decode(candidate.as_str());
+    decoded != candidate.as_str() && DECODED_SIGNALS.is_match(&decoded)
+}
+
+/// A statement keyword at the start of a statement: line start, after `;`, a code fence or a colon.
+pub(crate) fn statement_start(candidate: &Candidate<'_>) -> bool {
+    let line = line_before(candidate, 200).trim_end();
+    line.is_empty()
+        || line.ends_with([';', ':', '`', '(', '>'])
+        || line.to_ascii_lowercase().ends_with("run")
+        || line.to_ascii_lowercase().ends_with("execute")
+}
+
+/// Catalogue or credential reads need SQL around them, not just the word in a question.
+pub(crate) fn in_sql_statement(candidate: &Candidate<'_>) -> bool {
+    static SQL_AROUND: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:select|from|join|show|describe|desc|union|into|update|delete|exec|where|table)\b").expect("static regex")
+    });
+    SQL_AROUND.is_match(line_before(candidate, 160))
+        || candidate.as_str().contains('.') && SQL_AROUND.is_match(line_after(candidate, 80))
+}
+
+static INJECTED_SELECT_LIST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)^(?:\s|/\*.*?\*/|\(|\+|/\*!\d*)*(?:(?:all|distinct)\s+)*(?:\s|/\*.*?\*/|\(|\+|/\*!\d*)*select(?:\s|/\*.*?\*/|\(|\+|\*/)*(?:null\b|-?\d|@@|0x|char\s*\(|chr\s*\(|concat|group_concat|version\s*\(|user\s*\(|database\s*\(|current_user|system_user|table_name|column_name|schema_name|load_file|username\s*,\s*password|'[^']*'\s*(?:[,)]|\|\|)|"[^"]*"\s*(?:[,)]|\|\|)|\*\s*from\s+(?:information_schema|mysql\.|pg_|sys))"#)
+        .expect("static regex")
+});
+
+/// `UNION SELECT` is an injection when it follows a broken-out value (`1'`, `-1`, `%"`, `)`) or selects
+/// the constants attackers use to probe (`NULL, NULL`, `1,2,3`, `@@version`); a UNION of two plain
+/// queries is ordinary SQL.
+pub(crate) fn union_select(candidate: &Candidate<'_>) -> bool {
+    let text = candidate.as_str();
+    let Some(union_end) = text.to_ascii_lowercase().find("union").map(|i| i + 5) else {
+        return false;
+    };
+    let rest = &candidate.text[candidate.start + union_end..];
+    let probe_end = rest.char_indices().nth(160).map_or(rest.len(), |(i, _)| i);
+    if INJECTED_SELECT_LIST.is_match(&rest[..probe_end]) {
+        return true;
+    }
+    let line = line_before(candidate, 512);
+    let trimmed = line.trim_end();
+    let complete_query = trimmed
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("select");
+    match trimmed.chars().last() {
+        // No valid statement starts with UNION.
+        None => true,
+        Some(quote @ ('\'' | '"' | '`')) => {
+            let before_quote = &trimmed[..trimmed.len() - 1];
+            before_quote.matches(quote).count() % 2 == 0
+        }
+        Some(c) if c.is_ascii_digit() || matches!(c, '%' | ')' | '#' | '-' | '/') => {
+            !complete_query
+        }
+        Some(_) => false,
+    }
+}
+
+/// The statement before a `;` is a complete SQL statement in a script (`SELECT a FROM t; CREATE INDEX ...`)
+/// rather than a value an attacker closed.
+pub(crate) fn stacked_after_value(candidate: &Candidate<'_>) -> bool {
+    static STATEMENT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(?:select\s.+\bfrom\b|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|create\s+(?:table|index|view|unique|database|schema)\b|alter\s+table\b|drop\s+(?:table|index|view)\b|with\s+\w+\s+as\s*\(|set\s+@|begin\s*$|commit\s*$|use\s+\w+\s*$)").expect("static regex")
+    });
+    let text = candidate.as_str();
+    let Some(semicolon) = text.find(';') else {
+        return false;
+    };
+    let before = &candidate.text[..candidate.start + semicolon];
+    let statement = before.rsplit([';', '\n']).next().unwrap_or(before);
+    !STATEMENT.is_match(statement) && stacked_query(candidate)
+}
+
+const NOT_A_TABLE: &[&str] = &[
+    "the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "this", "that", "these",
+    "those", "it", "them", "me", "us", "all", "any", "some", "every", "each", "here", "there",
+    "now",
+];
+
+fn last_identifier(text: &str) -> &str {
+    text.rsplit(|c: char| c.is_whitespace())
+        .next()
+        .unwrap_or(text)
+}
+
+/// `DELETE FROM table` whose statement has no WHERE clause (prose such as "delete from my list" names
+/// no table).
+pub(crate) fn delete_all(candidate: &Candidate<'_>) -> bool {
+    let table = last_identifier(candidate.as_str().trim_end_matches([';', ' ']));
+    if NOT_A_TABLE.contains(&table.to_ascii_lowercase().as_str())
+        || candidate.after(2).starts_with("'s")
+    {
+        return false;
+    }
+    let after = candidate.after(400);
+    let statement = after.split(';').next().unwrap_or(after);
+    let statement = statement.split("\n\n").next().unwrap_or(statement);
+    let statement = statement.split("```").next().unwrap_or(statement);
+    !statement.to_ascii_lowercase().contains("where")
+}
+
+/// `TRUNCATE [TABLE] name`: with TABLE, or a name followed by the end of a statement or its options.
+pub(crate) fn truncate_table(candidate: &Candidate<'_>) -> bool {
+    static ENDS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(?:$|;|--|#|`|\n|restart\s+identity|continue\s+identity|cascade|restrict|please\b|now\b|on\s+(?:staging|production|prod)|against\b)").expect("static regex")
+    });
+    let text = candidate.as_str();
+    let table = last_identifier(text);
+    if NOT_A_TABLE.contains(&table.to_ascii_lowercase().as_str()) {
+        return false;
+    }
+    text.to_ascii_lowercase().contains(" table ")
+        || ENDS.is_match(candidate.after(64))
+        || statement_start(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding() {
+        assert_eq!(decode("%27%20OR%201%3D1"), "' OR 1=1");
+        assert_eq!(decode("\\x27\\x4F\\x52"), "'OR");
+        assert_eq!(decode("a+b%2"), "a b%2");
+        assert_eq!(decode("%"), "%");
+    }
+}
