@@ -1,76 +1,169 @@
 #!/usr/bin/env bash
-# The test command: everything the tests need, from a machine with only the Rust toolchain and python3.
-# 1. PostgreSQL: a throwaway cluster on a free loopback port (apt-installed if missing), removed on exit,
-#    unless DATABASE_URL is set (its role must be allowed to CREATE DATABASE).
-# 2. .venv with the pinned official openai SDK and pytest (tests/compat/requirements.txt).
-# 3. cargo build, cargo test --workspace (unit + black-box tests against fresh databases).
-# 4. The compatibility suite (tests/compat) driving the built agent binary.
-# Extra arguments are passed to `cargo test` (e.g. ./install/test.sh -- gateway).
+# The test command (CI runs it through .ci/run). Needs only the Rust toolchain and python3:
+#   1. PostgreSQL: a throwaway cluster on a free loopback port (PostgreSQL is apt-installed if missing),
+#      removed on exit, unless DATABASE_URL is set (its role must be allowed to CREATE DATABASE).
+#   2. .venv with tests/compat/requirements.txt (reinstalled only when that file changes).
+#   3. cargo build --workspace --bins --examples --locked
+#   4. cargo test --workspace --locked [ARGS...]
+#   5. pytest tests/compat against the debug agent/orchestrator binaries.
+#
+# Usage: ./install/test.sh [-- CARGO_TEST_ARGS...]     e.g. ./install/test.sh -- gateway
 set -euo pipefail
+shopt -s inherit_errexit
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$repo"
 # shellcheck source=install/lib.sh
 source "$repo/install/lib.sh"
 
-cargo_args=()
-if [ "${1:-}" = "--" ]; then shift; fi
-cargo_args+=("$@")
+case "${1:-}" in
+    -h | --help)
+        sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    --) shift ;;
+esac
+cargo_test_args=("$@")
 
-started=$(date +%s)
-stage() { log "[$(($(date +%s) - started))s] $*"; }
-
-work=$(mktemp -d /tmp/axonflow-test.XXXXXX)
-chmod 755 "$work"
+work=""
 cluster_dir=""
+summary=()
+started=$SECONDS
+
 cleanup() {
     local status=$?
-    if [ -n "$cluster_dir" ]; then pg_cluster_stop "$cluster_dir" || true; fi
-    rm -rf "$work"
+    trap - EXIT INT TERM HUP
+    if [ -n "$cluster_dir" ]; then
+        pg_cluster_stop "$cluster_dir" || log "could not stop the throwaway cluster in $cluster_dir"
+    fi
+    if [ -n "$work" ]; then rm -rf "$work"; fi
+    if [ "${#summary[@]}" -gt 0 ]; then
+        log "summary:"
+        local line
+        for line in "${summary[@]}"; do log "  $line"; done
+    fi
+    if [ "$status" -eq 0 ]; then
+        log "all stages passed in $((SECONDS - started))s"
+    else
+        log "FAILED (exit $status) after $((SECONDS - started))s"
+    fi
     exit "$status"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# run_stage NAME COMMAND...: runs COMMAND in a subshell with errexit, records "PASS/FAIL NAME (Ns)",
+# exits with the command's status when it fails.
+run_stage() {
+    local name=$1 t0=$SECONDS status
+    shift
+    log "==> $name"
+    set +e
+    (
+        set -e
+        "$@"
+    )
+    status=$?
+    set -e
+    if [ "$status" -eq 0 ]; then
+        summary+=("PASS  $name ($((SECONDS - t0))s)")
+        log "PASS  $name ($((SECONDS - t0))s)"
+    else
+        summary+=("FAIL  $name ($((SECONDS - t0))s, exit $status)")
+        log "FAIL  $name ($((SECONDS - t0))s, exit $status)"
+        exit "$status"
+    fi
+}
+
+# Starts the throwaway cluster in $cluster_dir; writes its port to $work/port. Retries on another port
+# when the chosen one was taken between free_port and the server start.
+start_throwaway_cluster() {
+    local attempt port
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        # fsync off: the cluster is deleted at exit anyway.
+        if (pg_cluster_start "$cluster_dir" "$port" fsync=off synchronous_commit=off full_page_writes=off); then
+            printf '%s\n' "$port" >"$work/port"
+            return 0
+        fi
+        port_is_free "$port" || {
+            log "port $port was taken meanwhile (attempt $attempt); retrying on another port"
+            continue
+        }
+        return 1
+    done
+    return 1
+}
+
+prepare_venv() {
+    local requirements="$repo/tests/compat/requirements.txt" venv="$repo/.venv" stamp want version
+    [ -f "$requirements" ] || die "$requirements is missing"
+    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >"$work/venv.log" 2>&1; then
+            cat "$work/venv.log" >&2
+            grep -qi ensurepip "$work/venv.log" || die "python3 -m venv failed"
+            log "python3 -m venv failed for lack of ensurepip: installing python3-venv with apt-get"
+            version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+            _apt_install python3-venv || _apt_install "python$version-venv" ||
+                die "could not install python3-venv"
+            rm -rf "$venv"
+            python3 -m venv "$venv" || die "python3 -m venv failed"
+        fi
+    fi
+    stamp="$venv/.requirements.sha256"
+    want="$(sha256sum "$requirements" | cut -d ' ' -f 1) $("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])')"
+    if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
+        log ".venv is up to date with tests/compat/requirements.txt"
+        return 0
+    fi
+    rm -f "$stamp"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+    printf '%s\n' "$want" >"$stamp"
+}
+
+run_compat() {
+    local target log_dir status
+    target=$(cargo_target_dir "$repo")
+    [ -x "$target/debug/axonflow-agent" ] || die "$target/debug/axonflow-agent was not built"
+    [ -x "$target/debug/axonflow-orchestrator" ] || die "$target/debug/axonflow-orchestrator was not built"
+    log_dir="$target/compat-logs/$(date -u +%Y%m%dT%H%M%SZ)-$$"
+    mkdir -p "$log_dir"
+    log "compat logs: $log_dir"
+    set +e
+    AXONFLOW_AGENT_BIN="$target/debug/axonflow-agent" \
+        AXONFLOW_ORCHESTRATOR_BIN="$target/debug/axonflow-orchestrator" \
+        AXONFLOW_TEST_LOG_DIR="$log_dir" \
+        PYTHONDONTWRITEBYTECODE=1 \
+        .venv/bin/python -m pytest -q -p no:cacheprovider tests/compat
+    status=$?
+    set -e
+    [ "$status" -ne 5 ] || die "pytest collected no tests in tests/compat"
+    return "$status"
+}
+
+command -v cargo >/dev/null 2>&1 || die "cargo is required: install the Rust toolchain (https://rustup.rs)"
+command -v python3 >/dev/null 2>&1 || die "python3 is required"
+
+work=$(mktemp -d /tmp/axonflow-test.XXXXXX)
+chmod 755 "$work" # as root, the postgres user must reach $work/pgdata
 
 if [ -z "${DATABASE_URL:-}" ]; then
-    stage "starting a throwaway PostgreSQL cluster"
     cluster_dir="$work/pgdata"
-    port=$(free_port)
-    pg_cluster_start "$cluster_dir" "$port"
-    export DATABASE_URL="postgres://axonflow@127.0.0.1:$port/axonflow"
+    run_stage "postgres: throwaway cluster" start_throwaway_cluster
+    DATABASE_URL=$(pg_url "$(cat "$work/port")")
+    export DATABASE_URL
+    log "DATABASE_URL=$DATABASE_URL"
 else
-    stage "using DATABASE_URL from the environment"
+    export DATABASE_URL
+    log "using DATABASE_URL from the environment"
 fi
 
-stage "preparing .venv (tests/compat/requirements.txt)"
-requirements="tests/compat/requirements.txt"
-if [ ! -x .venv/bin/python ]; then
-    rm -rf .venv
-    if ! python3 -m venv .venv >/dev/null 2>&1; then
-        log "python3 -m venv failed: installing python3-venv"
-        _as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-        _as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-        rm -rf .venv
-        python3 -m venv .venv
-    fi
-fi
-wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [ "$(cat .venv/.requirements.sha256 2>/dev/null || true)" != "$wanted" ]; then
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
-    printf '%s\n' "$wanted" >.venv/.requirements.sha256
-fi
-
-stage "cargo build"
-cargo build --workspace --bins --examples --locked
-
-stage "cargo test"
-cargo test --workspace --locked "${cargo_args[@]}"
-
-stage "compatibility suite (official openai SDK)"
-log_dir="$repo/target/compat-logs/$(date +%Y%m%d-%H%M%S)-$$"
-mkdir -p "$log_dir"
-AXONFLOW_AGENT_BIN="$repo/target/debug/axonflow-agent" \
-AXONFLOW_ORCHESTRATOR_BIN="$repo/target/debug/axonflow-orchestrator" \
-AXONFLOW_TEST_LOG_DIR="$log_dir" \
-    .venv/bin/python -m pytest -q -p no:cacheprovider tests/compat
-
-stage "all tests passed"
+run_stage "python: .venv (tests/compat/requirements.txt)" prepare_venv
+run_stage "cargo build --workspace --bins --examples --locked" \
+    cargo build --workspace --bins --examples --locked
+run_stage "cargo test --workspace --locked${cargo_test_args[*]:+ ${cargo_test_args[*]}}" \
+    cargo test --workspace --locked "${cargo_test_args[@]}"
+run_stage "pytest tests/compat (official openai SDK)" run_compat
