@@ -1,14 +1,17 @@
 //! Compilation of policy specs into an `Engine`, and evaluation. All regular expressions are built
-//! here, once; evaluation runs one `RegexSet` pass as a prefilter and then only the policies it names.
+//! here, once. Evaluation makes one aho-corasick pass for the built-in detectors' trigger literals (and
+//! one scan for digit runs), then runs each built-in regex only in merged windows around its triggers;
+//! custom regex and keyword policies scan the whole text.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::{Regex, RegexBuilder};
 
 use crate::decision::{redact, Decision, Match, Verdict};
-use crate::detectors::{self, Candidate, Validator};
+use crate::detectors::{self, Candidate, Validator, DIGITS};
 use crate::spec::{Action, DetectorSpec, PolicySpec};
 
 /// Default cap on how much of one text is scanned.
@@ -78,12 +81,20 @@ struct CompiledPolicy {
     regex: Regex,
     validator: Option<Validator>,
     masks_preview: bool,
+    /// Trigger literals (built-ins); empty: scan the whole text.
+    triggers: &'static [&'static str],
+    reach: detectors::Reach,
 }
 
 /// A compiled, immutable set of enabled policies. Cheap to share across threads behind an `Arc`.
 pub struct Engine {
     policies: Vec<CompiledPolicy>,
-    prefilter: RegexSet,
+    /// All trigger literals of all policies, ASCII case-insensitive.
+    triggers: AhoCorasick,
+    /// For each trigger pattern id, the policies it wakes.
+    trigger_policies: Vec<Vec<usize>>,
+    /// Policies woken by any run of digits.
+    digit_policies: Vec<usize>,
     options: CompileOptions,
 }
 
@@ -147,6 +158,8 @@ impl Engine {
                             Some(builtin.validate),
                             builtin.mask_label.to_owned(),
                             builtin.masks_preview,
+                            builtin.triggers,
+                            builtin.reach,
                         )),
                         Err(source) => {
                             error(
@@ -186,6 +199,8 @@ impl Engine {
                                 None,
                                 mask_label_for(&spec.category),
                                 is_pii(&spec.category),
+                                &[][..],
+                                (0, 0),
                             )),
                             Err(source) => {
                                 error("detector.pattern", format!("invalid regex: {source}"));
@@ -213,6 +228,8 @@ impl Engine {
                                 None,
                                 mask_label_for(&spec.category),
                                 is_pii(&spec.category),
+                                &[][..],
+                                (0, 0),
                             )),
                             Err(source) => {
                                 error(
@@ -225,7 +242,8 @@ impl Engine {
                     }
                 }
             };
-            let Some((regex, validator, mask_label, masks_preview)) = compiled else {
+            let Some((regex, validator, mask_label, masks_preview, triggers, reach)) = compiled
+            else {
                 continue;
             };
             if !spec.enabled {
@@ -250,6 +268,8 @@ impl Engine {
                 regex,
                 validator,
                 masks_preview,
+                triggers,
+                reach,
             });
         }
         if !errors.is_empty() {
@@ -257,19 +277,45 @@ impl Engine {
         }
         // Higher priority first, so that equal spans report the more important policy first.
         policies.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        let prefilter = RegexSetBuilder::new(policies.iter().map(|p| p.regex.as_str()))
-            .size_limit(REGEX_SIZE_LIMIT * 4)
-            .build()
+        let mut literals: Vec<&'static str> = Vec::new();
+        let mut trigger_policies: Vec<Vec<usize>> = Vec::new();
+        let mut digit_policies = Vec::new();
+        for (policy_idx, policy) in policies.iter().enumerate() {
+            for trigger in policy.triggers {
+                if *trigger == DIGITS {
+                    digit_policies.push(policy_idx);
+                    continue;
+                }
+                let pattern_idx = match literals
+                    .iter()
+                    .position(|l| l.eq_ignore_ascii_case(trigger))
+                {
+                    Some(idx) => idx,
+                    None => {
+                        literals.push(trigger);
+                        trigger_policies.push(Vec::new());
+                        literals.len() - 1
+                    }
+                };
+                trigger_policies[pattern_idx].push(policy_idx);
+            }
+        }
+        let triggers = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&literals)
             .map_err(|source| {
                 CompileErrors(vec![CompileError {
                     path: "policies".to_owned(),
                     policy_id: String::new(),
-                    message: format!("the combined policy set does not compile: {source}"),
+                    message: format!("trigger literals do not compile: {source}"),
                 }])
             })?;
         Ok(Engine {
             policies,
-            prefilter,
+            triggers,
+            trigger_policies,
+            digit_policies,
             options,
         })
     }
@@ -290,31 +336,36 @@ impl Engine {
     /// Evaluates every enabled policy on `text` and returns every validated match.
     pub fn evaluate(&self, text: &str) -> Decision {
         let (scanned, truncated) = cap(text, self.options.scan_limit_bytes);
-        let mut matches = Vec::new();
-        for policy_idx in self.prefilter.matches(scanned).iter() {
-            let policy = &self.policies[policy_idx];
-            for found in policy.regex.find_iter(scanned) {
-                let candidate = Candidate {
-                    text: scanned,
-                    start: found.start(),
-                    end: found.end(),
-                };
-                if let Some(validate) = policy.validator {
-                    if !validate(&candidate) {
-                        continue;
+        // Where each built-in policy's triggers occur.
+        let mut positions: Vec<Vec<usize>> = vec![Vec::new(); self.policies.len()];
+        for found in self.triggers.find_overlapping_iter(scanned) {
+            for policy_idx in &self.trigger_policies[found.pattern().as_usize()] {
+                positions[*policy_idx].push(found.start());
+            }
+        }
+        if !self.digit_policies.is_empty() {
+            let bytes = scanned.as_bytes();
+            for (idx, byte) in bytes.iter().enumerate() {
+                if byte.is_ascii_digit() && (idx == 0 || !bytes[idx - 1].is_ascii_digit()) {
+                    for policy_idx in &self.digit_policies {
+                        positions[*policy_idx].push(idx);
                     }
                 }
-                matches.push(Match {
-                    policy_id: policy.id.clone(),
-                    policy_name: policy.name.clone(),
-                    category: policy.category.clone(),
-                    severity: policy.severity,
-                    action: policy.action,
-                    span: found.range(),
-                    preview: preview(found.as_str(), policy.masks_preview),
-                    mask_label: policy.mask_label.clone(),
-                    frameworks: policy.frameworks.clone(),
-                });
+            }
+        }
+        let mut matches = Vec::new();
+        for (policy_idx, policy) in self.policies.iter().enumerate() {
+            if policy.triggers.is_empty() {
+                collect(policy, scanned, 0..scanned.len(), &mut matches);
+                continue;
+            }
+            let trigger_positions = &mut positions[policy_idx];
+            if trigger_positions.is_empty() {
+                continue;
+            }
+            trigger_positions.sort_unstable();
+            for window in windows(scanned, trigger_positions, policy.reach) {
+                collect(policy, scanned, window, &mut matches);
             }
         }
         matches.sort_by_key(|m| m.span.start);
@@ -345,6 +396,79 @@ fn mask_label_for(category: &str) -> String {
         .next()
         .unwrap_or(category)
         .to_ascii_uppercase()
+}
+
+/// Runs `policy`'s regex on `scanned[window]` and keeps the validated matches (spans in `scanned`).
+fn collect(
+    policy: &CompiledPolicy,
+    scanned: &str,
+    window: std::ops::Range<usize>,
+    out: &mut Vec<Match>,
+) {
+    let offset = window.start;
+    for found in policy.regex.find_iter(&scanned[window]) {
+        let (start, end) = (offset + found.start(), offset + found.end());
+        let candidate = Candidate {
+            text: scanned,
+            start,
+            end,
+        };
+        if let Some(validate) = policy.validator {
+            if !validate(&candidate) {
+                continue;
+            }
+        }
+        out.push(Match {
+            policy_id: policy.id.clone(),
+            policy_name: policy.name.clone(),
+            category: policy.category.clone(),
+            severity: policy.severity,
+            action: policy.action,
+            span: start..end,
+            preview: preview(found.as_str(), policy.masks_preview),
+            mask_label: policy.mask_label.clone(),
+            frameworks: policy.frameworks.clone(),
+        });
+    }
+}
+
+/// Merged windows around sorted trigger positions. Each window starts at a line start (or at most
+/// `reach_before` bytes back, then widened to the start of the token there) so that a window never
+/// begins inside a token; windows that touch are merged.
+fn windows(
+    text: &str,
+    positions: &[usize],
+    (reach_before, reach_after): detectors::Reach,
+) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for &position in positions {
+        let mut start = position.saturating_sub(reach_before);
+        while start > 0
+            && !bytes[start - 1].is_ascii_whitespace()
+            && position - start < 2 * reach_before
+        {
+            start -= 1;
+        }
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (position + reach_after).min(text.len());
+        while end < text.len()
+            && !bytes[end].is_ascii_whitespace()
+            && end - position < 2 * reach_after
+        {
+            end += 1;
+        }
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        match merged.last_mut() {
+            Some(last) if start <= last.end => last.end = last.end.max(end),
+            _ => merged.push(start..end),
+        }
+    }
+    merged
 }
 
 /// Cuts `text` to at most `limit` bytes at a character boundary.

@@ -46,7 +46,27 @@ pub(crate) struct Builtin {
     pub mask_label: &'static str,
     /// Whether previews hide the matched text (personal data and secrets).
     pub masks_preview: bool,
+    /// What must occur near a match: ASCII-case-insensitive literals, or (with `DIGITS`) any digit.
+    /// Evaluation runs the regex only in windows around these; an empty list means the whole text.
+    pub triggers: &'static [&'static str],
+    pub reach: Reach,
 }
+
+/// How far a match may begin before its trigger and end after it, in bytes.
+pub(crate) type Reach = (usize, usize);
+/// Numbers and codes: short matches around their digits.
+pub(crate) const NEAR: Reach = (48, 96);
+/// Addresses around an `@`.
+pub(crate) const ADDRESS: Reach = (128, 320);
+/// Tokens and key blocks after their prefix.
+pub(crate) const TOKEN: Reach = (16, 8192);
+/// A value shortly after its context word.
+pub(crate) const CONTEXT: Reach = (16, 96);
+/// SQL around a keyword or operator.
+pub(crate) const STATEMENT: Reach = (320, 640);
+
+/// Trigger meaning "a run of ASCII digits starts here".
+pub(crate) const DIGITS: &str = "\\d";
 
 fn always(_: &Candidate<'_>) -> bool {
     true
@@ -110,6 +130,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{9}\b",
         validate: pii::ssn,
         mask_label: "SSN",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -117,6 +139,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b\d(?:[ -]?\d){11,18}\b",
         validate: pii::payment_card,
         mask_label: "CREDIT_CARD",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -124,6 +148,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
         validate: pii::email,
         mask_label: "EMAIL",
+        triggers: &["@"],
+        reach: ADDRESS,
         masks_preview: true,
     },
     Builtin {
@@ -131,6 +157,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?:\+|\b00|\(|\b)\d[\d ().-]{5,22}\d\b",
         validate: pii::phone,
         mask_label: "PHONE",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -138,6 +166,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b|(?:[0-9a-f]{1,4}:){1,7}(?::?[0-9a-f]{1,4}){1,7}|(?:[0-9a-f]{1,4}:){1,7}:|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}",
         validate: ip_address,
         mask_label: "IP_ADDRESS",
+        triggers: &[DIGITS, "::"],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -145,6 +175,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
         validate: pii::iban,
         mask_label: "IBAN",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -152,6 +184,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b(?:[A-Z]\d{8}|\d{9})\b",
         validate: pii::us_passport,
         mask_label: "PASSPORT",
+        triggers: &["passport"],
+        reach: CONTEXT,
         masks_preview: true,
     },
     Builtin {
@@ -159,6 +193,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
         validate: pii::uk_nino,
         mask_label: "UK_NINO",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -166,6 +202,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b[2-9]\d{3}(?:\d{8}|-\d{4}-\d{4}| \d{4} \d{4})\b",
         validate: pii::aadhaar,
         mask_label: "AADHAAR",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -173,6 +211,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z]\b",
         validate: always,
         mask_label: "PAN",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: true,
     },
     Builtin {
@@ -180,6 +220,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b[a-z0-9][a-z0-9._-]{1,255}@(?:ybl|ibl|axl|okaxis|okhdfcbank|okicici|oksbi|paytm|upi|apl|yapl|ptyes|ptaxis|pthdfc|ptsbi|ikwik|freecharge|fbl|axisbank|hdfcbank|icici|sbi|kotak|barodampay|aubank|idfcbank|indus|pnb|unionbank|yesbank|jupiteraxis|slc|kmbl|airtel|jio|waicici|wahdfcbank|wasbi|waaxis)\b",
         validate: pii::upi_id,
         mask_label: "UPI_ID",
+        triggers: &["@"],
+        reach: ADDRESS,
         masks_preview: true,
     },
     Builtin {
@@ -187,6 +229,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: DATE_PATTERN,
         validate: pii::date_of_birth,
         mask_label: "DATE_OF_BIRTH",
+        triggers: &["born", "dob", "d.o.b", "birth"],
+        reach: CONTEXT,
         masks_preview: true,
     },
     Builtin {
@@ -194,6 +238,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b\d{9}\b",
         validate: pii::aba_routing,
         mask_label: "ROUTING_NUMBER",
+        triggers: &["routing", "aba", "rtn", "transit"],
+        reach: CONTEXT,
         masks_preview: true,
     },
     Builtin {
@@ -201,6 +247,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b\d{8,17}\b",
         validate: pii::bank_account,
         mask_label: "BANK_ACCOUNT",
+        triggers: &["account", "acct", "a/c"],
+        reach: CONTEXT,
         masks_preview: true,
     },
     Builtin {
@@ -208,6 +256,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b[A-Z]{4}0[A-Z0-9]{6}\b",
         validate: always,
         mask_label: "IFSC",
+        triggers: &[DIGITS],
+        reach: NEAR,
         masks_preview: false,
     },
     Builtin {
@@ -215,6 +265,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:mrn|medical record (?:number|no\.?|#))\s*[:#]?\s*[A-Z0-9][A-Z0-9-]{4,14}\b",
         validate: pii::medical_record_number,
         mask_label: "MRN",
+        triggers: &["mrn", "medical record"],
+        reach: NEAR,
         masks_preview: true,
     },
     // ---- secrets ----
@@ -223,6 +275,10 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",
         validate: always,
         mask_label: "AWS_ACCESS_KEY",
+        triggers: &[
+            "akia", "asia", "abia", "acca", "agpa", "aida", "aroa", "anpa", "anva", "apka",
+        ],
+        reach: TOKEN,
         masks_preview: true,
     },
     Builtin {
@@ -230,6 +286,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)\baws_?secret_?(?:access_?)?key\b["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40}\b"#,
         validate: secrets::aws_secret_assignment,
         mask_label: "AWS_SECRET_KEY",
+        triggers: &["aws"],
+        reach: TOKEN,
         masks_preview: true,
     },
     Builtin {
@@ -237,6 +295,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}",
         validate: secrets::standalone_token,
         mask_label: "API_KEY",
+        triggers: &["sk-"],
+        reach: TOKEN,
         masks_preview: true,
     },
     Builtin {
@@ -244,6 +304,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{32,}",
         validate: secrets::standalone_token,
         mask_label: "API_KEY",
+        triggers: &["sk-ant-"],
+        reach: TOKEN,
         masks_preview: true,
     },
     Builtin {
@@ -251,6 +313,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})",
         validate: secrets::standalone_token,
         mask_label: "GITHUB_TOKEN",
+        triggers: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        reach: TOKEN,
         masks_preview: true,
     },
     Builtin {
@@ -258,6 +322,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\bxox[abposr]-[A-Za-z0-9-]{10,250}",
         validate: secrets::standalone_token,
         mask_label: "SLACK_TOKEN",
+        triggers: &["xox"],
+        reach: TOKEN,
         masks_preview: true,
     },
     Builtin {
@@ -265,6 +331,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
         validate: always,
         mask_label: "PRIVATE_KEY",
+        triggers: &["-----begin"],
+        reach: TOKEN,
         masks_preview: false,
     },
     Builtin {
@@ -272,6 +340,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
         validate: secrets::jwt,
         mask_label: "JWT",
+        triggers: &["eyj"],
+        reach: TOKEN,
         masks_preview: true,
     },
     // ---- SQL injection ----
@@ -280,6 +350,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\bunion(?:\s|/\*.*?\*/|\(|\+|/\*!\d*)+(?:(?:all|distinct)(?:\s|/\*.*?\*/|\(|\+|/\*!\d*)+)*select\b",
         validate: sql::union_select,
         mask_label: "SQLI",
+        triggers: &["union"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -287,6 +359,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)(?:\b(?:or|and|xor|where|when|having)\b|\|\||&&)\s*\(*\s*(?:'[^'\n]{0,32}'\s*=\s*(?:'[^'\n]{0,32}'|'\w{1,32})|"[^"\n]{0,32}"\s*=\s*(?:"[^"\n]{0,32}"|"\w{1,32})|-?\d{1,10}\s*=\s*\(*\s*-?\d{1,10}\b|[a-z_][a-z0-9_]{0,31}\s*=\s*[a-z_][a-z0-9_]{0,31}\b|true\b\s*(?:--|#|;|$))"#,
         validate: sql::tautology,
         mask_label: "SQLI",
+        triggers: &["=", "true"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -294,6 +368,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)['"`′](?:\s|\))*(?:\b(?:or|and|xor|union|select|having|order\s+by|group\s+by|procedure|rlike|regexp|like|waitfor|div|between)\b|[-+]\s*\(|\|\||&&|<>|!=|<=>|(?:[\^&*=]|!=)\s*(?:[!+~-]\s*)*(?:['"(@]|\d|null\b))"#,
         validate: sql::quote_breakout,
         mask_label: "SQLI",
+        triggers: &["'", "\"", "`", "′"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -301,6 +377,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)[\w'\x22)%]\s*;\s*(?:select|insert|update|delete|drop|create|alter|truncate|exec|execute|shutdown|set|declare|waitfor|grant|revoke|copy|while)\b",
         validate: sql::stacked_after_value,
         mask_label: "SQLI",
+        triggers: &[";"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -308,6 +386,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)['"][ \t]*(?:\)[ \t]*)*(?:--|#|/\*)|\border\s+by\s+\d+[ \t]*(?:--|#|/\*)|\)[ \t]*\)[ \t]*(?:--|#)|(?m)^[ \t]*-\d+[ \t]*(?:--|#)"#,
         validate: sql::comment_truncation,
         mask_label: "SQLI",
+        triggers: &["--", "#", "/*"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -315,6 +395,16 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:sleep|pg_sleep|benchmark|sleepeachrow|dbms_pipe\.receive_message|dbms_lock\.sleep)\s*\(|\bwaitfor\s+delay\s+'|\bgenerate_series\s*\(\s*\d+\s*,\s*\d{6,}|\brandomblob\s*\(\s*\d{6,}|\bcount\s*\(\s*\*\s*\)\s*from\s+[\w$.]+(?:\s+(?:as\s+)?\w+)?\s*,\s*[\w$.]+(?:\s+(?:as\s+)?\w+)?\s*,",
         validate: always,
         mask_label: "SQLI",
+        triggers: &[
+            "sleep",
+            "benchmark",
+            "waitfor",
+            "dbms_",
+            "generate_series",
+            "randomblob",
+            "count",
+        ],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -322,6 +412,29 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:extractvalue|updatexml|json_keys|geometrycollection|multipoint|multipolygon|multilinestring|linestring|polygon|name_const|xmltype|parse_data_size|dbms_utility\.\w+|utl_inaddr\.\w+|ctxsys\.drithsx\.sn|dbms_xdb_version\.\w+|procedure\s+analyse|utl_http\.request|dbms_ldap\.init|httpuritype)\s*\(|\bexp\s*\(\s*~|\b(?:convert|cast)\s*\(\s*(?:int\s*,\s*)?\(*\s*(?:select\b|chr\s*\(|char\s*\(|concat\s*\(|'[^'\n]{0,32}'\s*\|\|)",
         validate: always,
         mask_label: "SQLI",
+        triggers: &[
+            "extractvalue",
+            "updatexml",
+            "json_keys",
+            "geometrycollection",
+            "multipoint",
+            "multipolygon",
+            "multilinestring",
+            "linestring",
+            "polygon",
+            "name_const",
+            "xmltype",
+            "parse_data_size",
+            "dbms_",
+            "utl_",
+            "ctxsys",
+            "analyse",
+            "httpuritype",
+            "~",
+            "convert",
+            "cast",
+        ],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -329,6 +442,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"[^\s]{0,256}(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}|\+\+|&(?:apos|quot|#39|#x27|#34);)[^\n]{0,256}",
         validate: sql::encoded_payload,
         mask_label: "SQLI",
+        triggers: &["%", "\\x", "++", "&apos;", "&quot;", "&#"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -336,6 +451,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:char|chr)\s*\(\s*\d{1,3}\s*\)\s*(?:\+|\|\||,)\s*(?:char|chr)\s*\(\s*\d{1,3}\s*\)|\b(?:char|chr)\s*\(\s*(?:0x[0-9a-f]{2,}|\d{1,3}\s*,\s*\d{1,3}\s*,)",
         validate: always,
         mask_label: "SQLI",
+        triggers: &["char", "chr"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -343,6 +460,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b0x[0-9a-f]{6,}\b",
         validate: sql::hex_in_sql,
         mask_label: "SQLI",
+        triggers: &["0x"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -350,6 +469,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:case\s+when|elt|make_set|if|iif)\s*\(*\s*\(?\s*\d+\s*=\s*\d+|\b(?:and|or|xor)\s+\(?-?\d+\)?\s*(?:=|<>|!=|<|>)\s*\(?-?\d+\)?[ \t]*(?:--|#|\))|\b(?:and|or|xor|div|mod|rlike|regexp|like|not)\s*\(+\s*select\b[^)]{0,120}?(?:\bfrom\b|@@|\bcase\b|\bsubstring|\bchar\s*\(|\bsleep|\d)|@@(?:version|datadir|hostname|basedir|servername|language)\b|\b(?:or|and)\s+[^\n]{0,40}?\)[ \t]*(?:--|#)(?:[ \t]|$)|\b(?:substring|substr|mid|ascii|ord)\s*\(\s*\(?\s*select\b",
         validate: always,
         mask_label: "SQLI",
+        triggers: &["=", "<", ">", "@@", "select", "--", "#"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     // ---- dangerous statements ----
@@ -358,6 +479,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)\bdrop\s+(?:table|database|schema|view|index|user|role|procedure|function|trigger|login)\s+(?:if\s+exists\s+)?[\w."`\[]"#,
         validate: always,
         mask_label: "DANGEROUS_SQL",
+        triggers: &["drop"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -365,6 +488,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)\btruncate\s+(?:table\s+)?(?:only\s+)?[\w."`\[\]]+"#,
         validate: sql::truncate_table,
         mask_label: "DANGEROUS_SQL",
+        triggers: &["truncate"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -372,6 +497,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)\bdelete\s+(?:(?:low_priority|quick|ignore)\s+)*from\s+[\w."`\[\]]+"#,
         validate: sql::delete_all,
         mask_label: "DANGEROUS_SQL",
+        triggers: &["delete"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -379,6 +506,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)\balter\s+(?:table|user|database|schema|role|login|system|view|procedure|function)\s+[\w."`\[@']"#,
         validate: always,
         mask_label: "DANGEROUS_SQL",
+        triggers: &["alter"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -386,6 +515,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:grant|revoke)\s+(?:all(?:\s+privileges)?|(?:select|insert|update|delete|execute|usage|create|alter|drop|references|trigger|connect|super|file|process|reload|shutdown|temporary|index)(?:\s*,\s*(?:select|insert|update|delete|execute|usage|create|alter|drop|references|trigger|connect|index))*|dba|sysadmin|db_owner|superuser|connect|resource)\b(?:\s*\([^)]{0,100}\))?\s+(?:on|to|from)\b",
         validate: always,
         mask_label: "DANGEROUS_SQL",
+        triggers: &["grant", "revoke"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -393,6 +524,8 @@ const BUILTINS: &[Builtin] = &[
         pattern: r#"(?i)\bcreate\s+(?:user|login|role)\s+(?:if\s+not\s+exists\s+)?[\w'"`@\[]"#,
         validate: always,
         mask_label: "DANGEROUS_SQL",
+        triggers: &["create"],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -400,6 +533,26 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:information_schema|pg_catalog|pg_shadow|pg_authid|pg_user|pg_roles|pg_stat_activity|mysql\.(?:user|db|tables_priv)|sys\.(?:objects|tables|columns|databases|sql_logins|server_principals|syslogins|sysobjects|schemas|all_objects)|sysobjects|syscolumns|syslogins|sysusers|sysdatabases|master\.\.\w+|sqlite_master|sqlite_schema|dba_users|dba_tables|all_users|all_tables|user_tables|v\$version|rdb\$\w+)\b",
         validate: sql::in_sql_statement,
         mask_label: "DANGEROUS_SQL",
+        triggers: &[
+            "information_schema",
+            "pg_",
+            "mysql.",
+            "sys.",
+            "sysobjects",
+            "syscolumns",
+            "syslogins",
+            "sysusers",
+            "sysdatabases",
+            "master..",
+            "sqlite_",
+            "dba_",
+            "all_users",
+            "all_tables",
+            "user_tables",
+            "v$version",
+            "rdb$",
+        ],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -407,6 +560,17 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\bselect\b[^;\n]{0,160}?\b(?:password|passwd|pwd|pass|password_hash|passhash|hashed_password|api_key|api_token|secret|auth_token|access_token|private_key)s?\b[^;\n]{0,160}?\bfrom\b|\bfrom\s+[\w.\x60\x22\[\]]*(?:credential|password|passwd|secret|api_key|auth_token|access_token)\w*",
         validate: always,
         mask_label: "DANGEROUS_SQL",
+        triggers: &[
+            "select",
+            "credential",
+            "password",
+            "passwd",
+            "secret",
+            "api_key",
+            "auth_token",
+            "access_token",
+        ],
+        reach: STATEMENT,
         masks_preview: false,
     },
     Builtin {
@@ -414,6 +578,20 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:load_file\s*\(|into\s+(?:out|dump)file\b|load\s+data\s+(?:local\s+)?infile\b|pg_read_file\s*\(|pg_read_binary_file\s*\(|pg_ls_dir\s*\(|xp_cmdshell\b|lo_import\s*\(|lo_export\s*\(|utl_file\.\w+|copy\s+[A-Za-z0-9_.(), ]{1,100}\s+(?:to|from)\s+(?:'|program\b|stdout\b))",
         validate: always,
         mask_label: "DANGEROUS_SQL",
+        triggers: &[
+            "load_file",
+            "outfile",
+            "dumpfile",
+            "infile",
+            "pg_read",
+            "pg_ls_dir",
+            "xp_cmdshell",
+            "lo_import",
+            "lo_export",
+            "utl_file",
+            "copy",
+        ],
+        reach: STATEMENT,
         masks_preview: false,
     },
     // ---- admin access ----
@@ -422,6 +600,15 @@ const BUILTINS: &[Builtin] = &[
         pattern: r"(?i)\b(?:select\b[^;\n]{0,200}?\bfrom|insert\s+into|delete\s+from|join)\s+[\w.\x60\x22\[\]]*admin\w*|\bupdate\s+[\w.\x60\x22\[\]]*admin\w*\s+set\b|\b(?:sp_addsrvrolemember|sp_configure|sp_addlogin|sp_password|xp_regread|xp_regwrite|pg_terminate_backend|pg_reload_conf)\s*\(?|\bset\s+role\s+\w*admin",
         validate: always,
         mask_label: "ADMIN_SQL",
+        triggers: &[
+            "admin",
+            "sp_",
+            "xp_",
+            "pg_terminate_backend",
+            "pg_reload_conf",
+            "set role",
+        ],
+        reach: STATEMENT,
         masks_preview: false,
     },
 ];
