@@ -84,6 +84,7 @@ struct CompiledPolicy {
     /// Trigger literals (built-ins); empty: scan the whole text.
     triggers: &'static [&'static str],
     reach: detectors::Reach,
+    gate: detectors::Gate,
 }
 
 /// A compiled, immutable set of enabled policies. Cheap to share across threads behind an `Arc`.
@@ -160,6 +161,7 @@ impl Engine {
                             builtin.masks_preview,
                             builtin.triggers,
                             builtin.reach,
+                            builtin.gate,
                         )),
                         Err(source) => {
                             error(
@@ -201,6 +203,7 @@ impl Engine {
                                 is_pii(&spec.category),
                                 &[][..],
                                 (0, 0),
+                                detectors::ANY,
                             )),
                             Err(source) => {
                                 error("detector.pattern", format!("invalid regex: {source}"));
@@ -230,6 +233,7 @@ impl Engine {
                                 is_pii(&spec.category),
                                 &[][..],
                                 (0, 0),
+                                detectors::ANY,
                             )),
                             Err(source) => {
                                 error(
@@ -242,7 +246,8 @@ impl Engine {
                     }
                 }
             };
-            let Some((regex, validator, mask_label, masks_preview, triggers, reach)) = compiled
+            let Some((regex, validator, mask_label, masks_preview, triggers, reach, gate)) =
+                compiled
             else {
                 continue;
             };
@@ -270,6 +275,7 @@ impl Engine {
                 masks_preview,
                 triggers,
                 reach,
+                gate,
             });
         }
         if !errors.is_empty() {
@@ -344,11 +350,14 @@ impl Engine {
             }
         }
         if !self.digit_policies.is_empty() {
-            let bytes = scanned.as_bytes();
-            for (idx, byte) in bytes.iter().enumerate() {
-                if byte.is_ascii_digit() && (idx == 0 || !bytes[idx - 1].is_ascii_digit()) {
-                    for policy_idx in &self.digit_policies {
-                        positions[*policy_idx].push(idx);
+            for token in numeric_tokens(scanned) {
+                for policy_idx in &self.digit_policies {
+                    let gate = self.policies[*policy_idx].gate;
+                    if token.n_digits >= gate.min_digits
+                        && (token.has_uppercase || !gate.needs_uppercase)
+                    {
+                        positions[*policy_idx].push(token.start);
+                        positions[*policy_idx].push(token.end.saturating_sub(1));
                     }
                 }
             }
@@ -396,6 +405,72 @@ fn mask_label_for(category: &str) -> String {
         .next()
         .unwrap_or(category)
         .to_ascii_uppercase()
+}
+
+/// Digits joined by separators and capital letters: `4111 1111 1111 1111`, `DE89 3704 0044`, `+1 (415)`.
+struct NumericToken {
+    start: usize,
+    end: usize,
+    n_digits: usize,
+    has_uppercase: bool,
+}
+
+fn numeric_tokens(text: &str) -> Vec<NumericToken> {
+    let bytes = text.as_bytes();
+    let is_part = |b: u8| b.is_ascii_digit() || b.is_ascii_uppercase();
+    let is_separator = |b: u8| {
+        matches!(
+            b,
+            b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b':' | b',' | b'+'
+        )
+    };
+    let mut tokens = Vec::new();
+    let mut idx = 0;
+    while idx < bytes.len() {
+        if !bytes[idx].is_ascii_digit() {
+            idx += 1;
+            continue;
+        }
+        let mut start = idx;
+        while start > 0
+            && (is_part(bytes[start - 1])
+                || (is_separator(bytes[start - 1]) && start >= 2 && is_part(bytes[start - 2])))
+        {
+            start -= 1;
+        }
+        let mut end = idx;
+        let (mut n_digits, mut has_uppercase) = (0, false);
+        while end < bytes.len() {
+            let byte = bytes[end];
+            let next_is_part = |offset: usize| bytes.get(end + offset).is_some_and(|b| is_part(*b));
+            let next_is_separator =
+                |offset: usize| bytes.get(end + offset).is_some_and(|b| is_separator(*b));
+            if is_part(byte) {
+                n_digits += usize::from(byte.is_ascii_digit());
+                has_uppercase |= byte.is_ascii_uppercase();
+                end += 1;
+            } else if is_separator(byte)
+                && (next_is_part(1) || (next_is_separator(1) && next_is_part(2)))
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        has_uppercase |= bytes[start..idx].iter().any(u8::is_ascii_uppercase);
+        n_digits += bytes[start..idx]
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .count();
+        tokens.push(NumericToken {
+            start,
+            end,
+            n_digits,
+            has_uppercase,
+        });
+        idx = end.max(idx + 1);
+    }
+    tokens
 }
 
 /// Runs `policy`'s regex on `scanned[window]` and keeps the validated matches (spans in `scanned`).

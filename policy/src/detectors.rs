@@ -50,6 +50,34 @@ pub(crate) struct Builtin {
     /// Evaluation runs the regex only in windows around these; an empty list means the whole text.
     pub triggers: &'static [&'static str],
     pub reach: Reach,
+    /// For digit-triggered detectors: what a numeric token must have for a match to be possible.
+    pub gate: Gate,
+}
+
+/// The least a numeric token (digits joined by separators and capital letters) must contain.
+#[derive(Clone, Copy)]
+pub(crate) struct Gate {
+    pub min_digits: usize,
+    pub needs_uppercase: bool,
+}
+
+pub(crate) const ANY: Gate = Gate {
+    min_digits: 0,
+    needs_uppercase: false,
+};
+
+const fn digits_at_least(min_digits: usize) -> Gate {
+    Gate {
+        min_digits,
+        needs_uppercase: false,
+    }
+}
+
+const fn code_with_digits(min_digits: usize) -> Gate {
+    Gate {
+        min_digits,
+        needs_uppercase: true,
+    }
 }
 
 /// How far a match may begin before its trigger and end after it, in bytes.
@@ -132,6 +160,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SSN",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: digits_at_least(9),
         masks_preview: true,
     },
     Builtin {
@@ -141,6 +170,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "CREDIT_CARD",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: digits_at_least(12),
         masks_preview: true,
     },
     Builtin {
@@ -150,6 +180,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "EMAIL",
         triggers: &["@"],
         reach: ADDRESS,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -159,6 +190,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "PHONE",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: digits_at_least(7),
         masks_preview: true,
     },
     Builtin {
@@ -168,6 +200,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "IP_ADDRESS",
         triggers: &[DIGITS, "::"],
         reach: NEAR,
+        gate: digits_at_least(4),
         masks_preview: true,
     },
     Builtin {
@@ -177,6 +210,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "IBAN",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: code_with_digits(2),
         masks_preview: true,
     },
     Builtin {
@@ -186,6 +220,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "PASSPORT",
         triggers: &["passport"],
         reach: CONTEXT,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -195,6 +230,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "UK_NINO",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: code_with_digits(6),
         masks_preview: true,
     },
     Builtin {
@@ -204,6 +240,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "AADHAAR",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: digits_at_least(12),
         masks_preview: true,
     },
     Builtin {
@@ -213,6 +250,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "PAN",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: code_with_digits(4),
         masks_preview: true,
     },
     Builtin {
@@ -222,6 +260,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "UPI_ID",
         triggers: &["@"],
         reach: ADDRESS,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -231,6 +270,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "DATE_OF_BIRTH",
         triggers: &["born", "dob", "d.o.b", "birth"],
         reach: CONTEXT,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -240,6 +280,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "ROUTING_NUMBER",
         triggers: &["routing", "aba", "rtn", "transit"],
         reach: CONTEXT,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -249,6 +290,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "BANK_ACCOUNT",
         triggers: &["account", "acct", "a/c"],
         reach: CONTEXT,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -258,6 +300,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "IFSC",
         triggers: &[DIGITS],
         reach: NEAR,
+        gate: code_with_digits(1),
         masks_preview: false,
     },
     Builtin {
@@ -267,6 +310,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "MRN",
         triggers: &["mrn", "medical record"],
         reach: NEAR,
+        gate: ANY,
         masks_preview: true,
     },
     // ---- secrets ----
@@ -279,6 +323,7 @@ const BUILTINS: &[Builtin] = &[
             "akia", "asia", "abia", "acca", "agpa", "aida", "aroa", "anpa", "anva", "apka",
         ],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -288,6 +333,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "AWS_SECRET_KEY",
         triggers: &["aws"],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -297,6 +343,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "API_KEY",
         triggers: &["sk-"],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -306,6 +353,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "API_KEY",
         triggers: &["sk-ant-"],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -315,6 +363,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "GITHUB_TOKEN",
         triggers: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -324,6 +373,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SLACK_TOKEN",
         triggers: &["xox"],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: true,
     },
     Builtin {
@@ -333,6 +383,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "PRIVATE_KEY",
         triggers: &["-----begin"],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -342,6 +393,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "JWT",
         triggers: &["eyj"],
         reach: TOKEN,
+        gate: ANY,
         masks_preview: true,
     },
     // ---- SQL injection ----
@@ -352,6 +404,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["union"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -361,6 +414,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["=", "true"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -370,6 +424,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["'", "\"", "`", "′"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -379,6 +434,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &[";"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -388,6 +444,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["--", "#", "/*"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -405,6 +462,7 @@ const BUILTINS: &[Builtin] = &[
             "count",
         ],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -435,6 +493,7 @@ const BUILTINS: &[Builtin] = &[
             "cast",
         ],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -444,6 +503,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["%", "\\x", "++", "&apos;", "&quot;", "&#"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -453,6 +513,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["char", "chr"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -462,6 +523,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["0x"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -471,6 +533,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "SQLI",
         triggers: &["=", "<", ">", "@@", "select", "--", "#"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     // ---- dangerous statements ----
@@ -481,6 +544,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "DANGEROUS_SQL",
         triggers: &["drop"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -490,6 +554,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "DANGEROUS_SQL",
         triggers: &["truncate"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -499,6 +564,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "DANGEROUS_SQL",
         triggers: &["delete"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -508,6 +574,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "DANGEROUS_SQL",
         triggers: &["alter"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -517,6 +584,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "DANGEROUS_SQL",
         triggers: &["grant", "revoke"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -526,6 +594,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "DANGEROUS_SQL",
         triggers: &["create"],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -553,6 +622,7 @@ const BUILTINS: &[Builtin] = &[
             "rdb$",
         ],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -571,6 +641,7 @@ const BUILTINS: &[Builtin] = &[
             "access_token",
         ],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     Builtin {
@@ -592,6 +663,7 @@ const BUILTINS: &[Builtin] = &[
             "copy",
         ],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
     // ---- admin access ----
@@ -609,6 +681,7 @@ const BUILTINS: &[Builtin] = &[
             "set role",
         ],
         reach: STATEMENT,
+        gate: ANY,
         masks_preview: false,
     },
 ];
