@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 use crate::decision::{redact, Decision, Match, Verdict};
@@ -309,6 +309,7 @@ impl Engine {
         let triggers = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&literals)
             .map_err(|source| {
                 CompileErrors(vec![CompileError {
@@ -353,8 +354,10 @@ impl Engine {
             for token in numeric_tokens(scanned) {
                 for policy_idx in &self.digit_policies {
                     let gate = self.policies[*policy_idx].gate;
+                    let address_shape = token.n_dots >= 3 || token.n_colons >= 3;
                     if token.n_digits >= gate.min_digits
                         && (token.has_uppercase || !gate.needs_uppercase)
+                        && (address_shape || !gate.needs_address_shape)
                     {
                         positions[*policy_idx].push(token.start);
                         positions[*policy_idx].push(token.end.saturating_sub(1));
@@ -413,6 +416,8 @@ struct NumericToken {
     end: usize,
     n_digits: usize,
     has_uppercase: bool,
+    n_dots: usize,
+    n_colons: usize,
 }
 
 fn numeric_tokens(text: &str) -> Vec<NumericToken> {
@@ -439,19 +444,24 @@ fn numeric_tokens(text: &str) -> Vec<NumericToken> {
             start -= 1;
         }
         let mut end = idx;
-        let (mut n_digits, mut has_uppercase) = (0, false);
+        let (mut n_digits, mut has_uppercase, mut n_dots, mut n_colons) = (0, false, 0, 0);
         while end < bytes.len() {
             let byte = bytes[end];
             let next_is_part = |offset: usize| bytes.get(end + offset).is_some_and(|b| is_part(*b));
             let next_is_separator =
                 |offset: usize| bytes.get(end + offset).is_some_and(|b| is_separator(*b));
-            if is_part(byte) {
+            // After a colon, lowercase hex digits belong to the token (IPv6 groups such as `0db8`).
+            if is_part(byte) || (n_colons > 0 && matches!(byte, b'a'..=b'f')) {
                 n_digits += usize::from(byte.is_ascii_digit());
                 has_uppercase |= byte.is_ascii_uppercase();
                 end += 1;
             } else if is_separator(byte)
-                && (next_is_part(1) || (next_is_separator(1) && next_is_part(2)))
+                && (next_is_part(1)
+                    || (next_is_separator(1) && next_is_part(2))
+                    || (byte == b':' && bytes.get(end + 1).is_some_and(|b| b.is_ascii_hexdigit())))
             {
+                n_dots += usize::from(byte == b'.');
+                n_colons += usize::from(byte == b':');
                 end += 1;
             } else {
                 break;
@@ -467,6 +477,8 @@ fn numeric_tokens(text: &str) -> Vec<NumericToken> {
             end,
             n_digits,
             has_uppercase,
+            n_dots,
+            n_colons,
         });
         idx = end.max(idx + 1);
     }

@@ -59,17 +59,21 @@ pub(crate) struct Builtin {
 pub(crate) struct Gate {
     pub min_digits: usize,
     pub needs_uppercase: bool,
+    /// Dotted quad (3 dots) or IPv6 groups (3 colons).
+    pub needs_address_shape: bool,
 }
 
 pub(crate) const ANY: Gate = Gate {
     min_digits: 0,
     needs_uppercase: false,
+    needs_address_shape: false,
 };
 
 const fn digits_at_least(min_digits: usize) -> Gate {
     Gate {
         min_digits,
         needs_uppercase: false,
+        needs_address_shape: false,
     }
 }
 
@@ -77,8 +81,15 @@ const fn code_with_digits(min_digits: usize) -> Gate {
     Gate {
         min_digits,
         needs_uppercase: true,
+        needs_address_shape: false,
     }
 }
+
+const ADDRESS_SHAPE: Gate = Gate {
+    min_digits: 1,
+    needs_uppercase: false,
+    needs_address_shape: true,
+};
 
 /// How far a match may begin before its trigger and end after it, in bytes.
 pub(crate) type Reach = (usize, usize);
@@ -200,7 +211,7 @@ const BUILTINS: &[Builtin] = &[
         mask_label: "IP_ADDRESS",
         triggers: &[DIGITS, "::"],
         reach: NEAR,
-        gate: digits_at_least(4),
+        gate: ADDRESS_SHAPE,
         masks_preview: true,
     },
     Builtin {
