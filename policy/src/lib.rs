@@ -4,6 +4,43 @@
 //!
 //! Evaluation cannot fail: every problem a policy can have is found by `Engine::compile`, which reports
 //! all of them at once with the path of the offending field.
+//!
+//! # How evaluation stays fast
+//! Each built-in detector names trigger literals (or "a numeric token with at least N digits", or a
+//! context word). One aho-corasick pass over the text finds the triggers; each detector's regex then
+//! runs only in windows around its own triggers, and validators (checksums, issuing rules, context,
+//! quote balance) run only on candidates. Custom regex and keyword policies scan the whole text.
+//! `cargo bench -p axonflow-policy` measures it (1 KB / 16 KB / 1 MB benign prompts, a 1 KB prompt full
+//! of matches, and p50/p99 of single 2 KB evaluations).
+//!
+//! # Detection quality
+//! Measured on the labelled corpus (`../shared/corpus/`) by `quality_tests.rs`, which fails below the
+//! floors (checksum-validated PII recall 0.98 / precision 0.99; e-mail, IBAN, Aadhaar, PAN recall 0.99;
+//! SQL injection and dangerous-query recall 0.95; at most 0.2% of benign prose and 1% of hard negatives
+//! with any match). `cargo test -p axonflow-policy quality -- --nocapture` prints:
+//!
+//! | label | items | TP | FP | FN | recall | precision |
+//! |---|---:|---:|---:|---:|---:|---:|
+//! | dangerous | 180 | 180 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:aadhaar | 81 | 81 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:credit_card | 174 | 174 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:email | 106 | 106 | 1 | 0 | 1.0000 | 0.9907 |
+//! | pii:iban | 75 | 75 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:ip | 66 | 66 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:pan | 66 | 66 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:phone | 144 | 141 | 1 | 3 | 0.9792 | 0.9930 |
+//! | pii:ssn | 90 | 90 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:uk_nino | 51 | 51 | 0 | 0 | 1.0000 | 1.0000 |
+//! | pii:us_passport | 51 | 51 | 0 | 0 | 1.0000 | 1.0000 |
+//! | sqli | 2700 | 2584 | 10 | 116 | 0.9570 | 0.9961 |
+//! | benign prose with any match | 1500 | | 0 | | | rate 0.0000 |
+//! | hard negatives with any match | 648 | | 1 | | | rate 0.0015 |
+//!
+//! # Fuzzing
+//! `fuzz/` holds two cargo-fuzz targets: `evaluate` (arbitrary text through every system policy, in
+//! blocking and redacting configurations, checking span and redaction invariants) and `compile`
+//! (arbitrary regex, keyword and built-in specs). With `cargo install cargo-fuzz`, on the stable
+//! toolchain: `cargo fuzz run -s none -O evaluate -- -max_total_time=240` (likewise `compile`).
 
 mod catalogue;
 mod compile;
