@@ -125,34 +125,6 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
     Ok(AppState::new(config, pool, engine, http, pricing))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
-}
-
 /// Starts the agent and serves until SIGTERM or ctrl-c; in-flight requests (and their audit writes)
 /// finish before it returns.
 pub async fn run(config: AgentConfig) -> Result<(), StartError> {
@@ -169,7 +141,7 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { address, source })?;
     tracing::info!("axonflow-agent listening on http://{local}");
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(axonflow_platform::shutdown::signal())
         .await
         .map_err(StartError::Serve)
 }

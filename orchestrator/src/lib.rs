@@ -67,22 +67,6 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        if let Ok(mut terminate) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = terminate.recv() => {},
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 /// Connects, migrates and serves until SIGTERM or ctrl-c.
 pub async fn run(config: OrchestratorConfig) -> Result<(), StartError> {
     let common = &config.common;
@@ -105,7 +89,7 @@ pub async fn run(config: OrchestratorConfig) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { address, source })?;
     tracing::info!("axonflow-orchestrator listening on http://{local}");
     axum::serve(listener, app(AppState { pool }))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(axonflow_platform::shutdown::signal())
         .await
         .map_err(StartError::Serve)
 }

@@ -5,5 +5,6 @@ pub mod audit;
 pub mod config;
 pub mod db;
 pub mod pricing;
+pub mod shutdown;
 pub mod telemetry;
 pub mod trace;

@@ -11,7 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 use crate::decision::{redact, Decision, Match, Verdict};
-use crate::detectors::{self, Candidate, Validator, DIGITS};
+use crate::detectors::{self, Builtin, Candidate, DIGITS};
 use crate::spec::{Action, DetectorSpec, PolicySpec};
 
 /// Default cap on how much of one text is scanned.
@@ -79,12 +79,16 @@ struct CompiledPolicy {
     mask_label: Arc<str>,
     frameworks: Arc<[String]>,
     regex: Regex,
-    validator: Option<Validator>,
     masks_preview: bool,
-    /// Trigger literals (built-ins); empty: scan the whole text.
-    triggers: &'static [&'static str],
-    reach: detectors::Reach,
-    gate: detectors::Gate,
+    /// The built-in detector (validator, triggers, reach, gate); `None` for custom regex and keyword
+    /// policies, which have no validator and scan the whole text.
+    builtin: Option<&'static Builtin>,
+}
+
+impl CompiledPolicy {
+    fn triggers(&self) -> &'static [&'static str] {
+        self.builtin.map_or(&[], |b| b.triggers)
+    }
 }
 
 /// A compiled, immutable set of enabled policies. Cheap to share across threads behind an `Arc`.
@@ -154,15 +158,7 @@ impl Engine {
             let compiled = match &spec.detector {
                 DetectorSpec::Builtin(name) => match detectors::builtin(name) {
                     Some(builtin) => match build_regex(builtin.pattern) {
-                        Ok(regex) => Some((
-                            regex,
-                            Some(builtin.validate),
-                            builtin.mask_label.to_owned(),
-                            builtin.masks_preview,
-                            builtin.triggers,
-                            builtin.reach,
-                            builtin.gate,
-                        )),
+                        Ok(regex) => Some((regex, Some(builtin))),
                         Err(source) => {
                             error(
                                 "detector.pattern",
@@ -196,15 +192,7 @@ impl Engine {
                                 );
                                 None
                             }
-                            Ok(regex) => Some((
-                                regex,
-                                None,
-                                mask_label_for(&spec.category),
-                                is_pii(&spec.category),
-                                &[][..],
-                                (0, 0),
-                                detectors::ANY,
-                            )),
+                            Ok(regex) => Some((regex, None)),
                             Err(source) => {
                                 error("detector.pattern", format!("invalid regex: {source}"));
                                 None
@@ -226,15 +214,7 @@ impl Engine {
                             .cloned()
                             .collect();
                         match build_regex(&keywords_pattern(&kept)) {
-                            Ok(regex) => Some((
-                                regex,
-                                None,
-                                mask_label_for(&spec.category),
-                                is_pii(&spec.category),
-                                &[][..],
-                                (0, 0),
-                                detectors::ANY,
-                            )),
+                            Ok(regex) => Some((regex, None)),
                             Err(source) => {
                                 error(
                                     "detector.keywords",
@@ -246,9 +226,7 @@ impl Engine {
                     }
                 }
             };
-            let Some((regex, validator, mask_label, masks_preview, triggers, reach, gate)) =
-                compiled
-            else {
+            let Some((regex, builtin)) = compiled else {
                 continue;
             };
             if !spec.enabled {
@@ -268,14 +246,16 @@ impl Engine {
                 severity: spec.severity,
                 action,
                 priority: spec.priority,
-                mask_label: mask_label.into(),
+                mask_label: builtin
+                    .map_or_else(
+                        || mask_label_for(&spec.category),
+                        |b| b.mask_label.to_owned(),
+                    )
+                    .into(),
                 frameworks: spec.frameworks.clone().into(),
                 regex,
-                validator,
-                masks_preview,
-                triggers,
-                reach,
-                gate,
+                masks_preview: builtin.map_or_else(|| is_pii(&spec.category), |b| b.masks_preview),
+                builtin,
             });
         }
         if !errors.is_empty() {
@@ -287,7 +267,7 @@ impl Engine {
         let mut trigger_policies: Vec<Vec<usize>> = Vec::new();
         let mut digit_policies = Vec::new();
         for (policy_idx, policy) in policies.iter().enumerate() {
-            for trigger in policy.triggers {
+            for trigger in policy.triggers() {
                 if *trigger == DIGITS {
                     digit_policies.push(policy_idx);
                     continue;
@@ -353,7 +333,9 @@ impl Engine {
         if !self.digit_policies.is_empty() {
             for token in numeric_tokens(scanned) {
                 for policy_idx in &self.digit_policies {
-                    let gate = self.policies[*policy_idx].gate;
+                    let Some(gate) = self.policies[*policy_idx].builtin.map(|b| b.gate) else {
+                        continue;
+                    };
                     let address_shape = token.n_dots >= 3 || token.n_colons >= 3;
                     if token.n_digits >= gate.min_digits
                         && (token.has_uppercase || !gate.needs_uppercase)
@@ -367,16 +349,16 @@ impl Engine {
         }
         let mut matches = Vec::new();
         for (policy_idx, policy) in self.policies.iter().enumerate() {
-            if policy.triggers.is_empty() {
+            let Some(builtin) = policy.builtin.filter(|b| !b.triggers.is_empty()) else {
                 collect(policy, scanned, 0..scanned.len(), &mut matches);
                 continue;
-            }
+            };
             let trigger_positions = &mut positions[policy_idx];
             if trigger_positions.is_empty() {
                 continue;
             }
             trigger_positions.sort_unstable();
-            for window in windows(scanned, trigger_positions, policy.reach) {
+            for window in windows(scanned, trigger_positions, builtin.reach) {
                 collect(policy, scanned, window, &mut matches);
             }
         }
@@ -500,10 +482,8 @@ fn collect(
             start,
             end,
         };
-        if let Some(validate) = policy.validator {
-            if !validate(&candidate) {
-                continue;
-            }
+        if policy.builtin.is_some_and(|b| !(b.validate)(&candidate)) {
+            continue;
         }
         out.push(Match {
             policy_id: policy.id.clone(),
@@ -519,9 +499,9 @@ fn collect(
     }
 }
 
-/// Merged windows around sorted trigger positions. Each window starts at a line start (or at most
-/// `reach_before` bytes back, then widened to the start of the token there) so that a window never
-/// begins inside a token; windows that touch are merged.
+/// Merged windows around sorted trigger positions: `reach_before` bytes back and `reach_after` bytes
+/// ahead, each edge widened to whitespace (by at most the reach again) so that a window neither begins
+/// nor ends inside a token; windows that touch are merged.
 fn windows(
     text: &str,
     positions: &[usize],
