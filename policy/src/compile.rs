@@ -325,9 +325,13 @@ impl Engine {
         let (scanned, truncated) = cap(text, self.options.scan_limit_bytes);
         // Where each built-in policy's triggers occur.
         let mut positions: Vec<Vec<usize>> = vec![Vec::new(); self.policies.len()];
+        let bytes = scanned.as_bytes();
         for found in self.triggers.find_overlapping_iter(scanned) {
             for policy_idx in &self.trigger_policies[found.pattern().as_usize()] {
-                positions[*policy_idx].push(found.start());
+                let confirm = self.policies[*policy_idx].builtin.and_then(|b| b.confirm);
+                if confirm.is_none_or(|confirm| confirm(bytes, found.end())) {
+                    positions[*policy_idx].push(found.start());
+                }
             }
         }
         if !self.digit_policies.is_empty() {

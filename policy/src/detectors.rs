@@ -52,7 +52,13 @@ pub(crate) struct Builtin {
     pub reach: Reach,
     /// For digit-triggered detectors: what a numeric token must have for a match to be possible.
     pub gate: Gate,
+    /// A cheap look at the bytes right after a literal trigger (`text[end..]`): `false` means no match
+    /// can involve this occurrence, so no window is opened for it. Must never reject a real match.
+    pub confirm: Option<Confirm>,
 }
+
+/// See `Builtin::confirm`: the text's bytes and the end of the trigger occurrence.
+pub(crate) type Confirm = fn(&[u8], usize) -> bool;
 
 /// The least a numeric token (digits joined by separators and capital letters) must contain.
 #[derive(Clone, Copy)]
@@ -172,6 +178,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: digits_at_least(9),
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -182,6 +189,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: digits_at_least(12),
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -192,6 +200,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["@"],
         reach: ADDRESS,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -202,6 +211,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: digits_at_least(7),
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -212,6 +222,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS, "::"],
         reach: NEAR,
         gate: ADDRESS_SHAPE,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -222,6 +233,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: code_with_digits(2),
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -232,6 +244,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["passport"],
         reach: CONTEXT,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -242,6 +255,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: code_with_digits(6),
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -252,6 +266,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: digits_at_least(12),
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -262,6 +277,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: code_with_digits(4),
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -272,6 +288,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["@"],
         reach: ADDRESS,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -282,6 +299,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["born", "dob", "d.o.b", "birth"],
         reach: CONTEXT,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -292,6 +310,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["routing", "aba", "rtn", "transit"],
         reach: CONTEXT,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -302,6 +321,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["account", "acct", "a/c"],
         reach: CONTEXT,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -312,6 +332,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[DIGITS],
         reach: NEAR,
         gate: code_with_digits(1),
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -322,6 +343,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["mrn", "medical record"],
         reach: NEAR,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     // ---- secrets ----
@@ -335,6 +357,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -345,6 +368,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["aws"],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -355,6 +379,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["sk-"],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -365,6 +390,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["sk-ant-"],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -375,6 +401,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -385,6 +412,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["xox"],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     Builtin {
@@ -395,6 +423,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["-----begin"],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -405,6 +434,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["eyj"],
         reach: TOKEN,
         gate: ANY,
+        confirm: None,
         masks_preview: true,
     },
     // ---- SQL injection ----
@@ -416,6 +446,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["union"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -426,6 +457,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["=", "true"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -436,6 +468,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["'", "\"", "`", "′"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: Some(sql::breakout_can_follow),
         masks_preview: false,
     },
     Builtin {
@@ -446,6 +479,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[";"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -456,6 +490,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["--", "#", "/*"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -474,6 +509,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -505,6 +541,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -515,6 +552,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["%", "\\x", "++", "&apos;", "&quot;", "&#"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: Some(sql::escape_is_complete),
         masks_preview: false,
     },
     Builtin {
@@ -525,6 +563,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["char", "chr"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -535,6 +574,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["0x"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -545,6 +585,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["=", "<", ">", "@@", "select", "--", "#"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     // ---- dangerous statements ----
@@ -556,6 +597,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["drop"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -566,6 +608,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["truncate"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -576,6 +619,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["delete"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -586,6 +630,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["alter"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -596,6 +641,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["grant", "revoke"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -606,6 +652,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["create"],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -634,6 +681,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -653,6 +701,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     Builtin {
@@ -675,6 +724,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
     // ---- admin access ----
@@ -693,6 +743,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: STATEMENT,
         gate: ANY,
+        confirm: None,
         masks_preview: false,
     },
 ];

@@ -9,7 +9,9 @@
 //! Each built-in detector names trigger literals (or "a numeric token with at least N digits", or a
 //! context word). One aho-corasick pass over the text finds the triggers; each detector's regex then
 //! runs only in windows around its own triggers, and validators (checksums, issuing rules, context,
-//! quote balance) run only on candidates. Custom regex and keyword policies scan the whole text.
+//! quote balance) run only on candidates. A detector may first confirm each trigger occurrence from
+//! the bytes after it (a quote must be followed by an operator or an SQL keyword, `%` by two hex
+//! digits), so that apostrophes and percentages in prose open no window at all. Custom regex and keyword policies scan the whole text.
 //! `cargo bench -p axonflow-policy` measures it (1 KB / 16 KB / 1 MB benign prompts, a 1 KB prompt full
 //! of matches, and p50/p99 of single 2 KB evaluations).
 //!

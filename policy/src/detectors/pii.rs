@@ -176,7 +176,8 @@ pub(crate) fn phone(candidate: &Candidate<'_>) -> bool {
     if let Some(international) = text.strip_prefix("00") {
         return valid_phone_in(&format!("+{international}"), None).is_some();
     }
-    let us = valid_phone_in(text, Some(phonenumber::country::Id::US)).is_some() && d.len() == 10;
+    // The digit count first: parsing against the numbering plan is the expensive part.
+    let us = d.len() == 10 && valid_phone_in(text, Some(phonenumber::country::Id::US)).is_some();
     let indian_mobile = {
         let national: &[u8] = match d.len() {
             10 => &d,

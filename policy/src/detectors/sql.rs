@@ -38,6 +38,69 @@ static SQL_CONTINUATION: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
+/// Trigger confirmation of `sqli_quote_breakout`: after the quote (and any spaces or `)`), its
+/// pattern needs an operator character or one of its keywords. Rejects `year's figure` and
+/// `'see you'` without running the regex.
+pub(crate) fn breakout_can_follow(bytes: &[u8], end: usize) -> bool {
+    const KEYWORDS: &[&[u8]] = &[
+        b"or",
+        b"and",
+        b"xor",
+        b"union",
+        b"select",
+        b"having",
+        b"order",
+        b"group",
+        b"procedure",
+        b"rlike",
+        b"regexp",
+        b"like",
+        b"waitfor",
+        b"div",
+        b"between",
+    ];
+    let mut idx = end;
+    while idx < bytes.len() && (bytes[idx].is_ascii_whitespace() || bytes[idx] == b')') {
+        idx += 1;
+    }
+    let Some(&first) = bytes.get(idx) else {
+        return false;
+    };
+    // Non-ASCII: Unicode spaces and case folds (`ſelect`) are left to the regex.
+    if !first.is_ascii()
+        || matches!(
+            first,
+            b'-' | b'+' | b'|' | b'&' | b'<' | b'!' | b'^' | b'*' | b'='
+        )
+    {
+        return true;
+    }
+    let word_end = bytes[idx..]
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .map_or(bytes.len(), |len| idx + len);
+    if bytes.get(word_end).is_some_and(|b| !b.is_ascii()) {
+        return true;
+    }
+    let word = &bytes[idx..word_end];
+    KEYWORDS
+        .iter()
+        .any(|keyword| word.eq_ignore_ascii_case(keyword))
+}
+
+/// Trigger confirmation of `sqli_encoded`: `%` and `\x` count only as the start of an escape with two
+/// hex digits (`%27`, `\x27`), not in `12% of` or `100%`.
+pub(crate) fn escape_is_complete(bytes: &[u8], end: usize) -> bool {
+    let is_escape_trigger =
+        end >= 1 && (bytes[end - 1] == b'%' || bytes[end - 1] == b'x' || bytes[end - 1] == b'X');
+    if !is_escape_trigger {
+        return true;
+    }
+    bytes
+        .get(end..end + 2)
+        .is_some_and(|pair| pair.iter().all(u8::is_ascii_hexdigit))
+}
+
 /// `' OR ...`, `") AND ...`, `1' UNION ...`: a quote that ends a value, then SQL.
 pub(crate) fn quote_breakout(candidate: &Candidate<'_>) -> bool {
     let text = candidate.as_str();
@@ -357,5 +420,30 @@ mod tests {
         assert_eq!(decode("\\x27\\x4F\\x52"), "'OR");
         assert_eq!(decode("a+b%2"), "a b%2");
         assert_eq!(decode("%"), "%");
+    }
+
+    /// `text` holds one trigger; `trigger` is how it is written.
+    #[track_caller]
+    fn check_confirm(confirm: super::super::Confirm, text: &str, trigger: &str, expected: bool) {
+        let end = text.find(trigger).expect("trigger in text") + trigger.len();
+        assert_eq!(confirm(text.as_bytes(), end), expected, "{text:?}");
+    }
+
+    #[test]
+    fn trigger_confirmations() {
+        check_confirm(breakout_can_follow, "last year's figure", "'", false);
+        check_confirm(breakout_can_follow, "say 'see you' now", "'", false);
+        check_confirm(breakout_can_follow, "it ends here'", "'", false);
+        check_confirm(breakout_can_follow, "admin' OR 1=1", "'", true);
+        check_confirm(breakout_can_follow, "1')) UNION SELECT", "'", true);
+        check_confirm(breakout_can_follow, "x'||'y", "'", true);
+        check_confirm(breakout_can_follow, "1' order by 3", "'", true);
+        check_confirm(breakout_can_follow, "1'\u{a0}or 1", "'", true);
+        check_confirm(breakout_can_follow, "1' \u{17f}elect", "'", true);
+        check_confirm(escape_is_complete, "up 12% from", "%", false);
+        check_confirm(escape_is_complete, "100%", "%", false);
+        check_confirm(escape_is_complete, "id=1%27", "%", true);
+        check_confirm(escape_is_complete, "\\x27", "\\x", true);
+        check_confirm(escape_is_complete, "a++or++1", "++", true);
     }
 }
