@@ -770,6 +770,23 @@ mod tests {
     }
 
     #[test]
+    fn every_match_can_be_masked_whatever_its_action() {
+        let text = "SSN 123-45-6789, mail jane.doe@example.com, ok";
+        let decision = engine().evaluate(text);
+        assert_eq!(decision.redacted_text, None, "block actions do not redact");
+        assert_eq!(
+            decision.mask_every_match(text),
+            "SSN [REDACTED:SSN], mail [REDACTED:EMAIL], ok"
+        );
+        assert_eq!(
+            engine()
+                .evaluate("nothing here")
+                .mask_every_match("nothing here"),
+            "nothing here"
+        );
+    }
+
+    #[test]
     fn pathological_inputs_finish() {
         let engine = engine();
         let inputs = [

@@ -3,7 +3,7 @@
 //! one scan for digit runs), then runs each built-in regex only in merged windows around its triggers;
 //! custom regex and keyword policies scan the whole text.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -71,6 +71,8 @@ impl std::error::Error for CompileErrors {}
 
 struct CompiledPolicy {
     id: Arc<str>,
+    /// As specified; an `Adjustment` may turn it on or off for one evaluation.
+    enabled: bool,
     name: Arc<str>,
     category: Arc<str>,
     severity: crate::spec::Severity,
@@ -118,6 +120,60 @@ fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
         .build()
 }
 
+/// A tenant's regex: non-empty, within the size limit, and not matching the empty string.
+fn custom_regex(pattern: &str) -> Result<Regex, String> {
+    if pattern.is_empty() {
+        return Err("regex must not be empty".to_owned());
+    }
+    match build_regex(pattern) {
+        Ok(regex) if regex.is_match("") => {
+            Err("regex matches the empty string, so it would match every text".to_owned())
+        }
+        Ok(regex) => Ok(regex),
+        Err(source) => Err(format!("invalid regex: {source}")),
+    }
+}
+
+/// What a custom regex finds in one sample input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternTrial {
+    pub matched: bool,
+    /// Number of non-overlapping matches.
+    pub n_matches: usize,
+    /// The first match's text.
+    pub first_match: Option<String>,
+    /// The first match's capture groups (an empty string for a group that did not take part).
+    pub groups: Vec<String>,
+}
+
+/// Tries `pattern` as a custom regex policy would run it, on each input. `Err` holds the reason the
+/// pattern would be refused by `Engine::compile`.
+pub fn test_pattern(pattern: &str, inputs: &[&str]) -> Result<Vec<PatternTrial>, String> {
+    let regex = custom_regex(pattern)?;
+    Ok(inputs
+        .iter()
+        .map(|input| {
+            let first = regex.captures(input);
+            PatternTrial {
+                matched: first.is_some(),
+                n_matches: regex.find_iter(input).count(),
+                first_match: first
+                    .as_ref()
+                    .and_then(|c| c.get(0))
+                    .map(|m| m.as_str().to_owned()),
+                groups: first
+                    .map(|c| {
+                        c.iter()
+                            .skip(1)
+                            .map(|g| g.map_or(String::new(), |g| g.as_str().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
 fn keywords_pattern(keywords: &[String]) -> String {
     let alternatives: Vec<String> = keywords.iter().map(|k| regex::escape(k.trim())).collect();
     format!(r"(?i)\b(?:{})\b", alternatives.join("|"))
@@ -128,7 +184,8 @@ fn is_pii(category: &str) -> bool {
 }
 
 impl Engine {
-    /// Compiles `specs`. Disabled policies are checked too but left out of the engine. Fails with
+    /// Compiles `specs`. Disabled policies are checked and kept, but evaluated only when an
+    /// `Adjustment` turns them on. Fails with
     /// every problem at once: empty or duplicate ids, bad regexes, unknown built-in detectors, empty
     /// keyword lists.
     pub fn compile(specs: &[PolicySpec], options: CompileOptions) -> Result<Engine, CompileErrors> {
@@ -178,28 +235,13 @@ impl Engine {
                         None
                     }
                 },
-                DetectorSpec::Regex(pattern) => {
-                    if pattern.is_empty() {
-                        error("detector.pattern", "regex must not be empty".to_owned());
+                DetectorSpec::Regex(pattern) => match custom_regex(pattern) {
+                    Ok(regex) => Some((regex, None)),
+                    Err(message) => {
+                        error("detector.pattern", message);
                         None
-                    } else {
-                        match build_regex(pattern) {
-                            Ok(regex) if regex.is_match("") => {
-                                error(
-                                    "detector.pattern",
-                                    "regex matches the empty string, so it would match every text"
-                                        .to_owned(),
-                                );
-                                None
-                            }
-                            Ok(regex) => Some((regex, None)),
-                            Err(source) => {
-                                error("detector.pattern", format!("invalid regex: {source}"));
-                                None
-                            }
-                        }
                     }
-                }
+                },
                 DetectorSpec::Keywords(keywords) => {
                     if keywords.iter().all(|k| k.trim().is_empty()) {
                         error(
@@ -229,9 +271,6 @@ impl Engine {
             let Some((regex, builtin)) = compiled else {
                 continue;
             };
-            if !spec.enabled {
-                continue;
-            }
             let action = if is_pii(&spec.category) {
                 options.pii_action.unwrap_or(spec.action)
             } else if spec.category == "security-sqli" {
@@ -241,6 +280,7 @@ impl Engine {
             };
             policies.push(CompiledPolicy {
                 id: spec.id.as_str().into(),
+                enabled: spec.enabled,
                 name: spec.name.as_str().into(),
                 category: spec.category.as_str().into(),
                 severity: spec.severity,
@@ -309,11 +349,23 @@ impl Engine {
 
     /// Number of enabled policies.
     pub fn len(&self) -> usize {
-        self.policies.len()
+        self.policies.iter().filter(|p| p.enabled).count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.policies.is_empty()
+        self.len() == 0
+    }
+
+    /// Binds per-policy changes (keyed by policy id) to this engine's policies, once, so that
+    /// evaluation needs no lookups. Ids this engine does not hold are ignored.
+    pub fn adjust(&self, by_policy_id: &HashMap<&str, Adjustment>) -> Adjustments {
+        Adjustments {
+            per_policy: self
+                .policies
+                .iter()
+                .map(|policy| by_policy_id.get(&*policy.id).copied().unwrap_or_default())
+                .collect(),
+        }
     }
 
     pub fn options(&self) -> &CompileOptions {
@@ -322,7 +374,28 @@ impl Engine {
 
     /// Evaluates every enabled policy on `text` and returns every validated match.
     pub fn evaluate(&self, text: &str) -> Decision {
-        let (scanned, truncated) = cap(text, self.options.scan_limit_bytes);
+        evaluate_layers(
+            &[Layer {
+                engine: self,
+                adjustments: None,
+            }],
+            text,
+        )
+    }
+
+    /// Appends the validated matches of every policy enabled after `adjustments` to `out`.
+    fn collect_matches(
+        &self,
+        scanned: &str,
+        adjustments: Option<&Adjustments>,
+        out: &mut Vec<Match>,
+    ) {
+        let adjustment = |policy_idx: usize| {
+            adjustments
+                .and_then(|a| a.per_policy.get(policy_idx))
+                .copied()
+                .unwrap_or_default()
+        };
         // Where each built-in policy's triggers occur.
         let mut positions: Vec<Vec<usize>> = vec![Vec::new(); self.policies.len()];
         let bytes = scanned.as_bytes();
@@ -351,10 +424,14 @@ impl Engine {
                 }
             }
         }
-        let mut matches = Vec::new();
         for (policy_idx, policy) in self.policies.iter().enumerate() {
+            let adjustment = adjustment(policy_idx);
+            if !adjustment.enabled.unwrap_or(policy.enabled) {
+                continue;
+            }
+            let action = adjustment.action.unwrap_or(policy.action);
             let Some(builtin) = policy.builtin.filter(|b| !b.triggers.is_empty()) else {
-                collect(policy, scanned, 0..scanned.len(), &mut matches);
+                collect(policy, action, scanned, 0..scanned.len(), out);
                 continue;
             };
             let trigger_positions = &mut positions[policy_idx];
@@ -363,28 +440,64 @@ impl Engine {
             }
             trigger_positions.sort_unstable();
             for window in windows(scanned, trigger_positions, builtin.reach) {
-                collect(policy, scanned, window, &mut matches);
+                collect(policy, action, scanned, window, out);
             }
         }
-        matches.sort_by_key(|m| m.span.start);
-        let verdict = if matches.iter().any(|m| m.action == Action::Block) {
-            Verdict::Deny
-        } else {
-            Verdict::Allow
-        };
-        let redacted_text = redact(scanned, &matches).map(|mut redacted| {
-            if truncated {
-                redacted.push_str(&text[scanned.len()..]);
-            }
-            redacted
-        });
-        Decision {
-            verdict,
-            matches,
-            redacted_text,
-            scanned_bytes: scanned.len(),
-            truncated,
+    }
+}
+
+/// A tenant's change to one policy of an engine: another action, or turned on or off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Adjustment {
+    pub action: Option<Action>,
+    pub enabled: Option<bool>,
+}
+
+/// Adjustments bound to one engine's policies by `Engine::adjust`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adjustments {
+    per_policy: Vec<Adjustment>,
+}
+
+/// One engine of a layered evaluation, with the adjustments that apply to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Layer<'a> {
+    pub engine: &'a Engine,
+    pub adjustments: Option<&'a Adjustments>,
+}
+
+/// Evaluates `text` with several engines at once (for example the shared system catalogue and one
+/// tenant's custom policies) and returns one decision over all their matches: one verdict, one
+/// redaction. The first layer's scan limit applies to all.
+pub fn evaluate_layers(layers: &[Layer<'_>], text: &str) -> Decision {
+    let scan_limit = layers.first().map_or(DEFAULT_SCAN_LIMIT_BYTES, |l| {
+        l.engine.options.scan_limit_bytes
+    });
+    let (scanned, truncated) = cap(text, scan_limit);
+    let mut matches = Vec::new();
+    for layer in layers {
+        layer
+            .engine
+            .collect_matches(scanned, layer.adjustments, &mut matches);
+    }
+    matches.sort_by_key(|m| m.span.start);
+    let verdict = if matches.iter().any(|m| m.action == Action::Block) {
+        Verdict::Deny
+    } else {
+        Verdict::Allow
+    };
+    let redacted_text = redact(scanned, &matches).map(|mut redacted| {
+        if truncated {
+            redacted.push_str(&text[scanned.len()..]);
         }
+        redacted
+    });
+    Decision {
+        verdict,
+        matches,
+        redacted_text,
+        scanned_bytes: scanned.len(),
+        truncated,
     }
 }
 
@@ -474,6 +587,7 @@ fn numeric_tokens(text: &str) -> Vec<NumericToken> {
 /// Runs `policy`'s regex on `scanned[window]` and keeps the validated matches (spans in `scanned`).
 fn collect(
     policy: &CompiledPolicy,
+    action: Action,
     scanned: &str,
     window: std::ops::Range<usize>,
     out: &mut Vec<Match>,
@@ -494,7 +608,7 @@ fn collect(
             policy_name: policy.name.clone(),
             category: policy.category.clone(),
             severity: policy.severity,
-            action: policy.action,
+            action,
             span: start..end,
             preview: preview(found.as_str(), policy.masks_preview),
             mask_label: policy.mask_label.clone(),
@@ -642,6 +756,123 @@ mod tests {
         let spans: Vec<_> = decision.matches.iter().map(|m| m.span.clone()).collect();
         assert_eq!(spans, [0..9, 13..19, 36..42]);
         assert_eq!(decision.verdict, Verdict::Deny);
+    }
+
+    #[test]
+    fn adjustments_change_actions_and_enabled_flags_per_evaluation() {
+        let mut off = custom("off", DetectorSpec::Regex("later".to_owned()));
+        off.enabled = false;
+        let specs = vec![
+            custom("word", DetectorSpec::Regex("secret".to_owned())),
+            off,
+        ];
+        let engine = Engine::compile(&specs, CompileOptions::default()).expect("valid");
+        assert_eq!(engine.len(), 1);
+        let text = "a secret for later";
+        assert_eq!(engine.evaluate(text).policy_ids(), ["word"]);
+
+        let redact_word = HashMap::from([(
+            "word",
+            Adjustment {
+                action: Some(Action::Redact),
+                enabled: None,
+            },
+        )]);
+        let adjusted = engine.adjust(&redact_word);
+        let layer = Layer {
+            engine: &engine,
+            adjustments: Some(&adjusted),
+        };
+        let decision = evaluate_layers(&[layer], text);
+        assert_eq!(decision.verdict, Verdict::Allow);
+        assert_eq!(
+            decision.redacted_text.as_deref(),
+            Some("a [REDACTED:CUSTOM] for later")
+        );
+
+        let swap = HashMap::from([
+            (
+                "word",
+                Adjustment {
+                    action: None,
+                    enabled: Some(false),
+                },
+            ),
+            (
+                "off",
+                Adjustment {
+                    action: Some(Action::Warn),
+                    enabled: Some(true),
+                },
+            ),
+            ("not-in-this-engine", Adjustment::default()),
+        ]);
+        let adjusted = engine.adjust(&swap);
+        let decision = evaluate_layers(
+            &[Layer {
+                engine: &engine,
+                adjustments: Some(&adjusted),
+            }],
+            text,
+        );
+        assert_eq!(decision.policy_ids(), ["off"]);
+        assert_eq!(decision.matches[0].action, Action::Warn);
+        assert_eq!(decision.verdict, Verdict::Allow);
+    }
+
+    #[test]
+    fn layers_share_one_verdict_and_one_redaction() {
+        let options = CompileOptions {
+            pii_action: Some(Action::Redact),
+            ..CompileOptions::default()
+        };
+        let mut pii = custom("tenant_code", DetectorSpec::Regex(r"PRJ-\d{4}".to_owned()));
+        pii.category = "pii-custom".to_owned();
+        let system = Engine::compile(
+            &[custom("blocker", DetectorSpec::Regex("zzz".to_owned()))],
+            options.clone(),
+        )
+        .expect("valid");
+        let tenant = Engine::compile(&[pii], options).expect("valid");
+        let layers = [
+            Layer {
+                engine: &system,
+                adjustments: None,
+            },
+            Layer {
+                engine: &tenant,
+                adjustments: None,
+            },
+        ];
+        let decision = evaluate_layers(&layers, "codes PRJ-1234 and PRJ-9876");
+        assert_eq!(decision.verdict, Verdict::Allow);
+        assert_eq!(
+            decision.redacted_text.as_deref(),
+            Some("codes [REDACTED:CUSTOM] and [REDACTED:CUSTOM]")
+        );
+        let decision = evaluate_layers(&layers, "zzz PRJ-1234");
+        assert_eq!(decision.verdict, Verdict::Deny);
+        assert_eq!(decision.policy_ids(), ["blocker", "tenant_code"]);
+    }
+
+    #[test]
+    fn pattern_trials() {
+        let trials = test_pattern(
+            r"(\w+)@(corp)\.example",
+            &["mail ann@corp.example or bo@corp.example", "none"],
+        )
+        .expect("valid");
+        assert!(trials[0].matched);
+        assert_eq!(trials[0].n_matches, 2);
+        assert_eq!(trials[0].first_match.as_deref(), Some("ann@corp.example"));
+        assert_eq!(trials[0].groups, ["ann", "corp"]);
+        assert!(!trials[1].matched);
+        assert!(test_pattern("(", &[])
+            .expect_err("bad")
+            .starts_with("invalid regex"));
+        assert!(test_pattern("a?", &[])
+            .expect_err("empty")
+            .contains("empty string"));
     }
 
     #[test]

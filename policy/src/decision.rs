@@ -109,6 +109,12 @@ impl Decision {
         )
     }
 
+    /// `text` (the text this decision evaluated) with every match masked, whatever its action: a
+    /// form safe to store when the original must not be kept.
+    pub fn mask_every_match(&self, text: &str) -> String {
+        mask_spans(text, self.matches.iter()).unwrap_or_else(|| text.to_owned())
+    }
+
     /// Combines the decisions of several texts (for example the messages of one chat request).
     /// Spans stay relative to their own text; `redacted_text` is dropped because it belongs to one text.
     pub fn merge(mut self, other: Decision) -> Decision {
@@ -126,9 +132,14 @@ impl Decision {
 /// Replaces the `redact` matches in `text` with their masks. Overlapping or touching spans are merged
 /// into one mask (labelled by the match that starts first); all other bytes are kept as they are.
 pub(crate) fn redact(text: &str, matches: &[Match]) -> Option<String> {
+    mask_spans(text, matches.iter().filter(|m| m.action == Action::Redact))
+}
+
+/// Replaces the selected matches in `text` (the text they were found in) with their masks; `None`
+/// when there are none.
+fn mask_spans<'m>(text: &str, matches: impl Iterator<Item = &'m Match>) -> Option<String> {
     let mut spans: Vec<(Range<usize>, &str)> = matches
-        .iter()
-        .filter(|m| m.action == Action::Redact)
+        .filter(|m| m.span.end <= text.len())
         .map(|m| (m.span.clone(), &*m.mask_label))
         .collect();
     if spans.is_empty() {

@@ -54,7 +54,10 @@ mod spec;
 mod quality_tests;
 
 pub use catalogue::system_policies;
-pub use compile::{CompileError, CompileErrors, CompileOptions, Engine};
+pub use compile::{
+    evaluate_layers, test_pattern, Adjustment, Adjustments, CompileError, CompileErrors,
+    CompileOptions, Engine, Layer, PatternTrial,
+};
 pub use decision::{Decision, Match, Verdict};
 pub use detectors::builtin_detector_names;
 pub use spec::{Action, DetectorSpec, PolicySpec, Severity, Tier, UnknownValue};
