@@ -24,6 +24,29 @@ pub struct Caller {
     pub org_id: String,
 }
 
+impl Caller {
+    /// The client id to record: the one the credentials name, or (for a community caller that named
+    /// none) a valid `client_id` from the body, else `anonymous`.
+    pub fn effective_client_id(&self, body_client_id: Option<&str>) -> String {
+        if self.client_id != ANONYMOUS_CLIENT {
+            return self.client_id.clone();
+        }
+        body_client_id
+            .map(str::trim)
+            .filter(|id| is_valid_client_id(id))
+            .map_or_else(|| ANONYMOUS_CLIENT.to_owned(), str::to_owned)
+    }
+}
+
+/// Letters, digits and `-_.@`, 1 to 128 bytes.
+pub fn is_valid_client_id(client_id: &str) -> bool {
+    !client_id.is_empty()
+        && client_id.len() <= 128
+        && client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+}
+
 /// The client id a request declares: Basic `client_id:secret`, or Bearer `client_id:secret`.
 /// A bearer token without a colon is an opaque key, never recorded.
 pub fn declared_client_id(headers: &HeaderMap) -> Option<String> {
@@ -42,12 +65,7 @@ pub fn declared_client_id(headers: &HeaderMap) -> Option<String> {
     };
     let (client_id, _secret) = pair.split_once(':')?;
     let client_id = client_id.trim();
-    let valid = !client_id.is_empty()
-        && client_id.len() <= 128
-        && client_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
-    valid.then(|| client_id.to_owned())
+    is_valid_client_id(client_id).then(|| client_id.to_owned())
 }
 
 /// Resolves the caller and stores it in the request's extensions.
@@ -64,6 +82,9 @@ pub async fn resolve_caller(
         org_id: state.config().common.org_id.clone(),
     };
     request.extensions_mut().insert(caller);
+    request
+        .extensions_mut()
+        .insert(crate::error::BodyLimit(state.config().max_body_bytes));
     next.run(request).await
 }
 

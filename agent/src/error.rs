@@ -31,6 +31,9 @@ pub enum OpenAiError {
         path: String,
     },
     MethodNotAllowed,
+    /// The tenant's policies could not be loaded (database down, nothing cached): nothing is
+    /// forwarded unchecked.
+    PoliciesUnavailable,
     Internal,
 }
 
@@ -68,6 +71,7 @@ impl OpenAiError {
             OpenAiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             OpenAiError::NotFound { .. } => StatusCode::NOT_FOUND,
             OpenAiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            OpenAiError::PoliciesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             OpenAiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +126,12 @@ impl OpenAiError {
                 None,
                 "method_not_allowed",
             ),
+            OpenAiError::PoliciesUnavailable => (
+                "Policies could not be loaded, so the request was not checked and not forwarded. Retry shortly.".to_owned(),
+                "server_error",
+                None,
+                "policies_unavailable",
+            ),
             OpenAiError::Internal => {
                 ("Internal error; the request was not completed.".to_owned(), "server_error", None, "internal_error")
             }
@@ -148,19 +158,89 @@ impl IntoResponse for OpenAiError {
     }
 }
 
-/// Errors of the AxonFlow-native endpoints: `{"success": false, "error": message, "code": code}`.
+/// One problem with a submitted policy (or other resource), for 422 answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
+
+/// Errors of the AxonFlow-native endpoints: `{"success": false, "error": message, "code": code}`
+/// (plus `problems` on 422 and `rate_limit` on 429). The official SDKs put the raw body in their
+/// exception message, so messages say what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
-    NotFound { path: String },
+    /// No route at this path.
+    NotFound {
+        path: String,
+    },
     MethodNotAllowed,
+    BadRequest {
+        message: String,
+        code: &'static str,
+    },
+    BodyTooLarge {
+        limit_bytes: usize,
+    },
+    UnsupportedMediaType {
+        message: String,
+    },
+    /// A named resource (policy, override) does not exist for this caller.
+    ResourceNotFound {
+        message: String,
+    },
+    Forbidden {
+        message: String,
+        code: &'static str,
+    },
+    Conflict {
+        message: String,
+        code: &'static str,
+    },
+    Invalid {
+        message: String,
+        problems: Vec<Problem>,
+    },
+    RateLimited {
+        limit: u32,
+        retry_after_secs: u64,
+        reset_at: String,
+    },
+    /// The database could not be reached; nothing was decided.
+    Unavailable,
+    Internal,
 }
 
 impl ApiError {
+    pub fn bad_request(message: impl Into<String>, code: &'static str) -> Self {
+        ApiError::BadRequest {
+            message: message.into(),
+            code,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+impl From<axonflow_platform::db::DbError> for ApiError {
+    fn from(error: axonflow_platform::db::DbError) -> Self {
+        tracing::error!(%error, "database call failed");
+        ApiError::Unavailable
     }
 }
 
@@ -170,11 +250,92 @@ impl IntoResponse for ApiError {
         let (message, code) = match &self {
             ApiError::NotFound { path } => (format!("no such endpoint: {path}"), "not_found"),
             ApiError::MethodNotAllowed => ("method not allowed".to_owned(), "method_not_allowed"),
+            ApiError::BadRequest { message, code } => (message.clone(), *code),
+            ApiError::BodyTooLarge { limit_bytes } => (
+                format!("request body is larger than the limit of {limit_bytes} bytes"),
+                "request_too_large",
+            ),
+            ApiError::UnsupportedMediaType { message } => {
+                (message.clone(), "unsupported_media_type")
+            }
+            ApiError::ResourceNotFound { message } => (message.clone(), "not_found"),
+            ApiError::Forbidden { message, code } => (message.clone(), *code),
+            ApiError::Conflict { message, code } => (message.clone(), *code),
+            ApiError::Invalid { message, .. } => (message.clone(), "validation_failed"),
+            ApiError::RateLimited { limit, .. } => (
+                format!(
+                    "rate limit of {limit} requests per minute exceeded; retry after the reset"
+                ),
+                "rate_limited",
+            ),
+            ApiError::Unavailable => (
+                "the database is unavailable; nothing was decided, retry shortly".to_owned(),
+                "unavailable",
+            ),
+            ApiError::Internal => ("internal error".to_owned(), "internal_error"),
         };
-        (
-            status,
-            Json(serde_json::json!({"success": false, "error": message, "code": code})),
-        )
-            .into_response()
+        let mut body = serde_json::json!({"success": false, "error": message, "code": code});
+        match &self {
+            ApiError::Invalid { problems, .. } => {
+                body["problems"] = serde_json::json!(problems);
+            }
+            ApiError::RateLimited {
+                limit, reset_at, ..
+            } => {
+                body["rate_limit"] =
+                    serde_json::json!({"limit": limit, "remaining": 0, "reset_at": reset_at});
+            }
+            _ => {}
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }
+
+/// A JSON body for the AxonFlow-native endpoints. Any content type is read as JSON (curl users
+/// forget the header); malformed bodies answer in `ApiError`'s shape, never axum's plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let limit_bytes = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(0, |limit| limit.0);
+        let bytes = bytes::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::BodyTooLarge { limit_bytes }
+                } else {
+                    ApiError::bad_request("the request body could not be read", "invalid_body")
+                }
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|error| {
+                ApiError::bad_request(format!("invalid JSON body: {error}"), "invalid_body")
+            })
+    }
+}
+
+/// The body limit in force, put in the request's extensions by the router so that 413 answers can
+/// name it.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);

@@ -50,14 +50,39 @@ const CAPABILITIES: &[(&str, &str, &str)] = &[
         "OpenAI-compatible POST /v1/chat/completions with policy enforcement and audit",
     ),
     (
+        "gateway_mode",
+        "0.1.0",
+        "Gateway Mode: POST /api/policy/pre-check and POST /api/audit/llm-call",
+    ),
+    (
+        "decision_mode",
+        "0.1.0",
+        "Decision Mode: POST /api/v1/decide with redact_pii obligations fulfilled at POST /api/v1/mcp/check-input",
+    ),
+    (
         "static_policies",
         "0.1.0",
-        "System policies: validated PII detectors and SQL-injection rules",
+        "System policies (validated PII, secrets, SQL injection, dangerous SQL) and tenant regex/keyword policies",
+    ),
+    (
+        "policy_overrides",
+        "0.1.0",
+        "Per-tenant overrides of a system policy's action or enabled flag, with optional expiry",
+    ),
+    (
+        "audit_search",
+        "0.1.0",
+        "POST /api/v1/audit/search and GET /api/v1/audit/tenant/{tenant_id}",
     ),
     (
         "audit_trail",
         "0.1.0",
         "Every decision recorded in llm_call_audits with tokens, cost, latency and verdict",
+    ),
+    (
+        "rate_limits",
+        "0.1.0",
+        "Per-client requests per minute shared across replicas, reported in pre-check rate_limit",
     ),
 ];
 

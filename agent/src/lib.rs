@@ -2,17 +2,25 @@
 //! whole start-up (database, migrations, policies) and serves until a shutdown signal.
 //! The environment is read only by `main.rs`.
 
+mod audit_api;
 pub mod auth;
+mod decide;
+mod decisions;
 mod error;
+mod gateway;
 mod health;
 mod openai;
+mod policies;
+mod ratelimit;
 mod state;
+mod static_policies;
+mod time;
 
 use std::net::SocketAddr;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use axonflow_platform::config::AgentConfig;
@@ -63,9 +71,49 @@ pub fn app(state: AppState) -> Router {
     let openai_routes = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .method_not_allowed_fallback(|| async { OpenAiError::MethodNotAllowed });
+    let api =
+        |routes: MethodRouter<AppState>| routes.fallback(|| async { ApiError::MethodNotAllowed });
+    let axonflow_routes = Router::new()
+        .route("/api/policy/pre-check", api(post(gateway::pre_check)))
+        .route("/api/audit/llm-call", api(post(gateway::llm_call)))
+        .route("/api/v1/decide", api(post(decide::decide)))
+        .route(decide::CHECK_INPUT_PATH, api(post(decide::check_input)))
+        .route(
+            "/api/v1/static-policies",
+            api(get(static_policies::list).post(static_policies::create)),
+        )
+        .route(
+            "/api/v1/static-policies/effective",
+            api(get(static_policies::effective)),
+        )
+        .route(
+            "/api/v1/static-policies/test",
+            api(post(static_policies::test)),
+        )
+        .route(
+            "/api/v1/static-policies/overrides",
+            api(get(static_policies::list_overrides)),
+        )
+        .route(
+            "/api/v1/static-policies/{id}",
+            api(get(static_policies::get)
+                .put(static_policies::update)
+                .patch(static_policies::toggle)
+                .delete(static_policies::delete)),
+        )
+        .route(
+            "/api/v1/static-policies/{id}/override",
+            api(post(static_policies::create_override).delete(static_policies::delete_override)),
+        )
+        .route("/api/v1/audit/search", api(post(audit_api::search)))
+        .route(
+            "/api/v1/audit/tenant/{tenant_id}",
+            api(get(audit_api::by_tenant)),
+        );
     Router::new()
         .merge(openai_routes)
-        .route("/health", get(health::health))
+        .merge(axonflow_routes)
+        .route("/health", api(get(health::health)))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -139,9 +187,23 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
     let local: SocketAddr = listener
         .local_addr()
         .map_err(|source| StartError::Listen { address, source })?;
+    // The community tenant's policies are loaded before serving, so that its first request does not
+    // wait on the database.
+    state
+        .policies()
+        .for_tenant(state.pool(), auth::DEFAULT_TENANT)
+        .await?;
+    let refresher = tokio::spawn(
+        state
+            .policies()
+            .clone()
+            .refresh_forever(state.pool().clone(), state.config().policy_refresh_interval),
+    );
     tracing::info!("axonflow-agent listening on http://{local}");
-    axum::serve(listener, app(state))
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(axonflow_platform::shutdown::signal())
         .await
-        .map_err(StartError::Serve)
+        .map_err(StartError::Serve);
+    refresher.abort();
+    served
 }

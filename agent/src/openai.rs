@@ -22,7 +22,9 @@ use axonflow_platform::trace::TraceId;
 use axonflow_policy::{Decision, Verdict};
 
 use crate::auth::Caller;
+use crate::decisions;
 use crate::error::OpenAiError;
+use crate::policies::TenantPolicies;
 use crate::state::AppState;
 
 pub const PROVIDER_KEY_HEADER: &str = "x-provider-key";
@@ -224,8 +226,11 @@ fn pointer(location: TextLocation) -> String {
 
 /// Evaluates every message text. Returns the combined decision and, when a policy redacts, the body
 /// to forward instead of the original.
-fn evaluate(state: &AppState, request: &ChatRequest) -> (Decision, Option<Bytes>) {
-    let engine = state.engine();
+fn evaluate(
+    state: &AppState,
+    tenant: &TenantPolicies,
+    request: &ChatRequest,
+) -> (Decision, Option<Bytes>) {
     let mut combined = Decision::allow_nothing();
     let mut redacted_json: Option<Value> = None;
     for location in &request.texts {
@@ -233,7 +238,7 @@ fn evaluate(state: &AppState, request: &ChatRequest) -> (Decision, Option<Bytes>
         let Some(text) = request.json.pointer(&path).and_then(Value::as_str) else {
             continue;
         };
-        let mut decision = engine.evaluate(text);
+        let mut decision = state.policies().evaluate(tenant, text);
         if let Some(redacted) = decision.redacted_text.take() {
             let target = redacted_json.get_or_insert_with(|| request.json.clone());
             if let Some(slot) = target.pointer_mut(&path) {
@@ -246,24 +251,6 @@ fn evaluate(state: &AppState, request: &ChatRequest) -> (Decision, Option<Bytes>
         .and_then(|json| serde_json::to_vec(&json).ok())
         .map(Bytes::from);
     (combined, redacted_body)
-}
-
-fn matches_json(decision: &Decision) -> Value {
-    Value::Array(
-        decision
-            .matches
-            .iter()
-            .map(|m| {
-                json!({
-                    "policy_id": &*m.policy_id,
-                    "category": &*m.category,
-                    "severity": m.severity.as_str(),
-                    "action": m.action.as_str(),
-                    "preview": m.preview,
-                })
-            })
-            .collect(),
-    )
 }
 
 fn set_header(response: &mut Response, name: &'static str, value: &str) {
@@ -380,10 +367,21 @@ async fn decide_and_forward(
     trace_id: TraceId,
 ) -> Response {
     let decision_id = Uuid::now_v7();
-    let (decision, redacted_body) = evaluate(&state, &request);
+    let tenant = match state
+        .policies()
+        .for_tenant(state.pool(), &caller.tenant_id)
+        .await
+    {
+        Ok(tenant) => tenant,
+        Err(error) => {
+            tracing::error!(%error, tenant_id = %caller.tenant_id, "tenant policies unavailable; request refused");
+            return OpenAiError::PoliciesUnavailable.into_response();
+        }
+    };
+    let (decision, redacted_body) = evaluate(&state, &tenant, &request);
     let mut metadata = json!({
         "policies": decision.policy_ids(),
-        "matches": matches_json(&decision),
+        "matches": decisions::matches_json(&decision),
         "frameworks": decision.frameworks(),
         "scan_truncated": decision.truncated,
         "redacted": redacted_body.is_some(),
@@ -419,7 +417,7 @@ async fn decide_and_forward(
             metadata,
             ..base
         };
-        write_audit(&state, record).await;
+        decisions::write_audit(&state, record).await;
         tracing::info!(%decision_id, verdict = "deny", model = %request.model, "chat completion denied");
         let mut response = error.into_response();
         set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
@@ -551,7 +549,7 @@ async fn decide_and_forward(
         metadata,
         ..base
     };
-    write_audit(&state, record).await;
+    decisions::write_audit(&state, record).await;
     tracing::info!(
         %decision_id,
         verdict = "allow",
@@ -562,14 +560,6 @@ async fn decide_and_forward(
     );
     set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
     response
-}
-
-async fn write_audit(state: &AppState, record: AuditRecord) {
-    let decision_id = record.decision_id;
-    let verdict = record.verdict.as_str();
-    if let Err(error) = state.audit().record(record).await {
-        tracing::error!(%decision_id, verdict, error = %error, "audit write failed");
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use axonflow_platform::db::PgPool;
 use axonflow_platform::pricing::PricingTable;
 use axonflow_policy::Engine;
 
+use crate::policies::PolicyStore;
+
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -17,7 +19,7 @@ pub struct AppState {
 struct Inner {
     config: AgentConfig,
     pool: PgPool,
-    engine: Arc<Engine>,
+    policies: Arc<PolicyStore>,
     http: reqwest::Client,
     pricing: PricingTable,
     audit: AuditWriter,
@@ -37,7 +39,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 config,
                 pool,
-                engine: Arc::new(engine),
+                policies: Arc::new(PolicyStore::new(engine)),
                 http,
                 pricing,
                 audit,
@@ -54,8 +56,9 @@ impl AppState {
         &self.inner.pool
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+    /// The system catalogue and every tenant's adjustments and custom policies.
+    pub fn policies(&self) -> &Arc<PolicyStore> {
+        &self.inner.policies
     }
 
     pub fn http(&self) -> &reqwest::Client {

@@ -19,6 +19,8 @@ pub enum AuditSource {
     LlmCall,
     /// `POST /api/v1/decide`.
     Decide,
+    /// `POST /api/v1/mcp/check-input` (Decision Mode's request-phase redaction).
+    McpCheckInput,
     /// `POST /api/request`.
     Proxy,
 }
@@ -30,6 +32,7 @@ impl AuditSource {
             AuditSource::PreCheck => "pre_check",
             AuditSource::LlmCall => "llm_call",
             AuditSource::Decide => "decide",
+            AuditSource::McpCheckInput => "mcp_check_input",
             AuditSource::Proxy => "proxy",
         }
     }

@@ -100,6 +100,12 @@ pub struct AgentConfig {
     pub upstream_timeout: Duration,
     pub pricing_file: Option<PathBuf>,
     pub policy_scan_limit_bytes: usize,
+    /// How long a pre-check approval stays valid for its llm-call audit.
+    pub gateway_context_ttl: Duration,
+    /// How often the agent looks for tenant policy changes made by any replica.
+    pub policy_refresh_interval: Duration,
+    /// Requests per minute per client, shared by every replica on the database.
+    pub rate_limit_rpm: u32,
 }
 
 /// Settings of the orchestrator.
@@ -304,6 +310,36 @@ impl AgentConfig {
             axonflow_policy::CompileOptions::default().scan_limit_bytes,
             "a number of bytes",
         );
+        let context_ttl_secs = reader.parsed(
+            "AXONFLOW_GATEWAY_CONTEXT_TTL_SECS",
+            300u64,
+            "a number of seconds",
+        );
+        if !(1..=86_400).contains(&context_ttl_secs) {
+            reader.problems.push(
+                "AXONFLOW_GATEWAY_CONTEXT_TTL_SECS must be between 1 and 86400 seconds".to_owned(),
+            );
+        }
+        let refresh_ms = reader.parsed(
+            "AXONFLOW_POLICY_REFRESH_MS",
+            250u64,
+            "a number of milliseconds",
+        );
+        if !(10..=60_000).contains(&refresh_ms) {
+            reader.problems.push(
+                "AXONFLOW_POLICY_REFRESH_MS must be between 10 and 60000 milliseconds".to_owned(),
+            );
+        }
+        let rate_limit_rpm = reader.parsed(
+            "AXONFLOW_RATE_LIMIT_RPM",
+            600u32,
+            "a number of requests per minute",
+        );
+        if rate_limit_rpm == 0 {
+            reader
+                .problems
+                .push("AXONFLOW_RATE_LIMIT_RPM must be at least 1".to_owned());
+        }
         let config = AgentConfig {
             common,
             orchestrator_url,
@@ -316,6 +352,9 @@ impl AgentConfig {
             upstream_timeout: Duration::from_secs_f64(upstream_timeout_secs.clamp(0.001, 86_400.0)),
             pricing_file,
             policy_scan_limit_bytes,
+            gateway_context_ttl: Duration::from_secs(context_ttl_secs.clamp(1, 86_400)),
+            policy_refresh_interval: Duration::from_millis(refresh_ms.clamp(10, 60_000)),
+            rate_limit_rpm: rate_limit_rpm.max(1),
         };
         reader.finish(config)
     }
@@ -358,6 +397,8 @@ mod tests {
         assert_eq!(config.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(config.pii_action, None);
         assert!(!config.performance_mode);
+        assert_eq!(config.gateway_context_ttl, Duration::from_secs(300));
+        assert_eq!(config.rate_limit_rpm, 600);
         let orchestrator =
             OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
                 .expect("valid");

@@ -1,12 +1,27 @@
-//! The database: connection, migrations, and every SQL statement of the workspace. Handlers and
-//! services call these functions; nothing else uses sqlx. All values are bound, never formatted in.
+//! The database: connection, migrations, and every SQL statement of the workspace (here and in
+//! `db/`). Handlers and services call these functions; nothing else uses sqlx. All values are bound,
+//! never formatted in.
+
+mod audit_search;
+mod gateway;
+mod policies;
+
+pub use audit_search::{search_audits, AuditQuery, StoredAudit};
+pub use gateway::{
+    claim_gateway_context, count_request, delete_old_rate_windows, find_gateway_context,
+    insert_gateway_context, GatewayContext, RateWindow, StoredContext,
+};
+pub use policies::{
+    changed_revisions, delete_override, delete_tenant_policy, find_policy, insert_tenant_policy,
+    list_overrides, list_policies, load_tenant_policy_set, update_tenant_policy, upsert_override,
+    PolicyKey, StoredOverride, StoredPolicy, TenantPolicySet,
+};
 
 use std::time::Duration;
 
-use axonflow_policy::{DetectorSpec, PolicySpec};
+use axonflow_policy::PolicySpec;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::Row;
 
 use crate::audit::AuditRecord;
 
@@ -23,6 +38,19 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored policy {policy_id} is invalid: {problem}")]
     BadPolicyRow { policy_id: String, problem: String },
+    /// A unique constraint refused the write (`what` names the value that already exists).
+    #[error("{what} already exists")]
+    AlreadyExists { what: String },
+}
+
+/// Maps a unique-constraint violation to `DbError::AlreadyExists`, anything else to `DbError::Sqlx`.
+fn unique_violation(error: sqlx::Error, what: impl FnOnce() -> String) -> DbError {
+    match &error {
+        sqlx::Error::Database(db_error) if db_error.is_unique_violation() => {
+            DbError::AlreadyExists { what: what() }
+        }
+        _ => DbError::Sqlx(error),
+    }
 }
 
 /// Opens a pool. Fails fast (5 s) when the database cannot be reached.
@@ -85,48 +113,11 @@ fn bad_row(policy_id: &str, problem: impl ToString) -> DbError {
 
 /// The system policies (no tenant), in a stable order.
 pub async fn load_system_policies(pool: &PgPool) -> Result<Vec<PolicySpec>, DbError> {
-    let rows = sqlx::query(
-        "SELECT policy_id, name, description, category, tier, detector_kind, pattern, keywords, action, severity, \
-         priority, enabled, tags, frameworks \
-         FROM static_policies WHERE tenant_id IS NULL ORDER BY policy_id",
-    )
-    .fetch_all(pool)
-    .await?;
-    let mut specs = Vec::with_capacity(rows.len());
-    for row in rows {
-        let policy_id: String = row.try_get("policy_id")?;
-        let kind: String = row.try_get("detector_kind")?;
-        let pattern: String = row.try_get("pattern")?;
-        let detector = match kind.as_str() {
-            "builtin" => DetectorSpec::Builtin(pattern),
-            "regex" => DetectorSpec::Regex(pattern),
-            "keywords" => DetectorSpec::Keywords(row.try_get("keywords")?),
-            other => {
-                return Err(bad_row(
-                    &policy_id,
-                    format!("unknown detector kind {other:?}"),
-                ))
-            }
-        };
-        let tier: String = row.try_get("tier")?;
-        let action: String = row.try_get("action")?;
-        let severity: String = row.try_get("severity")?;
-        specs.push(PolicySpec {
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            category: row.try_get("category")?,
-            tier: tier.parse().map_err(|e| bad_row(&policy_id, e))?,
-            detector,
-            action: action.parse().map_err(|e| bad_row(&policy_id, e))?,
-            severity: severity.parse().map_err(|e| bad_row(&policy_id, e))?,
-            priority: row.try_get("priority")?,
-            enabled: row.try_get("enabled")?,
-            tags: row.try_get("tags")?,
-            frameworks: row.try_get("frameworks")?,
-            id: policy_id,
-        });
-    }
-    Ok(specs)
+    policies::system_policies(pool)
+        .await?
+        .iter()
+        .map(StoredPolicy::to_spec)
+        .collect()
 }
 
 #[cfg(test)]

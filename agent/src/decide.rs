@@ -1,0 +1,313 @@
+//! Decision Mode: `POST /api/v1/decide` answers allow or deny for a query at a stage (`llm`, `tool`,
+//! `agent`), with obligations the caller must fulfil; a `redact_pii` obligation is fulfilled at
+//! `POST /api/v1/mcp/check-input`, which returns the redacted text. Both are audited. A deny is a
+//! 200 with the verdict in the body.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use axonflow_platform::audit::{AuditRecord, AuditSource};
+use axonflow_platform::trace::TraceId;
+use axonflow_policy::Verdict;
+
+use crate::auth::Caller;
+use crate::decisions;
+use crate::error::{ApiError, ApiJson};
+use crate::state::AppState;
+use crate::time::rfc3339;
+
+/// Where the SDK fulfils a `redact_pii` obligation (it accepts only this path).
+pub const CHECK_INPUT_PATH: &str = "/api/v1/mcp/check-input";
+const STAGES: &[&str] = &["llm", "tool", "agent"];
+
+#[derive(Debug, Deserialize)]
+pub struct DecideRequest {
+    stage: String,
+    query: String,
+    #[serde(default)]
+    caller_identity: Option<Value>,
+    #[serde(default)]
+    target: Option<Value>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "accepted for SDK compatibility; never stored")]
+    user_token: Option<String>,
+    #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for SDK compatibility; may hold personal data, so never stored"
+    )]
+    context: Option<Value>,
+}
+
+fn object_or_empty(field: &str, value: Option<Value>) -> Result<Value, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(json!({})),
+        Some(Value::Object(object)) => Ok(Value::Object(object)),
+        Some(_) => Err(ApiError::bad_request(
+            format!("{field} must be a JSON object"),
+            "invalid_field",
+        )),
+    }
+}
+
+fn target_text(target: &Value, field: &str) -> String {
+    target
+        .get(field)
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(200).collect())
+        .unwrap_or_default()
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<DecideRequest>,
+) -> Result<Response, ApiError> {
+    if !STAGES.contains(&request.stage.as_str()) {
+        return Err(ApiError::bad_request(
+            format!(
+                "stage {:?} is not one of {}",
+                request.stage,
+                STAGES.join(", ")
+            ),
+            "invalid_stage",
+        ));
+    }
+    let caller_identity = object_or_empty("caller_identity", request.caller_identity)?;
+    let target = object_or_empty("target", request.target)?;
+    let trace_id = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceId::from_traceparent)
+        .unwrap_or_else(TraceId::generate);
+    let tenant = state
+        .policies()
+        .for_tenant(state.pool(), &caller.tenant_id)
+        .await?;
+    let decision = state.policies().evaluate(&tenant, &request.query);
+    let now = Utc::now();
+    let decision_id = Uuid::now_v7();
+    let ttl =
+        TimeDelta::from_std(state.config().gateway_context_ttl).unwrap_or(TimeDelta::minutes(5));
+    let policies: Vec<&str> = decision.policy_ids();
+    let mut obligations = Vec::new();
+    if decision.verdict == Verdict::Allow && decisions::has_redaction(&decision) {
+        let redacted: Vec<&str> = decision
+            .matches
+            .iter()
+            .filter(|m| m.action == axonflow_policy::Action::Redact)
+            .map(|m| &*m.policy_id)
+            .fold(Vec::new(), |mut ids, id| {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                ids
+            });
+        obligations.push(json!({
+            "type": "redact_pii",
+            "detail": format!("redact before forwarding: {}", redacted.join(", ")),
+            "fulfillment": {
+                "endpoint": CHECK_INPUT_PATH,
+                "method": "POST",
+                "phase": "request",
+                "content_types": ["text/plain"],
+            },
+        }));
+    }
+    let reasons = decisions::reasons(&decision);
+    let identities: Vec<Value> = decision
+        .matches
+        .iter()
+        .fold(Vec::<&axonflow_policy::Match>::new(), |mut seen, m| {
+            if !seen.iter().any(|s| s.policy_id == m.policy_id) {
+                seen.push(m);
+            }
+            seen
+        })
+        .into_iter()
+        .map(|m| json!({"id": &*m.policy_id, "name": &*m.policy_name}))
+        .collect();
+    let metadata = json!({
+        "stage": request.stage,
+        "target": target,
+        "caller_identity": caller_identity,
+        "policies": policies,
+        "matches": decisions::matches_json(&decision),
+        "frameworks": decision.frameworks(),
+        "obligations": obligations.iter().filter_map(|o| o.get("type").cloned()).collect::<Vec<_>>(),
+        "block_reason": decision.block_reason(),
+        "scan_truncated": decision.truncated,
+    });
+    decisions::write_audit(
+        &state,
+        AuditRecord {
+            decision_id,
+            source: AuditSource::Decide,
+            client_id: caller.effective_client_id(None),
+            tenant_id: caller.tenant_id.clone(),
+            org_id: caller.org_id.clone(),
+            provider: target_text(&target, "provider"),
+            model: target_text(&target, "model"),
+            verdict: decision.verdict,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            total_tokens: 0,
+            estimated_cost_usd: 0.0,
+            latency_ms: 0,
+            http_status: Some(200),
+            trace_id: Some(trace_id.as_str().to_owned()),
+            metadata,
+            created_at: now,
+        },
+    )
+    .await;
+    tracing::info!(%decision_id, verdict = decision.verdict.as_str(), stage = %request.stage, "decide");
+    Ok(Json(json!({
+        "verdict": decision.verdict.as_str(),
+        "decision_id": decision_id,
+        "trace_id": trace_id.as_str(),
+        "reasons": reasons,
+        "obligations": obligations,
+        "evaluated_policies": policies,
+        "policy_identities": identities,
+        "stage": request.stage,
+        "expires_at": rfc3339(now + ttl),
+        "frameworks": decision.frameworks(),
+        "engine": "axonflow-policy",
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckInputRequest {
+    #[serde(default)]
+    connector_type: Option<String>,
+    statement: String,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+fn is_plain_text(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/plain"))
+}
+
+pub async fn check_input(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<CheckInputRequest>,
+) -> Result<Response, ApiError> {
+    if let Some(content_type) = request.content_type.as_deref() {
+        if !is_plain_text(content_type) {
+            return Err(ApiError::UnsupportedMediaType {
+                message: format!(
+                    "content_type {content_type:?} is not supported; send the statement as text/plain"
+                ),
+            });
+        }
+    }
+    let started = Instant::now();
+    let tenant = state
+        .policies()
+        .for_tenant(state.pool(), &caller.tenant_id)
+        .await?;
+    let decision = state.policies().evaluate(&tenant, &request.statement);
+    let processing_time_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let allowed = decision.verdict == Verdict::Allow;
+    let decision_id = Uuid::now_v7();
+    let redacted_statement = decision.redacted_text.clone();
+    let n_redactions = decision
+        .matches
+        .iter()
+        .filter(|m| m.action == axonflow_policy::Action::Redact)
+        .count();
+    let block_reason = decision.block_reason();
+    let matched = decisions::matched_policies(&decision);
+    let n_evaluated = state.policies().n_evaluated(&tenant);
+    let status = if allowed {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    decisions::write_audit(
+        &state,
+        AuditRecord {
+            decision_id,
+            source: AuditSource::McpCheckInput,
+            client_id: caller.effective_client_id(request.client_id.as_deref()),
+            tenant_id: caller.tenant_id.clone(),
+            org_id: caller.org_id.clone(),
+            provider: String::new(),
+            model: String::new(),
+            verdict: decision.verdict,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            total_tokens: 0,
+            estimated_cost_usd: 0.0,
+            latency_ms: 0,
+            http_status: Some(status.as_u16()),
+            trace_id: None,
+            metadata: json!({
+                "connector_type": request.connector_type,
+                "operation": request.operation,
+                "policies": decision.policy_ids(),
+                "matches": decisions::matches_json(&decision),
+                "frameworks": decision.frameworks(),
+                "redacted": redacted_statement.is_some(),
+                "block_reason": block_reason,
+                "scan_truncated": decision.truncated,
+            }),
+            created_at: Utc::now(),
+        },
+    )
+    .await;
+    let policy_matches: Vec<Value> = matched
+        .iter()
+        .map(|m| {
+            json!({
+                "policy_id": m["policy_id"],
+                "policy_name": m["policy_name"],
+                "action": m["action"],
+                "risk_level": m["severity"],
+            })
+        })
+        .collect();
+    Ok((
+        status,
+        Json(json!({
+            "allowed": allowed,
+            "block_reason": block_reason,
+            "policies_evaluated": n_evaluated,
+            "policy_info": {
+                "policies_evaluated": n_evaluated,
+                "blocked": !allowed,
+                "block_reason": block_reason,
+                "redactions_applied": n_redactions,
+                "processing_time_ms": processing_time_ms,
+                "matched_policies": matched,
+            },
+            "decision_id": decision_id,
+            "risk_level": decisions::risk_level(&decision),
+            "policy_matches": policy_matches,
+            "redacted": redacted_statement.is_some(),
+            "redacted_statement": redacted_statement,
+            "redaction_evaluated": true,
+        })),
+    )
+        .into_response())
+}

@@ -1,0 +1,100 @@
+//! What every deciding endpoint shares: the JSON forms of a decision's matches and reasons, hashes
+//! of what must not be stored in clear, and the audit write.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use axonflow_platform::audit::AuditRecord;
+use axonflow_policy::{Action, Decision, Severity};
+
+use crate::state::AppState;
+
+/// Every match with its policy, category, severity, action and masked preview (never the raw text).
+pub fn matches_json(decision: &Decision) -> Value {
+    Value::Array(
+        decision
+            .matches
+            .iter()
+            .map(|m| {
+                json!({
+                    "policy_id": &*m.policy_id,
+                    "category": &*m.category,
+                    "severity": m.severity.as_str(),
+                    "action": m.action.as_str(),
+                    "preview": m.preview,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// One line per matched policy, in order of first match: `sys_pii_ssn: Social Security Number
+/// detected (block)`.
+pub fn reasons(decision: &Decision) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for m in &decision.matches {
+        if seen.contains(&&*m.policy_id) {
+            continue;
+        }
+        seen.push(&m.policy_id);
+        out.push(format!(
+            "{}: {} detected ({})",
+            m.policy_id,
+            m.policy_name,
+            m.action.as_str()
+        ));
+    }
+    out
+}
+
+/// The highest severity among the matches.
+pub fn risk_level(decision: &Decision) -> Option<&'static str> {
+    decision
+        .matches
+        .iter()
+        .map(|m| m.severity)
+        .min()
+        .map(Severity::as_str)
+}
+
+/// Every matched policy once: `{policy_id, policy_name, category, severity, action}`.
+pub fn matched_policies(decision: &Decision) -> Vec<Value> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for m in &decision.matches {
+        if seen.contains(&&*m.policy_id) {
+            continue;
+        }
+        seen.push(&m.policy_id);
+        out.push(json!({
+            "policy_id": &*m.policy_id,
+            "policy_name": &*m.policy_name,
+            "category": &*m.category,
+            "severity": m.severity.as_str(),
+            "action": m.action.as_str(),
+        }));
+    }
+    out
+}
+
+pub fn has_redaction(decision: &Decision) -> bool {
+    decision.matches.iter().any(|m| m.action == Action::Redact)
+}
+
+/// SHA-256 of `text`, lowercase hex.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Writes the audit row of one decision before the response is sent. A failure is logged with the
+/// decision id (the fallback journal takes such rows once it exists).
+pub async fn write_audit(state: &AppState, record: AuditRecord) -> Uuid {
+    let decision_id = record.decision_id;
+    let verdict = record.verdict.as_str();
+    if let Err(error) = state.audit().record(record).await {
+        tracing::error!(%decision_id, verdict, error = %error, "audit write failed");
+    }
+    decision_id
+}

@@ -1,0 +1,343 @@
+//! Gateway Mode: `POST /api/policy/pre-check` decides on a query and leaves a context behind (hashes
+//! only); the client calls its LLM itself, then `POST /api/audit/llm-call` records the call against
+//! that context with tokens, cost and latency.
+//!
+//! An llm-call audit for a context that was denied is recorded (verdict `deny`, flagged
+//! `llm_call_after_denied_pre_check`) and answered 409, so that neither the row nor the violation is
+//! lost. Unknown, foreign and expired contexts are refused with 400 and not recorded: they name no
+//! decision.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use axonflow_platform::audit::{AuditRecord, AuditSource};
+use axonflow_platform::db::{self, GatewayContext};
+use axonflow_policy::Verdict;
+
+use crate::auth::Caller;
+use crate::decisions;
+use crate::error::{ApiError, ApiJson};
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::time::rfc3339;
+
+/// Longest response summary kept (masked) in the audit row; the hash covers all of it.
+const SUMMARY_KEEP_CHARS: usize = 500;
+/// Largest client metadata object stored with an llm-call audit.
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct PreCheckRequest {
+    #[serde(default)]
+    user_token: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    query: String,
+    #[serde(default)]
+    data_sources: Option<Vec<String>>,
+    #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for SDK compatibility; may hold personal data, so never stored"
+    )]
+    context: Option<Value>,
+}
+
+pub async fn pre_check(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<PreCheckRequest>,
+) -> Result<Response, ApiError> {
+    let client_id = caller.effective_client_id(request.client_id.as_deref());
+    let now = Utc::now();
+    let rate = ratelimit::count(&state, &client_id).await?;
+    if rate.exceeded {
+        return Err(rate.to_error(now));
+    }
+    let tenant = state
+        .policies()
+        .for_tenant(state.pool(), &caller.tenant_id)
+        .await?;
+    let decision = state.policies().evaluate(&tenant, &request.query);
+    let approved = decision.verdict == Verdict::Allow;
+    let decision_id = Uuid::now_v7();
+    let context_id = Uuid::now_v7();
+    let ttl =
+        TimeDelta::from_std(state.config().gateway_context_ttl).unwrap_or(TimeDelta::minutes(5));
+    let expires_at = now + ttl;
+    let policies: Vec<String> = decision
+        .policy_ids()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let block_reason = decision.block_reason();
+    let requires_redaction = approved && decision.redacted_text.is_some();
+    db::insert_gateway_context(
+        state.pool(),
+        &GatewayContext {
+            context_id,
+            decision_id,
+            client_id: client_id.clone(),
+            tenant_id: caller.tenant_id.clone(),
+            org_id: caller.org_id.clone(),
+            user_token_hash: decisions::sha256_hex(request.user_token.as_deref().unwrap_or("")),
+            query_hash: decisions::sha256_hex(&request.query),
+            policies: policies.clone(),
+            approved,
+            requires_redaction,
+            block_reason: block_reason.clone(),
+            expires_at,
+        },
+    )
+    .await?;
+    let metadata = json!({
+        "context_id": context_id,
+        "policies": policies,
+        "matches": decisions::matches_json(&decision),
+        "frameworks": decision.frameworks(),
+        "requires_redaction": requires_redaction,
+        "redacted": requires_redaction,
+        "block_reason": block_reason,
+        "data_sources": request.data_sources.clone().unwrap_or_default(),
+        "scan_truncated": decision.truncated,
+    });
+    decisions::write_audit(
+        &state,
+        AuditRecord {
+            decision_id,
+            source: AuditSource::PreCheck,
+            client_id: client_id.clone(),
+            tenant_id: caller.tenant_id.clone(),
+            org_id: caller.org_id.clone(),
+            provider: String::new(),
+            model: String::new(),
+            verdict: decision.verdict,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            total_tokens: 0,
+            estimated_cost_usd: 0.0,
+            latency_ms: 0,
+            http_status: Some(200),
+            trace_id: None,
+            metadata,
+            created_at: now,
+        },
+    )
+    .await;
+    tracing::info!(%decision_id, %context_id, approved, n_matches = decision.matches.len(), "pre-check");
+    let approved_data = if approved {
+        json!({"query": decision.redacted_text.as_deref().unwrap_or(&request.query)})
+    } else {
+        json!({})
+    };
+    Ok(Json(json!({
+        "context_id": context_id,
+        "approved": approved,
+        "requires_redaction": requires_redaction,
+        "approved_data": approved_data,
+        "policies": policies,
+        "expires_at": rfc3339(expires_at),
+        "block_reason": block_reason,
+        "rate_limit": {
+            "limit": rate.limit,
+            "remaining": rate.remaining,
+            "reset_at": rfc3339(rate.reset_at),
+        },
+        "decision_id": decision_id,
+        "verdict": decision.verdict.as_str(),
+        "frameworks": decision.frameworks(),
+        "engine": "axonflow-policy",
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenUsage {
+    #[serde(default)]
+    prompt_tokens: u32,
+    #[serde(default)]
+    completion_tokens: u32,
+    #[serde(default)]
+    total_tokens: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LlmCallRequest {
+    context_id: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    response_summary: Option<String>,
+    provider: String,
+    model: String,
+    #[serde(default)]
+    token_usage: Option<TokenUsage>,
+    #[serde(default)]
+    latency_ms: u32,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+fn unknown_context(context_id: &str) -> ApiError {
+    ApiError::bad_request(
+        format!(
+            "unknown context_id {context_id:?}: no pre-check of this client made it; call the pre-check first \
+             and pass its context_id"
+        ),
+        "unknown_context",
+    )
+}
+
+fn checked_name(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 200 {
+        return Err(ApiError::bad_request(
+            format!("{field} must be a non-empty string of at most 200 bytes"),
+            "invalid_field",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+pub async fn llm_call(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<LlmCallRequest>,
+) -> Result<Response, ApiError> {
+    let client_id = caller.effective_client_id(request.client_id.as_deref());
+    let provider = checked_name("provider", &request.provider)?;
+    let model = checked_name("model", &request.model)?;
+    let client_metadata = match request.metadata {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::Object(object)) => Value::Object(object),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "metadata must be a JSON object",
+                "invalid_field",
+            ))
+        }
+    };
+    if client_metadata.to_string().len() > MAX_METADATA_BYTES {
+        return Err(ApiError::bad_request(
+            format!("metadata is larger than {MAX_METADATA_BYTES} bytes"),
+            "invalid_field",
+        ));
+    }
+    let Ok(context_id) = request.context_id.trim().parse::<Uuid>() else {
+        return Err(unknown_context(&request.context_id));
+    };
+    let Some(stored) =
+        db::find_gateway_context(state.pool(), context_id, &caller.tenant_id).await?
+    else {
+        return Err(unknown_context(&request.context_id));
+    };
+    if stored.context.client_id != client_id {
+        return Err(unknown_context(&request.context_id));
+    }
+    if stored.expired {
+        return Err(ApiError::bad_request(
+            format!(
+                "context {context_id} expired at {}; run the pre-check again before the LLM call",
+                rfc3339(stored.context.expires_at)
+            ),
+            "context_expired",
+        ));
+    }
+    let audit_number = db::claim_gateway_context(state.pool(), context_id).await?;
+
+    let usage = request.token_usage.unwrap_or(TokenUsage {
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: None,
+    });
+    let total_tokens = usage
+        .total_tokens
+        .unwrap_or_else(|| usage.prompt_tokens.saturating_add(usage.completion_tokens));
+    let cost = state.pricing().estimate(
+        &provider,
+        &model,
+        u64::from(usage.prompt_tokens),
+        u64::from(usage.completion_tokens),
+    );
+    let summary = request.response_summary.unwrap_or_default();
+    let kept: String = summary.chars().take(SUMMARY_KEEP_CHARS).collect();
+    let summary_decision = state.policies().system().evaluate(&kept);
+    let approved = stored.context.approved;
+    let decision_id = Uuid::now_v7();
+    let mut metadata = json!({
+        "context_id": context_id,
+        "pre_check_decision_id": stored.context.decision_id,
+        "pre_check_policies": stored.context.policies,
+        "context_approved": approved,
+        "context_audit_number": audit_number,
+        "policies": [],
+        "response_summary_sha256": decisions::sha256_hex(&summary),
+        "response_summary_redacted": summary_decision.mask_every_match(&kept),
+        "response_summary_truncated": kept.len() < summary.len(),
+        "response_policies": summary_decision.policy_ids(),
+        "pricing": {"priced_as": cost.priced_as, "fallback": cost.fallback},
+        "client_metadata": client_metadata,
+    });
+    if !approved {
+        metadata["flag"] = json!("llm_call_after_denied_pre_check");
+        metadata["block_reason"] = json!(stored.context.block_reason);
+    }
+    let verdict = if approved {
+        Verdict::Allow
+    } else {
+        Verdict::Deny
+    };
+    let status = if approved {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    decisions::write_audit(
+        &state,
+        AuditRecord {
+            decision_id,
+            source: AuditSource::LlmCall,
+            client_id,
+            tenant_id: caller.tenant_id.clone(),
+            org_id: caller.org_id.clone(),
+            provider,
+            model,
+            verdict,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens,
+            estimated_cost_usd: cost.usd,
+            latency_ms: request.latency_ms,
+            http_status: Some(status.as_u16()),
+            trace_id: None,
+            metadata,
+            created_at: Utc::now(),
+        },
+    )
+    .await;
+    if approved {
+        tracing::info!(%decision_id, %context_id, "llm call audited");
+        Ok(Json(json!({"success": true, "audit_id": decision_id})).into_response())
+    } else {
+        tracing::warn!(%decision_id, %context_id, "llm call audited after a denied pre-check");
+        Ok((
+            status,
+            Json(json!({
+                "success": false,
+                "audit_id": decision_id,
+                "code": "context_denied",
+                "error": format!(
+                    "context {context_id} was denied by its pre-check ({}); the call was recorded and flagged",
+                    stored.context.block_reason.as_deref().unwrap_or("policy violation")
+                ),
+            })),
+        )
+            .into_response())
+    }
+}

@@ -1,0 +1,250 @@
+//! The policies each request is evaluated with: the system catalogue (compiled once at start) plus,
+//! per tenant, its overrides of system policies and its custom policies. A tenant's set is loaded
+//! from Postgres on first use and cached; a background task polls `policy_revisions` and drops the
+//! sets of tenants that changed on any replica, so a change is in force everywhere within about one
+//! refresh interval, without a restart. An override's expiry ends its cached set too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use axonflow_platform::db::{self, DbError, PgPool, StoredOverride, StoredPolicy};
+use axonflow_policy::{
+    evaluate_layers, Action, Adjustment, Adjustments, CompileOptions, Decision, Engine, Layer,
+    PolicySpec,
+};
+
+/// Revisions are polled with this much overlap, so that a transaction that committed a little after
+/// its revision's clock reading is still seen.
+const REVISION_LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// One tenant's view of the policies, ready to evaluate.
+pub struct TenantPolicies {
+    revision: i64,
+    /// The tenant's own policies; `None` when it has none.
+    custom: Option<Engine>,
+    system_adjustments: Adjustments,
+    /// The earliest expiry among the overrides in force: the set must be rebuilt then.
+    valid_until: Option<DateTime<Utc>>,
+    /// Ids of the tenant's custom policies that were left out because they no longer compile.
+    pub skipped: Vec<String>,
+}
+
+impl TenantPolicies {
+    /// Number of enabled custom policies.
+    pub fn n_custom(&self) -> usize {
+        self.custom.as_ref().map_or(0, Engine::len)
+    }
+}
+
+pub struct PolicyStore {
+    system: Engine,
+    options: CompileOptions,
+    tenants: RwLock<HashMap<String, Arc<TenantPolicies>>>,
+    /// The newest revision seen per tenant (by the refresher or a load).
+    known_revisions: RwLock<HashMap<String, i64>>,
+}
+
+fn adjustment_of(stored: &StoredOverride) -> Adjustment {
+    Adjustment {
+        action: stored
+            .action_override
+            .as_deref()
+            .and_then(|a| a.parse::<Action>().ok()),
+        enabled: stored.enabled_override,
+    }
+}
+
+/// Compiles the tenant's policies; a policy that no longer compiles (stored before a validation
+/// rule existed, say) is left out and named, rather than failing every request of the tenant.
+fn compile_custom(
+    rows: &[StoredPolicy],
+    options: &CompileOptions,
+) -> (Option<Engine>, Vec<String>) {
+    if rows.is_empty() {
+        return (None, Vec::new());
+    }
+    let mut specs: Vec<PolicySpec> = Vec::with_capacity(rows.len());
+    let mut skipped = Vec::new();
+    for row in rows {
+        match row.to_spec() {
+            Ok(spec) => specs.push(spec),
+            Err(error) => {
+                tracing::error!(policy_id = %row.policy_id, %error, "stored tenant policy is invalid; skipped");
+                skipped.push(row.policy_id.clone());
+            }
+        }
+    }
+    match Engine::compile(&specs, options.clone()) {
+        Ok(engine) => (Some(engine), skipped),
+        Err(errors) => {
+            tracing::error!(%errors, "tenant policies do not compile; compiling them one by one");
+            let good: Vec<PolicySpec> = specs
+                .into_iter()
+                .filter(|spec| {
+                    let ok = Engine::compile(std::slice::from_ref(spec), options.clone()).is_ok();
+                    if !ok {
+                        skipped.push(spec.id.clone());
+                    }
+                    ok
+                })
+                .collect();
+            (Engine::compile(&good, options.clone()).ok(), skipped)
+        }
+    }
+}
+
+impl PolicyStore {
+    pub fn new(system: Engine) -> PolicyStore {
+        let options = system.options().clone();
+        PolicyStore {
+            system,
+            options,
+            tenants: RwLock::new(HashMap::new()),
+            known_revisions: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn system(&self) -> &Engine {
+        &self.system
+    }
+
+    fn cached(&self, tenant_id: &str, now: DateTime<Utc>) -> Option<Arc<TenantPolicies>> {
+        let tenants = self.tenants.read().ok()?;
+        let entry = tenants.get(tenant_id)?;
+        let known = self
+            .known_revisions
+            .read()
+            .ok()
+            .and_then(|known| known.get(tenant_id).copied())
+            .unwrap_or(0);
+        let fresh = entry.revision >= known && entry.valid_until.is_none_or(|until| now < until);
+        fresh.then(|| entry.clone())
+    }
+
+    /// The tenant's policies, from the cache or freshly loaded. When the database cannot be reached,
+    /// a stale cached set is used rather than none (and the failure logged).
+    pub async fn for_tenant(
+        &self,
+        pool: &PgPool,
+        tenant_id: &str,
+    ) -> Result<Arc<TenantPolicies>, DbError> {
+        let now = Utc::now();
+        if let Some(entry) = self.cached(tenant_id, now) {
+            return Ok(entry);
+        }
+        match db::load_tenant_policy_set(pool, tenant_id).await {
+            Ok(set) => {
+                let (custom, skipped) = compile_custom(&set.custom, &self.options);
+                let by_policy: HashMap<&str, Adjustment> = set
+                    .overrides
+                    .iter()
+                    .map(|o| (o.policy_id.as_str(), adjustment_of(o)))
+                    .collect();
+                let entry = Arc::new(TenantPolicies {
+                    revision: set.revision,
+                    custom,
+                    system_adjustments: self.system.adjust(&by_policy),
+                    valid_until: set.overrides.iter().filter_map(|o| o.expires_at).min(),
+                    skipped,
+                });
+                self.note_revisions(&[(tenant_id.to_owned(), set.revision)]);
+                if let Ok(mut tenants) = self.tenants.write() {
+                    tenants.insert(tenant_id.to_owned(), entry.clone());
+                }
+                Ok(entry)
+            }
+            Err(error) => {
+                let stale = self
+                    .tenants
+                    .read()
+                    .ok()
+                    .and_then(|tenants| tenants.get(tenant_id).cloned());
+                match stale {
+                    Some(entry) => {
+                        tracing::warn!(%tenant_id, %error, "cannot reload tenant policies; using the cached set");
+                        Ok(entry)
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Evaluates `text` with the system catalogue (as the tenant adjusted it) and the tenant's own
+    /// policies: one decision.
+    pub fn evaluate(&self, tenant: &TenantPolicies, text: &str) -> Decision {
+        let system = Layer {
+            engine: &self.system,
+            adjustments: Some(&tenant.system_adjustments),
+        };
+        match &tenant.custom {
+            Some(custom) => evaluate_layers(
+                &[
+                    system,
+                    Layer {
+                        engine: custom,
+                        adjustments: None,
+                    },
+                ],
+                text,
+            ),
+            None => evaluate_layers(&[system], text),
+        }
+    }
+
+    /// Number of policies a tenant's evaluation runs.
+    pub fn n_evaluated(&self, tenant: &TenantPolicies) -> usize {
+        self.system.len() + tenant.n_custom()
+    }
+
+    /// Records revisions seen; cached sets older than them are reloaded on next use.
+    pub fn note_revisions(&self, revisions: &[(String, i64)]) {
+        if revisions.is_empty() {
+            return;
+        }
+        if let Ok(mut known) = self.known_revisions.write() {
+            for (tenant_id, revision) in revisions {
+                let slot = known.entry(tenant_id.clone()).or_insert(0);
+                *slot = (*slot).max(*revision);
+            }
+        }
+    }
+
+    /// Polls for revisions changed by any replica, forever (the caller aborts the task at
+    /// shutdown). Also clears old rate limit windows about once a minute.
+    pub async fn refresh_forever(self: Arc<Self>, pool: PgPool, interval: Duration) {
+        let mut since: Option<DateTime<Utc>> = None;
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_cleanup = std::time::Instant::now();
+        let mut failing = false;
+        loop {
+            ticker.tick().await;
+            match db::changed_revisions(&pool, since).await {
+                Ok((changed, db_now)) => {
+                    if failing {
+                        tracing::info!("policy revisions readable again");
+                        failing = false;
+                    }
+                    self.note_revisions(&changed);
+                    since = Some(db_now - REVISION_LOOKBACK);
+                }
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(%error, "cannot poll policy revisions; cached policies stay in force");
+                        failing = true;
+                    }
+                }
+            }
+            if last_cleanup.elapsed() >= Duration::from_secs(60) {
+                last_cleanup = std::time::Instant::now();
+                if let Err(error) = db::delete_old_rate_windows(&pool).await {
+                    tracing::warn!(%error, "cannot clear old rate limit windows");
+                }
+            }
+        }
+    }
+}
