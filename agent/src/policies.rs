@@ -200,6 +200,14 @@ impl PolicyStore {
         self.system.len() + tenant.n_custom()
     }
 
+    /// Drops the tenant's cached set, so that a change written through this agent applies to its
+    /// very next request (other replicas follow within their refresh interval).
+    pub fn invalidate(&self, tenant_id: &str) {
+        if let Ok(mut tenants) = self.tenants.write() {
+            tenants.remove(tenant_id);
+        }
+    }
+
     /// Records revisions seen; cached sets older than them are reloaded on next use.
     pub fn note_revisions(&self, revisions: &[(String, i64)]) {
         if revisions.is_empty() {

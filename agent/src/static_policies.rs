@@ -567,6 +567,7 @@ pub async fn create(
         }
         Err(error) => return Err(error.into()),
     }
+    state.policies().invalidate(&caller.tenant_id);
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, "tenant policy created");
     Ok((StatusCode::CREATED, Json(policy_json(&policy, None, false))).into_response())
 }
@@ -661,6 +662,9 @@ async fn store_update(
             code: "policy_changed",
         });
     }
+    if let Some(tenant_id) = policy.tenant_id.as_deref() {
+        state.policies().invalidate(tenant_id);
+    }
     tracing::info!(policy_id = %policy.policy_id, version = policy.version, "tenant policy updated");
     Ok(Json(policy_json(&policy, None, false)).into_response())
 }
@@ -721,6 +725,7 @@ pub async fn toggle(
         },
     )
     .await?;
+    state.policies().invalidate(&caller.tenant_id);
     tracing::info!(policy_id = %policy.policy_id, enabled = toggle.enabled, tenant_id = %caller.tenant_id, "system policy toggled for tenant");
     Ok(Json(policy_json(&policy, Some(&stored), true)).into_response())
 }
@@ -738,6 +743,7 @@ pub async fn delete(
     if !db::delete_tenant_policy(state.pool(), &caller.tenant_id, policy.id).await? {
         return Err(not_found(&key));
     }
+    state.policies().invalidate(&caller.tenant_id);
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, "tenant policy deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -821,6 +827,7 @@ pub async fn create_override(
         },
     )
     .await?;
+    state.policies().invalidate(&caller.tenant_id);
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, action = ?stored.action_override, enabled = ?stored.enabled_override, "override set");
     Ok((
         StatusCode::CREATED,
@@ -841,6 +848,7 @@ pub async fn delete_override(
             message: format!("your tenant has no override of {}", policy.policy_id),
         });
     }
+    state.policies().invalidate(&caller.tenant_id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

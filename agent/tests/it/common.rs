@@ -291,3 +291,60 @@ pub fn chat_body(content: &str) -> String {
     serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], "max_tokens": 100})
         .to_string()
 }
+
+/// Sends `body` (when given) as JSON and returns the status and the JSON answer (`Null` for an
+/// empty body).
+pub async fn call(
+    agent: &Agent,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = client().request(method, agent.url(path));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.expect("agent answers");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let json = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}"))
+    };
+    (status, json)
+}
+
+pub async fn post_json(
+    agent: &Agent,
+    path: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    call(agent, reqwest::Method::POST, path, Some(&body)).await
+}
+
+pub async fn get_json(agent: &Agent, path: &str) -> (StatusCode, serde_json::Value) {
+    call(agent, reqwest::Method::GET, path, None).await
+}
+
+/// An AxonFlow-shaped error with this code.
+#[track_caller]
+pub fn assert_api_error(
+    status: StatusCode,
+    body: &serde_json::Value,
+    expected: StatusCode,
+    code: &str,
+) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+/// RFC 3339 time `delay` from now.
+pub fn rfc3339_in(delay: Duration) -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::from_std(delay).expect("small delay")).to_rfc3339()
+}

@@ -1,6 +1,10 @@
 //! Black-box tests of the agent binary: each test starts the real `axonflow-agent` on its own fresh
 //! Postgres database (from `DATABASE_URL`) against a mock upstream provider on a loopback port.
 
+mod audit_search;
 mod common;
+mod decision_mode;
 mod gateway;
+mod gateway_mode;
 mod startup;
+mod static_policies;
