@@ -155,10 +155,14 @@ pub async fn search(
         ));
     }
     let (limit, offset) = page(request.limit, request.offset)?;
-    let verdict = match non_empty(request.action.or(request.verdict))
-        .map(|v| v.to_ascii_lowercase())
-        .as_deref()
-    {
+    let mut source = non_empty(request.request_type);
+    let mut action = non_empty(request.action.or(request.verdict)).map(|v| v.to_ascii_lowercase());
+    // `action` may name an entry point too (the SDK documents it as action or request type).
+    if let Some(named) = action.as_deref().filter(|a| SOURCES.contains(a)) {
+        source = Some(named.to_owned());
+        action = None;
+    }
+    let verdict = match action.as_deref() {
         None => None,
         Some("allow" | "allowed" | "approved") => Some("allow".to_owned()),
         Some("deny" | "denied" | "block" | "blocked") => Some("deny".to_owned()),
@@ -169,7 +173,6 @@ pub async fn search(
             ))
         }
     };
-    let source = non_empty(request.request_type);
     if let Some(source) = source.as_deref() {
         if !SOURCES.contains(&source) {
             return Err(ApiError::bad_request(

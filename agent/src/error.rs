@@ -165,7 +165,8 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Errors of the AxonFlow-native endpoints: `{"success": false, "error": message, "code": code}`
+/// Errors of the AxonFlow-native endpoints: `{"success": false, "error": message, "message": message,
+/// "code": code}`
 /// (plus `problems` on 422 and `rate_limit` on 429). The official SDKs put the raw body in their
 /// exception message, so messages say what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +275,8 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Internal => ("internal error".to_owned(), "internal_error"),
         };
-        let mut body = serde_json::json!({"success": false, "error": message, "code": code});
+        // `message` repeats `error`: the official SDKs read it on 403 (as the exception text).
+        let mut body = serde_json::json!({"success": false, "error": message, "message": message, "code": code});
         match &self {
             ApiError::Invalid { problems, .. } => {
                 body["problems"] = serde_json::json!(problems);
