@@ -5,7 +5,7 @@
 #   2. .venv with tests/compat/requirements.txt (reinstalled only when that file changes).
 #   3. cargo build --workspace --bins --examples --locked
 #   4. cargo test --workspace --locked [ARGS...]
-#   5. pytest tests/compat against the debug agent/orchestrator binaries.
+#   5. pytest tests/compat (official openai and axonflow SDKs) against the debug binaries.
 #
 # Usage: ./install/test.sh [-- CARGO_TEST_ARGS...]     e.g. ./install/test.sh -- gateway
 set -euo pipefail
@@ -166,4 +166,4 @@ run_stage "cargo build --workspace --bins --examples --locked" \
     cargo build --workspace --bins --examples --locked
 run_stage "cargo test --workspace --locked${cargo_test_args[*]:+ ${cargo_test_args[*]}}" \
     cargo test --workspace --locked "${cargo_test_args[@]}"
-run_stage "pytest tests/compat (official openai SDK)" run_compat
+run_stage "pytest tests/compat (official openai and axonflow SDKs)" run_compat
