@@ -78,24 +78,20 @@ pub async fn pre_check(
         .collect();
     let block_reason = decision.block_reason();
     let requires_redaction = approved && decision.redacted_text.is_some();
-    db::insert_gateway_context(
-        state.pool(),
-        &GatewayContext {
-            context_id,
-            decision_id,
-            client_id: client_id.clone(),
-            tenant_id: caller.tenant_id.clone(),
-            org_id: caller.org_id.clone(),
-            user_token_hash: decisions::sha256_hex(request.user_token.as_deref().unwrap_or("")),
-            query_hash: decisions::sha256_hex(&request.query),
-            policies: policies.clone(),
-            approved,
-            requires_redaction,
-            block_reason: block_reason.clone(),
-            expires_at,
-        },
-    )
-    .await?;
+    let context = GatewayContext {
+        context_id,
+        decision_id,
+        client_id: client_id.clone(),
+        tenant_id: caller.tenant_id.clone(),
+        org_id: caller.org_id.clone(),
+        user_token_hash: decisions::sha256_hex(request.user_token.as_deref().unwrap_or("")),
+        query_hash: decisions::sha256_hex(&request.query),
+        policies: policies.clone(),
+        approved,
+        requires_redaction,
+        block_reason: block_reason.clone(),
+        expires_at,
+    };
     let metadata = json!({
         "context_id": context_id,
         "policies": policies,
@@ -107,29 +103,31 @@ pub async fn pre_check(
         "data_sources": request.data_sources.clone().unwrap_or_default(),
         "scan_truncated": decision.truncated,
     });
-    decisions::write_audit(
-        &state,
-        AuditRecord {
-            decision_id,
-            source: AuditSource::PreCheck,
-            client_id: client_id.clone(),
-            tenant_id: caller.tenant_id.clone(),
-            org_id: caller.org_id.clone(),
-            provider: String::new(),
-            model: String::new(),
-            verdict: decision.verdict,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-            estimated_cost_usd: 0.0,
-            latency_ms: 0,
-            http_status: Some(200),
-            trace_id: None,
-            metadata,
-            created_at: now,
-        },
-    )
-    .await;
+    let record = AuditRecord {
+        decision_id,
+        source: AuditSource::PreCheck,
+        client_id: client_id.clone(),
+        tenant_id: caller.tenant_id.clone(),
+        org_id: caller.org_id.clone(),
+        provider: String::new(),
+        model: String::new(),
+        verdict: decision.verdict,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
+        estimated_cost_usd: 0.0,
+        latency_ms: 0,
+        http_status: Some(200),
+        trace_id: None,
+        metadata,
+        created_at: now,
+    };
+    // Two independent commits: run them together.
+    let (stored, _) = tokio::join!(
+        db::insert_gateway_context(state.pool(), &context),
+        decisions::write_audit(&state, record)
+    );
+    stored?;
     tracing::info!(%decision_id, %context_id, approved, n_matches = decision.matches.len(), "pre-check");
     let approved_data = if approved {
         json!({"query": decision.redacted_text.as_deref().unwrap_or(&request.query)})
