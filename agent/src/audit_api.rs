@@ -29,7 +29,7 @@ const SOURCES: &[&str] = &[
     "proxy",
 ];
 
-fn entry_json(row: &StoredAudit) -> Value {
+pub fn entry_json(row: &StoredAudit) -> Value {
     let metadata = &row.metadata;
     let policies: Vec<Value> = metadata
         .get("policies")
@@ -194,7 +194,7 @@ pub async fn search(
         })?),
     };
     let query = AuditQuery {
-        tenant_id: caller.tenant_id.clone(),
+        tenant_id: Some(caller.tenant_id.clone()),
         client_id: non_empty(request.client_id),
         start: time_filter("start_time", request.start_time.as_deref())?,
         end: time_filter("end_time", request.end_time.as_deref())?,
@@ -242,7 +242,7 @@ pub async fn by_tenant(
     answer(
         &state,
         AuditQuery {
-            tenant_id,
+            tenant_id: Some(tenant_id),
             limit,
             offset,
             ..AuditQuery::default()

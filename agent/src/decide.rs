@@ -21,6 +21,7 @@ use axonflow_policy::Verdict;
 use crate::auth::Caller;
 use crate::decisions;
 use crate::error::{ApiError, ApiJson};
+use crate::ratelimit;
 use crate::state::AppState;
 use crate::time::rfc3339;
 
@@ -81,6 +82,10 @@ pub async fn decide(
             ),
             "invalid_stage",
         ));
+    }
+    let rate = ratelimit::count(&state, &caller, &caller.effective_client_id(None)).await?;
+    if rate.exceeded.is_some() {
+        return Err(rate.to_api_error(Utc::now()));
     }
     let caller_identity = object_or_empty("caller_identity", request.caller_identity)?;
     let target = object_or_empty("target", request.target)?;
@@ -221,6 +226,11 @@ pub async fn check_input(
             });
         }
     }
+    let client_id = caller.effective_client_id(request.client_id.as_deref());
+    let rate = ratelimit::count(&state, &caller, &client_id).await?;
+    if rate.exceeded.is_some() {
+        return Err(rate.to_api_error(Utc::now()));
+    }
     let started = Instant::now();
     let tenant = state
         .policies()
@@ -249,7 +259,7 @@ pub async fn check_input(
         AuditRecord {
             decision_id,
             source: AuditSource::McpCheckInput,
-            client_id: caller.effective_client_id(request.client_id.as_deref()),
+            client_id,
             tenant_id: caller.tenant_id.clone(),
             org_id: caller.org_id.clone(),
             provider: String::new(),

@@ -34,6 +34,15 @@ pub enum OpenAiError {
     /// The tenant's policies could not be loaded (database down, nothing cached): nothing is
     /// forwarded unchecked.
     PoliciesUnavailable,
+    /// Missing, malformed or wrong client credentials (enterprise mode).
+    Unauthorized {
+        message: String,
+    },
+    RateLimited {
+        limit_kind: &'static str,
+        limit: u32,
+        retry_after_secs: u64,
+    },
     Internal,
 }
 
@@ -72,6 +81,8 @@ impl OpenAiError {
             OpenAiError::NotFound { .. } => StatusCode::NOT_FOUND,
             OpenAiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             OpenAiError::PoliciesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OpenAiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            OpenAiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             OpenAiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,6 +143,22 @@ impl OpenAiError {
                 None,
                 "policies_unavailable",
             ),
+            OpenAiError::Unauthorized { message } => (
+                format!("{message}. Pass api_key=\"client_id:client_secret\" (sent as Authorization: Bearer)."),
+                "invalid_request_error",
+                None,
+                "invalid_api_key",
+            ),
+            OpenAiError::RateLimited {
+                limit_kind,
+                limit,
+                retry_after_secs,
+            } => (
+                format!("Rate limit reached: {limit} {limit_kind} per minute. Retry in {retry_after_secs} s."),
+                "requests",
+                None,
+                "rate_limit_exceeded",
+            ),
             OpenAiError::Internal => {
                 ("Internal error; the request was not completed.".to_owned(), "server_error", None, "internal_error")
             }
@@ -143,7 +170,7 @@ impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let (message, kind, param, code) = self.parts();
-        (
+        let mut response = (
             status,
             Json(Body {
                 error: Inner {
@@ -154,7 +181,22 @@ impl IntoResponse for OpenAiError {
                 },
             }),
         )
-            .into_response()
+            .into_response();
+        if let OpenAiError::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
+            set_retry_after(&mut response, *retry_after_secs);
+        }
+        response
+    }
+}
+
+fn set_retry_after(response: &mut Response, secs: u64) {
+    if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
     }
 }
 
@@ -190,6 +232,10 @@ pub enum ApiError {
     ResourceNotFound {
         message: String,
     },
+    /// Missing, malformed or wrong credentials.
+    Unauthorized {
+        message: String,
+    },
     Forbidden {
         message: String,
         code: &'static str,
@@ -203,6 +249,7 @@ pub enum ApiError {
         problems: Vec<Problem>,
     },
     RateLimited {
+        limit_kind: &'static str,
         limit: u32,
         retry_after_secs: u64,
         reset_at: String,
@@ -228,6 +275,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -260,6 +308,7 @@ impl IntoResponse for ApiError {
                 (message.clone(), "unsupported_media_type")
             }
             ApiError::ResourceNotFound { message } => (message.clone(), "not_found"),
+            ApiError::Unauthorized { message } => (message.clone(), "unauthorized"),
             ApiError::Forbidden { message, code } => (message.clone(), *code),
             ApiError::Conflict { message, code } => (message.clone(), *code),
             ApiError::Invalid { message, .. } => (message.clone(), "validation_failed"),

@@ -56,9 +56,9 @@ pub async fn pre_check(
 ) -> Result<Response, ApiError> {
     let client_id = caller.effective_client_id(request.client_id.as_deref());
     let now = Utc::now();
-    let rate = ratelimit::count(&state, &client_id).await?;
-    if rate.exceeded {
-        return Err(rate.to_error(now));
+    let rate = ratelimit::count(&state, &caller, &client_id).await?;
+    if rate.exceeded.is_some() {
+        return Err(rate.to_api_error(now));
     }
     let tenant = state
         .policies()
@@ -296,6 +296,7 @@ pub async fn llm_call(
     } else {
         StatusCode::CONFLICT
     };
+    ratelimit::add_tokens(&state, &client_id, total_tokens).await;
     decisions::write_audit(
         &state,
         AuditRecord {

@@ -33,12 +33,22 @@ pub struct SdkCompatibility {
 }
 
 #[derive(Serialize)]
+pub struct Peer {
+    status: &'static str,
+    checked_at: Option<String>,
+    http_status: Option<u16>,
+}
+
+#[derive(Serialize)]
 pub struct Health {
     status: &'static str,
     service: &'static str,
     version: &'static str,
+    deployment_mode: &'static str,
     uptime_seconds: u64,
     database: &'static str,
+    /// The last signed check of the orchestrator (`not_configured` without a service secret).
+    orchestrator: Peer,
     capabilities: Vec<Capability>,
     sdk_compatibility: SdkCompatibility,
 }
@@ -82,7 +92,12 @@ const CAPABILITIES: &[(&str, &str, &str)] = &[
     (
         "rate_limits",
         "0.1.0",
-        "Per-client requests per minute shared across replicas, reported in pre-check rate_limit",
+        "Per-client requests and tokens per minute shared across replicas, reported in pre-check rate_limit",
+    ),
+    (
+        "enterprise_auth",
+        "0.1.0",
+        "DEPLOYMENT_MODE=enterprise: Basic client_id:client_secret (argon2id-hashed secrets), tenants, admin API",
     ),
 ];
 
@@ -96,12 +111,22 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         Ok(Ok(())) => "ok",
         _ => "unreachable",
     };
+    let peer = state.orchestrator().status();
     Json(Health {
         status: "healthy",
         service: SERVICE,
         version: VERSION,
+        deployment_mode: match state.config().common.deployment_mode {
+            axonflow_platform::config::DeploymentMode::Community => "community",
+            axonflow_platform::config::DeploymentMode::Enterprise => "enterprise",
+        },
         uptime_seconds: state.uptime_secs(),
         database,
+        orchestrator: Peer {
+            status: peer.state,
+            checked_at: peer.checked_at.map(crate::time::rfc3339),
+            http_status: peer.http_status,
+        },
         capabilities: CAPABILITIES
             .iter()
             .map(|(name, since, description)| Capability {

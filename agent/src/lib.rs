@@ -2,6 +2,7 @@
 //! whole start-up (database, migrations, policies) and serves until a shutdown signal.
 //! The environment is read only by `main.rs`.
 
+mod admin;
 mod audit_api;
 pub mod auth;
 mod decide;
@@ -9,6 +10,7 @@ mod decisions;
 mod error;
 mod gateway;
 mod health;
+mod internal;
 mod openai;
 mod policies;
 mod ratelimit;
@@ -110,9 +112,24 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/audit/tenant/{tenant_id}",
             api(get(audit_api::by_tenant)),
         );
+    let admin_routes = admin::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        admin::require_admin_key,
+    ));
+    let internal_routes = Router::new()
+        .route(
+            axonflow_platform::peer::PING_PATH,
+            api(get(internal::ping).post(internal::ping)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            internal::require_signature,
+        ));
     Router::new()
         .merge(openai_routes)
         .merge(axonflow_routes)
+        .merge(admin_routes)
+        .merge(internal_routes)
         .route("/health", api(get(health::health)))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -193,17 +210,34 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
         .policies()
         .for_tenant(state.pool(), auth::DEFAULT_TENANT)
         .await?;
-    let refresher = tokio::spawn(
-        state
-            .policies()
-            .clone()
-            .refresh_forever(state.pool().clone(), state.config().policy_refresh_interval),
-    );
+    let refresh = state.config().policy_refresh_interval;
+    let background = [
+        tokio::spawn(
+            state
+                .policies()
+                .clone()
+                .refresh_forever(state.pool().clone(), refresh),
+        ),
+        tokio::spawn(
+            state
+                .clients()
+                .clone()
+                .refresh_forever(state.pool().clone(), refresh),
+        ),
+        tokio::spawn(
+            state
+                .orchestrator()
+                .clone()
+                .run_forever(state.config().peer_check_interval),
+        ),
+    ];
     tracing::info!("axonflow-agent listening on http://{local}");
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(axonflow_platform::shutdown::signal())
         .await
         .map_err(StartError::Serve);
-    refresher.abort();
+    for task in background {
+        task.abort();
+    }
     served
 }

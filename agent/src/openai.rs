@@ -25,6 +25,7 @@ use crate::auth::Caller;
 use crate::decisions;
 use crate::error::OpenAiError;
 use crate::policies::TenantPolicies;
+use crate::ratelimit;
 use crate::state::AppState;
 
 pub const PROVIDER_KEY_HEADER: &str = "x-provider-key";
@@ -367,6 +368,16 @@ async fn decide_and_forward(
     trace_id: TraceId,
 ) -> Response {
     let decision_id = Uuid::now_v7();
+    match ratelimit::count(&state, &caller, &caller.client_id).await {
+        Ok(rate) if rate.exceeded.is_some() => {
+            return rate.to_openai_error(Utc::now()).into_response();
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, "rate limit counter unavailable; request refused");
+            return OpenAiError::PoliciesUnavailable.into_response();
+        }
+    }
     let tenant = match state
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
@@ -539,6 +550,7 @@ async fn decide_and_forward(
     if let Some(error) = outcome.error {
         metadata["error"] = json!(error);
     }
+    let counted_client = base.client_id.clone();
     let record = AuditRecord {
         prompt_tokens: outcome.prompt_tokens,
         completion_tokens: outcome.completion_tokens,
@@ -550,6 +562,7 @@ async fn decide_and_forward(
         ..base
     };
     decisions::write_audit(&state, record).await;
+    ratelimit::add_tokens(&state, &counted_client, total_tokens).await;
     tracing::info!(
         %decision_id,
         verdict = "allow",

@@ -222,7 +222,7 @@ impl PolicyStore {
     }
 
     /// Polls for revisions changed by any replica, forever (the caller aborts the task at
-    /// shutdown). Also clears old rate limit windows about once a minute.
+    /// shutdown). Also clears old rate limit windows and expired internal-call nonces about once a minute.
     pub async fn refresh_forever(self: Arc<Self>, pool: PgPool, interval: Duration) {
         let mut since: Option<DateTime<Utc>> = None;
         let mut ticker = tokio::time::interval(interval);
@@ -251,6 +251,9 @@ impl PolicyStore {
                 last_cleanup = std::time::Instant::now();
                 if let Err(error) = db::delete_old_rate_windows(&pool).await {
                     tracing::warn!(%error, "cannot clear old rate limit windows");
+                }
+                if let Err(error) = db::delete_expired_nonces(&pool).await {
+                    tracing::warn!(%error, "cannot clear expired internal-call nonces");
                 }
             }
         }

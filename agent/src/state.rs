@@ -4,8 +4,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axonflow_platform::audit::AuditWriter;
+use axonflow_platform::client_auth::ClientStore;
 use axonflow_platform::config::AgentConfig;
 use axonflow_platform::db::PgPool;
+use axonflow_platform::internal_auth::InternalAuth;
+use axonflow_platform::peer::PeerChecker;
 use axonflow_platform::pricing::PricingTable;
 use axonflow_policy::Engine;
 
@@ -20,6 +23,9 @@ struct Inner {
     config: AgentConfig,
     pool: PgPool,
     policies: Arc<PolicyStore>,
+    clients: Arc<ClientStore>,
+    internal_auth: Option<InternalAuth>,
+    orchestrator: Arc<PeerChecker>,
     http: reqwest::Client,
     pricing: PricingTable,
     audit: AuditWriter,
@@ -35,11 +41,24 @@ impl AppState {
         pricing: PricingTable,
     ) -> Self {
         let audit = AuditWriter::new(pool.clone());
+        let internal_auth = config
+            .common
+            .internal_service_secret
+            .as_ref()
+            .and_then(|secret| InternalAuth::new(secret).ok());
+        let orchestrator = Arc::new(PeerChecker::new(
+            Some(config.orchestrator_url.clone()),
+            internal_auth.clone(),
+            http.clone(),
+        ));
         AppState {
             inner: Arc::new(Inner {
                 config,
                 pool,
                 policies: Arc::new(PolicyStore::new(engine)),
+                clients: Arc::new(ClientStore::new()),
+                internal_auth,
+                orchestrator,
                 http,
                 pricing,
                 audit,
@@ -59,6 +78,20 @@ impl AppState {
     /// The system catalogue and every tenant's adjustments and custom policies.
     pub fn policies(&self) -> &Arc<PolicyStore> {
         &self.inner.policies
+    }
+
+    pub fn clients(&self) -> &Arc<ClientStore> {
+        &self.inner.clients
+    }
+
+    /// The signer/verifier of agent <-> orchestrator calls; `None` without a configured secret.
+    pub fn internal_auth(&self) -> Option<&InternalAuth> {
+        self.inner.internal_auth.as_ref()
+    }
+
+    /// The periodic signed check of the orchestrator.
+    pub fn orchestrator(&self) -> &Arc<PeerChecker> {
+        &self.inner.orchestrator
     }
 
     pub fn http(&self) -> &reqwest::Client {

@@ -106,6 +106,10 @@ pub struct AgentConfig {
     pub policy_refresh_interval: Duration,
     /// Requests per minute per client, shared by every replica on the database.
     pub rate_limit_rpm: u32,
+    /// Tokens (of audited calls) per minute per client; `None`: no token limit.
+    pub rate_limit_tpm: Option<u32>,
+    /// How long the periodic agent -> orchestrator check waits between calls.
+    pub peer_check_interval: Duration,
 }
 
 /// Settings of the orchestrator.
@@ -113,6 +117,9 @@ pub struct AgentConfig {
 pub struct OrchestratorConfig {
     pub common: CommonConfig,
     pub openai_base_url: String,
+    /// An agent to check periodically with a signed internal call (optional).
+    pub agent_url: Option<String>,
+    pub peer_check_interval: Duration,
 }
 
 /// Collects values and problems while reading one source.
@@ -340,6 +347,18 @@ impl AgentConfig {
                 .problems
                 .push("AXONFLOW_RATE_LIMIT_RPM must be at least 1".to_owned());
         }
+        let rate_limit_tpm = match reader.raw("AXONFLOW_RATE_LIMIT_TPM") {
+            None => None,
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    reader.problems.push(format!(
+                        "AXONFLOW_RATE_LIMIT_TPM={value:?} is not a positive number of tokens per minute"
+                    ));
+                    None
+                }
+            },
+        };
         let config = AgentConfig {
             common,
             orchestrator_url,
@@ -355,6 +374,8 @@ impl AgentConfig {
             gateway_context_ttl: Duration::from_secs(context_ttl_secs.clamp(1, 86_400)),
             policy_refresh_interval: Duration::from_millis(refresh_ms.clamp(10, 60_000)),
             rate_limit_rpm: rate_limit_rpm.max(1),
+            rate_limit_tpm,
+            peer_check_interval: Duration::from_secs(15),
         };
         reader.finish(config)
     }
@@ -368,9 +389,14 @@ impl OrchestratorConfig {
         };
         let common = reader.common(8081);
         let openai_base_url = reader.url("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL);
+        let agent_url = reader
+            .raw("AGENT_URL")
+            .map(|_| reader.url("AGENT_URL", "http://localhost:8080"));
         reader.finish(OrchestratorConfig {
             common,
             openai_base_url,
+            agent_url,
+            peer_check_interval: Duration::from_secs(15),
         })
     }
 }

@@ -3,13 +3,19 @@
 //! never formatted in.
 
 mod audit_search;
+mod clients;
 mod gateway;
 mod policies;
 
 pub use audit_search::{search_audits, AuditQuery, StoredAudit};
+pub use clients::{
+    changed_clients, claim_nonce, client_revision, delete_client, delete_expired_nonces,
+    find_client, insert_client, list_admin_entries, list_clients, set_client_secret, update_client,
+    AdminEntry, ClientChanges, ClientRecord,
+};
 pub use gateway::{
-    claim_gateway_context, count_request, delete_old_rate_windows, find_gateway_context,
-    insert_gateway_context, GatewayContext, RateWindow, StoredContext,
+    add_tokens, claim_gateway_context, count_request, delete_old_rate_windows,
+    find_gateway_context, insert_gateway_context, GatewayContext, RateWindow, StoredContext,
 };
 pub use policies::{
     changed_revisions, delete_override, delete_tenant_policy, find_policy, insert_tenant_policy,

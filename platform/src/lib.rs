@@ -2,8 +2,12 @@
 //! place with SQL), the audit writer, token pricing, logging and trace ids. No HTTP routing here.
 
 pub mod audit;
+pub mod client_auth;
 pub mod config;
+pub mod credentials;
 pub mod db;
+pub mod internal_auth;
+pub mod peer;
 pub mod pricing;
 pub mod shutdown;
 pub mod telemetry;

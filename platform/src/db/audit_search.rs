@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use super::DbError;
 
-/// Filters of an audit search. `tenant_id` is always applied; `None` filters are not.
+/// Filters of an audit search; `None` filters are not applied. Tenant-facing reads always set
+/// `tenant_id`; only the admin API reads across tenants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
-    pub tenant_id: String,
+    pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
@@ -53,7 +54,7 @@ const SELECT: &str = "SELECT id, source, client_id, tenant_id, org_id, provider,
      created_at FROM llm_call_audits WHERE ";
 
 /// Constant text only: every value is a bound parameter.
-const FILTERS: &str = "tenant_id = $1 \
+const FILTERS: &str = "($1::text IS NULL OR tenant_id = $1) \
      AND ($2::text IS NULL OR client_id = $2) \
      AND ($3::timestamptz IS NULL OR created_at >= $3) \
      AND ($4::timestamptz IS NULL OR created_at <= $4) \

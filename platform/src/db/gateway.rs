@@ -41,6 +41,8 @@ pub struct StoredContext {
 pub struct RateWindow {
     /// Requests counted in this window, this one included.
     pub requests: i32,
+    /// Tokens of the client's audited calls in this window so far.
+    pub tokens: i64,
     pub window_start: DateTime<Utc>,
 }
 
@@ -126,15 +128,30 @@ pub async fn count_request(pool: &PgPool, client_id: &str) -> Result<RateWindow,
         "INSERT INTO rate_limit_windows (client_id, window_start, requests) \
          VALUES ($1, date_trunc('minute', now()), 1) \
          ON CONFLICT (client_id, window_start) DO UPDATE SET requests = rate_limit_windows.requests + 1 \
-         RETURNING requests, window_start",
+         RETURNING requests, tokens, window_start",
     )
     .bind(client_id)
     .fetch_one(pool)
     .await?;
     Ok(RateWindow {
         requests: row.try_get("requests")?,
+        tokens: row.try_get("tokens")?,
         window_start: row.try_get("window_start")?,
     })
+}
+
+/// Adds an audited call's tokens to the client's current window.
+pub async fn add_tokens(pool: &PgPool, client_id: &str, tokens: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO rate_limit_windows (client_id, window_start, requests, tokens) \
+         VALUES ($1, date_trunc('minute', now()), 0, $2) \
+         ON CONFLICT (client_id, window_start) DO UPDATE SET tokens = rate_limit_windows.tokens + EXCLUDED.tokens",
+    )
+    .bind(client_id)
+    .bind(tokens)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Drops counter windows that ended more than a few minutes ago.
