@@ -244,16 +244,27 @@ impl<'s> Reader<'s> {
             .raw("AXONFLOW_INTERNAL_SERVICE_SECRET")
             .map(Secret::new);
         match (&internal_service_secret, deployment_mode) {
-            (Some(secret), _) if secret.expose().chars().count() < 32 => self
-                .problems
-                .push("AXONFLOW_INTERNAL_SERVICE_SECRET must be at least 32 characters".to_owned()),
+            (Some(secret), _) if secret.expose().chars().count() < 32 => self.problems.push(
+                "AXONFLOW_INTERNAL_SERVICE_SECRET must be at least 32 characters; make one with `openssl rand -hex 32` \
+                 and give both services the same value"
+                    .to_owned(),
+            ),
             (None, DeploymentMode::Enterprise) => self.problems.push(
-                "AXONFLOW_INTERNAL_SERVICE_SECRET is required with DEPLOYMENT_MODE=enterprise (at least 32 characters)"
+                "AXONFLOW_INTERNAL_SERVICE_SECRET is required with DEPLOYMENT_MODE=enterprise (at least 32 characters); \
+                 make one with `openssl rand -hex 32` and give both services the same value"
                     .to_owned(),
             ),
             _ => {}
         }
         let admin_api_key = self.raw("ADMIN_API_KEY").map(Secret::new);
+        if admin_api_key
+            .as_ref()
+            .is_some_and(|key| key.expose().chars().count() < 16)
+        {
+            self.problems.push(
+                "ADMIN_API_KEY must be at least 16 characters (`openssl rand -hex 32` makes a good one)".to_owned(),
+            );
+        }
         let otel_endpoint = self.raw("OTEL_EXPORTER_OTLP_ENDPOINT");
         CommonConfig {
             port,

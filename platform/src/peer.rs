@@ -112,16 +112,20 @@ impl PeerChecker {
         status
     }
 
-    /// Checks every `interval`, forever (the caller aborts the task at shutdown).
+    /// Checks every `interval` while the peer answers, every second while it does not (so that a
+    /// peer starting later is seen soon), forever (the caller aborts the task at shutdown).
     pub async fn run_forever(self: Arc<Self>, interval: Duration) {
         if self.url.is_none() || self.auth.is_none() {
             return;
         }
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticker.tick().await;
-            self.check_once().await;
+            let status = self.check_once().await;
+            let pause = if status.state == "ok" {
+                interval
+            } else {
+                interval.min(Duration::from_secs(1))
+            };
+            tokio::time::sleep(pause).await;
         }
     }
 }

@@ -4,6 +4,7 @@
 mod audit_search;
 mod common;
 mod decision_mode;
+mod enterprise;
 mod gateway;
 mod gateway_mode;
 mod startup;
