@@ -61,7 +61,7 @@ done
 agent_port=$(free_port)
 # shellcheck disable=SC2086
 env DATABASE_URL="$database_url" PORT="$agent_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 OPENAI_BASE_URL="$mock_url" \
-    RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback.jsonl" ${AGENT_ENV:-} \
+    RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 ${AGENT_ENV:-} \
     target/release/axonflow-agent >"$work/agent.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do

@@ -83,7 +83,7 @@ pub async fn decide(
             "invalid_stage",
         ));
     }
-    let rate = ratelimit::count(&state, &caller, &caller.effective_client_id(None)).await?;
+    let rate = ratelimit::count(&state, &caller, &caller.effective_client_id(None)).await;
     if rate.exceeded.is_some() {
         return Err(rate.to_api_error(Utc::now()));
     }
@@ -227,7 +227,7 @@ pub async fn check_input(
         }
     }
     let client_id = caller.effective_client_id(request.client_id.as_deref());
-    let rate = ratelimit::count(&state, &caller, &client_id).await?;
+    let rate = ratelimit::count(&state, &caller, &client_id).await;
     if rate.exceeded.is_some() {
         return Err(rate.to_api_error(Utc::now()));
     }

@@ -88,13 +88,14 @@ pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// Writes the audit row of one decision before the response is sent. A failure is logged with the
-/// decision id (the fallback journal takes such rows once it exists).
+/// Records the audit row of one decision before the response is sent: committed, journaled, or (in
+/// performance mode) queued. Only when neither Postgres nor the journal can take it does this fail,
+/// which is logged with the decision id.
 pub async fn write_audit(state: &AppState, record: AuditRecord) -> Uuid {
     let decision_id = record.decision_id;
     let verdict = record.verdict.as_str();
     if let Err(error) = state.audit().record(record).await {
-        tracing::error!(%decision_id, verdict, error = %error, "audit write failed");
+        tracing::error!(%decision_id, verdict, error = %error, "audit record lost: neither Postgres nor the journal took it");
     }
     decision_id
 }

@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
+use axonflow_platform::audit::{AuditConfig, AuditMode, AuditPipeline};
 use axonflow_platform::config::AgentConfig;
 use axonflow_platform::db;
 use axonflow_platform::pricing::{PricingError, PricingTable};
@@ -49,6 +50,8 @@ pub enum StartError {
     },
     #[error("HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error("audit journal unusable (AUDIT_FALLBACK_PATH): {0}")]
+    Audit(#[from] axonflow_platform::audit::AuditError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -187,7 +190,41 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
         )
         .pool_idle_timeout(std::time::Duration::from_secs(90))
         .build()?;
-    Ok(AppState::new(config, pool, engine, http, pricing))
+    let audit = AuditPipeline::start(
+        pool.clone(),
+        AuditConfig {
+            mode: if config.performance_mode {
+                AuditMode::Performance
+            } else {
+                AuditMode::Compliance
+            },
+            journal_path: config.audit_fallback_path.clone(),
+            queue_capacity: config.audit_queue_capacity,
+            flush_interval: config.audit_flush_interval,
+            retention: config.audit_retention.clone(),
+        },
+    )?;
+    Ok(AppState::new(config, pool, engine, http, pricing, audit))
+}
+
+/// How often a journal holding rows is replayed while running.
+const JOURNAL_REPLAY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often audit partitions are created ahead and expired ones dropped.
+const PARTITION_MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Creates monthly audit partitions ahead and drops expired ones: at start, then hourly.
+async fn maintain_audit_partitions(pool: db::PgPool) {
+    loop {
+        match axonflow_platform::audit::maintain_partitions(&pool).await {
+            Ok((created, dropped)) => {
+                if created > 0 || !dropped.is_empty() {
+                    tracing::info!(created, ?dropped, "audit partitions maintained");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "audit partition maintenance deferred"),
+        }
+        tokio::time::sleep(PARTITION_MAINTENANCE_INTERVAL).await;
+    }
 }
 
 /// Starts the agent and serves until SIGTERM or ctrl-c; in-flight requests (and their audit writes)
@@ -210,8 +247,22 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
         .policies()
         .for_tenant(state.pool(), auth::DEFAULT_TENANT)
         .await?;
+    match state.audit().replay_journal().await {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(rows, "audit journal replayed at start"),
+        Err(error) => {
+            tracing::warn!(%error, "audit journal not replayed at start; retried while running")
+        }
+    }
     let refresh = state.config().policy_refresh_interval;
     let background = [
+        tokio::spawn(
+            state
+                .audit()
+                .clone()
+                .replay_forever(JOURNAL_REPLAY_INTERVAL),
+        ),
+        tokio::spawn(maintain_audit_partitions(state.pool().clone())),
         tokio::spawn(
             state
                 .policies()
@@ -232,10 +283,13 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
         ),
     ];
     tracing::info!("axonflow-agent listening on http://{local}");
+    let state_for_drain = state.clone();
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(axonflow_platform::shutdown::signal())
         .await
         .map_err(StartError::Serve);
+    // In-flight requests have finished; what they queued is written before exit.
+    state_for_drain.audit().drain().await;
     for task in background {
         task.abort();
     }

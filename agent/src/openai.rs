@@ -368,15 +368,9 @@ async fn decide_and_forward(
     trace_id: TraceId,
 ) -> Response {
     let decision_id = Uuid::now_v7();
-    match ratelimit::count(&state, &caller, &caller.client_id).await {
-        Ok(rate) if rate.exceeded.is_some() => {
-            return rate.to_openai_error(Utc::now()).into_response();
-        }
-        Ok(_) => {}
-        Err(error) => {
-            tracing::error!(%error, "rate limit counter unavailable; request refused");
-            return OpenAiError::PoliciesUnavailable.into_response();
-        }
+    let rate = ratelimit::count(&state, &caller, &caller.client_id).await;
+    if rate.exceeded.is_some() {
+        return rate.to_openai_error(Utc::now()).into_response();
     }
     let tenant = match state
         .policies()

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use axonflow_platform::db::{self, DbError};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axonflow_platform::db;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
@@ -56,17 +58,38 @@ impl RateStatus {
     }
 }
 
-/// Counts one request of `client_id` (the caller's, or the id a community caller declared).
-pub async fn count(
-    state: &AppState,
-    caller: &Caller,
-    client_id: &str,
-) -> Result<RateStatus, DbError> {
+/// Set while the counter cannot be read, for one log line per outage.
+static COUNTER_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Counts one request of `client_id` (the caller's, or the id a community caller declared). When
+/// Postgres cannot count, the request is allowed (the limit is not enforced during the outage; the
+/// audit trail still records every call through the journal) and the outage is logged once.
+pub async fn count(state: &AppState, caller: &Caller, client_id: &str) -> RateStatus {
     let limit = caller
         .rate_limit_rpm
         .unwrap_or(state.config().rate_limit_rpm);
     let tokens_limit = caller.rate_limit_tpm.or(state.config().rate_limit_tpm);
-    let window = db::count_request(state.pool(), client_id).await?;
+    let window = match db::count_request(state.pool(), client_id).await {
+        Ok(window) => {
+            if COUNTER_DOWN.swap(false, Ordering::Relaxed) {
+                tracing::info!("rate limit counters readable again");
+            }
+            window
+        }
+        Err(error) => {
+            if !COUNTER_DOWN.swap(true, Ordering::Relaxed) {
+                tracing::warn!(%error, "rate limit counters unavailable: limits are not enforced until Postgres is back");
+            }
+            let now = Utc::now();
+            return RateStatus {
+                limit,
+                remaining: limit,
+                reset_at: now + chrono::TimeDelta::seconds(60),
+                exceeded: None,
+                tokens_limit,
+            };
+        }
+    };
     let used = u32::try_from(window.requests.max(0)).unwrap_or(u32::MAX);
     let exceeded = if used > limit {
         Some("requests")
@@ -75,13 +98,13 @@ pub async fn count(
     } else {
         None
     };
-    Ok(RateStatus {
+    RateStatus {
         limit,
         remaining: limit.saturating_sub(used),
         reset_at: window.window_start + chrono::TimeDelta::seconds(60),
         exceeded,
         tokens_limit,
-    })
+    }
 }
 
 /// Counts an audited call's tokens against the client's tokens-per-minute window. Best effort: a

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axonflow_platform::audit::AuditWriter;
+use axonflow_platform::audit::AuditPipeline;
 use axonflow_platform::client_auth::ClientStore;
 use axonflow_platform::config::AgentConfig;
 use axonflow_platform::db::PgPool;
@@ -28,7 +28,7 @@ struct Inner {
     orchestrator: Arc<PeerChecker>,
     http: reqwest::Client,
     pricing: PricingTable,
-    audit: AuditWriter,
+    audit: AuditPipeline,
     started_at: Instant,
 }
 
@@ -39,8 +39,8 @@ impl AppState {
         engine: Engine,
         http: reqwest::Client,
         pricing: PricingTable,
+        audit: AuditPipeline,
     ) -> Self {
-        let audit = AuditWriter::new(pool.clone());
         let internal_auth = config
             .common
             .internal_service_secret
@@ -102,7 +102,7 @@ impl AppState {
         &self.inner.pricing
     }
 
-    pub fn audit(&self) -> &AuditWriter {
+    pub fn audit(&self) -> &AuditPipeline {
         &self.inner.audit
     }
 

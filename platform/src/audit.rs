@@ -1,12 +1,47 @@
-//! The audit trail: one `AuditRecord` per decision, written through `AuditWriter`, the only way
-//! services record decisions. Today the writer inserts before the response is sent (compliance mode).
+//! The audit trail: one `AuditRecord` per decision, written through `AuditPipeline`, the only way
+//! services record decisions. Nothing acknowledged is lost:
+//!
+//! - **Compliance mode** (default): the row is committed to Postgres before `record` returns, or,
+//!   when Postgres cannot take it, appended to the fallback journal and fsync'd.
+//! - **Performance mode**: the row goes to a bounded queue; a batching writer inserts up to
+//!   `BATCH_ROWS` rows per statement, retries a failed batch 3 times (100, 200, 400 ms) and then
+//!   journals it. When the queue is full, `record` writes synchronously as in compliance mode
+//!   (counted in `queue_full`): back-pressure, never loss. `drain` (at shutdown) writes everything
+//!   queued before it returns.
+//!
+//! The journal is replayed into Postgres at start and periodically; rows are idempotent by
+//! `(created_at, id)`, so a replay never duplicates one. Every row is sealed into a hash chain per
+//! tenant and writer instance (`audit/chain.rs`) and carries the date until which its compliance
+//! frameworks require it to be kept.
 
-use chrono::{DateTime, Utc};
+pub mod chain;
+pub mod journal;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use axonflow_policy::Verdict;
 
 use crate::db::{self, DbError, PgPool};
+use journal::{Journal, JournalError, JournalLine};
+
+/// Rows per multi-row INSERT of the performance-mode writer and of replays.
+pub const BATCH_ROWS: usize = 500;
+/// Waits between the attempts of a failed batch in performance mode.
+pub const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+];
+/// A compliance-mode insert that takes longer than this goes to the journal instead.
+const COMPLIANCE_INSERT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Which entry point made the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +76,7 @@ impl AuditSource {
 /// One audited decision. Holds no provider key and no raw prompt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
-    /// Returned to the client as the decision id; the row's primary key.
+    /// Returned to the client as the decision id; the row's primary key (with `created_at`).
     pub decision_id: Uuid,
     pub source: AuditSource,
     pub client_id: String,
@@ -64,26 +99,209 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// How an acknowledged record is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Committed to Postgres.
+    Committed,
+    /// Fsync'd to the journal; replayed into Postgres later.
+    Journaled,
+    /// In the performance-mode queue.
+    Queued,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("audit write failed: {0}")]
     Write(#[from] DbError),
+    #[error("audit record could neither be stored nor journaled: {0}")]
+    Journal(#[from] JournalError),
 }
 
-/// Writes audit records.
-#[derive(Clone)]
-pub struct AuditWriter {
-    pool: PgPool,
+/// How long rows are kept, in months: per compliance framework, else the default. A row
+/// implicating several frameworks is kept for the longest of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub default_months: u32,
+    pub by_framework: Vec<(String, u32)>,
 }
 
-impl AuditWriter {
-    pub fn new(pool: PgPool) -> Self {
-        AuditWriter { pool }
+impl Retention {
+    /// SEBI 5 years, EU AI Act 7 years, RBI 5 years, HIPAA 6 years; 1 year for everything else.
+    pub fn standard() -> Retention {
+        Retention {
+            default_months: 12,
+            by_framework: vec![
+                ("SEBI".to_owned(), 60),
+                ("EU AI Act".to_owned(), 84),
+                ("RBI".to_owned(), 60),
+                ("HIPAA".to_owned(), 72),
+            ],
+        }
     }
 
-    /// Stores `record` before returning. `metadata.verdict` and `metadata.decision_id` are set from the
-    /// record so that they always agree with the columns.
-    pub async fn record(&self, mut record: AuditRecord) -> Result<(), AuditError> {
+    /// The date until which a row created at `at` with these frameworks is kept.
+    pub fn keep_until(&self, at: DateTime<Utc>, frameworks: &[&str]) -> NaiveDate {
+        let months = frameworks
+            .iter()
+            .filter_map(|f| {
+                self.by_framework
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(f))
+                    .map(|(_, months)| *months)
+            })
+            .fold(self.default_months, u32::max);
+        let day = at.date_naive();
+        day.checked_add_months(chrono::Months::new(months))
+            .unwrap_or(NaiveDate::MAX)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditMode {
+    Compliance,
+    Performance,
+}
+
+/// What the pipeline needs.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub mode: AuditMode,
+    pub journal_path: PathBuf,
+    pub queue_capacity: usize,
+    /// Longest a queued row waits for its batch to fill (performance mode).
+    pub flush_interval: Duration,
+    pub retention: Retention,
+}
+
+/// Counters, for `/metrics` and health.
+#[derive(Debug, Default)]
+pub struct AuditMetrics {
+    pub rows_written: AtomicU64,
+    pub rows_journaled: AtomicU64,
+    pub rows_replayed: AtomicU64,
+    pub write_failures: AtomicU64,
+    pub journal_failures: AtomicU64,
+    pub queue_full: AtomicU64,
+}
+
+/// A snapshot of the counters and gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditStats {
+    pub mode: AuditMode,
+    pub queue_depth: u64,
+    pub queue_capacity: u64,
+    pub journal_backlog: u64,
+    pub rows_written: u64,
+    pub rows_journaled: u64,
+    pub rows_replayed: u64,
+    pub write_failures: u64,
+    pub journal_failures: u64,
+    pub queue_full: u64,
+    pub database_ok: bool,
+}
+
+struct ChainState {
+    seq: i64,
+    last_hash: [u8; 32],
+}
+
+struct Inner {
+    pool: PgPool,
+    config: AuditConfig,
+    /// This process's writer id: one chain per tenant and instance.
+    instance: String,
+    chains: Mutex<HashMap<String, ChainState>>,
+    journal: Journal,
+    metrics: AuditMetrics,
+    queue: Mutex<Option<mpsc::Sender<JournalLine>>>,
+    writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// False after a write failed, until one succeeds again (for the fallback / recovery log lines).
+    database_ok: AtomicBool,
+}
+
+/// Writes audit records (see the module documentation for the guarantees).
+#[derive(Clone)]
+pub struct AuditPipeline {
+    inner: Arc<Inner>,
+}
+
+fn hex32(bytes: &[u8; 32]) -> String {
+    hex::encode(bytes)
+}
+
+/// Microseconds: what Postgres keeps, so that the hash covers exactly what is stored.
+fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
+/// The hash of `line` (as stored) over `prev_hash`.
+pub fn hash_line(prev_hash: &[u8; 32], line: &JournalLine) -> [u8; 32] {
+    let created_at = line.created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let retain_until = line.retain_until.format("%Y-%m-%d").to_string();
+    chain::row_hash(
+        prev_hash,
+        &chain::ChainedFields {
+            decision_id: line.id,
+            source: &line.source,
+            client_id: &line.client_id,
+            tenant_id: &line.tenant_id,
+            org_id: &line.org_id,
+            provider: &line.provider,
+            model: &line.model,
+            verdict: &line.verdict,
+            prompt_tokens: line.prompt_tokens,
+            completion_tokens: line.completion_tokens,
+            total_tokens: line.total_tokens,
+            cost: &line.estimated_cost_usd,
+            latency_ms: line.latency_ms,
+            http_status: line.http_status,
+            trace_id: line.trace_id.as_deref(),
+            metadata: &line.metadata,
+            created_at: &created_at,
+            chain_id: &line.chain_id,
+            chain_seq: line.chain_seq,
+            retain_until: &retain_until,
+        },
+    )
+}
+
+impl AuditPipeline {
+    /// Opens the journal (an unusable path is an error) and, in performance mode, starts the
+    /// batching writer.
+    pub fn start(pool: PgPool, config: AuditConfig) -> Result<AuditPipeline, AuditError> {
+        let journal = Journal::open(&config.journal_path)?;
+        let inner = Arc::new(Inner {
+            pool,
+            instance: Uuid::now_v7().simple().to_string(),
+            chains: Mutex::new(HashMap::new()),
+            journal,
+            metrics: AuditMetrics::default(),
+            queue: Mutex::new(None),
+            writer: tokio::sync::Mutex::new(None),
+            database_ok: AtomicBool::new(true),
+            config,
+        });
+        let pipeline = AuditPipeline { inner };
+        if pipeline.inner.config.mode == AuditMode::Performance {
+            let (sender, receiver) = mpsc::channel(pipeline.inner.config.queue_capacity.max(1));
+            if let Ok(mut queue) = pipeline.inner.queue.lock() {
+                *queue = Some(sender);
+            }
+            let writer = tokio::spawn(pipeline.clone().write_batches(receiver));
+            if let Ok(mut slot) = pipeline.inner.writer.try_lock() {
+                *slot = Some(writer);
+            }
+        }
+        Ok(pipeline)
+    }
+
+    pub fn journal_path(&self) -> &std::path::Path {
+        self.inner.journal.path()
+    }
+
+    /// Seals `record` into its tenant's chain: sequence, previous hash, own hash, retention.
+    fn seal(&self, mut record: AuditRecord) -> JournalLine {
         if !record.metadata.is_object() {
             record.metadata = serde_json::json!({});
         }
@@ -94,7 +312,385 @@ impl AuditWriter {
                 record.decision_id.to_string().into(),
             );
         }
-        db::insert_audit(&self.pool, &record).await?;
-        Ok(())
+        let created_at = to_micros(record.created_at);
+        let frameworks: Vec<&str> = record
+            .metadata
+            .get("frameworks")
+            .and_then(serde_json::Value::as_array)
+            .map(|f| f.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let retain_until = self
+            .inner
+            .config
+            .retention
+            .keep_until(created_at, &frameworks);
+        let chain_id = format!("{}/{}", record.tenant_id, self.inner.instance);
+        let mut line = JournalLine {
+            id: record.decision_id,
+            source: record.source.as_str().to_owned(),
+            client_id: record.client_id,
+            tenant_id: record.tenant_id.clone(),
+            org_id: record.org_id,
+            provider: record.provider,
+            model: record.model,
+            verdict: record.verdict.as_str().to_owned(),
+            prompt_tokens: i64::from(record.prompt_tokens),
+            completion_tokens: i64::from(record.completion_tokens),
+            total_tokens: i64::from(record.total_tokens),
+            estimated_cost_usd: format!("{:.10}", record.estimated_cost_usd.max(0.0)),
+            latency_ms: i64::from(record.latency_ms),
+            http_status: record.http_status.map(i64::from),
+            trace_id: record.trace_id,
+            metadata: record.metadata,
+            created_at,
+            chain_id: chain_id.clone(),
+            chain_seq: 0,
+            prev_hash: String::new(),
+            row_hash: String::new(),
+            retain_until,
+        };
+        // Sequence and hashes under one short lock: a chain's order is its sequence numbers, so
+        // rows of one chain may be inserted in any order afterwards.
+        let mut chains = match self.inner.chains.lock() {
+            Ok(chains) => chains,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let state = chains.entry(record.tenant_id).or_insert(ChainState {
+            seq: 0,
+            last_hash: chain::GENESIS,
+        });
+        line.chain_seq = state.seq + 1;
+        let hash = hash_line(&state.last_hash, &line);
+        line.prev_hash = hex32(&state.last_hash);
+        line.row_hash = hex32(&hash);
+        state.seq += 1;
+        state.last_hash = hash;
+        line
+    }
+
+    fn note_database(&self, ok: bool) {
+        let was_ok = self.inner.database_ok.swap(ok, Ordering::Relaxed);
+        if was_ok && !ok {
+            tracing::error!(journal = %self.journal_path().display(), "Postgres cannot take audit rows: falling back to the journal");
+        } else if !was_ok && ok {
+            tracing::info!("Postgres takes audit rows again; the journal is replayed");
+        }
+    }
+
+    async fn journal(&self, lines: Vec<JournalLine>) -> Result<(), AuditError> {
+        let pipeline = self.clone();
+        let n = lines.len() as u64;
+        let appended = tokio::task::spawn_blocking(move || pipeline.inner.journal.append(&lines))
+            .await
+            .map_err(|e| JournalError::Io {
+                path: self.journal_path().display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        match appended {
+            Ok(()) => {
+                self.inner
+                    .metrics
+                    .rows_journaled
+                    .fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) => {
+                self.inner
+                    .metrics
+                    .journal_failures
+                    .fetch_add(n, Ordering::Relaxed);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Inserts now or journals: the compliance-mode write.
+    async fn write_now(&self, line: JournalLine) -> Result<Durability, AuditError> {
+        let inserted = tokio::time::timeout(
+            COMPLIANCE_INSERT_TIMEOUT,
+            db::insert_audit_lines(&self.inner.pool, std::slice::from_ref(&line)),
+        )
+        .await;
+        match inserted {
+            Ok(Ok(())) => {
+                self.note_database(true);
+                self.inner
+                    .metrics
+                    .rows_written
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(Durability::Committed)
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(decision_id = %line.id, %error, "audit insert failed; journaling");
+                self.fallback(line).await
+            }
+            Err(_) => {
+                tracing::warn!(decision_id = %line.id, "audit insert timed out; journaling");
+                self.fallback(line).await
+            }
+        }
+    }
+
+    async fn fallback(&self, line: JournalLine) -> Result<Durability, AuditError> {
+        self.inner
+            .metrics
+            .write_failures
+            .fetch_add(1, Ordering::Relaxed);
+        self.note_database(false);
+        self.journal(vec![line]).await?;
+        Ok(Durability::Journaled)
+    }
+
+    /// Records one decision (see the module documentation for when it is durable).
+    pub async fn record(&self, record: AuditRecord) -> Result<Durability, AuditError> {
+        let line = self.seal(record);
+        let sender = self.inner.queue.lock().ok().and_then(|q| q.clone());
+        match sender {
+            None => self.write_now(line).await,
+            Some(sender) => match sender.try_send(line) {
+                Ok(()) => Ok(Durability::Queued),
+                Err(
+                    mpsc::error::TrySendError::Full(line) | mpsc::error::TrySendError::Closed(line),
+                ) => {
+                    self.inner
+                        .metrics
+                        .queue_full
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.write_now(line).await
+                }
+            },
+        }
+    }
+
+    /// The performance-mode writer: batches of up to `BATCH_ROWS` rows, each retried, then
+    /// journaled. Ends when the queue is closed and empty.
+    async fn write_batches(self, mut receiver: mpsc::Receiver<JournalLine>) {
+        let flush = self.inner.config.flush_interval;
+        while let Some(first) = receiver.recv().await {
+            let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + flush;
+            while batch.len() < BATCH_ROWS {
+                match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                    Ok(Some(line)) => batch.push(line),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.write_batch(batch).await;
+        }
+    }
+
+    async fn write_batch(&self, batch: Vec<JournalLine>) {
+        let mut attempt = 0;
+        loop {
+            match db::insert_audit_lines(&self.inner.pool, &batch).await {
+                Ok(()) => {
+                    self.note_database(true);
+                    self.inner
+                        .metrics
+                        .rows_written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    return;
+                }
+                Err(error) if attempt < RETRY_DELAYS.len() => {
+                    tracing::warn!(%error, attempt = attempt + 1, rows = batch.len(), "audit batch failed; retrying");
+                    tokio::time::sleep(RETRY_DELAYS[attempt]).await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, rows = batch.len(), "audit batch failed 4 times; journaling");
+                    self.inner
+                        .metrics
+                        .write_failures
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.note_database(false);
+                    if let Err(error) = self.journal(batch).await {
+                        tracing::error!(%error, "audit rows could neither be stored nor journaled");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes the queue and waits until every queued row is stored or journaled.
+    pub async fn drain(&self) {
+        if let Ok(mut queue) = self.inner.queue.lock() {
+            queue.take();
+        }
+        let writer = self.inner.writer.lock().await.take();
+        if let Some(writer) = writer {
+            let queued = self.stats().queue_depth;
+            tracing::info!(queued, "draining the audit queue");
+            let _ = writer.await;
+            tracing::info!("audit queue drained");
+        }
+    }
+
+    /// Replays every journal file into Postgres; returns the rows replayed.
+    pub async fn replay_journal(&self) -> Result<u64, AuditError> {
+        let pipeline = self.clone();
+        let files = tokio::task::spawn_blocking(move || pipeline.inner.journal.take_for_replay())
+            .await
+            .map_err(|e| JournalError::Io {
+                path: self.journal_path().display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+        let mut replayed = 0;
+        for file in files {
+            let pipeline = self.clone();
+            let reading = file.clone();
+            let read = tokio::task::spawn_blocking(move || pipeline.inner.journal.read(&reading))
+                .await
+                .map_err(|e| JournalError::Io {
+                    path: file.display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })??;
+            for chunk in read.lines.chunks(BATCH_ROWS) {
+                db::insert_audit_lines(&self.inner.pool, chunk).await?;
+            }
+            let n_lines =
+                read.lines.len() as u64 + u64::from(read.torn_last_line) + read.rejected as u64;
+            let pipeline = self.clone();
+            let finished = file.clone();
+            tokio::task::spawn_blocking(move || {
+                pipeline.inner.journal.finish_replay(&finished, n_lines)
+            })
+            .await
+            .map_err(|e| JournalError::Io {
+                path: file.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+            replayed += read.lines.len() as u64;
+            tracing::info!(file = %file.display(), rows = read.lines.len(), "audit journal replayed");
+        }
+        self.inner
+            .metrics
+            .rows_replayed
+            .fetch_add(replayed, Ordering::Relaxed);
+        if replayed > 0 {
+            self.note_database(true);
+        }
+        Ok(replayed)
+    }
+
+    /// Replays the journal every `interval` when it holds rows, forever (aborted at shutdown).
+    pub async fn replay_forever(self, interval: Duration) {
+        loop {
+            tokio::time::sleep(interval).await;
+            if self.inner.journal.backlog() == 0 {
+                continue;
+            }
+            if let Err(error) = self.replay_journal().await {
+                tracing::debug!(%error, "journal replay deferred");
+            }
+        }
+    }
+
+    pub fn stats(&self) -> AuditStats {
+        let metrics = &self.inner.metrics;
+        let (queue_depth, queue_capacity) = self
+            .inner
+            .queue
+            .lock()
+            .ok()
+            .and_then(|q| {
+                q.as_ref().map(|s| {
+                    (
+                        (s.max_capacity() - s.capacity()) as u64,
+                        s.max_capacity() as u64,
+                    )
+                })
+            })
+            .unwrap_or((0, 0));
+        AuditStats {
+            mode: self.inner.config.mode,
+            queue_depth,
+            queue_capacity,
+            journal_backlog: self.inner.journal.backlog(),
+            rows_written: metrics.rows_written.load(Ordering::Relaxed),
+            rows_journaled: metrics.rows_journaled.load(Ordering::Relaxed),
+            rows_replayed: metrics.rows_replayed.load(Ordering::Relaxed),
+            write_failures: metrics.write_failures.load(Ordering::Relaxed),
+            journal_failures: metrics.journal_failures.load(Ordering::Relaxed),
+            queue_full: metrics.queue_full.load(Ordering::Relaxed),
+            database_ok: self.inner.database_ok.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Verifies the hash chains of one tenant (or all): the first broken link of each chain.
+pub async fn verify_chains(
+    pool: &PgPool,
+    tenant_id: Option<&str>,
+) -> Result<chain::VerifyReport, DbError> {
+    const PAGE: i64 = 5000;
+    let mut verifier = chain::Verifier::default();
+    let mut after: Option<(String, i64)> = None;
+    loop {
+        let page = db::audit_chain_page(
+            pool,
+            tenant_id,
+            after.as_ref().map(|(chain, seq)| (chain.as_str(), *seq)),
+            PAGE,
+        )
+        .await?;
+        let n = page.len();
+        for line in page {
+            let decode = |text: &str| (!text.is_empty()).then(|| hex::decode(text).ok()).flatten();
+            let (prev_hash, row_hash) = (decode(&line.prev_hash), decode(&line.row_hash));
+            let prev: [u8; 32] = prev_hash
+                .as_deref()
+                .and_then(|p| p.try_into().ok())
+                .unwrap_or(chain::GENESIS);
+            after = Some((line.chain_id.clone(), line.chain_seq));
+            verifier.push(chain::StoredLink {
+                decision_id: line.id,
+                recomputed: hash_line(&prev, &line),
+                chain_id: line.chain_id,
+                chain_seq: line.chain_seq,
+                prev_hash,
+                row_hash,
+            });
+        }
+        if n < PAGE as usize {
+            return Ok(verifier.finish());
+        }
+    }
+}
+
+/// Creates the partitions of this month and the next two, and drops those whose rows are all past
+/// retention. Returns (partitions created, partitions dropped).
+pub async fn maintain_partitions(pool: &PgPool) -> Result<(u32, Vec<String>), DbError> {
+    let today = db::now(pool).await?.date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    let months: Vec<NaiveDate> = (0..3)
+        .filter_map(|n| first.checked_add_months(chrono::Months::new(n)))
+        .collect();
+    let created = db::ensure_audit_partitions(pool, &months).await?;
+    let dropped = db::drop_expired_audit_partitions(pool, today).await?;
+    Ok((created, dropped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_is_the_longest_of_the_frameworks() {
+        let retention = Retention::standard();
+        let at = DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        assert_eq!(retention.keep_until(at, &[]).to_string(), "2027-03-01");
+        assert_eq!(
+            retention.keep_until(at, &["SEBI"]).to_string(),
+            "2031-03-01"
+        );
+        assert_eq!(
+            retention
+                .keep_until(at, &["SEBI", "EU AI Act", "GDPR"])
+                .to_string(),
+            "2033-03-01"
+        );
     }
 }

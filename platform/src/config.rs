@@ -108,6 +108,12 @@ pub struct AgentConfig {
     pub rate_limit_rpm: u32,
     /// Tokens (of audited calls) per minute per client; `None`: no token limit.
     pub rate_limit_tpm: Option<u32>,
+    /// Rows the performance-mode audit queue holds before writes turn synchronous.
+    pub audit_queue_capacity: usize,
+    /// Longest a queued audit row waits for its batch (performance mode).
+    pub audit_flush_interval: Duration,
+    /// How long audit rows are kept, per compliance framework.
+    pub audit_retention: crate::audit::Retention,
     /// How long the periodic agent -> orchestrator check waits between calls.
     pub peer_check_interval: Duration,
 }
@@ -291,6 +297,44 @@ impl<'s> Reader<'s> {
 
 const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
+/// `SEBI=5y,EU AI Act=7y,default=1y` (years `y` or months `m`); frameworks not named keep the
+/// standard retention, `default` applies to rows that implicate none.
+fn parse_retention(text: &str) -> Result<crate::audit::Retention, String> {
+    let mut retention = crate::audit::Retention::standard();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, period) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("{entry:?} is not NAME=PERIOD"))?;
+        let period = period.trim();
+        let (number, unit) = period.split_at(period.len().saturating_sub(1));
+        let number: u32 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("{period:?} is not a period such as 5y or 18m"))?;
+        let months = match unit {
+            "y" | "Y" => number.saturating_mul(12),
+            "m" | "M" => number,
+            _ => return Err(format!("{period:?} is not a period such as 5y or 18m")),
+        };
+        if months == 0 {
+            return Err(format!("{entry:?}: a retention must be at least one month"));
+        }
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("default") {
+            retention.default_months = months;
+        } else if let Some(slot) = retention
+            .by_framework
+            .iter_mut()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        {
+            slot.1 = months;
+        } else {
+            retention.by_framework.push((name.to_owned(), months));
+        }
+    }
+    Ok(retention)
+}
+
 impl AgentConfig {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigErrors> {
         let mut reader = Reader {
@@ -350,7 +394,7 @@ impl AgentConfig {
         }
         let rate_limit_rpm = reader.parsed(
             "AXONFLOW_RATE_LIMIT_RPM",
-            600u32,
+            60_000u32,
             "a number of requests per minute",
         );
         if rate_limit_rpm == 0 {
@@ -370,6 +414,35 @@ impl AgentConfig {
                 }
             },
         };
+        let audit_queue_capacity = reader.parsed(
+            "AXONFLOW_AUDIT_QUEUE_CAPACITY",
+            10_000usize,
+            "a number of rows",
+        );
+        if audit_queue_capacity == 0 {
+            reader
+                .problems
+                .push("AXONFLOW_AUDIT_QUEUE_CAPACITY must be at least 1".to_owned());
+        }
+        let audit_flush_ms =
+            reader.parsed("AXONFLOW_AUDIT_FLUSH_MS", 20u64, "a number of milliseconds");
+        if !(1..=60_000).contains(&audit_flush_ms) {
+            reader
+                .problems
+                .push("AXONFLOW_AUDIT_FLUSH_MS must be between 1 and 60000".to_owned());
+        }
+        let audit_retention = match reader.raw("AXONFLOW_AUDIT_RETENTION") {
+            None => crate::audit::Retention::standard(),
+            Some(text) => match parse_retention(&text) {
+                Ok(retention) => retention,
+                Err(problem) => {
+                    reader
+                        .problems
+                        .push(format!("AXONFLOW_AUDIT_RETENTION={text:?}: {problem}"));
+                    crate::audit::Retention::standard()
+                }
+            },
+        };
         let config = AgentConfig {
             common,
             orchestrator_url,
@@ -386,6 +459,9 @@ impl AgentConfig {
             policy_refresh_interval: Duration::from_millis(refresh_ms.clamp(10, 60_000)),
             rate_limit_rpm: rate_limit_rpm.max(1),
             rate_limit_tpm,
+            audit_queue_capacity: audit_queue_capacity.max(1),
+            audit_flush_interval: Duration::from_millis(audit_flush_ms.clamp(1, 60_000)),
+            audit_retention,
             peer_check_interval: Duration::from_secs(15),
         };
         reader.finish(config)
@@ -435,7 +511,7 @@ mod tests {
         assert_eq!(config.pii_action, None);
         assert!(!config.performance_mode);
         assert_eq!(config.gateway_context_ttl, Duration::from_secs(300));
-        assert_eq!(config.rate_limit_rpm, 600);
+        assert_eq!(config.rate_limit_rpm, 60_000);
         let orchestrator =
             OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
                 .expect("valid");
@@ -486,6 +562,19 @@ mod tests {
             AgentConfig::from_source(&source(&[("DATABASE_URL", "postgres://user:hunter2@db/x")]))
                 .expect("valid");
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn retention_periods() {
+        let retention = parse_retention("SEBI=10y, GDPR=18m,default=2y").expect("valid");
+        assert_eq!(retention.default_months, 24);
+        assert!(retention.by_framework.contains(&("SEBI".to_owned(), 120)));
+        assert!(retention.by_framework.contains(&("GDPR".to_owned(), 18)));
+        assert!(retention
+            .by_framework
+            .contains(&("EU AI Act".to_owned(), 84)));
+        assert!(parse_retention("SEBI=forever").is_err());
+        assert!(parse_retention("SEBI=0y").is_err());
     }
 
     #[test]

@@ -2,11 +2,16 @@
 //! `db/`). Handlers and services call these functions; nothing else uses sqlx. All values are bound,
 //! never formatted in.
 
+mod audit_rows;
 mod audit_search;
 mod clients;
 mod gateway;
 mod policies;
 
+pub use audit_rows::{
+    audit_chain_page, audit_partitions, audit_row_size, drop_expired_audit_partitions,
+    ensure_audit_partitions, insert_audit_lines, now,
+};
 pub use audit_search::{search_audits, AuditQuery, StoredAudit};
 pub use clients::{
     changed_clients, claim_nonce, client_revision, delete_client, delete_expired_nonces,
@@ -28,8 +33,6 @@ use std::time::Duration;
 use axonflow_policy::PolicySpec;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
-
-use crate::audit::AuditRecord;
 
 pub use sqlx::PgPool;
 
@@ -78,35 +81,6 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
 
 pub async fn ping(pool: &PgPool) -> Result<(), DbError> {
     sqlx::query("SELECT 1").execute(pool).await?;
-    Ok(())
-}
-
-pub async fn insert_audit(pool: &PgPool, record: &AuditRecord) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO llm_call_audits (id, source, client_id, tenant_id, org_id, provider, model, verdict, \
-         prompt_tokens, completion_tokens, total_tokens, estimated_cost_usd, latency_ms, http_status, trace_id, \
-         metadata, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::float8, $13, $14, $15, $16, $17)",
-    )
-    .bind(record.decision_id)
-    .bind(record.source.as_str())
-    .bind(&record.client_id)
-    .bind(&record.tenant_id)
-    .bind(&record.org_id)
-    .bind(&record.provider)
-    .bind(&record.model)
-    .bind(record.verdict.as_str())
-    .bind(i64::from(record.prompt_tokens))
-    .bind(i64::from(record.completion_tokens))
-    .bind(i64::from(record.total_tokens))
-    .bind(record.estimated_cost_usd)
-    .bind(i64::from(record.latency_ms))
-    .bind(record.http_status.map(i32::from))
-    .bind(&record.trace_id)
-    .bind(&record.metadata)
-    .bind(record.created_at)
-    .execute(pool)
-    .await?;
     Ok(())
 }
 

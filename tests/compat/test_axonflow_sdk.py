@@ -89,8 +89,8 @@ def test_pre_check_approved_then_audited(client, db, made):
     assert ctx.block_reason is None
     assert ctx.requires_redaction is False
     assert ctx.approved_data == {"query": "Summarise our refund policy"}
-    assert ctx.rate_limit_info.limit == 600
-    assert 0 <= ctx.rate_limit_info.remaining < 600
+    assert ctx.rate_limit_info.limit == 60000
+    assert 0 <= ctx.rate_limit_info.remaining < 60000
     assert ctx.rate_limit_info.reset_at > datetime.now(timezone.utc) - timedelta(seconds=1)
     assert timedelta(minutes=4) < ctx.expires_at - datetime.now(timezone.utc) <= timedelta(minutes=5)
     made["pre_check"].append(ctx.decision_id)

@@ -61,8 +61,8 @@ async fn pre_check_then_llm_call_is_one_audited_story() {
         approved["approved_data"]["query"],
         "Summarise last quarter's revenue"
     );
-    assert_eq!(approved["rate_limit"]["limit"], 600);
-    assert_eq!(approved["rate_limit"]["remaining"], 599);
+    assert_eq!(approved["rate_limit"]["limit"], 60_000);
+    assert_eq!(approved["rate_limit"]["remaining"], 59_999);
     let context_id = approved["context_id"]
         .as_str()
         .expect("context id")

@@ -1,0 +1,164 @@
+//! Writing audit rows (multi-row INSERT, idempotent by `(created_at, id)`), reading them back in
+//! chain order for verification, and the partition maintenance of `llm_call_audits`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, QueryBuilder, Row};
+
+use super::DbError;
+use crate::audit::journal::JournalLine;
+
+/// Inserts sealed rows in one statement; rows already stored (a replay) are skipped.
+pub async fn insert_audit_lines(pool: &PgPool, lines: &[JournalLine]) -> Result<(), DbError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut rows: Vec<(&JournalLine, Vec<u8>, Vec<u8>)> = Vec::with_capacity(lines.len());
+    for line in lines {
+        let prev = hex::decode(&line.prev_hash).unwrap_or_default();
+        let hash = hex::decode(&line.row_hash).unwrap_or_default();
+        rows.push((line, prev, hash));
+    }
+    let mut builder: QueryBuilder<sqlx::Postgres> = QueryBuilder::new(
+        "INSERT INTO llm_call_audits (id, source, client_id, tenant_id, org_id, provider, model, verdict, \
+         prompt_tokens, completion_tokens, total_tokens, estimated_cost_usd, latency_ms, http_status, trace_id, \
+         metadata, created_at, chain_id, chain_seq, prev_hash, row_hash, retain_until) ",
+    );
+    builder.push_values(rows, |mut row, (line, prev, hash)| {
+        row.push_bind(line.id)
+            .push_bind(&line.source)
+            .push_bind(&line.client_id)
+            .push_bind(&line.tenant_id)
+            .push_bind(&line.org_id)
+            .push_bind(&line.provider)
+            .push_bind(&line.model)
+            .push_bind(&line.verdict)
+            .push_bind(line.prompt_tokens)
+            .push_bind(line.completion_tokens)
+            .push_bind(line.total_tokens)
+            .push_bind(&line.estimated_cost_usd)
+            .push_unseparated("::numeric")
+            .push_bind(line.latency_ms)
+            .push_bind(line.http_status)
+            .push_bind(&line.trace_id)
+            .push_bind(&line.metadata)
+            .push_bind(line.created_at)
+            .push_bind(&line.chain_id)
+            .push_bind(line.chain_seq)
+            .push_bind(prev)
+            .push_bind(hash)
+            .push_bind(line.retain_until);
+    });
+    builder.push(" ON CONFLICT (created_at, id) DO NOTHING");
+    builder.build().execute(pool).await?;
+    Ok(())
+}
+
+/// A stored row as a journal line; NULL hashes become empty strings.
+fn line_from_row(row: &PgRow) -> Result<JournalLine, sqlx::Error> {
+    let prev: Option<Vec<u8>> = row.try_get("prev_hash")?;
+    let hash: Option<Vec<u8>> = row.try_get("row_hash")?;
+    let line = JournalLine {
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        client_id: row.try_get("client_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        org_id: row.try_get("org_id")?,
+        provider: row.try_get("provider")?,
+        model: row.try_get("model")?,
+        verdict: row.try_get("verdict")?,
+        prompt_tokens: i64::from(row.try_get::<i32, _>("prompt_tokens")?),
+        completion_tokens: i64::from(row.try_get::<i32, _>("completion_tokens")?),
+        total_tokens: i64::from(row.try_get::<i32, _>("total_tokens")?),
+        estimated_cost_usd: row.try_get("cost")?,
+        latency_ms: i64::from(row.try_get::<i32, _>("latency_ms")?),
+        http_status: row.try_get::<Option<i32>, _>("http_status")?.map(i64::from),
+        trace_id: row.try_get("trace_id")?,
+        metadata: row.try_get("metadata")?,
+        created_at: row.try_get("created_at")?,
+        chain_id: row.try_get("chain_id")?,
+        chain_seq: row.try_get("chain_seq")?,
+        prev_hash: prev.as_deref().map(hex::encode).unwrap_or_default(),
+        row_hash: hash.as_deref().map(hex::encode).unwrap_or_default(),
+        retain_until: row.try_get("retain_until")?,
+    };
+    Ok(line)
+}
+
+/// One page of chained rows (of one tenant, or all) in chain order, after `after` (keyset paging).
+pub async fn audit_chain_page(
+    pool: &PgPool,
+    tenant_id: Option<&str>,
+    after: Option<(&str, i64)>,
+    limit: i64,
+) -> Result<Vec<JournalLine>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, source, client_id, tenant_id, org_id, provider, model, verdict, prompt_tokens, \
+         completion_tokens, total_tokens, estimated_cost_usd::text AS cost, latency_ms, http_status, trace_id, \
+         metadata, created_at, chain_id, chain_seq, prev_hash, row_hash, retain_until \
+         FROM llm_call_audits WHERE chain_id <> '' AND ($1::text IS NULL OR tenant_id = $1) \
+         AND ($2::text IS NULL OR (chain_id, chain_seq) > ($2, $3)) \
+         ORDER BY chain_id, chain_seq LIMIT $4",
+    )
+    .bind(tenant_id)
+    .bind(after.map(|(chain, _)| chain))
+    .bind(after.map_or(0, |(_, seq)| seq))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(line_from_row)
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Creates the monthly partitions of `months` that do not exist yet; returns how many it created.
+pub async fn ensure_audit_partitions(pool: &PgPool, months: &[NaiveDate]) -> Result<u32, DbError> {
+    let mut created = 0;
+    for month in months {
+        let made: bool = sqlx::query_scalar("SELECT axonflow_ensure_audit_partition($1)")
+            .bind(month)
+            .fetch_one(pool)
+            .await?;
+        created += u32::from(made);
+    }
+    Ok(created)
+}
+
+/// Detaches and drops the partitions all of whose rows are past their retention on `today`.
+pub async fn drop_expired_audit_partitions(
+    pool: &PgPool,
+    today: NaiveDate,
+) -> Result<Vec<String>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT axonflow_drop_expired_audit_partitions($1)")
+            .bind(today)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// The monthly partitions, oldest first.
+pub async fn audit_partitions(pool: &PgPool) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'llm_call_audits' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Average stored size of a row (`pg_column_size` of the whole row) over the newest `sample` rows.
+pub async fn audit_row_size(pool: &PgPool, sample: i64) -> Result<Option<f64>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT avg(pg_column_size(a.*))::float8 FROM (SELECT * FROM llm_call_audits ORDER BY created_at DESC LIMIT $1) a",
+    )
+    .bind(sample)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The database clock.
+pub async fn now(pool: &PgPool) -> Result<DateTime<Utc>, DbError> {
+    Ok(sqlx::query_scalar("SELECT now()").fetch_one(pool).await?)
+}
