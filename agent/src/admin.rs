@@ -57,6 +57,14 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/admin/llm-audits",
             get(llm_audits).fallback(not_allowed),
         )
+        .route(
+            "/api/v1/admin/audit/verify",
+            get(verify_audit).fallback(not_allowed),
+        )
+        .route(
+            "/api/v1/admin/audit/maintenance",
+            post(maintain_audit).fallback(not_allowed),
+        )
 }
 
 /// The admin layer: 404 when the admin API is off, 401 without the right bearer key.
@@ -421,6 +429,59 @@ async fn llm_audits(
         "total": total,
         "limit": limit,
         "offset": offset,
+    }))
+    .into_response())
+}
+
+/// The JSON of a chain verification.
+pub fn verify_report_json(report: &axonflow_platform::audit::chain::VerifyReport) -> Value {
+    json!({
+        "intact": report.broken.is_empty(),
+        "chains": report.chains,
+        "rows": report.rows,
+        "broken": report.broken.iter().map(|b| json!({
+            "chain_id": b.chain_id,
+            "chain_seq": b.chain_seq,
+            "decision_id": b.decision_id,
+            "problem": b.problem,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/v1/admin/audit/verify?tenant_id`: walks the hash chains and reports the first broken
+/// link of each (an edited or deleted row).
+async fn verify_audit(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let tenant = params.get("tenant_id").filter(|t| !t.is_empty());
+    let report =
+        axonflow_platform::audit::verify_chains(state.pool(), tenant.map(String::as_str)).await?;
+    Ok(Json(verify_report_json(&report)).into_response())
+}
+
+/// `POST /api/v1/admin/audit/maintenance`: creates the coming monthly partitions and drops those
+/// whose rows are all past retention (what every agent also does hourly).
+async fn maintain_audit(
+    State(state): State<AppState>,
+    Extension(actor): Extension<AdminActor>,
+) -> Result<Response, ApiError> {
+    let (created, dropped) = axonflow_platform::audit::maintain_partitions(state.pool()).await?;
+    db::record_admin_entry(
+        state.pool(),
+        &entry(
+            &actor,
+            "audit.maintenance",
+            "llm_call_audits",
+            json!({"partitions_created": created, "partitions_dropped": dropped}),
+        ),
+    )
+    .await?;
+    let partitions = db::audit_partitions(state.pool()).await?;
+    Ok(Json(json!({
+        "partitions_created": created,
+        "partitions_dropped": dropped,
+        "partitions": partitions,
     }))
     .into_response())
 }

@@ -40,6 +40,17 @@ pub struct Peer {
 }
 
 #[derive(Serialize)]
+pub struct AuditHealth {
+    mode: &'static str,
+    database_ok: bool,
+    queue_depth: u64,
+    journal_backlog: u64,
+    rows_replayed: u64,
+    write_failures: u64,
+    journal_failures: u64,
+}
+
+#[derive(Serialize)]
 pub struct Health {
     status: &'static str,
     service: &'static str,
@@ -49,6 +60,7 @@ pub struct Health {
     database: &'static str,
     /// The last signed check of the orchestrator (`not_configured` without a service secret).
     orchestrator: Peer,
+    audit: AuditHealth,
     capabilities: Vec<Capability>,
     sdk_compatibility: SdkCompatibility,
 }
@@ -112,6 +124,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         _ => "unreachable",
     };
     let peer = state.orchestrator().status();
+    let audit = state.audit().stats();
     Json(Health {
         status: "healthy",
         service: SERVICE,
@@ -126,6 +139,18 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
             status: peer.state,
             checked_at: peer.checked_at.map(crate::time::rfc3339),
             http_status: peer.http_status,
+        },
+        audit: AuditHealth {
+            mode: match audit.mode {
+                axonflow_platform::audit::AuditMode::Compliance => "compliance",
+                axonflow_platform::audit::AuditMode::Performance => "performance",
+            },
+            database_ok: audit.database_ok,
+            queue_depth: audit.queue_depth,
+            journal_backlog: audit.journal_backlog,
+            rows_replayed: audit.rows_replayed,
+            write_failures: audit.write_failures,
+            journal_failures: audit.journal_failures,
         },
         capabilities: CAPABILITIES
             .iter()

@@ -11,6 +11,7 @@ mod error;
 mod gateway;
 mod health;
 mod internal;
+mod metrics;
 mod openai;
 mod policies;
 mod ratelimit;
@@ -134,6 +135,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_routes)
         .merge(internal_routes)
         .route("/health", api(get(health::health)))
+        .route("/metrics", api(get(metrics::metrics)))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -205,6 +207,24 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
         },
     )?;
     Ok(AppState::new(config, pool, engine, http, pricing, audit))
+}
+
+/// `axonflow-agent verify-audit`: connects, migrates, and verifies the audit hash chains (of one
+/// tenant, or all).
+pub async fn verify_audit(
+    config: &AgentConfig,
+    tenant_id: Option<&str>,
+) -> Result<axonflow_platform::audit::chain::VerifyReport, StartError> {
+    let pool = db::connect(config.common.database_url.expose(), 2).await?;
+    db::migrate(&pool).await?;
+    Ok(axonflow_platform::audit::verify_chains(&pool, tenant_id).await?)
+}
+
+/// The JSON of a verification, as the admin endpoint and the subcommand print it.
+pub fn verify_report_json(
+    report: &axonflow_platform::audit::chain::VerifyReport,
+) -> serde_json::Value {
+    admin::verify_report_json(report)
 }
 
 /// How often a journal holding rows is replayed while running.

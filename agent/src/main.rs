@@ -9,9 +9,15 @@ use axonflow_platform::config::AgentConfig;
 #[tokio::main]
 async fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
-    if let Err(error) = axonflow_platform::telemetry::init_logging(
-        env.get("RUST_LOG").map_or("info", String::as_str),
-    ) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let one_shot = !args.is_empty();
+    let filter = env.get("RUST_LOG").map_or("info", String::as_str);
+    let logging = if one_shot {
+        axonflow_platform::telemetry::init_logging_to_stderr(filter)
+    } else {
+        axonflow_platform::telemetry::init_logging(filter)
+    };
+    if let Err(error) = logging {
         eprintln!("axonflow-agent: {error}");
         return ExitCode::from(2);
     }
@@ -22,6 +28,36 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.first().map(String::as_str) == Some("verify-audit") {
+        let tenant = match args.get(1).map(String::as_str) {
+            None => None,
+            Some("--tenant") if args.len() == 3 => Some(args[2].as_str()),
+            Some(_) => {
+                eprintln!("usage: axonflow-agent verify-audit [--tenant TENANT_ID]");
+                return ExitCode::from(2);
+            }
+        };
+        return match axonflow_agent::verify_audit(&config, tenant).await {
+            Ok(report) => {
+                println!("{}", axonflow_agent::verify_report_json(&report));
+                if report.broken.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(error) => {
+                eprintln!("axonflow-agent verify-audit: {error}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Some(other) = args.first() {
+        eprintln!(
+            "axonflow-agent: unknown command {other:?}\nusage: axonflow-agent                  run the agent\n       axonflow-agent verify-audit [--tenant TENANT_ID]"
+        );
+        return ExitCode::from(2);
+    }
     match axonflow_agent::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

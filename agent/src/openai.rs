@@ -388,9 +388,14 @@ async fn decide_and_forward(
         "policies": decision.policy_ids(),
         "matches": decisions::matches_json(&decision),
         "frameworks": decision.frameworks(),
-        "scan_truncated": decision.truncated,
-        "redacted": redacted_body.is_some(),
     });
+    // Flags are recorded when set, keeping the typical row small.
+    if decision.truncated {
+        metadata["scan_truncated"] = Value::Bool(true);
+    }
+    if redacted_body.is_some() {
+        metadata["redacted"] = Value::Bool(true);
+    }
     let base = AuditRecord {
         decision_id,
         source: AuditSource::OpenAiGateway,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axonflow_platform::db;
+use axonflow_platform::db::{self, DbError};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
@@ -58,6 +58,9 @@ impl RateStatus {
     }
 }
 
+/// A count slower than this is treated as unavailable (the request is not held up by an outage).
+const COUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Set while the counter cannot be read, for one log line per outage.
 static COUNTER_DOWN: AtomicBool = AtomicBool::new(false);
 
@@ -69,7 +72,10 @@ pub async fn count(state: &AppState, caller: &Caller, client_id: &str) -> RateSt
         .rate_limit_rpm
         .unwrap_or(state.config().rate_limit_rpm);
     let tokens_limit = caller.rate_limit_tpm.or(state.config().rate_limit_tpm);
-    let window = match db::count_request(state.pool(), client_id).await {
+    let counted = tokio::time::timeout(COUNT_TIMEOUT, db::count_request(state.pool(), client_id))
+        .await
+        .unwrap_or_else(|_| Err(DbError::Timeout));
+    let window = match counted {
         Ok(window) => {
             if COUNTER_DOWN.swap(false, Ordering::Relaxed) {
                 tracing::info!("rate limit counters readable again");

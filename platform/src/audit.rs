@@ -42,6 +42,8 @@ pub const RETRY_DELAYS: [Duration; 3] = [
 ];
 /// A compliance-mode insert that takes longer than this goes to the journal instead.
 const COMPLIANCE_INSERT_TIMEOUT: Duration = Duration::from_secs(2);
+/// One attempt of a performance-mode batch; a slower one counts as failed.
+const BATCH_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Which entry point made the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +185,8 @@ pub struct AuditMetrics {
     pub write_failures: AtomicU64,
     pub journal_failures: AtomicU64,
     pub queue_full: AtomicU64,
+    /// Rows accepted into the queue and not yet stored or journaled (queued or in a batch).
+    pub pending: AtomicU64,
 }
 
 /// A snapshot of the counters and gauges.
@@ -273,7 +277,8 @@ impl AuditPipeline {
         let journal = Journal::open(&config.journal_path)?;
         let inner = Arc::new(Inner {
             pool,
-            instance: Uuid::now_v7().simple().to_string(),
+            // 64 random bits name this process's chains: ample to keep writers apart.
+            instance: Uuid::new_v4().simple().to_string()[..16].to_owned(),
             chains: Mutex::new(HashMap::new()),
             journal,
             metrics: AuditMetrics::default(),
@@ -306,6 +311,13 @@ impl AuditPipeline {
             record.metadata = serde_json::json!({});
         }
         if let Some(object) = record.metadata.as_object_mut() {
+            // Empty lists and nulls say nothing: leaving them out keeps the typical row small.
+            object.retain(|_, value| match value {
+                serde_json::Value::Null => false,
+                serde_json::Value::Array(items) => !items.is_empty(),
+                serde_json::Value::Object(fields) => !fields.is_empty(),
+                _ => true,
+            });
             object.insert("verdict".to_owned(), record.verdict.as_str().into());
             object.insert(
                 "decision_id".to_owned(),
@@ -448,7 +460,10 @@ impl AuditPipeline {
         match sender {
             None => self.write_now(line).await,
             Some(sender) => match sender.try_send(line) {
-                Ok(()) => Ok(Durability::Queued),
+                Ok(()) => {
+                    self.inner.metrics.pending.fetch_add(1, Ordering::Relaxed);
+                    Ok(Durability::Queued)
+                }
                 Err(
                     mpsc::error::TrySendError::Full(line) | mpsc::error::TrySendError::Closed(line),
                 ) => {
@@ -480,9 +495,27 @@ impl AuditPipeline {
     }
 
     async fn write_batch(&self, batch: Vec<JournalLine>) {
+        let n_rows = batch.len() as u64;
+        self.write_batch_attempts(batch).await;
+        let _ =
+            self.inner
+                .metrics
+                .pending
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                    Some(p.saturating_sub(n_rows))
+                });
+    }
+
+    async fn write_batch_attempts(&self, batch: Vec<JournalLine>) {
         let mut attempt = 0;
         loop {
-            match db::insert_audit_lines(&self.inner.pool, &batch).await {
+            let inserted = tokio::time::timeout(
+                BATCH_ATTEMPT_TIMEOUT,
+                db::insert_audit_lines(&self.inner.pool, &batch),
+            )
+            .await
+            .unwrap_or(Err(DbError::Timeout));
+            match inserted {
                 Ok(()) => {
                     self.note_database(true);
                     self.inner
@@ -588,20 +621,14 @@ impl AuditPipeline {
 
     pub fn stats(&self) -> AuditStats {
         let metrics = &self.inner.metrics;
-        let (queue_depth, queue_capacity) = self
+        let queue_capacity = self
             .inner
             .queue
             .lock()
             .ok()
-            .and_then(|q| {
-                q.as_ref().map(|s| {
-                    (
-                        (s.max_capacity() - s.capacity()) as u64,
-                        s.max_capacity() as u64,
-                    )
-                })
-            })
-            .unwrap_or((0, 0));
+            .and_then(|q| q.as_ref().map(|s| s.max_capacity() as u64))
+            .unwrap_or(0);
+        let queue_depth = metrics.pending.load(Ordering::Relaxed);
         AuditStats {
             mode: self.inner.config.mode,
             queue_depth,
@@ -626,6 +653,7 @@ pub async fn verify_chains(
     const PAGE: i64 = 5000;
     let mut verifier = chain::Verifier::default();
     let mut after: Option<(String, i64)> = None;
+    let mut previous: Option<(String, Option<Vec<u8>>)> = None;
     loop {
         let page = db::audit_chain_page(
             pool,
@@ -636,19 +664,31 @@ pub async fn verify_chains(
         .await?;
         let n = page.len();
         for line in page {
-            let decode = |text: &str| (!text.is_empty()).then(|| hex::decode(text).ok()).flatten();
-            let (prev_hash, row_hash) = (decode(&line.prev_hash), decode(&line.row_hash));
-            let prev: [u8; 32] = prev_hash
-                .as_deref()
-                .and_then(|p| p.try_into().ok())
-                .unwrap_or(chain::GENESIS);
+            let row_hash = (!line.row_hash.is_empty())
+                .then(|| hex::decode(&line.row_hash).ok())
+                .flatten();
+            // The previous link of this chain, as stored (the genesis hash before the first row).
+            let same_chain = previous
+                .as_ref()
+                .is_some_and(|(chain, _)| *chain == line.chain_id);
+            let prev: [u8; 32] = if same_chain {
+                previous
+                    .as_ref()
+                    .and_then(|(_, hash)| hash.as_deref())
+                    .and_then(|h| h.try_into().ok())
+                    .unwrap_or([0xff; 32])
+            } else {
+                chain::GENESIS
+            };
             after = Some((line.chain_id.clone(), line.chain_seq));
+            let recomputed = hash_line(&prev, &line);
+            previous = Some((line.chain_id.clone(), row_hash.clone()));
             verifier.push(chain::StoredLink {
                 decision_id: line.id,
-                recomputed: hash_line(&prev, &line),
+                recomputed,
                 chain_id: line.chain_id,
                 chain_seq: line.chain_seq,
-                prev_hash,
+                prev_hash: Some(prev.to_vec()),
                 row_hash,
             });
         }

@@ -15,8 +15,8 @@ pub use audit_rows::{
 pub use audit_search::{search_audits, AuditQuery, StoredAudit};
 pub use clients::{
     changed_clients, claim_nonce, client_revision, delete_client, delete_expired_nonces,
-    find_client, insert_client, list_admin_entries, list_clients, set_client_secret, update_client,
-    AdminEntry, ClientChanges, ClientRecord,
+    find_client, insert_client, list_admin_entries, list_clients, record_admin_entry,
+    set_client_secret, update_client, AdminEntry, ClientChanges, ClientRecord,
 };
 pub use gateway::{
     add_tokens, claim_gateway_context, count_request, delete_old_rate_windows,
@@ -47,6 +47,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored policy {policy_id} is invalid: {problem}")]
     BadPolicyRow { policy_id: String, problem: String },
+    #[error("the database did not answer in time")]
+    Timeout,
     /// A unique constraint refused the write (`what` names the value that already exists).
     #[error("{what} already exists")]
     AlreadyExists { what: String },

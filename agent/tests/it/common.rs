@@ -348,3 +348,95 @@ pub fn assert_api_error(
 pub fn rfc3339_in(delay: Duration) -> String {
     (chrono::Utc::now() + chrono::TimeDelta::from_std(delay).expect("small delay")).to_rfc3339()
 }
+
+impl Agent {
+    /// SIGKILL: no shutdown work at all.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (up to `limit`) for the exit; returns whether it exited by itself.
+    pub fn terminate_and_wait(&mut self, limit: Duration) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+/// A private PostgreSQL cluster (provisioned by `install/lib.sh`) that a test may stop and start.
+pub struct Cluster {
+    dir: PathBuf,
+    pub port: u16,
+}
+
+fn lib_sh(script: &str, args: &[&str]) -> std::process::Output {
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../install/lib.sh");
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -e; source {}; {script}", lib.display()))
+        .arg("lib.sh")
+        .args(args)
+        .output()
+        .expect("bash runs")
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("pg-{}", uuid::Uuid::new_v4().simple()));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let cluster = Cluster { dir, port };
+        cluster.up();
+        cluster
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://axonflow@127.0.0.1:{}/axonflow", self.port)
+    }
+
+    pub fn up(&self) {
+        let port = self.port.to_string();
+        let dir = self.dir.display().to_string();
+        let output = lib_sh(
+            "pg_cluster_start \"$1\" \"$2\" fsync=off synchronous_commit=off",
+            &[&dir, &port],
+        );
+        assert!(
+            output.status.success(),
+            "cluster start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    pub fn down(&self) {
+        let dir = self.dir.display().to_string();
+        let output = lib_sh("pg_cluster_stop \"$1\"", &[&dir]);
+        assert!(
+            output.status.success(),
+            "cluster stop: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let dir = self.dir.display().to_string();
+        let _ = lib_sh("pg_cluster_stop \"$1\"", &[&dir]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(self.dir.with_extension("run"));
+    }
+}

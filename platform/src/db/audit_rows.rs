@@ -13,18 +13,17 @@ pub async fn insert_audit_lines(pool: &PgPool, lines: &[JournalLine]) -> Result<
     if lines.is_empty() {
         return Ok(());
     }
-    let mut rows: Vec<(&JournalLine, Vec<u8>, Vec<u8>)> = Vec::with_capacity(lines.len());
-    for line in lines {
-        let prev = hex::decode(&line.prev_hash).unwrap_or_default();
-        let hash = hex::decode(&line.row_hash).unwrap_or_default();
-        rows.push((line, prev, hash));
-    }
+    let rows: Vec<(&JournalLine, Vec<u8>)> = lines
+        .iter()
+        .map(|line| (line, hex::decode(&line.row_hash).unwrap_or_default()))
+        .collect();
     let mut builder: QueryBuilder<sqlx::Postgres> = QueryBuilder::new(
         "INSERT INTO llm_call_audits (id, source, client_id, tenant_id, org_id, provider, model, verdict, \
          prompt_tokens, completion_tokens, total_tokens, estimated_cost_usd, latency_ms, http_status, trace_id, \
          metadata, created_at, chain_id, chain_seq, prev_hash, row_hash, retain_until) ",
     );
-    builder.push_values(rows, |mut row, (line, prev, hash)| {
+    // `prev_hash` is not stored: it is the previous row's `row_hash`, which verification reads.
+    builder.push_values(rows, |mut row, (line, hash)| {
         row.push_bind(line.id)
             .push_bind(&line.source)
             .push_bind(&line.client_id)
@@ -45,7 +44,7 @@ pub async fn insert_audit_lines(pool: &PgPool, lines: &[JournalLine]) -> Result<
             .push_bind(line.created_at)
             .push_bind(&line.chain_id)
             .push_bind(line.chain_seq)
-            .push_bind(prev)
+            .push_bind(None::<Vec<u8>>)
             .push_bind(hash)
             .push_bind(line.retain_until);
     });

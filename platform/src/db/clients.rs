@@ -99,6 +99,14 @@ async fn insert_admin_entry(
     Ok(())
 }
 
+/// Records an admin action that changes no client (maintenance, say).
+pub async fn record_admin_entry(pool: &PgPool, entry: &AdminEntry) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
+    insert_admin_entry(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn find_client(pool: &PgPool, client_id: &str) -> Result<Option<ClientRecord>, DbError> {
     let row = sqlx::query(concat!(
         "SELECT ",

@@ -1,0 +1,94 @@
+//! `GET /metrics`: Prometheus text exposition of the audit pipeline (queue depth, journal backlog,
+//! rows written, journaled, replayed, failures, queue-full fallbacks). Public like `/health`: the
+//! values are counts across tenants, never tenant data.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+
+use axonflow_platform::audit::AuditMode;
+
+use crate::state::AppState;
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = state.audit().stats();
+    let mode = match stats.mode {
+        AuditMode::Compliance => "compliance",
+        AuditMode::Performance => "performance",
+    };
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "axonflow_audit_queue_depth",
+        "gauge",
+        "Audit rows waiting in the performance-mode queue.",
+        stats.queue_depth,
+    );
+    metric(
+        "axonflow_audit_queue_capacity",
+        "gauge",
+        "Capacity of the performance-mode queue (0 in compliance mode).",
+        stats.queue_capacity,
+    );
+    metric(
+        "axonflow_audit_journal_backlog",
+        "gauge",
+        "Audit rows in the fallback journal waiting for replay.",
+        stats.journal_backlog,
+    );
+    metric(
+        "axonflow_audit_rows_written_total",
+        "counter",
+        "Audit rows committed to Postgres by the writer.",
+        stats.rows_written,
+    );
+    metric(
+        "axonflow_audit_rows_journaled_total",
+        "counter",
+        "Audit rows written to the fallback journal.",
+        stats.rows_journaled,
+    );
+    metric(
+        "axonflow_audit_rows_replayed_total",
+        "counter",
+        "Audit rows replayed from the journal into Postgres.",
+        stats.rows_replayed,
+    );
+    metric(
+        "axonflow_audit_write_failures_total",
+        "counter",
+        "Audit rows Postgres did not take (then journaled).",
+        stats.write_failures,
+    );
+    metric(
+        "axonflow_audit_journal_failures_total",
+        "counter",
+        "Audit rows neither Postgres nor the journal took (lost).",
+        stats.journal_failures,
+    );
+    metric(
+        "axonflow_audit_queue_full_total",
+        "counter",
+        "Audit rows written synchronously because the queue was full.",
+        stats.queue_full,
+    );
+    metric(
+        "axonflow_audit_database_up",
+        "gauge",
+        "1 while Postgres takes audit rows, 0 after a failed write.",
+        u64::from(stats.database_ok),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP axonflow_build_info Version and audit mode.\n# TYPE axonflow_build_info gauge\naxonflow_build_info{{version=\"{}\",audit_mode=\"{mode}\"}} 1",
+        crate::health::VERSION
+    );
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
