@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Load test: starts a fast mock upstream and the release agent, then measures the latency the agent adds
-# (agent minus direct-to-mock, p50 and p99) and requests/s at concurrency 1, 8 and 32.
+# (agent minus direct-to-mock, p50 and p99) and requests/s at concurrency 1, 8 and 32, once per audit
+# mode (compliance: every row committed before the answer; performance: queued and batched), and
+# checks that every answered request left exactly one audit row (audit rows/s = agent requests/s).
 #
-#   ./bench/load.sh                      # throwaway Postgres cluster, 5 s per level
-#   SECONDS_PER_LEVEL=10 CONCURRENCY=1,8,32,64 ./bench/load.sh
-#   DATABASE_URL=postgres://... ./bench/load.sh   # use an existing server (a fresh database is created)
-#   AGENT_ENV="AGENT_PERFORMANCE_MODE=true" ./bench/load.sh
+#   ./bench/load.sh                      # throwaway Postgres cluster, 5 s per level, both modes
+#   SECONDS_PER_LEVEL=10 CONCURRENCY=1,8,32,64 MODES=performance ./bench/load.sh
+#   DATABASE_URL=postgres://... ./bench/load.sh   # use an existing server (fresh databases are created)
+#   AGENT_ENV="AXONFLOW_AUDIT_FLUSH_MS=5" ./bench/load.sh
 #
 # Every process it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
@@ -17,6 +19,7 @@ source "$repo/install/lib.sh"
 
 seconds_per_level=${SECONDS_PER_LEVEL:-5}
 concurrency=${CONCURRENCY:-1,8,32}
+modes=${MODES:-compliance,performance}
 work=$(mktemp -d /tmp/axonflow-load.XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -45,10 +48,6 @@ if [ -z "${DATABASE_URL:-}" ]; then
 else
     admin_url=$DATABASE_URL
 fi
-database="axonflow_load_$$"
-pg_psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null
-database_url="${admin_url%/*}/$database"
-
 target/release/examples/loadgen mock >"$work/mock.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do
@@ -58,22 +57,48 @@ for _ in $(seq 50); do
 done
 [ -n "${mock_url:-}" ] || die "mock upstream did not start: $(cat "$work/mock.out")"
 
-agent_port=$(free_port)
-# shellcheck disable=SC2086
-env DATABASE_URL="$database_url" PORT="$agent_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 OPENAI_BASE_URL="$mock_url" \
-    RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 ${AGENT_ENV:-} \
-    target/release/axonflow-agent >"$work/agent.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-    curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null || die "agent did not start: $(tail -20 "$work/agent.log")"
+metric() {
+    curl -fsS "http://127.0.0.1:$agent_port/metrics" | sed -n "s/^$1 //p"
+}
 
-log "measuring: ${seconds_per_level}s per level, concurrency $concurrency, $(nproc) cores shared by load generator, mock, agent and Postgres"
-target/release/examples/loadgen run \
-    --direct "$mock_url/chat/completions" \
-    --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
-    --concurrency "$concurrency" --seconds "$seconds_per_level"
-rows=$(pg_psql -qAt "$database_url" -c "SELECT count(*) FROM llm_call_audits")
-log "audit rows written during the run: $rows"
+run_mode() {
+    local mode=$1 performance=false database database_url agent_pid rows answered
+    [ "$mode" = performance ] && performance=true
+    database="axonflow_load_${mode}_$$"
+    pg_psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null
+    database_url="${admin_url%/*}/$database"
+    agent_port=$(free_port)
+    # shellcheck disable=SC2086
+    env DATABASE_URL="$database_url" PORT="$agent_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 OPENAI_BASE_URL="$mock_url" \
+        RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback_$mode.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 \
+        AGENT_PERFORMANCE_MODE=$performance ${AGENT_ENV:-} \
+        target/release/axonflow-agent >"$work/agent_$mode.log" 2>&1 &
+    agent_pid=$!
+    pids+=("$agent_pid")
+    for _ in $(seq 100); do
+        curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null || die "agent did not start: $(tail -20 "$work/agent_$mode.log")"
+
+    log "$mode mode: ${seconds_per_level}s per level, concurrency $concurrency, $(nproc) cores shared by load generator, mock, agent and Postgres"
+    target/release/examples/loadgen run \
+        --direct "$mock_url/chat/completions" \
+        --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
+        --concurrency "$concurrency" --seconds "$seconds_per_level" | tee "$work/result_$mode.txt"
+    for _ in $(seq 100); do
+        [ "$(metric axonflow_audit_queue_depth)" = 0 ] && [ "$(metric axonflow_audit_journal_backlog)" = 0 ] && break
+        sleep 0.1
+    done
+    rows=$(pg_psql -qAt "$database_url" -c "SELECT count(*) FROM llm_call_audits")
+    answered=$(sed -n 's/^answered by the agent: //p' "$work/result_$mode.txt")
+    log "$mode mode: $answered calls answered, $rows audit rows; journaled $(metric axonflow_audit_rows_journaled_total), queue-full fallbacks $(metric axonflow_audit_queue_full_total)"
+    [ "$rows" = "$answered" ] || die "$mode mode: $answered answered calls but $rows audit rows"
+    kill "$agent_pid" 2>/dev/null || true
+    wait "$agent_pid" 2>/dev/null || true
+}
+
+IFS=',' read -r -a mode_list <<<"$modes"
+for mode in "${mode_list[@]}"; do
+    case $mode in compliance | performance) run_mode "$mode" ;; *) die "MODES: unknown mode $mode" ;; esac
+done
