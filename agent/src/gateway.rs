@@ -296,7 +296,7 @@ pub async fn llm_call(
     } else {
         StatusCode::CONFLICT
     };
-    ratelimit::add_tokens(&state, &client_id, total_tokens).await;
+    ratelimit::add_tokens(&state, &caller, &client_id, total_tokens).await;
     decisions::write_audit(
         &state,
         AuditRecord {

@@ -399,9 +399,9 @@ async fn decide_and_forward(
     let base = AuditRecord {
         decision_id,
         source: AuditSource::OpenAiGateway,
-        client_id: caller.client_id,
-        tenant_id: caller.tenant_id,
-        org_id: caller.org_id,
+        client_id: caller.client_id.clone(),
+        tenant_id: caller.tenant_id.clone(),
+        org_id: caller.org_id.clone(),
         provider: PROVIDER.to_owned(),
         model: request.model.clone(),
         verdict: decision.verdict,
@@ -550,6 +550,7 @@ async fn decide_and_forward(
         metadata["error"] = json!(error);
     }
     let counted_client = base.client_id.clone();
+    let counted_caller = caller;
     let record = AuditRecord {
         prompt_tokens: outcome.prompt_tokens,
         completion_tokens: outcome.completion_tokens,
@@ -561,7 +562,7 @@ async fn decide_and_forward(
         ..base
     };
     decisions::write_audit(&state, record).await;
-    ratelimit::add_tokens(&state, &counted_client, total_tokens).await;
+    ratelimit::add_tokens(&state, &counted_caller, &counted_client, total_tokens).await;
     tracing::info!(
         %decision_id,
         verdict = "allow",

@@ -1,17 +1,31 @@
-//! Per-client limits, counted in Postgres so that every agent replica shares one counter per client
-//! and minute (fixed windows on the database clock): requests per minute, and tokens per minute
-//! from audited usage (a call's tokens count once its audit row is written; the next request over
-//! the limit is refused). Limits are the client's own, else the configured defaults.
+//! Per-client limits, shared by every agent replica through Postgres: requests per minute, and tokens
+//! per minute from audited usage (a call's tokens count once it is audited; the next request over
+//! the limit is refused). Limits are the client's own, else the configured defaults. Windows are
+//! whole minutes of the agents' clocks.
+//!
+//! Counting is local first: each agent adds its requests to an in-memory counter and adds them to
+//! the shared row every `SYNC_INTERVAL`, reading back every replica's total. Near a limit (within a
+//! fifth of it, or 100 requests / 1,000 tokens) each request is counted in Postgres at once, so the
+//! decision to refuse is exact; far from it, a client may overshoot by what other replicas counted
+//! within one sync interval. No request waits on Postgres unless it is near its limit.
 
-use chrono::{DateTime, Utc};
-
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axonflow_platform::db::{self, DbError};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use axonflow_platform::db::{self, DbError, PgPool};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, OpenAiError};
 use crate::state::AppState;
+
+/// How often local counts are added to the shared rows.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(200);
+/// A shared count slower than this is treated as unavailable (the request is not held up).
+const COUNT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A client's standing after one counted request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,48 +72,181 @@ impl RateStatus {
     }
 }
 
-/// A count slower than this is treated as unavailable (the request is not held up by an outage).
-const COUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+#[derive(Debug, Clone, Copy)]
+struct Counter {
+    window: DateTime<Utc>,
+    /// Every replica's totals as of the last exchange with Postgres.
+    shared_requests: i64,
+    shared_tokens: i64,
+    /// Counted here since then.
+    pending_requests: i64,
+    pending_tokens: i64,
+}
 
-/// Set while the counter cannot be read, for one log line per outage.
-static COUNTER_DOWN: AtomicBool = AtomicBool::new(false);
+impl Counter {
+    fn new(window: DateTime<Utc>) -> Counter {
+        Counter {
+            window,
+            shared_requests: 0,
+            shared_tokens: 0,
+            pending_requests: 0,
+            pending_tokens: 0,
+        }
+    }
 
-/// Counts one request of `client_id` (the caller's, or the id a community caller declared). When
-/// Postgres cannot count, the request is allowed (the limit is not enforced during the outage; the
-/// audit trail still records every call through the journal) and the outage is logged once.
+    fn requests(&self) -> i64 {
+        self.shared_requests + self.pending_requests
+    }
+
+    fn tokens(&self) -> i64 {
+        self.shared_tokens + self.pending_tokens
+    }
+}
+
+/// The local counters of this agent.
+#[derive(Default)]
+pub struct RateCounters {
+    counters: Mutex<HashMap<String, Counter>>,
+    down: AtomicBool,
+}
+
+fn current_window(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now)
+}
+
+/// Within a fifth of the limit (or `floor`), counts are exchanged with Postgres at once.
+fn near(used: i64, limit: i64, floor: i64) -> bool {
+    used + (limit / 5).max(floor) >= limit
+}
+
+impl RateCounters {
+    fn with_counter<T>(
+        &self,
+        client_id: &str,
+        window: DateTime<Utc>,
+        f: impl FnOnce(&mut Counter) -> T,
+    ) -> T {
+        let mut counters = match self.counters.lock() {
+            Ok(counters) => counters,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let counter = counters
+            .entry(client_id.to_owned())
+            .or_insert_with(|| Counter::new(window));
+        if counter.window != window {
+            *counter = Counter::new(window);
+        }
+        f(counter)
+    }
+
+    /// Adds the client's pending counts to its shared row and takes back every replica's totals.
+    /// On failure the pending counts stay pending.
+    async fn exchange(&self, pool: &PgPool, client_id: &str) -> Result<(), DbError> {
+        let (window, requests, tokens) = {
+            let mut counters = match self.counters.lock() {
+                Ok(counters) => counters,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let Some(counter) = counters.get_mut(client_id) else {
+                return Ok(());
+            };
+            let taken = (
+                counter.window,
+                counter.pending_requests,
+                counter.pending_tokens,
+            );
+            counter.pending_requests = 0;
+            counter.pending_tokens = 0;
+            taken
+        };
+        let added = tokio::time::timeout(
+            COUNT_TIMEOUT,
+            db::add_usage(pool, client_id, window, requests, tokens),
+        )
+        .await
+        .unwrap_or(Err(DbError::Timeout));
+        let mut counters = match self.counters.lock() {
+            Ok(counters) => counters,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let counter = counters
+            .entry(client_id.to_owned())
+            .or_insert_with(|| Counter::new(window));
+        match added {
+            Ok(shared) if counter.window == window => {
+                counter.shared_requests = i64::from(shared.requests);
+                counter.shared_tokens = shared.tokens;
+                self.note(true, None);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => {
+                if counter.window == window {
+                    counter.pending_requests += requests;
+                    counter.pending_tokens += tokens;
+                }
+                self.note(false, Some(&error));
+                Err(error)
+            }
+        }
+    }
+
+    fn note(&self, ok: bool, error: Option<&DbError>) {
+        let was_down = self.down.swap(!ok, Ordering::Relaxed);
+        if was_down && ok {
+            tracing::info!("rate limit counters shared again");
+        } else if !was_down && !ok {
+            tracing::warn!(error = ?error.map(ToString::to_string), "rate limit counters cannot be shared: each agent counts alone until Postgres is back");
+        }
+    }
+
+    /// Exchanges every active client's counts, every `SYNC_INTERVAL`, forever (aborted at shutdown).
+    pub async fn sync_forever(self: Arc<Self>, pool: PgPool) {
+        loop {
+            tokio::time::sleep(SYNC_INTERVAL).await;
+            let window = current_window(Utc::now());
+            let active: Vec<String> = match self.counters.lock() {
+                Ok(mut counters) => {
+                    counters.retain(|_, c| {
+                        c.window == window || c.pending_requests > 0 || c.pending_tokens > 0
+                    });
+                    counters.keys().cloned().collect()
+                }
+                Err(_) => Vec::new(),
+            };
+            for client_id in active {
+                let _ = self.exchange(&pool, &client_id).await;
+            }
+        }
+    }
+}
+
+/// Counts one request of `client_id` (the caller's, or the id a community caller declared).
 pub async fn count(state: &AppState, caller: &Caller, client_id: &str) -> RateStatus {
     let limit = caller
         .rate_limit_rpm
         .unwrap_or(state.config().rate_limit_rpm);
     let tokens_limit = caller.rate_limit_tpm.or(state.config().rate_limit_tpm);
-    let counted = tokio::time::timeout(COUNT_TIMEOUT, db::count_request(state.pool(), client_id))
-        .await
-        .unwrap_or_else(|_| Err(DbError::Timeout));
-    let window = match counted {
-        Ok(window) => {
-            if COUNTER_DOWN.swap(false, Ordering::Relaxed) {
-                tracing::info!("rate limit counters readable again");
-            }
-            window
-        }
-        Err(error) => {
-            if !COUNTER_DOWN.swap(true, Ordering::Relaxed) {
-                tracing::warn!(%error, "rate limit counters unavailable: limits are not enforced until Postgres is back");
-            }
-            let now = Utc::now();
-            return RateStatus {
-                limit,
-                remaining: limit,
-                reset_at: now + chrono::TimeDelta::seconds(60),
-                exceeded: None,
-                tokens_limit,
-            };
-        }
-    };
-    let used = u32::try_from(window.requests.max(0)).unwrap_or(u32::MAX);
+    let counters = state.rate_counters();
+    let window = current_window(Utc::now());
+    let (requests, tokens) = counters.with_counter(client_id, window, |counter| {
+        counter.pending_requests += 1;
+        (counter.requests(), counter.tokens())
+    });
+    let near_limit = near(requests, i64::from(limit), 100)
+        || tokens_limit.is_some_and(|t| near(tokens, i64::from(t), 1000));
+    let (requests, tokens) =
+        if near_limit && counters.exchange(state.pool(), client_id).await.is_ok() {
+            counters.with_counter(client_id, window, |counter| {
+                (counter.requests(), counter.tokens())
+            })
+        } else {
+            (requests, tokens)
+        };
+    let used = u32::try_from(requests.max(0)).unwrap_or(u32::MAX);
     let exceeded = if used > limit {
         Some("requests")
-    } else if tokens_limit.is_some_and(|t| window.tokens >= i64::from(t)) {
+    } else if tokens_limit.is_some_and(|t| tokens >= i64::from(t)) {
         Some("tokens")
     } else {
         None
@@ -107,19 +254,38 @@ pub async fn count(state: &AppState, caller: &Caller, client_id: &str) -> RateSt
     RateStatus {
         limit,
         remaining: limit.saturating_sub(used),
-        reset_at: window.window_start + chrono::TimeDelta::seconds(60),
+        reset_at: window + TimeDelta::seconds(60),
         exceeded,
         tokens_limit,
     }
 }
 
-/// Counts an audited call's tokens against the client's tokens-per-minute window. Best effort: a
-/// failure is logged, the audit row already holds the tokens.
-pub async fn add_tokens(state: &AppState, client_id: &str, tokens: u32) {
+/// Counts an audited call's tokens against the client's tokens-per-minute window.
+pub async fn add_tokens(state: &AppState, caller: &Caller, client_id: &str, tokens: u32) {
     if tokens == 0 {
         return;
     }
-    if let Err(error) = db::add_tokens(state.pool(), client_id, i64::from(tokens)).await {
-        tracing::warn!(%error, %client_id, "cannot count tokens for the rate limit");
+    let counters = state.rate_counters();
+    let window = current_window(Utc::now());
+    let total = counters.with_counter(client_id, window, |counter| {
+        counter.pending_tokens += i64::from(tokens);
+        counter.tokens()
+    });
+    let tokens_limit = caller.rate_limit_tpm.or(state.config().rate_limit_tpm);
+    if tokens_limit.is_some_and(|t| near(total, i64::from(t), 1000)) {
+        let _ = counters.exchange(state.pool(), client_id).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_exchanged_at_once_near_a_limit() {
+        assert!(near(1, 3, 100), "small limits are always exact");
+        assert!(!near(1_000, 60_000, 100));
+        assert!(near(48_000, 60_000, 100));
+        assert!(!near(47_999, 60_000, 100));
     }
 }

@@ -13,6 +13,7 @@ use axonflow_platform::pricing::PricingTable;
 use axonflow_policy::Engine;
 
 use crate::policies::PolicyStore;
+use crate::ratelimit::RateCounters;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +25,7 @@ struct Inner {
     pool: PgPool,
     policies: Arc<PolicyStore>,
     clients: Arc<ClientStore>,
+    rate_counters: Arc<RateCounters>,
     internal_auth: Option<InternalAuth>,
     orchestrator: Arc<PeerChecker>,
     http: reqwest::Client,
@@ -57,6 +59,7 @@ impl AppState {
                 pool,
                 policies: Arc::new(PolicyStore::new(engine)),
                 clients: Arc::new(ClientStore::new()),
+                rate_counters: Arc::new(RateCounters::default()),
                 internal_auth,
                 orchestrator,
                 http,
@@ -78,6 +81,11 @@ impl AppState {
     /// The system catalogue and every tenant's adjustments and custom policies.
     pub fn policies(&self) -> &Arc<PolicyStore> {
         &self.inner.policies
+    }
+
+    /// This agent's local rate-limit counters (shared through Postgres).
+    pub fn rate_counters(&self) -> &Arc<RateCounters> {
+        &self.inner.rate_counters
     }
 
     pub fn clients(&self) -> &Arc<ClientStore> {

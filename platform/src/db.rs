@@ -19,8 +19,8 @@ pub use clients::{
     set_client_secret, update_client, AdminEntry, ClientChanges, ClientRecord,
 };
 pub use gateway::{
-    add_tokens, claim_gateway_context, count_request, delete_old_rate_windows,
-    find_gateway_context, insert_gateway_context, GatewayContext, RateWindow, StoredContext,
+    add_usage, claim_gateway_context, delete_old_rate_windows, find_gateway_context,
+    insert_gateway_context, GatewayContext, RateWindow, StoredContext,
 };
 pub use policies::{
     changed_revisions, delete_override, delete_tenant_policy, find_policy, insert_tenant_policy,

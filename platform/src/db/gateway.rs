@@ -122,15 +122,25 @@ pub async fn claim_gateway_context(pool: &PgPool, context_id: Uuid) -> Result<i3
     Ok(count)
 }
 
-/// Counts one request of `client_id` in the current minute (database clock) and returns the window.
-pub async fn count_request(pool: &PgPool, client_id: &str) -> Result<RateWindow, DbError> {
+/// Adds `requests` and `tokens` to the client's window starting at `window_start` and returns the
+/// window's totals (every replica's additions).
+pub async fn add_usage(
+    pool: &PgPool,
+    client_id: &str,
+    window_start: DateTime<Utc>,
+    requests: i64,
+    tokens: i64,
+) -> Result<RateWindow, DbError> {
     let row = sqlx::query(
-        "INSERT INTO rate_limit_windows (client_id, window_start, requests) \
-         VALUES ($1, date_trunc('minute', now()), 1) \
-         ON CONFLICT (client_id, window_start) DO UPDATE SET requests = rate_limit_windows.requests + 1 \
+        "INSERT INTO rate_limit_windows (client_id, window_start, requests, tokens) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (client_id, window_start) DO UPDATE SET \
+         requests = rate_limit_windows.requests + EXCLUDED.requests, tokens = rate_limit_windows.tokens + EXCLUDED.tokens \
          RETURNING requests, tokens, window_start",
     )
     .bind(client_id)
+    .bind(window_start)
+    .bind(i32::try_from(requests).unwrap_or(i32::MAX))
+    .bind(tokens)
     .fetch_one(pool)
     .await?;
     Ok(RateWindow {
@@ -138,20 +148,6 @@ pub async fn count_request(pool: &PgPool, client_id: &str) -> Result<RateWindow,
         tokens: row.try_get("tokens")?,
         window_start: row.try_get("window_start")?,
     })
-}
-
-/// Adds an audited call's tokens to the client's current window.
-pub async fn add_tokens(pool: &PgPool, client_id: &str, tokens: i64) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO rate_limit_windows (client_id, window_start, requests, tokens) \
-         VALUES ($1, date_trunc('minute', now()), 0, $2) \
-         ON CONFLICT (client_id, window_start) DO UPDATE SET tokens = rate_limit_windows.tokens + EXCLUDED.tokens",
-    )
-    .bind(client_id)
-    .bind(tokens)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 /// Drops counter windows that ended more than a few minutes ago.
