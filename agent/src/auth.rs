@@ -27,8 +27,8 @@ use axonflow_platform::client_auth::Rejection;
 pub const ANONYMOUS_CLIENT: &str = "anonymous";
 /// Tenant of community callers.
 pub const DEFAULT_TENANT: &str = "default";
-/// Routes that answer without credentials in every mode (counts only, no tenant data).
-pub const PUBLIC_PATHS: &[&str] = &["/health", "/metrics"];
+/// Routes that answer without credentials in every mode.
+pub const PUBLIC_PATHS: &[&str] = &["/health"];
 
 /// The authenticated (or, in community mode, declared) caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus text exposition of the audit pipeline (queue depth, journal backlog,
-//! rows written, journaled, replayed, failures, queue-full fallbacks). Public like `/health`: the
-//! values are counts across tenants, never tenant data.
+//! rows written, journaled, replayed, failures, queue-full fallbacks). Counts across tenants, never
+//! tenant data; in enterprise mode the scraper authenticates like any client.
 
 use std::fmt::Write as _;
 

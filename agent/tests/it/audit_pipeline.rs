@@ -361,6 +361,18 @@ async fn a_journal_with_a_torn_last_line_replays_the_rest() {
     assert_eq!(report["intact"], true, "{report}");
     assert_eq!(report["rows"], 3);
 
+    let shared = std::process::Command::new(env!("CARGO_BIN_EXE_axonflow-agent"))
+        .env_clear()
+        .env("DATABASE_URL", fresh_database().await)
+        .env("PORT", "0")
+        .env("AUDIT_FALLBACK_PATH", &journal_text)
+        .output()
+        .expect("runs");
+    assert!(
+        !shared.status.success(),
+        "a second agent on the same journal must not start"
+    );
+    assert!(String::from_utf8_lossy(&shared.stderr).contains("another process uses this journal"));
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_axonflow-agent"))
         .env_clear()
         .env("DATABASE_URL", fresh_database().await)

@@ -142,6 +142,8 @@ async fn every_route_but_health_needs_valid_credentials() {
 
     let (status, body) = pre_check(&agent, None, "hello").await;
     assert_unauthorized(status, &body);
+    let (status, _, body) = send(&agent, reqwest::Method::GET, "/metrics", None, None).await;
+    assert_unauthorized(status, &body);
     let (status, _, body) = chat(&agent, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(

@@ -70,6 +70,9 @@ pub struct ReadJournal {
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    /// Held (an exclusive lock on `<path>.lock`) for the life of the process: two processes sharing
+    /// one journal could lose lines appended to a file the other is replaying.
+    _lock: File,
     /// Lines journaled and not yet replayed (including files left by an earlier run).
     backlog: AtomicU64,
 }
@@ -97,6 +100,25 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         }
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_error(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io_error(
+                    path,
+                    std::io::Error::other(
+                        "another process uses this journal; give every agent its own AUDIT_FALLBACK_PATH",
+                    ),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path, e)),
+        }
         let file = open_append(path)?;
         file.sync_all().map_err(|e| io_error(path, e))?;
         // Replay renames files next to the journal: the directory itself must be writable.
@@ -106,6 +128,7 @@ impl Journal {
         let journal = Journal {
             path: path.to_owned(),
             file: Mutex::new(file),
+            _lock: lock,
             backlog: AtomicU64::new(0),
         };
         let mut waiting = 0;

@@ -44,7 +44,7 @@ pub(crate) fn luhn_valid(digits: &[u8]) -> bool {
         }
         sum += value;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Issuer prefix and length rules of the major card networks.
@@ -390,7 +390,7 @@ pub(crate) fn aba_routing(candidate: &Candidate<'_>) -> bool {
         .enumerate()
         .map(|(i, digit)| u32::from(*digit) * weights[i % 3])
         .sum();
-    sum % 10 == 0 && sum > 0
+    sum.is_multiple_of(10) && sum > 0
 }
 
 const ACCOUNT_CONTEXT: &[&str] = &[
