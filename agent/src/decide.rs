@@ -155,23 +155,20 @@ pub async fn decide(
     decisions::write_audit(
         &state,
         AuditRecord {
-            decision_id,
-            source: AuditSource::Decide,
-            client_id: caller.effective_client_id(None),
-            tenant_id: caller.tenant_id.clone(),
-            org_id: caller.org_id.clone(),
             provider: target_text(&target, "provider"),
             model: target_text(&target, "model"),
-            verdict: decision.verdict,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-            estimated_cost_usd: 0.0,
-            latency_ms: 0,
             http_status: Some(200),
             trace_id: Some(trace_id.as_str().to_owned()),
-            metadata,
             created_at: now,
+            ..AuditRecord::decision(
+                decision_id,
+                AuditSource::Decide,
+                caller.effective_client_id(None),
+                caller.tenant_id.clone(),
+                caller.org_id.clone(),
+                decision.verdict,
+                metadata,
+            )
         },
     )
     .await;
@@ -257,32 +254,25 @@ pub async fn check_input(
     decisions::write_audit(
         &state,
         AuditRecord {
-            decision_id,
-            source: AuditSource::McpCheckInput,
-            client_id,
-            tenant_id: caller.tenant_id.clone(),
-            org_id: caller.org_id.clone(),
-            provider: String::new(),
-            model: String::new(),
-            verdict: decision.verdict,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-            estimated_cost_usd: 0.0,
-            latency_ms: 0,
             http_status: Some(status.as_u16()),
-            trace_id: None,
-            metadata: json!({
-                "connector_type": request.connector_type,
-                "operation": request.operation,
-                "policies": decision.policy_ids(),
-                "matches": decisions::matches_json(&decision),
-                "frameworks": decision.frameworks(),
-                "redacted": redacted_statement.is_some(),
-                "block_reason": block_reason,
-                "scan_truncated": decision.truncated,
-            }),
-            created_at: Utc::now(),
+            ..AuditRecord::decision(
+                decision_id,
+                AuditSource::McpCheckInput,
+                client_id,
+                caller.tenant_id.clone(),
+                caller.org_id.clone(),
+                decision.verdict,
+                json!({
+                    "connector_type": request.connector_type,
+                    "operation": request.operation,
+                    "policies": decision.policy_ids(),
+                    "matches": decisions::matches_json(&decision),
+                    "frameworks": decision.frameworks(),
+                    "redacted": redacted_statement.is_some(),
+                    "block_reason": block_reason,
+                    "scan_truncated": decision.truncated,
+                }),
+            )
         },
     )
     .await;

@@ -104,23 +104,17 @@ pub async fn pre_check(
         "scan_truncated": decision.truncated,
     });
     let record = AuditRecord {
-        decision_id,
-        source: AuditSource::PreCheck,
-        client_id: client_id.clone(),
-        tenant_id: caller.tenant_id.clone(),
-        org_id: caller.org_id.clone(),
-        provider: String::new(),
-        model: String::new(),
-        verdict: decision.verdict,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        total_tokens: 0,
-        estimated_cost_usd: 0.0,
-        latency_ms: 0,
         http_status: Some(200),
-        trace_id: None,
-        metadata,
         created_at: now,
+        ..AuditRecord::decision(
+            decision_id,
+            AuditSource::PreCheck,
+            client_id.clone(),
+            caller.tenant_id.clone(),
+            caller.org_id.clone(),
+            decision.verdict,
+            metadata,
+        )
     };
     // Two independent commits: run them together.
     let (stored, _) = tokio::join!(

@@ -101,6 +101,39 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl AuditRecord {
+    /// A decision that called no provider: no tokens, cost or upstream latency, made now.
+    pub fn decision(
+        decision_id: Uuid,
+        source: AuditSource,
+        client_id: String,
+        tenant_id: String,
+        org_id: String,
+        verdict: Verdict,
+        metadata: serde_json::Value,
+    ) -> AuditRecord {
+        AuditRecord {
+            decision_id,
+            source,
+            client_id,
+            tenant_id,
+            org_id,
+            provider: String::new(),
+            model: String::new(),
+            verdict,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            total_tokens: 0,
+            estimated_cost_usd: 0.0,
+            latency_ms: 0,
+            http_status: None,
+            trace_id: None,
+            metadata,
+            created_at: Utc::now(),
+        }
+    }
+}
+
 /// How an acknowledged record is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
