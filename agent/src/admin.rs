@@ -257,7 +257,7 @@ async fn create_client(
         }
         Err(error) => return Err(error.into()),
     }
-    state.clients().invalidate(&client_id);
+    state.clients().changed(state.pool(), &client_id).await;
     tracing::info!(%client_id, tenant_id = %client.tenant_id, actor = %actor.0, "client created");
     let mut body = client_json(&client);
     body["client_secret"] = json!(secret.expose());
@@ -330,7 +330,7 @@ async fn update_client(
     let client = db::update_client(state.pool(), &client_id, &changes, &log)
         .await?
         .ok_or_else(|| no_client(&client_id))?;
-    state.clients().invalidate(&client_id);
+    state.clients().changed(state.pool(), &client_id).await;
     tracing::info!(%client_id, actor = %actor.0, "client updated");
     Ok(Json(client_json(&client)).into_response())
 }
@@ -345,7 +345,7 @@ async fn rotate_secret(
     let client = db::set_client_secret(state.pool(), &client_id, &hash, &log)
         .await?
         .ok_or_else(|| no_client(&client_id))?;
-    state.clients().invalidate(&client_id);
+    state.clients().changed(state.pool(), &client_id).await;
     tracing::info!(%client_id, actor = %actor.0, "client secret rotated");
     Ok(Json(json!({
         "client_id": client.client_id,
@@ -364,7 +364,7 @@ async fn delete_client(
     if !db::delete_client(state.pool(), &client_id, &log).await? {
         return Err(no_client(&client_id));
     }
-    state.clients().invalidate(&client_id);
+    state.clients().changed(state.pool(), &client_id).await;
     tracing::info!(%client_id, actor = %actor.0, "client deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -439,6 +439,7 @@ pub fn verify_report_json(report: &axonflow_platform::audit::chain::VerifyReport
         "intact": report.broken.is_empty(),
         "chains": report.chains,
         "rows": report.rows,
+        "unchained_rows": report.unchained,
         "broken": report.broken.iter().map(|b| json!({
             "chain_id": b.chain_id,
             "chain_seq": b.chain_seq,

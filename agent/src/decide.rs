@@ -171,7 +171,7 @@ pub async fn decide(
             )
         },
     )
-    .await;
+    .await?;
     tracing::info!(%decision_id, verdict = decision.verdict.as_str(), stage = %request.stage, "decide");
     Ok(Json(json!({
         "verdict": decision.verdict.as_str(),
@@ -275,7 +275,7 @@ pub async fn check_input(
             )
         },
     )
-    .await;
+    .await?;
     let policy_matches: Vec<Value> = matched
         .iter()
         .map(|m| {

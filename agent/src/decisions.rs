@@ -8,6 +8,7 @@ use uuid::Uuid;
 use axonflow_platform::audit::AuditRecord;
 use axonflow_policy::{Action, Decision, Severity};
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Every match with its policy, category, severity, action and masked preview (never the raw text).
@@ -89,13 +90,23 @@ pub fn sha256_hex(text: &str) -> String {
 }
 
 /// Records the audit row of one decision before the response is sent: committed, journaled, or (in
-/// performance mode) queued. Only when neither Postgres nor the journal can take it does this fail,
-/// which is logged with the decision id.
-pub async fn write_audit(state: &AppState, record: AuditRecord) -> Uuid {
+/// performance mode) queued. The write runs in its own task, so a client that disconnects (which
+/// drops the handler) cannot cancel it half-way. `Err` only when neither Postgres nor the journal
+/// took the record, which is logged with the decision id: the caller answers 503 rather than act
+/// on an unrecorded decision.
+pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, ApiError> {
     let decision_id = record.decision_id;
     let verdict = record.verdict.as_str();
-    if let Err(error) = state.audit().record(record).await {
-        tracing::error!(%decision_id, verdict, error = %error, "audit record lost: neither Postgres nor the journal took it");
+    let audit = state.audit().clone();
+    match tokio::spawn(async move { audit.record(record).await }).await {
+        Ok(Ok(_)) => Ok(decision_id),
+        Ok(Err(error)) => {
+            tracing::error!(%decision_id, verdict, error = %error, "audit record lost: neither Postgres nor the journal took it");
+            Err(ApiError::Unavailable)
+        }
+        Err(error) => {
+            tracing::error!(%decision_id, verdict, %error, "audit task failed");
+            Err(ApiError::Unavailable)
+        }
     }
-    decision_id
 }

@@ -34,6 +34,8 @@ pub enum OpenAiError {
     /// The tenant's policies could not be loaded (database down, nothing cached): nothing is
     /// forwarded unchecked.
     PoliciesUnavailable,
+    /// Neither Postgres nor the journal took the decision's audit record.
+    AuditUnavailable,
     /// Missing, malformed or wrong client credentials (enterprise mode).
     Unauthorized {
         message: String,
@@ -81,6 +83,7 @@ impl OpenAiError {
             OpenAiError::NotFound { .. } => StatusCode::NOT_FOUND,
             OpenAiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             OpenAiError::PoliciesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OpenAiError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             OpenAiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             OpenAiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             OpenAiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -142,6 +145,12 @@ impl OpenAiError {
                 "server_error",
                 None,
                 "policies_unavailable",
+            ),
+            OpenAiError::AuditUnavailable => (
+                "The call could not be recorded in the audit trail, so its answer is withheld. Retry shortly.".to_owned(),
+                "server_error",
+                None,
+                "audit_unavailable",
             ),
             OpenAiError::Unauthorized { message } => (
                 format!("{message}. Pass api_key=\"client_id:client_secret\" (sent as Authorization: Bearer)."),

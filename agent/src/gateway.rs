@@ -117,11 +117,12 @@ pub async fn pre_check(
         )
     };
     // Two independent commits: run them together.
-    let (stored, _) = tokio::join!(
+    let (stored, audited) = tokio::join!(
         db::insert_gateway_context(state.pool(), &context),
         decisions::write_audit(&state, record)
     );
     stored?;
+    audited?;
     tracing::info!(%decision_id, %context_id, approved, n_matches = decision.matches.len(), "pre-check");
     let approved_data = if approved {
         json!({"query": decision.redacted_text.as_deref().unwrap_or(&request.query)})
@@ -313,7 +314,7 @@ pub async fn llm_call(
             created_at: Utc::now(),
         },
     )
-    .await;
+    .await?;
     if approved {
         tracing::info!(%decision_id, %context_id, "llm call audited");
         Ok(Json(json!({"success": true, "audit_id": decision_id})).into_response())

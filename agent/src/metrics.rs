@@ -80,6 +80,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stats.queue_full,
     );
     metric(
+        "axonflow_audit_rows_rejected_total",
+        "counter",
+        "Audit rows Postgres refused as data, kept in the .rejected file.",
+        stats.rows_rejected,
+    );
+    metric(
         "axonflow_audit_database_up",
         "gauge",
         "1 while Postgres takes audit rows, 0 after a failed write.",

@@ -427,7 +427,9 @@ async fn decide_and_forward(
             metadata,
             ..base
         };
-        decisions::write_audit(&state, record).await;
+        if decisions::write_audit(&state, record).await.is_err() {
+            return OpenAiError::AuditUnavailable.into_response();
+        }
         tracing::info!(%decision_id, verdict = "deny", model = %request.model, "chat completion denied");
         let mut response = error.into_response();
         set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
@@ -561,7 +563,10 @@ async fn decide_and_forward(
         metadata,
         ..base
     };
-    decisions::write_audit(&state, record).await;
+    if decisions::write_audit(&state, record).await.is_err() {
+        // Compliance: no answer without its audit record.
+        return OpenAiError::AuditUnavailable.into_response();
+    }
     ratelimit::add_tokens(&state, &counted_caller, &counted_client, total_tokens).await;
     tracing::info!(
         %decision_id,

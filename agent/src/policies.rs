@@ -200,9 +200,15 @@ impl PolicyStore {
         self.system.len() + tenant.n_custom()
     }
 
-    /// Drops the tenant's cached set, so that a change written through this agent applies to its
-    /// very next request (other replicas follow within their refresh interval).
-    pub fn invalidate(&self, tenant_id: &str) {
+    /// After a change written through this agent: takes note of the tenant's new revision and
+    /// drops its cached set, so that its very next request here uses the change, even if a load
+    /// that read the old policies finishes afterwards (other replicas follow within their refresh
+    /// interval).
+    pub async fn changed(&self, pool: &PgPool, tenant_id: &str) {
+        match db::tenant_policy_revision(pool, tenant_id).await {
+            Ok(revision) => self.note_revisions(&[(tenant_id.to_owned(), revision)]),
+            Err(error) => tracing::warn!(%error, %tenant_id, "cannot read the new policy revision"),
+        }
         if let Ok(mut tenants) = self.tenants.write() {
             tenants.remove(tenant_id);
         }

@@ -139,16 +139,19 @@ impl RateCounters {
         f(counter)
     }
 
-    /// Adds the client's pending counts to its shared row and takes back every replica's totals.
-    /// On failure the pending counts stay pending.
-    async fn exchange(&self, pool: &PgPool, client_id: &str) -> Result<(), DbError> {
+    /// Adds the client's pending counts to its shared row and takes back every replica's totals,
+    /// which it returns (they include this exchange's counts). Totals of a window only grow, so an
+    /// older answer never lowers a newer one. When the add certainly failed the counts stay
+    /// pending; when it timed out its outcome is unknown and they are not sent again (a possible
+    /// undercount rather than a double count).
+    async fn exchange(&self, pool: &PgPool, client_id: &str) -> Result<(i64, i64), DbError> {
         let (window, requests, tokens) = {
             let mut counters = match self.counters.lock() {
                 Ok(counters) => counters,
                 Err(poisoned) => poisoned.into_inner(),
             };
             let Some(counter) = counters.get_mut(client_id) else {
-                return Ok(());
+                return Err(DbError::Timeout);
             };
             let taken = (
                 counter.window,
@@ -163,8 +166,7 @@ impl RateCounters {
             COUNT_TIMEOUT,
             db::add_usage(pool, client_id, window, requests, tokens),
         )
-        .await
-        .unwrap_or(Err(DbError::Timeout));
+        .await;
         let mut counters = match self.counters.lock() {
             Ok(counters) => counters,
             Err(poisoned) => poisoned.into_inner(),
@@ -172,21 +174,28 @@ impl RateCounters {
         let counter = counters
             .entry(client_id.to_owned())
             .or_insert_with(|| Counter::new(window));
+        let same_window = counter.window == window;
         match added {
-            Ok(shared) if counter.window == window => {
-                counter.shared_requests = i64::from(shared.requests);
-                counter.shared_tokens = shared.tokens;
+            Ok(Ok(shared)) => {
+                let totals = (i64::from(shared.requests), shared.tokens);
+                if same_window {
+                    counter.shared_requests = counter.shared_requests.max(totals.0);
+                    counter.shared_tokens = counter.shared_tokens.max(totals.1);
+                }
                 self.note(true, None);
-                Ok(())
+                Ok(totals)
             }
-            Ok(_) => Ok(()),
-            Err(error) => {
-                if counter.window == window {
+            Ok(Err(error)) => {
+                if same_window {
                     counter.pending_requests += requests;
                     counter.pending_tokens += tokens;
                 }
                 self.note(false, Some(&error));
                 Err(error)
+            }
+            Err(_) => {
+                self.note(false, Some(&DbError::Timeout));
+                Err(DbError::Timeout)
             }
         }
     }
@@ -235,14 +244,15 @@ pub async fn count(state: &AppState, caller: &Caller, client_id: &str) -> RateSt
     });
     let near_limit = near(requests, i64::from(limit), 100)
         || tokens_limit.is_some_and(|t| near(tokens, i64::from(t), 1000));
-    let (requests, tokens) =
-        if near_limit && counters.exchange(state.pool(), client_id).await.is_ok() {
-            counters.with_counter(client_id, window, |counter| {
-                (counter.requests(), counter.tokens())
-            })
-        } else {
-            (requests, tokens)
-        };
+    // Near a limit the decision rests on the total this very exchange returned.
+    let (requests, tokens) = if near_limit {
+        counters
+            .exchange(state.pool(), client_id)
+            .await
+            .unwrap_or((requests, tokens))
+    } else {
+        (requests, tokens)
+    };
     let used = u32::try_from(requests.max(0)).unwrap_or(u32::MAX);
     let exceeded = if used > limit {
         Some("requests")

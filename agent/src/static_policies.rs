@@ -567,7 +567,10 @@ pub async fn create(
         }
         Err(error) => return Err(error.into()),
     }
-    state.policies().invalidate(&caller.tenant_id);
+    state
+        .policies()
+        .changed(state.pool(), &caller.tenant_id)
+        .await;
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, "tenant policy created");
     Ok((StatusCode::CREATED, Json(policy_json(&policy, None, false))).into_response())
 }
@@ -663,7 +666,7 @@ async fn store_update(
         });
     }
     if let Some(tenant_id) = policy.tenant_id.as_deref() {
-        state.policies().invalidate(tenant_id);
+        state.policies().changed(state.pool(), tenant_id).await;
     }
     tracing::info!(policy_id = %policy.policy_id, version = policy.version, "tenant policy updated");
     Ok(Json(policy_json(&policy, None, false)).into_response())
@@ -725,7 +728,10 @@ pub async fn toggle(
         },
     )
     .await?;
-    state.policies().invalidate(&caller.tenant_id);
+    state
+        .policies()
+        .changed(state.pool(), &caller.tenant_id)
+        .await;
     tracing::info!(policy_id = %policy.policy_id, enabled = toggle.enabled, tenant_id = %caller.tenant_id, "system policy toggled for tenant");
     Ok(Json(policy_json(&policy, Some(&stored), true)).into_response())
 }
@@ -743,7 +749,10 @@ pub async fn delete(
     if !db::delete_tenant_policy(state.pool(), &caller.tenant_id, policy.id).await? {
         return Err(not_found(&key));
     }
-    state.policies().invalidate(&caller.tenant_id);
+    state
+        .policies()
+        .changed(state.pool(), &caller.tenant_id)
+        .await;
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, "tenant policy deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -827,7 +836,10 @@ pub async fn create_override(
         },
     )
     .await?;
-    state.policies().invalidate(&caller.tenant_id);
+    state
+        .policies()
+        .changed(state.pool(), &caller.tenant_id)
+        .await;
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, action = ?stored.action_override, enabled = ?stored.enabled_override, "override set");
     Ok((
         StatusCode::CREATED,
@@ -848,7 +860,10 @@ pub async fn delete_override(
             message: format!("your tenant has no override of {}", policy.policy_id),
         });
     }
-    state.policies().invalidate(&caller.tenant_id);
+    state
+        .policies()
+        .changed(state.pool(), &caller.tenant_id)
+        .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -218,6 +218,8 @@ pub struct AuditMetrics {
     pub write_failures: AtomicU64,
     pub journal_failures: AtomicU64,
     pub queue_full: AtomicU64,
+    /// Rows Postgres refused as data (kept in `.rejected`).
+    pub rows_rejected: AtomicU64,
     /// Rows accepted into the queue and not yet stored or journaled (queued or in a batch).
     pub pending: AtomicU64,
 }
@@ -235,6 +237,7 @@ pub struct AuditStats {
     pub write_failures: u64,
     pub journal_failures: u64,
     pub queue_full: u64,
+    pub rows_rejected: u64,
     pub database_ok: bool,
 }
 
@@ -270,6 +273,40 @@ fn hex32(bytes: &[u8; 32]) -> String {
 /// Microseconds: what Postgres keeps, so that the hash covers exactly what is stored.
 fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
+/// Text as Postgres stores it: NUL is refused by `TEXT` and `JSONB`, so it becomes U+FFFD.
+fn storable_text(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{fffd}")
+    } else {
+        text
+    }
+}
+
+/// A count as the `INTEGER` columns hold it.
+fn storable_count(count: u32) -> i64 {
+    i64::from(count.min(i32::MAX as u32))
+}
+
+/// `value` with NUL removed from every string and key (Postgres refuses it in `JSONB`).
+fn storable_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => {
+            *text = text.replace('\0', "\u{fffd}");
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(storable_json),
+        serde_json::Value::Object(fields) => {
+            if fields.keys().any(|k| k.contains('\0')) {
+                let taken = std::mem::take(fields);
+                for (key, value) in taken {
+                    fields.insert(key.replace('\0', "\u{fffd}"), value);
+                }
+            }
+            fields.values_mut().for_each(storable_json);
+        }
+        _ => {}
+    }
 }
 
 /// The hash of `line` (as stored) over `prev_hash`.
@@ -343,6 +380,7 @@ impl AuditPipeline {
         if !record.metadata.is_object() {
             record.metadata = serde_json::json!({});
         }
+        storable_json(&mut record.metadata);
         if let Some(object) = record.metadata.as_object_mut() {
             // Empty lists and nulls say nothing: leaving them out keeps the typical row small.
             object.retain(|_, value| match value {
@@ -373,19 +411,19 @@ impl AuditPipeline {
         let mut line = JournalLine {
             id: record.decision_id,
             source: record.source.as_str().to_owned(),
-            client_id: record.client_id,
-            tenant_id: record.tenant_id.clone(),
-            org_id: record.org_id,
-            provider: record.provider,
-            model: record.model,
+            client_id: storable_text(record.client_id),
+            tenant_id: storable_text(record.tenant_id.clone()),
+            org_id: storable_text(record.org_id),
+            provider: storable_text(record.provider),
+            model: storable_text(record.model),
             verdict: record.verdict.as_str().to_owned(),
-            prompt_tokens: i64::from(record.prompt_tokens),
-            completion_tokens: i64::from(record.completion_tokens),
-            total_tokens: i64::from(record.total_tokens),
+            prompt_tokens: storable_count(record.prompt_tokens),
+            completion_tokens: storable_count(record.completion_tokens),
+            total_tokens: storable_count(record.total_tokens),
             estimated_cost_usd: format!("{:.10}", record.estimated_cost_usd.max(0.0)),
-            latency_ms: i64::from(record.latency_ms),
+            latency_ms: storable_count(record.latency_ms),
             http_status: record.http_status.map(i64::from),
-            trace_id: record.trace_id,
+            trace_id: record.trace_id.map(storable_text),
             metadata: record.metadata,
             created_at,
             chain_id: chain_id.clone(),
@@ -449,6 +487,44 @@ impl AuditPipeline {
         }
     }
 
+    /// Inserts `lines`; when Postgres refuses the data of the statement (not a connection
+    /// problem), inserts them one by one and keeps those it refuses in the `.rejected` file, so that
+    /// one bad row can neither block the others nor be retried for ever.
+    async fn insert_or_set_aside(&self, lines: &[JournalLine]) -> Result<(), DbError> {
+        match db::insert_audit_lines(&self.inner.pool, lines).await {
+            Err(error) if error.is_data_error() => {
+                for line in lines {
+                    match db::insert_audit_lines(&self.inner.pool, std::slice::from_ref(line)).await
+                    {
+                        Ok(()) => {}
+                        Err(error) if error.is_data_error() => self.set_aside(line, &error).await,
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn set_aside(&self, line: &JournalLine, error: &DbError) {
+        tracing::error!(decision_id = %line.id, %error, "Postgres refuses this audit row; it is kept in the .rejected file");
+        self.inner
+            .metrics
+            .rows_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        let raw = serde_json::to_vec(line).unwrap_or_default();
+        let pipeline = self.clone();
+        let kept = tokio::task::spawn_blocking(move || pipeline.inner.journal.reject(&[raw])).await;
+        if !matches!(kept, Ok(Ok(()))) {
+            self.inner
+                .metrics
+                .journal_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(decision_id = %line.id, "audit row lost: refused by Postgres and not kept");
+        }
+    }
+
     /// Inserts now or journals: the compliance-mode write.
     async fn write_now(&self, line: JournalLine) -> Result<Durability, AuditError> {
         let inserted = tokio::time::timeout(
@@ -464,6 +540,10 @@ impl AuditPipeline {
                     .rows_written
                     .fetch_add(1, Ordering::Relaxed);
                 Ok(Durability::Committed)
+            }
+            Ok(Err(error)) if error.is_data_error() => {
+                self.set_aside(&line, &error).await;
+                Ok(Durability::Journaled)
             }
             Ok(Err(error)) => {
                 tracing::warn!(decision_id = %line.id, %error, "audit insert failed; journaling");
@@ -542,12 +622,10 @@ impl AuditPipeline {
     async fn write_batch_attempts(&self, batch: Vec<JournalLine>) {
         let mut attempt = 0;
         loop {
-            let inserted = tokio::time::timeout(
-                BATCH_ATTEMPT_TIMEOUT,
-                db::insert_audit_lines(&self.inner.pool, &batch),
-            )
-            .await
-            .unwrap_or(Err(DbError::Timeout));
+            let inserted =
+                tokio::time::timeout(BATCH_ATTEMPT_TIMEOUT, self.insert_or_set_aside(&batch))
+                    .await
+                    .unwrap_or(Err(DbError::Timeout));
             match inserted {
                 Ok(()) => {
                     self.note_database(true);
@@ -612,22 +690,21 @@ impl AuditPipeline {
                     source: std::io::Error::other(e.to_string()),
                 })??;
             for chunk in read.lines.chunks(BATCH_ROWS) {
-                db::insert_audit_lines(&self.inner.pool, chunk).await?;
+                self.insert_or_set_aside(chunk).await?;
             }
-            let n_lines =
-                read.lines.len() as u64 + u64::from(read.torn_last_line) + read.rejected as u64;
+            let n_rows = read.lines.len() as u64;
             let pipeline = self.clone();
             let finished = file.clone();
             tokio::task::spawn_blocking(move || {
-                pipeline.inner.journal.finish_replay(&finished, n_lines)
+                pipeline.inner.journal.finish_replay(&finished, &read)
             })
             .await
             .map_err(|e| JournalError::Io {
                 path: file.display().to_string(),
                 source: std::io::Error::other(e.to_string()),
             })??;
-            replayed += read.lines.len() as u64;
-            tracing::info!(file = %file.display(), rows = read.lines.len(), "audit journal replayed");
+            replayed += n_rows;
+            tracing::info!(file = %file.display(), rows = n_rows, "audit journal replayed");
         }
         self.inner
             .metrics
@@ -647,7 +724,7 @@ impl AuditPipeline {
                 continue;
             }
             if let Err(error) = self.replay_journal().await {
-                tracing::debug!(%error, "journal replay deferred");
+                tracing::warn!(%error, backlog = self.inner.journal.backlog(), "journal replay deferred; retried in a moment");
             }
         }
     }
@@ -673,6 +750,7 @@ impl AuditPipeline {
             write_failures: metrics.write_failures.load(Ordering::Relaxed),
             journal_failures: metrics.journal_failures.load(Ordering::Relaxed),
             queue_full: metrics.queue_full.load(Ordering::Relaxed),
+            rows_rejected: metrics.rows_rejected.load(Ordering::Relaxed),
             database_ok: self.inner.database_ok.load(Ordering::Relaxed),
         }
     }
@@ -685,16 +763,10 @@ pub async fn verify_chains(
 ) -> Result<chain::VerifyReport, DbError> {
     const PAGE: i64 = 5000;
     let mut verifier = chain::Verifier::default();
-    let mut after: Option<(String, i64)> = None;
+    let mut after: Option<db::ChainCursor> = None;
     let mut previous: Option<(String, Option<Vec<u8>>)> = None;
     loop {
-        let page = db::audit_chain_page(
-            pool,
-            tenant_id,
-            after.as_ref().map(|(chain, seq)| (chain.as_str(), *seq)),
-            PAGE,
-        )
-        .await?;
+        let page = db::audit_chain_page(pool, tenant_id, after.as_ref(), PAGE).await?;
         let n = page.len();
         for line in page {
             let row_hash = (!line.row_hash.is_empty())
@@ -713,7 +785,12 @@ pub async fn verify_chains(
             } else {
                 chain::GENESIS
             };
-            after = Some((line.chain_id.clone(), line.chain_seq));
+            after = Some((
+                line.chain_id.clone(),
+                line.chain_seq,
+                line.created_at,
+                line.id,
+            ));
             let recomputed = hash_line(&prev, &line);
             previous = Some((line.chain_id.clone(), row_hash.clone()));
             verifier.push(chain::StoredLink {
@@ -726,7 +803,9 @@ pub async fn verify_chains(
             });
         }
         if n < PAGE as usize {
-            return Ok(verifier.finish());
+            let mut report = verifier.finish();
+            report.unchained = db::unchained_audit_rows(pool, tenant_id).await?;
+            return Ok(report);
         }
     }
 }

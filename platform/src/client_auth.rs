@@ -20,6 +20,8 @@ use crate::db::{self, ClientRecord, DbError, PgPool};
 /// Argon2 uses 19 MiB per verification; this bounds the memory and keeps the cores for requests.
 const MAX_CONCURRENT_VERIFICATIONS: usize = 2;
 const REVISION_LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+/// Longest a request waits for a verification slot.
+const VERIFICATION_WAIT: Duration = Duration::from_secs(5);
 
 static DECOY_HASH: LazyLock<String> = LazyLock::new(credentials::decoy_hash);
 
@@ -28,7 +30,8 @@ static DECOY_HASH: LazyLock<String> = LazyLock::new(credentials::decoy_hash);
 pub enum Rejection {
     /// Unknown client, wrong secret or disabled client: indistinguishable to the caller.
     BadCredentials,
-    /// The client store could not be read and nothing was cached.
+    /// The client store could not be read and nothing was cached, or every verification slot
+    /// stayed busy: 503, retry.
     Unavailable,
 }
 
@@ -43,7 +46,7 @@ struct Cached {
 pub struct ClientStore {
     cache: RwLock<HashMap<String, Cached>>,
     known_revisions: RwLock<HashMap<String, i64>>,
-    verifications: Semaphore,
+    verifications: Arc<Semaphore>,
 }
 
 fn digest(secret: &Secret) -> [u8; 32] {
@@ -61,7 +64,7 @@ impl ClientStore {
         ClientStore {
             cache: RwLock::new(HashMap::new()),
             known_revisions: RwLock::new(HashMap::new()),
-            verifications: Semaphore::new(MAX_CONCURRENT_VERIFICATIONS),
+            verifications: Arc::new(Semaphore::new(MAX_CONCURRENT_VERIFICATIONS)),
         }
     }
 
@@ -99,28 +102,48 @@ impl ClientStore {
         }
         let revision = db::client_revision(pool, client_id).await?;
         let record = db::find_client(pool, client_id).await?.map(Arc::new);
-        self.note_revisions(&[(client_id.to_owned(), revision)]);
-        if let Ok(mut cache) = self.cache.write() {
-            cache.insert(
-                client_id.to_owned(),
-                Cached {
-                    record: record.clone(),
-                    revision,
-                    verified: Vec::new(),
-                },
-            );
+        // Only clients that exist are remembered: caching absences would let anyone fill memory
+        // with made-up client ids.
+        if record.is_some() {
+            self.note_revisions(&[(client_id.to_owned(), revision)]);
+            if let Ok(mut cache) = self.cache.write() {
+                cache.insert(
+                    client_id.to_owned(),
+                    Cached {
+                        record: record.clone(),
+                        revision,
+                        verified: Vec::new(),
+                    },
+                );
+            }
         }
         Ok((record, false))
     }
 
-    async fn verify_blocking(&self, secret: &Secret, phc: String) -> bool {
-        let Ok(_permit) = self.verifications.acquire().await else {
-            return false;
+    /// Verifies on a blocking thread. The permit moves into the blocking work, so a caller that
+    /// goes away does not free a slot while its argon2 still runs; a caller that cannot get a slot
+    /// within `VERIFICATION_WAIT` is refused like a wrong secret.
+    async fn verify_blocking(&self, secret: &Secret, phc: String) -> Result<bool, Rejection> {
+        let permit = match tokio::time::timeout(
+            VERIFICATION_WAIT,
+            self.verifications.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                tracing::warn!("secret verification queue full; request refused");
+                return Err(Rejection::Unavailable);
+            }
         };
         let secret = secret.clone();
-        tokio::task::spawn_blocking(move || credentials::verify_secret(&secret, &phc))
-            .await
-            .unwrap_or(false)
+        Ok(tokio::task::spawn_blocking(move || {
+            let verified = credentials::verify_secret(&secret, &phc);
+            drop(permit);
+            verified
+        })
+        .await
+        .unwrap_or(false))
     }
 
     /// Authenticates presented credentials.
@@ -141,17 +164,17 @@ impl ClientStore {
         let Some(record) = record else {
             // Same work as a wrong secret.
             self.verify_blocking(&presented.secret, DECOY_HASH.clone())
-                .await;
+                .await?;
             return Err(Rejection::BadCredentials);
         };
         let verified = if already_verified {
             true
         } else {
             match record.secret_hash.clone() {
-                Some(phc) => self.verify_blocking(&presented.secret, phc).await,
+                Some(phc) => self.verify_blocking(&presented.secret, phc).await?,
                 None => {
                     self.verify_blocking(&presented.secret, DECOY_HASH.clone())
-                        .await;
+                        .await?;
                     false
                 }
             }
@@ -178,9 +201,14 @@ impl ClientStore {
         Ok(record)
     }
 
-    /// Drops the client's cached record, so that a change made through this agent applies to its
-    /// next request.
-    pub fn invalidate(&self, client_id: &str) {
+    /// After a change made through this agent: takes note of the client's new revision and drops
+    /// its cached record, so that the change applies to the next request here, even if a lookup
+    /// that read the old record finishes afterwards.
+    pub async fn changed(&self, pool: &PgPool, client_id: &str) {
+        match db::client_revision(pool, client_id).await {
+            Ok(revision) => self.note_revisions(&[(client_id.to_owned(), revision)]),
+            Err(error) => tracing::warn!(%error, %client_id, "cannot read the new client revision"),
+        }
         if let Ok(mut cache) = self.cache.write() {
             cache.remove(client_id);
         }

@@ -10,7 +10,7 @@ mod policies;
 
 pub use audit_rows::{
     audit_chain_page, audit_partitions, audit_row_size, drop_expired_audit_partitions,
-    ensure_audit_partitions, insert_audit_lines, now,
+    ensure_audit_partitions, insert_audit_lines, now, unchained_audit_rows, ChainCursor,
 };
 pub use audit_search::{search_audits, AuditQuery, StoredAudit};
 pub use clients::{
@@ -24,8 +24,9 @@ pub use gateway::{
 };
 pub use policies::{
     changed_revisions, delete_override, delete_tenant_policy, find_policy, insert_tenant_policy,
-    list_overrides, list_policies, load_tenant_policy_set, update_tenant_policy, upsert_override,
-    PolicyKey, StoredOverride, StoredPolicy, TenantPolicySet,
+    list_overrides, list_policies, load_tenant_policy_set, tenant_policy_revision,
+    update_tenant_policy, upsert_override, PolicyKey, StoredOverride, StoredPolicy,
+    TenantPolicySet,
 };
 
 use std::time::Duration;
@@ -52,6 +53,20 @@ pub enum DbError {
     /// A unique constraint refused the write (`what` names the value that already exists).
     #[error("{what} already exists")]
     AlreadyExists { what: String },
+}
+
+impl DbError {
+    /// Postgres refused the data itself (SQLSTATE classes 22 data exception and 23 integrity
+    /// violation): retrying the same statement can never succeed.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code.starts_with("22") || code.starts_with("23")),
+            DbError::Sqlx(sqlx::Error::Encode(_)) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Maps a unique-constraint violation to `DbError::AlreadyExists`, anything else to `DbError::Sqlx`.

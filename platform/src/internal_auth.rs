@@ -99,7 +99,7 @@ impl InternalAuth {
     }
 
     /// Checks the MAC and the timestamp; the caller then claims the nonce (see `db::claim_nonce`).
-    /// Returns the nonce and the unix time until which it must be remembered.
+    /// Returns the nonce and the unix time it was signed at.
     pub fn verify(
         &self,
         method: &str,
@@ -126,7 +126,7 @@ impl InternalAuth {
         if (now_unix - at).abs() > REPLAY_WINDOW_SECS {
             return Err(InternalAuthError::Stale);
         }
-        Ok((nonce.to_owned(), at + REPLAY_WINDOW_SECS))
+        Ok((nonce.to_owned(), at))
     }
 }
 
@@ -149,9 +149,11 @@ pub async fn check_request<'h>(
         _ => None,
     };
     let now = chrono::Utc::now();
-    let (nonce, keep_until) =
-        auth.verify(method, path_and_query, headers, body, now.timestamp())?;
-    let expires_at = chrono::DateTime::from_timestamp(keep_until, 0).unwrap_or(now);
+    let (nonce, signed_at) = auth.verify(method, path_and_query, headers, body, now.timestamp())?;
+    // Kept well past the last moment any receiver (whatever its clock) would accept the call.
+    let keep_from = signed_at.max(now.timestamp());
+    let expires_at =
+        chrono::DateTime::from_timestamp(keep_from + 2 * REPLAY_WINDOW_SECS + 5, 0).unwrap_or(now);
     match crate::db::claim_nonce(pool, &nonce, expires_at).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(InternalAuthError::Replayed),
@@ -183,11 +185,11 @@ mod tests {
             signed.nonce.as_str(),
             signed.signature.as_str(),
         ));
-        let (nonce, keep_until) = signer
+        let (nonce, signed_at) = signer
             .verify("POST", "/internal/v1/ping?x=1", headers, b"{}", now + 5)
             .expect("valid");
         assert_eq!(nonce, signed.nonce);
-        assert_eq!(keep_until, now + REPLAY_WINDOW_SECS);
+        assert_eq!(signed_at, now);
 
         let check = |auth: &InternalAuth, path: &str, body: &[u8], at: i64| {
             auth.verify("POST", path, headers, body, at).map(|_| ())

@@ -332,6 +332,12 @@ async fn a_journal_with_a_torn_last_line_replays_the_rest() {
         text.push_str(&serde_json::to_string(&line).expect("json"));
         text.push('\n');
     }
+    // A row Postgres refuses (its verdict breaks a CHECK): set aside, never blocking the others.
+    let mut refused = journal_line(1, axonflow_platform::audit::chain::GENESIS);
+    refused.verdict = "maybe".to_owned();
+    refused.chain_id = "default/refused-test".to_owned();
+    text.push_str(&serde_json::to_string(&refused).expect("json"));
+    text.push('\n');
     text.push_str(r#"{"id":"0192f000-0000-7000-8000-00000000dead","source":"openai_ga"#);
     std::fs::write(&journal, text).expect("write journal");
 
@@ -349,6 +355,13 @@ async fn a_journal_with_a_torn_last_line_replays_the_rest() {
         agent.log().contains("torn line"),
         "no warning about the torn line"
     );
+    assert_eq!(
+        metric(&agent, "axonflow_audit_rows_rejected_total").await,
+        Some(1)
+    );
+    let rejected =
+        std::fs::read_to_string(format!("{}.rejected", journal.display())).expect("rejected file");
+    assert!(rejected.contains(&refused.id.to_string()), "{rejected}");
     assert_eq!(std::fs::metadata(&journal).expect("journal kept").len(), 0);
     let leftovers: Vec<_> = std::fs::read_dir(journal.parent().expect("dir"))
         .expect("list")
@@ -556,4 +569,48 @@ async fn retention_drops_whole_expired_partitions_and_keeps_the_rest() {
             .await
             .expect("size");
     assert!(size < 600, "a plain pre-check row takes {size} bytes");
+}
+
+#[tokio::test]
+async fn hostile_values_are_stored_and_keep_the_chain_intact() {
+    let agent = Agent::start(&fresh_database().await, &[("ADMIN_API_KEY", ADMIN_KEY)]);
+    let (_, context) = post_json(
+        &agent,
+        "/api/policy/pre-check",
+        json!({"client_id": "odd-app", "query": "hello"}),
+    )
+    .await;
+    // Out of the INTEGER range, NUL characters (refused by TEXT and JSONB), numbers Postgres spells
+    // differently: none may keep a row out of the table or break its hash.
+    let body = json!({
+        "context_id": context["context_id"], "client_id": "odd-app", "provider": "open\u{0}ai", "model": "gpt\u{0}x",
+        "response_summary": "nul \u{0} inside",
+        "token_usage": {"prompt_tokens": 3_000_000_000u64, "completion_tokens": 1, "total_tokens": 4_000_000_000u64},
+        "latency_ms": 4_000_000_000u64,
+        "metadata": {"k\u{0}": "v\u{0}", "big": 1e16, "zero": -0.0, "whole": 12.0},
+    });
+    let (status, audited) = post_json(&agent, "/api/audit/llm-call", body).await;
+    assert_eq!(status, StatusCode::OK, "{audited}");
+    let id: Uuid = audited["audit_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let pool = agent.pool().await;
+    let (prompt, latency, model): (i32, i32, String) = sqlx::query_as(
+        "SELECT prompt_tokens, latency_ms, model FROM llm_call_audits WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("stored, not journaled");
+    assert_eq!((prompt, latency), (i32::MAX, i32::MAX));
+    assert_eq!(model, "gpt\u{fffd}x");
+    assert_eq!(
+        metric(&agent, "axonflow_audit_journal_backlog").await,
+        Some(0)
+    );
+    let report = admin_get(&agent, "/api/v1/admin/audit/verify").await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["rows"], 2);
 }

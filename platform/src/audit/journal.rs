@@ -2,7 +2,8 @@
 //! returns, holding audit rows Postgres could not take. For replay the file is renamed aside
 //! (`<path>.replay-<id>`) and a new one started, so appends never wait on a replay; a replay file is
 //! removed only after all its rows are committed. A torn last line (a crash mid-write) is skipped
-//! with a warning; an unreadable line in the middle is moved to `<path>.rejected`, never dropped.
+//! with a warning; an unreadable line in the middle, or a row Postgres refuses, is kept in
+//! `<path>.rejected`, never dropped.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -64,7 +65,8 @@ fn io_error(path: &Path, source: std::io::Error) -> JournalError {
 pub struct ReadJournal {
     pub lines: Vec<JournalLine>,
     pub torn_last_line: bool,
-    pub rejected: usize,
+    /// Lines that are not journal lines (kept in `.rejected` once the file's replay succeeds).
+    pub unreadable: Vec<Vec<u8>>,
 }
 
 pub struct Journal {
@@ -121,6 +123,7 @@ impl Journal {
         }
         let file = open_append(path)?;
         file.sync_all().map_err(|e| io_error(path, e))?;
+        sync_dir(path);
         // Replay renames files next to the journal: the directory itself must be writable.
         let probe = path.with_extension(format!("probe-{}", std::process::id()));
         File::create(&probe).map_err(|e| io_error(&probe, e))?;
@@ -160,9 +163,13 @@ impl Journal {
             .file
             .lock()
             .map_err(|_| io_error(&self.path, std::io::Error::other("journal lock poisoned")))?;
-        file.write_all(&buffer)
-            .and_then(|()| file.sync_data())
-            .map_err(|e| io_error(&self.path, e))?;
+        let length = file.metadata().map_err(|e| io_error(&self.path, e))?.len();
+        if let Err(error) = file.write_all(&buffer).and_then(|()| file.sync_data()) {
+            // A partial write must not leave half a line for the next append to be glued to.
+            let _ = file.set_len(length);
+            let _ = file.sync_data();
+            return Err(io_error(&self.path, error));
+        }
         self.backlog
             .fetch_add(lines.len() as u64, Ordering::Relaxed);
         Ok(())
@@ -222,7 +229,6 @@ impl Journal {
         let ends_with_newline = text.last() == Some(&b'\n');
         let raw_lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
         let n_lines = raw_lines.len();
-        let mut rejected = Vec::new();
         for (idx, raw) in raw_lines.into_iter().enumerate() {
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -234,29 +240,40 @@ impl Journal {
                     read.torn_last_line = true;
                 }
                 Err(error) => {
-                    tracing::error!(file = %file.display(), line = idx + 1, %error, "unreadable audit journal line kept in the .rejected file");
-                    rejected.push(raw.to_vec());
+                    tracing::error!(file = %file.display(), line = idx + 1, %error, "unreadable audit journal line; it will be kept in the .rejected file");
+                    read.unreadable.push(raw.to_vec());
                 }
             }
-        }
-        if !rejected.is_empty() {
-            let target = PathBuf::from(format!("{}.rejected", self.path.display()));
-            let mut out = open_append(&target)?;
-            for raw in &rejected {
-                out.write_all(raw)
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(|e| io_error(&target, e))?;
-            }
-            out.sync_data().map_err(|e| io_error(&target, e))?;
-            read.rejected = rejected.len();
         }
         Ok(read)
     }
 
-    /// Removes a replay file whose rows are all committed. Blocking.
-    pub fn finish_replay(&self, file: &Path, n_lines: u64) -> Result<(), JournalError> {
+    /// Appends lines that can never be stored (unreadable, or refused by Postgres) to
+    /// `<path>.rejected`, fsync'd, for an operator to look at. Blocking.
+    pub fn reject(&self, raw_lines: &[Vec<u8>]) -> Result<(), JournalError> {
+        if raw_lines.is_empty() {
+            return Ok(());
+        }
+        let target = PathBuf::from(format!("{}.rejected", self.path.display()));
+        let mut out = open_append(&target)?;
+        let mut buffer = Vec::new();
+        for raw in raw_lines {
+            buffer.extend_from_slice(raw);
+            buffer.push(b'\n');
+        }
+        out.write_all(&buffer)
+            .and_then(|()| out.sync_data())
+            .map_err(|e| io_error(&target, e))
+    }
+
+    /// Removes a replay file whose rows are all committed (after keeping its unreadable lines).
+    /// Blocking.
+    pub fn finish_replay(&self, file: &Path, read: &ReadJournal) -> Result<(), JournalError> {
+        self.reject(&read.unreadable)?;
         std::fs::remove_file(file).map_err(|e| io_error(file, e))?;
         sync_dir(file);
+        let n_lines =
+            read.lines.len() as u64 + u64::from(read.torn_last_line) + read.unreadable.len() as u64;
         let _ = self
             .backlog
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {

@@ -84,11 +84,15 @@ fn line_from_row(row: &PgRow) -> Result<JournalLine, sqlx::Error> {
     Ok(line)
 }
 
+/// The key a chain page continues after: chain, sequence, then the row's own key, so that a
+/// duplicated sequence number on a page boundary is still seen.
+pub type ChainCursor = (String, i64, DateTime<Utc>, uuid::Uuid);
+
 /// One page of chained rows (of one tenant, or all) in chain order, after `after` (keyset paging).
 pub async fn audit_chain_page(
     pool: &PgPool,
     tenant_id: Option<&str>,
-    after: Option<(&str, i64)>,
+    after: Option<&ChainCursor>,
     limit: i64,
 ) -> Result<Vec<JournalLine>, DbError> {
     let rows = sqlx::query(
@@ -96,12 +100,14 @@ pub async fn audit_chain_page(
          completion_tokens, total_tokens, estimated_cost_usd::text AS cost, latency_ms, http_status, trace_id, \
          metadata, created_at, chain_id, chain_seq, prev_hash, row_hash, retain_until \
          FROM llm_call_audits WHERE chain_id <> '' AND ($1::text IS NULL OR tenant_id = $1) \
-         AND ($2::text IS NULL OR (chain_id, chain_seq) > ($2, $3)) \
-         ORDER BY chain_id, chain_seq LIMIT $4",
+         AND ($2::text IS NULL OR (chain_id, chain_seq, created_at, id) > ($2, $3, $4, $5)) \
+         ORDER BY chain_id, chain_seq, created_at, id LIMIT $6",
     )
     .bind(tenant_id)
-    .bind(after.map(|(chain, _)| chain))
-    .bind(after.map_or(0, |(_, seq)| seq))
+    .bind(after.map(|c| c.0.as_str()))
+    .bind(after.map_or(0, |c| c.1))
+    .bind(after.map(|c| c.2))
+    .bind(after.map(|c| c.3))
     .bind(limit)
     .fetch_all(pool)
     .await?;
@@ -109,6 +115,16 @@ pub async fn audit_chain_page(
         .iter()
         .map(line_from_row)
         .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Rows outside any chain (written before chains existed, or inserted by hand).
+pub async fn unchained_audit_rows(pool: &PgPool, tenant_id: Option<&str>) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM llm_call_audits WHERE chain_id = '' AND ($1::text IS NULL OR tenant_id = $1)",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Creates the monthly partitions of `months` that do not exist yet; returns how many it created.
@@ -124,17 +140,28 @@ pub async fn ensure_audit_partitions(pool: &PgPool, months: &[NaiveDate]) -> Res
     Ok(created)
 }
 
-/// Detaches and drops the partitions all of whose rows are past their retention on `today`.
+/// Detaches and drops the partitions all of whose rows are past their retention on `today`, each in
+/// its own short transaction. Returns the names of those dropped.
 pub async fn drop_expired_audit_partitions(
     pool: &PgPool,
     today: NaiveDate,
 ) -> Result<Vec<String>, DbError> {
-    Ok(
-        sqlx::query_scalar("SELECT axonflow_drop_expired_audit_partitions($1)")
+    let expired: Vec<String> = sqlx::query_scalar("SELECT axonflow_expired_audit_partitions($1)")
+        .bind(today)
+        .fetch_all(pool)
+        .await?;
+    let mut dropped = Vec::new();
+    for name in expired {
+        let done: bool = sqlx::query_scalar("SELECT axonflow_drop_audit_partition($1, $2)")
+            .bind(&name)
             .bind(today)
-            .fetch_all(pool)
-            .await?,
-    )
+            .fetch_one(pool)
+            .await?;
+        if done {
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
 }
 
 /// The monthly partitions, oldest first.

@@ -412,6 +412,16 @@ pub async fn delete_override(
     Ok(true)
 }
 
+/// The tenant's current policy revision (0 when its policies never changed).
+pub async fn tenant_policy_revision(pool: &PgPool, tenant_id: &str) -> Result<i64, DbError> {
+    let revision: Option<i64> =
+        sqlx::query_scalar("SELECT revision FROM policy_revisions WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(revision.unwrap_or(0))
+}
+
 /// The tenant's custom policies and overrides in force, with the revision read first.
 pub async fn load_tenant_policy_set(
     pool: &PgPool,
