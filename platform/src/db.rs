@@ -92,7 +92,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
 /// Applies pending migrations. Safe when several processes start at once: sqlx holds a Postgres
 /// advisory lock while it migrates.
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
-    MIGRATOR.run(pool).await?;
+    // A database may already hold migrations of a newer release (a rolling upgrade where a newer
+    // replica migrated first): this binary still starts. Migrations only ever add.
+    let mut migrator = sqlx::migrate!("../migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await?;
     Ok(())
 }
 
@@ -135,5 +139,17 @@ mod tests {
     async fn migrations_run_twice_without_harm(pool: PgPool) {
         migrate(&pool).await.expect("second run is a no-op");
         ping(&pool).await.expect("database answers");
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn an_older_binary_starts_on_a_database_a_newer_one_migrated(pool: PgPool) {
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (29991231000000, 'from a newer release', true, '\\x00'::bytea, 1)",
+        )
+        .execute(&pool)
+        .await
+        .expect("a migration this binary does not know");
+        migrate(&pool).await.expect("starts anyway");
     }
 }
