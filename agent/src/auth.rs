@@ -60,20 +60,8 @@ impl Caller {
 /// The client id a community request declares: Basic `client_id:secret` (the secret may be empty),
 /// or Bearer `client_id:secret`. A bearer token without a colon is an opaque key, never recorded.
 pub fn declared_client_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, encoded) = value.split_once(' ')?;
-    let pair = if scheme.eq_ignore_ascii_case("basic") {
-        use base64::Engine as _;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()?;
-        String::from_utf8(decoded).ok()?
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        encoded.trim().to_owned()
-    } else {
-        return None;
-    };
-    let (client_id, _secret) = pair.split_once(':')?;
+    let value = headers.get(AUTHORIZATION)?.as_bytes();
+    let (client_id, _secret) = credentials::split_authorization(value).ok()?;
     let client_id = client_id.trim();
     credentials::is_valid_client_id(client_id).then(|| client_id.to_owned())
 }

@@ -44,10 +44,9 @@ pub fn is_valid_client_id(client_id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
 }
 
-/// Parses an `Authorization` header value. An empty secret is `Malformed` (community callers send
-/// `client_id:`; enterprise mode needs the secret).
-pub fn parse_authorization(value: Option<&[u8]>) -> Result<Presented, CredentialError> {
-    let value = value.ok_or(CredentialError::Missing)?;
+/// Splits an `Authorization` header value into client id and secret: Basic `base64(id:secret)` or
+/// Bearer `id:secret`. Neither part is checked here.
+pub fn split_authorization(value: &[u8]) -> Result<(String, String), CredentialError> {
     if value.len() > MAX_AUTHORIZATION_BYTES {
         return Err(CredentialError::Malformed);
     }
@@ -67,11 +66,18 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Presented, Credential
         return Err(CredentialError::Malformed);
     };
     let (client_id, secret) = pair.split_once(':').ok_or(CredentialError::Malformed)?;
-    if !is_valid_client_id(client_id) || secret.is_empty() {
+    Ok((client_id.to_owned(), secret.to_owned()))
+}
+
+/// Parses an `Authorization` header value for enterprise mode. An empty secret is `Malformed`
+/// (community callers send `client_id:`; enterprise mode needs the secret).
+pub fn parse_authorization(value: Option<&[u8]>) -> Result<Presented, CredentialError> {
+    let (client_id, secret) = split_authorization(value.ok_or(CredentialError::Missing)?)?;
+    if !is_valid_client_id(&client_id) || secret.is_empty() {
         return Err(CredentialError::Malformed);
     }
     Ok(Presented {
-        client_id: client_id.to_owned(),
+        client_id,
         secret: Secret::new(secret),
     })
 }

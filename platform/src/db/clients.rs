@@ -107,6 +107,19 @@ pub async fn record_admin_entry(pool: &PgPool, entry: &AdminEntry) -> Result<(),
     Ok(())
 }
 
+/// Ends a client change: a new revision for every replica, the admin entry, and the commit of all
+/// three together.
+async fn finish_change(
+    mut tx: Transaction<'_, Postgres>,
+    client_id: &str,
+    entry: &AdminEntry,
+) -> Result<(), DbError> {
+    bump_client_revision(&mut tx, client_id).await?;
+    insert_admin_entry(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn find_client(pool: &PgPool, client_id: &str) -> Result<Option<ClientRecord>, DbError> {
     let row = sqlx::query(concat!(
         "SELECT ",
@@ -155,9 +168,7 @@ pub async fn insert_client(
     .execute(&mut *tx)
     .await
     .map_err(|e| unique_violation(e, || format!("client {:?}", client.client_id)))?;
-    bump_client_revision(&mut tx, &client.client_id).await?;
-    insert_admin_entry(&mut tx, entry).await?;
-    tx.commit().await?;
+    finish_change(tx, &client.client_id, entry).await?;
     Ok(())
 }
 
@@ -189,9 +200,7 @@ pub async fn update_client(
         return Ok(None);
     };
     let client = client_from_row(&row)?;
-    bump_client_revision(&mut tx, client_id).await?;
-    insert_admin_entry(&mut tx, entry).await?;
-    tx.commit().await?;
+    finish_change(tx, client_id, entry).await?;
     Ok(Some(client))
 }
 
@@ -215,9 +224,7 @@ pub async fn set_client_secret(
         return Ok(None);
     };
     let client = client_from_row(&row)?;
-    bump_client_revision(&mut tx, client_id).await?;
-    insert_admin_entry(&mut tx, entry).await?;
-    tx.commit().await?;
+    finish_change(tx, client_id, entry).await?;
     Ok(Some(client))
 }
 
@@ -236,9 +243,7 @@ pub async fn delete_client(
     if deleted == 0 {
         return Ok(false);
     }
-    bump_client_revision(&mut tx, client_id).await?;
-    insert_admin_entry(&mut tx, entry).await?;
-    tx.commit().await?;
+    finish_change(tx, client_id, entry).await?;
     Ok(true)
 }
 
