@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -16,12 +15,12 @@ use axum::{Extension, Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use axonflow_platform::config::Secret;
 use axonflow_platform::credentials;
 use axonflow_platform::db::{self, AdminEntry, AuditQuery, ClientChanges, ClientRecord, DbError};
+use axonflow_platform::http::caller::{self, is_valid_scope_id};
 
 use crate::error::{ApiError, ApiJson, Problem};
 use crate::state::AppState;
@@ -77,25 +76,16 @@ pub async fn require_admin_key(
     let Some(key) = state.config().common.admin_api_key.as_ref() else {
         return ApiError::NotFound { path }.into_response();
     };
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    // Comparing digests: equal time whatever the presented key shares with the real one.
-    let expected = Sha256::digest(key.expose().as_bytes());
-    let matches = presented.is_some_and(|p| Sha256::digest(p.as_bytes()) == expected);
-    if !matches {
+    if !caller::presents_admin_key(request.headers(), key) {
         tracing::warn!(%path, "admin call with a missing or wrong key");
         return ApiError::Unauthorized {
             message: "admin API key required: Authorization: Bearer <ADMIN_API_KEY>".to_owned(),
         }
         .into_response();
     }
-    let actor = AdminActor(format!("admin-key:{}", &hex::encode(expected)[..8]));
-    request.extensions_mut().insert(actor);
+    request
+        .extensions_mut()
+        .insert(AdminActor(caller::admin_actor(key)));
     next.run(request).await
 }
 
@@ -108,6 +98,7 @@ fn client_json(client: &ClientRecord) -> Value {
         "enabled": client.enabled,
         "rate_limit_rpm": client.rate_limit_rpm,
         "rate_limit_tpm": client.rate_limit_tpm,
+        "tenant_admin": client.tenant_admin,
         "has_secret": client.secret_hash.is_some(),
         "created_at": rfc3339(client.created_at),
         "updated_at": rfc3339(client.updated_at),
@@ -129,14 +120,6 @@ fn no_client(client_id: &str) -> ApiError {
     ApiError::ResourceNotFound {
         message: format!("no client {client_id:?}"),
     }
-}
-
-fn is_valid_scope_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn check_limit(problems: &mut Vec<Problem>, field: &str, value: Option<i64>) -> Option<i32> {
@@ -177,6 +160,8 @@ pub struct CreateClient {
     org_id: Option<String>,
     rate_limit_rpm: Option<i64>,
     rate_limit_tpm: Option<i64>,
+    #[serde(default)]
+    tenant_admin: bool,
 }
 
 async fn create_client(
@@ -237,6 +222,7 @@ async fn create_client(
         enabled: true,
         rate_limit_rpm: rpm,
         rate_limit_tpm: tpm,
+        tenant_admin: request.tenant_admin,
         created_at: now,
         updated_at: now,
     };
@@ -245,7 +231,7 @@ async fn create_client(
         "client.create",
         &client_id,
         json!({"tenant_id": client.tenant_id, "org_id": client.org_id, "name": client.name,
-               "rate_limit_rpm": rpm, "rate_limit_tpm": tpm}),
+               "rate_limit_rpm": rpm, "rate_limit_tpm": tpm, "tenant_admin": request.tenant_admin}),
     );
     match db::insert_client(state.pool(), &client, &log).await {
         Ok(()) => {}
@@ -283,7 +269,8 @@ async fn get_client(
     Ok(Json(client_json(&client)).into_response())
 }
 
-/// `PATCH` takes `enabled`, `name`, and the limits, where `null` restores the configured default.
+/// `PATCH` takes `enabled`, `name`, `tenant_admin` and the limits, where `null` restores the
+/// configured default.
 async fn update_client(
     State(state): State<AppState>,
     Extension(actor): Extension<AdminActor>,
@@ -295,6 +282,7 @@ async fn update_client(
     for (field, value) in &body {
         match (field.as_str(), value) {
             ("enabled", Value::Bool(enabled)) => changes.enabled = Some(*enabled),
+            ("tenant_admin", Value::Bool(flag)) => changes.tenant_admin = Some(*flag),
             ("name", Value::String(name)) if !name.trim().is_empty() && name.len() <= 200 => {
                 changes.name = Some(name.clone());
             }
@@ -310,7 +298,7 @@ async fn update_client(
             }
             (other, _) => problems.push(Problem {
                 field: other.to_owned(),
-                message: "not a changeable field with a valid value (enabled, name, rate_limit_rpm, rate_limit_tpm)"
+                message: "not a changeable field with a valid value (enabled, name, rate_limit_rpm, rate_limit_tpm, tenant_admin)"
                     .to_owned(),
             }),
         }

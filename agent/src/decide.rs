@@ -20,7 +20,8 @@ use axonflow_policy::Verdict;
 
 use crate::auth::Caller;
 use crate::decisions;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{check_stored_size, ApiError, ApiJson};
+use crate::gateway::{check_scan_limit, MAX_CONTEXT_BYTES, MAX_USER_TOKEN_BYTES};
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::time::rfc3339;
@@ -37,16 +38,18 @@ pub struct DecideRequest {
     caller_identity: Option<Value>,
     #[serde(default)]
     target: Option<Value>,
+    /// Accepted for SDK compatibility; never stored.
     #[serde(default)]
-    #[expect(dead_code, reason = "accepted for SDK compatibility; never stored")]
     user_token: Option<String>,
+    /// Accepted for SDK compatibility; may hold personal data, so never stored.
     #[serde(default)]
-    #[expect(
-        dead_code,
-        reason = "accepted for SDK compatibility; may hold personal data, so never stored"
-    )]
     context: Option<Value>,
 }
+
+/// `caller_identity` and `target` are stored (masked) with the decision: at most this big each.
+const MAX_IDENTITY_BYTES: usize = 4 * 1024;
+/// `connector_type` and `operation` of check-input, stored as given (after masking).
+const MAX_LABEL_BYTES: usize = 200;
 
 fn object_or_empty(field: &str, value: Option<Value>) -> Result<Value, ApiError> {
     match value {
@@ -87,8 +90,21 @@ pub async fn decide(
     if rate.exceeded.is_some() {
         return Err(rate.to_api_error(Utc::now()));
     }
+    check_scan_limit(&state, "query", &request.query)?;
     let caller_identity = object_or_empty("caller_identity", request.caller_identity)?;
     let target = object_or_empty("target", request.target)?;
+    check_stored_size("caller_identity", &caller_identity, MAX_IDENTITY_BYTES)?;
+    check_stored_size("target", &target, MAX_IDENTITY_BYTES)?;
+    check_stored_size(
+        "context",
+        request.context.as_ref().unwrap_or(&Value::Null),
+        MAX_CONTEXT_BYTES,
+    )?;
+    check_stored_size(
+        "user_token",
+        &json!(request.user_token.as_deref().unwrap_or("")),
+        MAX_USER_TOKEN_BYTES,
+    )?;
     let trace_id = headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
@@ -98,7 +114,12 @@ pub async fn decide(
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
         .await?;
-    let decision = state.policies().evaluate(&tenant, &request.query);
+    let decision = state
+        .policies()
+        .evaluate_one(&tenant, request.query.clone())
+        .await?;
+    let caller_identity = decisions::mask_for_storage(&state, &tenant, caller_identity).await?;
+    let target = decisions::mask_for_storage(&state, &tenant, target).await?;
     let now = Utc::now();
     let decision_id = Uuid::now_v7();
     let ttl =
@@ -150,7 +171,6 @@ pub async fn decide(
         "frameworks": decision.frameworks(),
         "obligations": obligations.iter().filter_map(|o| o.get("type").cloned()).collect::<Vec<_>>(),
         "block_reason": decision.block_reason(),
-        "scan_truncated": decision.truncated,
     });
     decisions::write_audit(
         &state,
@@ -224,6 +244,13 @@ pub async fn check_input(
         }
     }
     let client_id = caller.effective_client_id(request.client_id.as_deref());
+    check_scan_limit(&state, "statement", &request.statement)?;
+    for (field, value) in [
+        ("connector_type", &request.connector_type),
+        ("operation", &request.operation),
+    ] {
+        check_stored_size(field, &json!(value), MAX_LABEL_BYTES)?;
+    }
     let rate = ratelimit::count(&state, &caller, &client_id).await;
     if rate.exceeded.is_some() {
         return Err(rate.to_api_error(Utc::now()));
@@ -233,7 +260,16 @@ pub async fn check_input(
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
         .await?;
-    let decision = state.policies().evaluate(&tenant, &request.statement);
+    let decision = state
+        .policies()
+        .evaluate_one(&tenant, request.statement.clone())
+        .await?;
+    let labels = decisions::mask_for_storage(
+        &state,
+        &tenant,
+        json!({"connector_type": request.connector_type, "operation": request.operation}),
+    )
+    .await?;
     let processing_time_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let allowed = decision.verdict == Verdict::Allow;
     let decision_id = Uuid::now_v7();
@@ -263,14 +299,13 @@ pub async fn check_input(
                 caller.org_id.clone(),
                 decision.verdict,
                 json!({
-                    "connector_type": request.connector_type,
-                    "operation": request.operation,
+                    "connector_type": labels["connector_type"],
+                    "operation": labels["operation"],
                     "policies": decision.policy_ids(),
                     "matches": decisions::matches_json(&decision),
                     "frameworks": decision.frameworks(),
                     "redacted": redacted_statement.is_some(),
                     "block_reason": block_reason,
-                    "scan_truncated": decision.truncated,
                 }),
             )
         },

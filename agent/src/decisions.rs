@@ -6,9 +6,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use axonflow_platform::audit::AuditRecord;
-use axonflow_policy::{Action, Decision, Severity};
+use axonflow_policy::{Action, Decision, Match, Severity};
+
+use std::sync::Arc;
 
 use crate::error::ApiError;
+use crate::inspect;
+use crate::policies::TenantPolicies;
 use crate::state::AppState;
 
 /// Every match with its policy, category, severity, action and masked preview (never the raw text).
@@ -17,17 +21,24 @@ pub fn matches_json(decision: &Decision) -> Value {
         decision
             .matches
             .iter()
-            .map(|m| {
-                json!({
-                    "policy_id": &*m.policy_id,
-                    "category": &*m.category,
-                    "severity": m.severity.as_str(),
-                    "action": m.action.as_str(),
-                    "preview": m.preview,
-                })
-            })
+            .map(|m| match_json(m, None))
             .collect(),
     )
+}
+
+/// One match; `field` names where in the request it was found (a pointer that holds no user text).
+pub fn match_json(found: &Match, field: Option<&str>) -> Value {
+    let mut json = json!({
+        "policy_id": &*found.policy_id,
+        "category": &*found.category,
+        "severity": found.severity.as_str(),
+        "action": found.action.as_str(),
+        "preview": found.preview,
+    });
+    if let Some(field) = field {
+        json["field"] = Value::String(field.to_owned());
+    }
+    json
 }
 
 /// One line per matched policy, in order of first match: `sys_pii_ssn: Social Security Number
@@ -82,6 +93,45 @@ pub fn matched_policies(decision: &Decision) -> Vec<Value> {
 
 pub fn has_redaction(decision: &Decision) -> bool {
     decision.matches.iter().any(|m| m.action == Action::Redact)
+}
+
+/// `value` (caller-supplied, about to be stored) with every match of the tenant's policies masked, in
+/// every string and key: nothing raw at rest.
+pub async fn mask_for_storage(
+    state: &AppState,
+    tenant: &Arc<TenantPolicies>,
+    mut value: Value,
+) -> Result<Value, ApiError> {
+    let (paths, texts): (Vec<_>, Vec<_>) = inspect::all_strings(&value)
+        .into_iter()
+        .map(|checked| (checked.path, checked.text))
+        .unzip();
+    if texts.is_empty() {
+        return Ok(value);
+    }
+    let masked: Vec<Option<String>> = {
+        let decisions = state
+            .policies()
+            .evaluate_many(tenant, texts.clone())
+            .await?;
+        decisions
+            .iter()
+            .zip(&texts)
+            .map(|(decision, text)| {
+                (!decision.matches.is_empty()).then(|| decision.mask_every_match(text))
+            })
+            .collect()
+    };
+    // In walk order: a member's value comes before its key, so a path is used before any key on it
+    // is renamed.
+    for (path, masked) in paths.iter().zip(masked) {
+        if let Some(masked) = masked {
+            if inspect::replace(&mut value, path, &masked).is_err() {
+                return Ok(Value::String("[REDACTED]".to_owned()));
+            }
+        }
+    }
+    Ok(value)
 }
 
 /// SHA-256 of `text`, lowercase hex.

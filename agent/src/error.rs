@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use axonflow_platform::http::json::{self, JsonError};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenAiError {
     MissingProviderKey,
@@ -20,10 +22,19 @@ pub enum OpenAiError {
     BodyTooLarge {
         limit_bytes: usize,
     },
+    /// The text the policies would have to read is longer than the scan limit: refused, never
+    /// forwarded unchecked.
+    InputTooLarge {
+        limit_bytes: usize,
+    },
     PolicyDenied {
         reason: String,
     },
     UpstreamUnreachable,
+    /// The upstream answer was longer than `AXONFLOW_MAX_RESPONSE_BYTES`.
+    UpstreamTooLarge {
+        limit_bytes: usize,
+    },
     UpstreamTimeout {
         timeout_secs: u64,
     },
@@ -36,6 +47,10 @@ pub enum OpenAiError {
     PoliciesUnavailable,
     /// Neither Postgres nor the journal took the decision's audit record.
     AuditUnavailable,
+    /// The agent is serving its limit of requests at once (`AXONFLOW_MAX_IN_FLIGHT`).
+    Overloaded {
+        max_in_flight: usize,
+    },
     /// Missing, malformed or wrong client credentials (enterprise mode).
     Unauthorized {
         message: String,
@@ -77,13 +92,16 @@ impl OpenAiError {
             OpenAiError::StreamNotSupported => StatusCode::BAD_REQUEST,
             OpenAiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             OpenAiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            OpenAiError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             OpenAiError::PolicyDenied { .. } => StatusCode::BAD_REQUEST,
             OpenAiError::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            OpenAiError::UpstreamTooLarge { .. } => StatusCode::BAD_GATEWAY,
             OpenAiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             OpenAiError::NotFound { .. } => StatusCode::NOT_FOUND,
             OpenAiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             OpenAiError::PoliciesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             OpenAiError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OpenAiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             OpenAiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             OpenAiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             OpenAiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +130,24 @@ impl OpenAiError {
                 "invalid_request_error",
                 None,
                 "request_too_large",
+            ),
+            OpenAiError::InputTooLarge { limit_bytes } => (
+                format!(
+                    "The request carries more text than the policy scan limit of {limit_bytes} bytes \
+                     (AXONFLOW_POLICY_SCAN_LIMIT_BYTES); nothing was forwarded. Send less text per request."
+                ),
+                "invalid_request_error",
+                None,
+                "input_too_large",
+            ),
+            OpenAiError::UpstreamTooLarge { limit_bytes } => (
+                format!(
+                    "The upstream answer was larger than the limit of {limit_bytes} bytes \
+                     (AXONFLOW_MAX_RESPONSE_BYTES) and was not passed on."
+                ),
+                "upstream_error",
+                None,
+                "upstream_response_too_large",
             ),
             OpenAiError::PolicyDenied { reason } => {
                 (format!("Request blocked by policy: {reason}"), "policy_violation", None, "policy_denied")
@@ -151,6 +187,15 @@ impl OpenAiError {
                 "server_error",
                 None,
                 "audit_unavailable",
+            ),
+            OpenAiError::Overloaded { max_in_flight } => (
+                format!(
+                    "The gateway is serving its limit of {max_in_flight} requests at once; retry after the \
+                     Retry-After delay."
+                ),
+                "server_error",
+                None,
+                "overloaded",
             ),
             OpenAiError::Unauthorized { message } => (
                 format!("{message}. Pass api_key=\"client_id:client_secret\" (sent as Authorization: Bearer)."),
@@ -234,6 +279,11 @@ pub enum ApiError {
     BodyTooLarge {
         limit_bytes: usize,
     },
+    /// A text to evaluate is longer than the scan limit.
+    InputTooLarge {
+        field: &'static str,
+        limit_bytes: usize,
+    },
     UnsupportedMediaType {
         message: String,
     },
@@ -265,6 +315,10 @@ pub enum ApiError {
     },
     /// The database could not be reached; nothing was decided.
     Unavailable,
+    /// The agent is serving its limit of requests at once.
+    Overloaded {
+        max_in_flight: usize,
+    },
     Internal,
 }
 
@@ -282,6 +336,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -290,6 +345,7 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -299,6 +355,20 @@ impl From<axonflow_platform::db::DbError> for ApiError {
     fn from(error: axonflow_platform::db::DbError) -> Self {
         tracing::error!(%error, "database call failed");
         ApiError::Unavailable
+    }
+}
+
+impl From<crate::policies::Unavailable> for ApiError {
+    fn from(error: crate::policies::Unavailable) -> Self {
+        tracing::error!(%error, "tenant policies unavailable; nothing decided");
+        ApiError::Unavailable
+    }
+}
+
+impl From<crate::cpu::JobFailed> for ApiError {
+    fn from(_: crate::cpu::JobFailed) -> Self {
+        tracing::error!("policy evaluation job failed");
+        ApiError::Internal
     }
 }
 
@@ -312,6 +382,13 @@ impl IntoResponse for ApiError {
             ApiError::BodyTooLarge { limit_bytes } => (
                 format!("request body is larger than the limit of {limit_bytes} bytes"),
                 "request_too_large",
+            ),
+            ApiError::InputTooLarge { field, limit_bytes } => (
+                format!(
+                    "{field} is longer than the policy scan limit of {limit_bytes} bytes \
+                     (AXONFLOW_POLICY_SCAN_LIMIT_BYTES); nothing was evaluated"
+                ),
+                "input_too_large",
             ),
             ApiError::UnsupportedMediaType { message } => {
                 (message.clone(), "unsupported_media_type")
@@ -331,10 +408,16 @@ impl IntoResponse for ApiError {
                 "the database is unavailable; nothing was decided, retry shortly".to_owned(),
                 "unavailable",
             ),
+            ApiError::Overloaded { max_in_flight } => (
+                format!(
+                    "the agent is serving its limit of {max_in_flight} requests at once; retry after the \
+                     Retry-After delay"
+                ),
+                "overloaded",
+            ),
             ApiError::Internal => ("internal error".to_owned(), "internal_error"),
         };
-        // `message` repeats `error`: the official SDKs read it on 403 (as the exception text).
-        let mut body = serde_json::json!({"success": false, "error": message, "message": message, "code": code});
+        let mut body = axonflow_platform::http::error_body(&message, code);
         match &self {
             ApiError::Invalid { problems, .. } => {
                 body["problems"] = serde_json::json!(problems);
@@ -387,15 +470,49 @@ where
                     ApiError::bad_request("the request body could not be read", "invalid_body")
                 }
             })?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|error| {
-                ApiError::bad_request(format!("invalid JSON body: {error}"), "invalid_body")
-            })
+        let value = json::parse_strict(&bytes).map_err(|error| match error {
+            JsonError::DuplicateKey { .. } => {
+                ApiError::bad_request(error.to_string(), "duplicate_key")
+            }
+            JsonError::Syntax(_) => ApiError::bad_request(error.to_string(), "invalid_body"),
+        })?;
+        serde_json::from_value(value).map(ApiJson).map_err(|error| {
+            ApiError::bad_request(format!("invalid JSON body: {error}"), "invalid_body")
+        })
     }
+}
+
+/// A caller-supplied field that is stored (after masking) must be at most `limit_bytes` long
+/// (serialised); 400 `field_too_large` otherwise.
+pub fn check_stored_size(
+    field: &str,
+    value: &serde_json::Value,
+    limit_bytes: usize,
+) -> Result<(), ApiError> {
+    let size = match value {
+        serde_json::Value::Null => 0,
+        serde_json::Value::String(text) => text.len(),
+        other => other.to_string().len(),
+    };
+    if size > limit_bytes {
+        return Err(ApiError::bad_request(
+            format!("{field} is {size} bytes; at most {limit_bytes} bytes are accepted"),
+            "field_too_large",
+        ));
+    }
+    Ok(())
 }
 
 /// The body limit in force, put in the request's extensions by the router so that 413 answers can
 /// name it.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
+
+/// The answer to a request shed by the in-flight limit, in the shape of the endpoint at `path`.
+pub fn render_shed(path: &str, max_in_flight: usize) -> Response {
+    if path.starts_with("/v1/") {
+        OpenAiError::Overloaded { max_in_flight }.into_response()
+    } else {
+        ApiError::Overloaded { max_in_flight }.into_response()
+    }
+}

@@ -22,15 +22,23 @@ use axonflow_policy::Verdict;
 
 use crate::auth::Caller;
 use crate::decisions;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{check_stored_size, ApiError, ApiJson};
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::time::rfc3339;
 
 /// Longest response summary kept (masked) in the audit row; the hash covers all of it.
 const SUMMARY_KEEP_CHARS: usize = 500;
-/// Largest client metadata object stored with an llm-call audit.
+/// Largest client metadata object stored (masked) with an llm-call audit.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// Largest response summary accepted (it is evaluated whole, hashed, and kept masked and cut).
+const MAX_SUMMARY_BYTES: usize = 64 * 1024;
+/// `data_sources` of a pre-check, stored masked: at most this many, each at most this long.
+const MAX_DATA_SOURCES: usize = 64;
+const MAX_DATA_SOURCE_BYTES: usize = 256;
+/// `context` of a pre-check or decide (accepted, never stored) and `user_token` (stored as a hash).
+pub const MAX_CONTEXT_BYTES: usize = 64 * 1024;
+pub const MAX_USER_TOKEN_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct PreCheckRequest {
@@ -41,12 +49,30 @@ pub struct PreCheckRequest {
     query: String,
     #[serde(default)]
     data_sources: Option<Vec<String>>,
+    /// Accepted for SDK compatibility; may hold personal data, so it is never stored.
     #[serde(default)]
-    #[expect(
-        dead_code,
-        reason = "accepted for SDK compatibility; may hold personal data, so never stored"
-    )]
     context: Option<Value>,
+}
+
+/// Refuses a query longer than the scan limit (413): nothing is decided on text not read whole.
+pub fn check_scan_limit(state: &AppState, field: &'static str, text: &str) -> Result<(), ApiError> {
+    let limit_bytes = state.config().policy_scan_limit_bytes;
+    if text.len() > limit_bytes {
+        return Err(ApiError::InputTooLarge { field, limit_bytes });
+    }
+    Ok(())
+}
+
+fn check_data_sources(sources: &[String]) -> Result<(), ApiError> {
+    if sources.len() > MAX_DATA_SOURCES || sources.iter().any(|s| s.len() > MAX_DATA_SOURCE_BYTES) {
+        return Err(ApiError::bad_request(
+            format!(
+                "data_sources holds at most {MAX_DATA_SOURCES} names of at most {MAX_DATA_SOURCE_BYTES} bytes each"
+            ),
+            "field_too_large",
+        ));
+    }
+    Ok(())
 }
 
 pub async fn pre_check(
@@ -55,6 +81,19 @@ pub async fn pre_check(
     ApiJson(request): ApiJson<PreCheckRequest>,
 ) -> Result<Response, ApiError> {
     let client_id = caller.effective_client_id(request.client_id.as_deref());
+    check_scan_limit(&state, "query", &request.query)?;
+    let data_sources = request.data_sources.unwrap_or_default();
+    check_data_sources(&data_sources)?;
+    check_stored_size(
+        "context",
+        request.context.as_ref().unwrap_or(&Value::Null),
+        MAX_CONTEXT_BYTES,
+    )?;
+    check_stored_size(
+        "user_token",
+        &json!(request.user_token.as_deref().unwrap_or("")),
+        MAX_USER_TOKEN_BYTES,
+    )?;
     let now = Utc::now();
     let rate = ratelimit::count(&state, &caller, &client_id).await;
     if rate.exceeded.is_some() {
@@ -64,7 +103,11 @@ pub async fn pre_check(
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
         .await?;
-    let decision = state.policies().evaluate(&tenant, &request.query);
+    let decision = state
+        .policies()
+        .evaluate_one(&tenant, request.query.clone())
+        .await?;
+    let data_sources = decisions::mask_for_storage(&state, &tenant, json!(data_sources)).await?;
     let approved = decision.verdict == Verdict::Allow;
     let decision_id = Uuid::now_v7();
     let context_id = Uuid::now_v7();
@@ -100,8 +143,7 @@ pub async fn pre_check(
         "requires_redaction": requires_redaction,
         "redacted": requires_redaction,
         "block_reason": block_reason,
-        "data_sources": request.data_sources.clone().unwrap_or_default(),
-        "scan_truncated": decision.truncated,
+        "data_sources": data_sources,
     });
     let record = AuditRecord {
         http_status: Some(200),
@@ -206,6 +248,17 @@ pub async fn llm_call(
     let client_id = caller.effective_client_id(request.client_id.as_deref());
     let provider = checked_name("provider", &request.provider)?;
     let model = checked_name("model", &request.model)?;
+    let summary = request.response_summary.unwrap_or_default();
+    if summary.len() > MAX_SUMMARY_BYTES.min(state.config().policy_scan_limit_bytes) {
+        return Err(ApiError::bad_request(
+            format!(
+                "response_summary is {} bytes; at most {} bytes are accepted",
+                summary.len(),
+                MAX_SUMMARY_BYTES.min(state.config().policy_scan_limit_bytes)
+            ),
+            "field_too_large",
+        ));
+    }
     let client_metadata = match request.metadata {
         None | Some(Value::Null) => json!({}),
         Some(Value::Object(object)) => Value::Object(object),
@@ -216,12 +269,7 @@ pub async fn llm_call(
             ))
         }
     };
-    if client_metadata.to_string().len() > MAX_METADATA_BYTES {
-        return Err(ApiError::bad_request(
-            format!("metadata is larger than {MAX_METADATA_BYTES} bytes"),
-            "invalid_field",
-        ));
-    }
+    check_stored_size("metadata", &client_metadata, MAX_METADATA_BYTES)?;
     let Ok(context_id) = request.context_id.trim().parse::<Uuid>() else {
         return Err(unknown_context(&request.context_id));
     };
@@ -258,9 +306,26 @@ pub async fn llm_call(
         u64::from(usage.prompt_tokens),
         u64::from(usage.completion_tokens),
     );
-    let summary = request.response_summary.unwrap_or_default();
-    let kept: String = summary.chars().take(SUMMARY_KEEP_CHARS).collect();
-    let summary_decision = state.policies().system().evaluate(&kept);
+    // The whole summary is evaluated with the tenant's policies and masked before it is cut, so no
+    // value survives half-cut at the end of the kept part.
+    let tenant = state
+        .policies()
+        .for_tenant(state.pool(), &caller.tenant_id)
+        .await?;
+    let summary_decision = state
+        .policies()
+        .evaluate_one(&tenant, summary.clone())
+        .await?;
+    let masked_summary = summary_decision.mask_every_match(&summary);
+    let kept: String = masked_summary.chars().take(SUMMARY_KEEP_CHARS).collect();
+    let summary_cut = kept.len() < masked_summary.len();
+    let stored_names =
+        decisions::mask_for_storage(&state, &tenant, json!([provider, model])).await?;
+    let (provider, model) = (
+        stored_names[0].as_str().unwrap_or_default().to_owned(),
+        stored_names[1].as_str().unwrap_or_default().to_owned(),
+    );
+    let client_metadata = decisions::mask_for_storage(&state, &tenant, client_metadata).await?;
     let approved = stored.context.approved;
     let decision_id = Uuid::now_v7();
     let mut metadata = json!({
@@ -271,8 +336,8 @@ pub async fn llm_call(
         "context_audit_number": audit_number,
         "policies": [],
         "response_summary_sha256": decisions::sha256_hex(&summary),
-        "response_summary_redacted": summary_decision.mask_every_match(&kept),
-        "response_summary_truncated": kept.len() < summary.len(),
+        "response_summary_redacted": kept,
+        "response_summary_truncated": summary_cut,
         "response_policies": summary_decision.policy_ids(),
         "pricing": {"priced_as": cost.priced_as, "fallback": cost.fallback},
         "client_metadata": client_metadata,

@@ -5,11 +5,13 @@
 mod admin;
 mod audit_api;
 pub mod auth;
+mod cpu;
 mod decide;
 mod decisions;
 mod error;
 mod gateway;
 mod health;
+mod inspect;
 mod internal;
 mod metrics;
 mod openai;
@@ -42,6 +44,8 @@ pub enum StartError {
     Database(#[from] db::DbError),
     #[error("policies do not compile: {0}")]
     Policies(#[from] CompileErrors),
+    #[error("tenant policies: {0}")]
+    TenantPolicies(#[from] policies::Unavailable),
     #[error("pricing table {path}: {source}")]
     Pricing { path: String, source: PricingError },
     #[error("cannot read pricing table {path}: {source}")]
@@ -71,7 +75,8 @@ async fn not_found(request: Request) -> Response {
     }
 }
 
-/// The agent's routes. Every route passes through the caller layer (`auth::resolve_caller`).
+/// The agent's routes. Every route passes through the in-flight limit (outermost: a shed request
+/// costs nothing) and the caller layer (`auth::resolve_caller`).
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.config().max_body_bytes;
     let openai_routes = Router::new()
@@ -108,6 +113,10 @@ pub fn app(state: AppState) -> Router {
                 .delete(static_policies::delete)),
         )
         .route(
+            "/api/v1/static-policies/{id}/versions",
+            api(get(static_policies::versions)),
+        )
+        .route(
             "/api/v1/static-policies/{id}/override",
             api(post(static_policies::create_override).delete(static_policies::delete_override)),
         )
@@ -127,7 +136,7 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            internal::require_signature,
+            axonflow_platform::http::signature::require_signature::<AppState>,
         ));
     Router::new()
         .merge(openai_routes)
@@ -142,6 +151,10 @@ pub fn app(state: AppState) -> Router {
             auth::resolve_caller,
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.in_flight().clone(),
+            axonflow_platform::http::inflight::limit_in_flight,
+        ))
         .with_state(state)
 }
 
@@ -177,7 +190,6 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
     db::migrate(&pool).await?;
     let specs = db::load_system_policies(&pool).await?;
     let options = CompileOptions {
-        scan_limit_bytes: config.policy_scan_limit_bytes,
         pii_action: config.pii_action,
         sqli_action: config.sqli_action,
     };

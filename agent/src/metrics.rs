@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text exposition of the audit pipeline (queue depth, journal backlog,
-//! rows written, journaled, replayed, failures, queue-full fallbacks). Counts across tenants, never
+//! rows written, journaled, replayed, failures, queue-full fallbacks) and of load shedding (requests
+//! in flight, the limit, requests shed). Counts across tenants, never
 //! tenant data; in enterprise mode the scraper authenticates like any client.
 
 use std::fmt::Write as _;
@@ -84,6 +85,24 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "counter",
         "Audit rows Postgres refused as data, kept in the .rejected file.",
         stats.rows_rejected,
+    );
+    metric(
+        "axonflow_requests_shed_total",
+        "counter",
+        "Requests refused with 503 because AXONFLOW_MAX_IN_FLIGHT requests were being served.",
+        state.in_flight().shed_total(),
+    );
+    metric(
+        "axonflow_requests_in_flight",
+        "gauge",
+        "Requests being served now.",
+        state.in_flight().in_flight() as u64,
+    );
+    metric(
+        "axonflow_requests_in_flight_limit",
+        "gauge",
+        "AXONFLOW_MAX_IN_FLIGHT.",
+        state.in_flight().max() as u64,
     );
     metric(
         "axonflow_audit_database_up",

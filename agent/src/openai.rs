@@ -1,6 +1,13 @@
 //! `POST /v1/chat/completions`: the OpenAI-compatible gateway. Validates the request, evaluates the
-//! policies over every message's text, then either denies (HTTP 400, OpenAI-shaped) or forwards the body
-//! verbatim to the upstream provider with the caller's `X-Provider-Key`, and audits the outcome.
+//! policies over every string the provider will read (`inspect.rs`), then either denies (HTTP 400,
+//! OpenAI-shaped) or forwards the body to the upstream provider with the caller's `X-Provider-Key`,
+//! and audits the outcome.
+//!
+//! What is checked is what is sent: the body is parsed strictly (a duplicate key is a 400
+//! `duplicate_key`), and it is forwarded byte for byte as received, or, when a policy redacts, as the
+//! re-serialised redacted value. A body with more text than the scan limit is a 413
+//! `input_too_large`; nothing is forwarded unchecked. The upstream answer is read up to
+//! `AXONFLOW_MAX_RESPONSE_BYTES` (502 beyond, audited).
 //! The provider key lives only in this request's memory: never stored, never logged.
 
 use std::time::Instant;
@@ -17,13 +24,17 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use axonflow_platform::audit::{AuditRecord, AuditSource};
+use axonflow_platform::http::json::{self, JsonError};
 use axonflow_platform::trace::TraceId;
 use axonflow_policy::{Decision, Verdict};
 
 use crate::auth::Caller;
 use crate::decisions;
 use crate::error::OpenAiError;
+use crate::inspect::{self, Checked, InspectError, NotApplied};
 use crate::policies::TenantPolicies;
 use crate::ratelimit;
 use crate::state::AppState;
@@ -43,24 +54,14 @@ impl std::fmt::Debug for ProviderKey {
     }
 }
 
-/// Where a piece of message text sits in the request body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TextLocation {
-    /// `messages[i].content` as a string.
-    Content(usize),
-    /// `messages[i].content[j].text`.
-    Part(usize, usize),
-    /// `messages[i].tool_calls[j].function.arguments`.
-    ToolArguments(usize, usize),
-}
-
 /// A validated request.
 #[derive(Debug)]
 struct ChatRequest {
     body: Bytes,
     json: Value,
     model: String,
-    texts: Vec<TextLocation>,
+    /// Every string the policies must read.
+    checked: Vec<Checked>,
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -93,14 +94,17 @@ fn missing(param: &str) -> OpenAiError {
     )
 }
 
-/// Parses and validates the body; lists where the message texts are.
-fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
-    let json: Value = serde_json::from_slice(&body).map_err(|error| {
-        OpenAiError::invalid(
-            format!("The request body is not valid JSON: {error}."),
+/// Parses and validates the body, and lists every string the policies must read.
+fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiError> {
+    let json = json::parse_strict(&body).map_err(|error| match error {
+        JsonError::DuplicateKey { .. } => {
+            OpenAiError::invalid(format!("{error}."), None, "duplicate_key")
+        }
+        JsonError::Syntax(detail) => OpenAiError::invalid(
+            format!("The request body is not valid JSON: {detail}."),
             None,
             "invalid_json",
-        )
+        ),
     })?;
     let Some(object) = json.as_object() else {
         return Err(OpenAiError::invalid(
@@ -141,7 +145,6 @@ fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
             "invalid_value",
         ));
     }
-    let mut texts = Vec::new();
     for (message_idx, message) in messages.iter().enumerate() {
         let Some(message) = message.as_object() else {
             return Err(wrong_type(
@@ -164,8 +167,7 @@ fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
             }
         }
         match message.get("content") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(_)) => texts.push(TextLocation::Content(message_idx)),
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
             Some(Value::Array(parts)) => {
                 for (part_idx, part) in parts.iter().enumerate() {
                     let param = format!("messages[{message_idx}].content[{part_idx}]");
@@ -174,9 +176,7 @@ fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
                     };
                     if part.get("type").and_then(Value::as_str) == Some("text") {
                         match part.get("text") {
-                            Some(Value::String(_)) => {
-                                texts.push(TextLocation::Part(message_idx, part_idx))
-                            }
+                            Some(Value::String(_)) => {}
                             None | Some(Value::Null) => {
                                 return Err(missing(&format!("{param}.text")))
                             }
@@ -195,55 +195,69 @@ fn parse(body: Bytes) -> Result<ChatRequest, OpenAiError> {
                 ))
             }
         }
-        if let Some(Value::Array(calls)) = message.get("tool_calls") {
-            for (call_idx, call) in calls.iter().enumerate() {
-                if call
-                    .pointer("/function/arguments")
-                    .and_then(Value::as_str)
-                    .is_some()
-                {
-                    texts.push(TextLocation::ToolArguments(message_idx, call_idx));
-                }
-            }
-        }
     }
+    let checked = inspect::inspect(&json, scan_limit_bytes).map_err(|error| match error {
+        InspectError::TooLarge => OpenAiError::InputTooLarge {
+            limit_bytes: scan_limit_bytes,
+        },
+        InspectError::Unreadable { pointer, why } => OpenAiError::invalid(
+            format!("{pointer} cannot be checked by the policies: {why}."),
+            Some(&pointer),
+            "uncheckable_content",
+        ),
+    })?;
     Ok(ChatRequest {
         body,
         json,
         model,
-        texts,
+        checked,
     })
 }
 
-fn pointer(location: TextLocation) -> String {
-    match location {
-        TextLocation::Content(m) => format!("/messages/{m}/content"),
-        TextLocation::Part(m, p) => format!("/messages/{m}/content/{p}/text"),
-        TextLocation::ToolArguments(m, c) => {
-            format!("/messages/{m}/tool_calls/{c}/function/arguments")
-        }
-    }
+/// The policies' verdict on a whole request.
+struct Evaluated {
+    decision: Decision,
+    /// Every match, with the field it was found in.
+    matches: Vec<Value>,
+    /// The body to forward instead of the original, when a policy redacts.
+    redacted_body: Option<Bytes>,
+    /// Why the request is refused although no policy blocks: a value to redact could not be masked.
+    unmaskable: Option<String>,
 }
 
-/// Evaluates every message text. Returns the combined decision and, when a policy redacts, the body
-/// to forward instead of the original.
-fn evaluate(
+/// Evaluates every checked string (off the async workers when there is much text) and applies the
+/// redactions to a copy of the body.
+async fn evaluate(
     state: &AppState,
-    tenant: &TenantPolicies,
-    request: &ChatRequest,
-) -> (Decision, Option<Bytes>) {
+    tenant: &Arc<TenantPolicies>,
+    request: &mut ChatRequest,
+) -> Result<Evaluated, OpenAiError> {
+    let (paths, texts): (Vec<_>, Vec<_>) = std::mem::take(&mut request.checked)
+        .into_iter()
+        .map(|checked| (checked.path, checked.text))
+        .unzip();
+    let decisions = state
+        .policies()
+        .evaluate_many(tenant, texts)
+        .await
+        .map_err(|_| OpenAiError::Internal)?;
     let mut combined = Decision::allow_nothing();
+    let mut matches = Vec::new();
     let mut redacted_json: Option<Value> = None;
-    for location in &request.texts {
-        let path = pointer(*location);
-        let Some(text) = request.json.pointer(&path).and_then(Value::as_str) else {
-            continue;
-        };
-        let mut decision = state.policies().evaluate(tenant, text);
+    let mut unmaskable = None;
+    for (path, mut decision) in paths.iter().zip(decisions) {
+        let field = inspect::pointer(path);
+        matches.extend(
+            decision
+                .matches
+                .iter()
+                .map(|found| decisions::match_json(found, Some(&field))),
+        );
         if let Some(redacted) = decision.redacted_text.take() {
             let target = redacted_json.get_or_insert_with(|| request.json.clone());
-            if let Some(slot) = target.pointer_mut(&path) {
-                *slot = Value::String(redacted);
+            if let Err(NotApplied(why)) = inspect::replace(target, path, &redacted) {
+                tracing::warn!(%field, %why, "a redaction could not be applied; request refused");
+                unmaskable = Some(why);
             }
         }
         combined = combined.merge(decision);
@@ -251,7 +265,12 @@ fn evaluate(
     let redacted_body = redacted_json
         .and_then(|json| serde_json::to_vec(&json).ok())
         .map(Bytes::from);
-    (combined, redacted_body)
+    Ok(Evaluated {
+        decision: combined,
+        matches,
+        redacted_body,
+        unmaskable,
+    })
 }
 
 fn set_header(response: &mut Response, name: &'static str, value: &str) {
@@ -298,7 +317,7 @@ pub async fn chat_completions(
         .unwrap_or_else(TraceId::generate);
     let prepared = provider_key(&headers).and_then(|key| {
         let body = body_or_error(body, state.config().max_body_bytes)?;
-        Ok((key, parse(body)?))
+        Ok((key, parse(body, state.config().policy_scan_limit_bytes)?))
     });
     let mut response = match prepared {
         Err(error) => error.into_response(),
@@ -360,11 +379,35 @@ fn is_passed_through(name: &HeaderName) -> bool {
     )
 }
 
+/// Why an upstream answer was not read.
+enum ReadError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads the upstream body, refusing more than `limit` bytes (never buffering more than that).
+async fn read_capped(mut upstream: reqwest::Response, limit: usize) -> Result<Bytes, ReadError> {
+    if upstream
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = upstream.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 async fn decide_and_forward(
     state: AppState,
     caller: Caller,
     key: ProviderKey,
-    request: ChatRequest,
+    mut request: ChatRequest,
     trace_id: TraceId,
 ) -> Response {
     let decision_id = Uuid::now_v7();
@@ -383,18 +426,26 @@ async fn decide_and_forward(
             return OpenAiError::PoliciesUnavailable.into_response();
         }
     };
-    let (decision, redacted_body) = evaluate(&state, &tenant, &request);
+    let Evaluated {
+        mut decision,
+        matches,
+        redacted_body,
+        unmaskable,
+    } = match evaluate(&state, &tenant, &mut request).await {
+        Ok(evaluated) => evaluated,
+        Err(error) => return error.into_response(),
+    };
     let mut metadata = json!({
         "policies": decision.policy_ids(),
-        "matches": decisions::matches_json(&decision),
+        "matches": matches,
         "frameworks": decision.frameworks(),
     });
     // Flags are recorded when set, keeping the typical row small.
-    if decision.truncated {
-        metadata["scan_truncated"] = Value::Bool(true);
-    }
     if redacted_body.is_some() {
         metadata["redacted"] = Value::Bool(true);
+    }
+    if unmaskable.is_some() {
+        decision.verdict = Verdict::Deny;
     }
     let base = AuditRecord {
         decision_id,
@@ -419,6 +470,11 @@ async fn decide_and_forward(
     if decision.verdict == Verdict::Deny {
         let reason = decision
             .block_reason()
+            .or_else(|| {
+                unmaskable
+                    .as_ref()
+                    .map(|why| format!("a value a policy redacts could not be masked ({why})"))
+            })
             .unwrap_or_else(|| "policy violation".to_owned());
         metadata["block_reason"] = Value::String(reason.clone());
         let error = OpenAiError::PolicyDenied { reason };
@@ -450,16 +506,16 @@ async fn decide_and_forward(
         .send()
         .await;
     drop(key);
+    let max_response_bytes = state.config().max_response_bytes;
     let upstream = match sent {
         Ok(upstream) => {
             let status = upstream.status();
             let upstream_headers = upstream.headers().clone();
-            upstream
-                .bytes()
+            read_capped(upstream, max_response_bytes)
                 .await
                 .map(|bytes| (status, upstream_headers, bytes))
         }
-        Err(error) => Err(error),
+        Err(error) => Err(ReadError::Transport(error)),
     };
     let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
 
@@ -503,16 +559,31 @@ async fn decide_and_forward(
             }
             (response, outcome)
         }
-        Err(error) => {
-            let timed_out = error.is_timeout();
-            // reqwest's message names the URL (the configured base URL), never the key.
-            tracing::warn!(%decision_id, error = %error, timed_out, "upstream call failed");
-            let error = if timed_out {
-                OpenAiError::UpstreamTimeout {
-                    timeout_secs: timeout.as_secs().max(1),
+        Err(failure) => {
+            let (error, label) = match failure {
+                ReadError::TooLarge => {
+                    tracing::warn!(%decision_id, max_response_bytes, "upstream answer over the size limit");
+                    (
+                        OpenAiError::UpstreamTooLarge {
+                            limit_bytes: max_response_bytes,
+                        },
+                        "upstream_response_too_large",
+                    )
                 }
-            } else {
-                OpenAiError::UpstreamUnreachable
+                // reqwest's message names the URL (the configured base URL), never the key.
+                ReadError::Transport(error) if error.is_timeout() => {
+                    tracing::warn!(%decision_id, %error, "upstream call timed out");
+                    (
+                        OpenAiError::UpstreamTimeout {
+                            timeout_secs: timeout.as_secs().max(1),
+                        },
+                        "upstream_timeout",
+                    )
+                }
+                ReadError::Transport(error) => {
+                    tracing::warn!(%decision_id, %error, "upstream call failed");
+                    (OpenAiError::UpstreamUnreachable, "upstream_unreachable")
+                }
             };
             let outcome = Outcome {
                 status: error.status(),
@@ -521,11 +592,7 @@ async fn decide_and_forward(
                 total_tokens: 0,
                 latency_ms,
                 response_model: None,
-                error: Some(if timed_out {
-                    "upstream_timeout"
-                } else {
-                    "upstream_unreachable"
-                }),
+                error: Some(label),
             };
             (error.into_response(), outcome)
         }
@@ -586,7 +653,7 @@ mod tests {
 
     #[track_caller]
     fn check_error(body: &str, expected_code: &str) {
-        match parse(Bytes::from(body.to_owned())) {
+        match parse(Bytes::from(body.to_owned()), usize::MAX) {
             Err(OpenAiError::InvalidRequest { code, .. }) => {
                 assert_eq!(code, expected_code, "{body}")
             }
@@ -637,16 +704,43 @@ mod tests {
             {"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"b"}]},
             {"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]}
         ]}"#;
-        let request = parse(Bytes::from(body)).expect("valid");
+        let request = parse(Bytes::from(body), usize::MAX).expect("valid");
+        let pointers: Vec<String> = request
+            .checked
+            .iter()
+            .map(|c| inspect::pointer(&c.path))
+            .collect();
         assert_eq!(
-            request.texts,
+            pointers,
             [
-                TextLocation::Content(0),
-                TextLocation::Part(1, 0),
-                TextLocation::Part(1, 2),
-                TextLocation::ToolArguments(2, 0)
+                "/messages/0/content",
+                "/messages/1/content/0/text",
+                "/messages/1/content/1/image_url/url",
+                "/messages/1/content/2/text",
+                "/messages/2/tool_calls/0/function/arguments",
+                "/messages/2/tool_calls/0/function/name",
             ]
         );
         assert_eq!(request.model, "m");
+    }
+
+    #[test]
+    fn duplicate_keys_and_oversized_text_are_refused() {
+        check_error(
+            r#"{"model":"m","messages":[{"role":"user","content":"a","content":"b"}]}"#,
+            "duplicate_key",
+        );
+        check_error(
+            r#"{"model":"m","model":"n","messages":[{"role":"user","content":"a"}]}"#,
+            "duplicate_key",
+        );
+        let long = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
+            "a".repeat(100)
+        );
+        assert!(matches!(
+            parse(Bytes::from(long), 99),
+            Err(OpenAiError::InputTooLarge { limit_bytes: 99 })
+        ));
     }
 }

@@ -3,6 +3,9 @@
 //! from Postgres on first use and cached; a background task polls `policy_revisions` and drops the
 //! sets of tenants that changed on any replica, so a change is in force everywhere within about one
 //! refresh interval, without a restart. An override's expiry ends its cached set too.
+//!
+//! Compilation always, and evaluation of large texts, run on the CPU pool (`cpu.rs`), off the async
+//! workers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,6 +18,8 @@ use axonflow_policy::{
     evaluate_layers, Action, Adjustment, Adjustments, CompileOptions, Decision, Engine, Layer,
     PolicySpec,
 };
+
+use crate::cpu::{CpuPool, JobFailed};
 
 /// Revisions are polled with this much overlap, so that a transaction that committed a little after
 /// its revision's clock reading is still seen.
@@ -39,9 +44,19 @@ impl TenantPolicies {
     }
 }
 
+/// Why a tenant's policies could not be had: nothing may be decided without them.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    #[error("{0}")]
+    Database(#[from] DbError),
+    #[error("the tenant's policies could not be compiled")]
+    Compile,
+}
+
 pub struct PolicyStore {
     system: Engine,
     options: CompileOptions,
+    cpu: CpuPool,
     tenants: RwLock<HashMap<String, Arc<TenantPolicies>>>,
     /// The newest revision seen per tenant (by the refresher or a load).
     known_revisions: RwLock<HashMap<String, i64>>,
@@ -97,11 +112,12 @@ fn compile_custom(
 }
 
 impl PolicyStore {
-    pub fn new(system: Engine) -> PolicyStore {
+    pub fn new(system: Engine, cpu: CpuPool) -> PolicyStore {
         let options = system.options().clone();
         PolicyStore {
             system,
             options,
+            cpu,
             tenants: RwLock::new(HashMap::new()),
             known_revisions: RwLock::new(HashMap::new()),
         }
@@ -109,6 +125,11 @@ impl PolicyStore {
 
     pub fn system(&self) -> &Engine {
         &self.system
+    }
+
+    /// Where CPU-heavy policy work runs.
+    pub fn cpu(&self) -> &CpuPool {
+        &self.cpu
     }
 
     fn cached(&self, tenant_id: &str, now: DateTime<Utc>) -> Option<Arc<TenantPolicies>> {
@@ -127,30 +148,27 @@ impl PolicyStore {
     /// The tenant's policies, from the cache or freshly loaded. When the database cannot be reached,
     /// a stale cached set is used rather than none (and the failure logged).
     pub async fn for_tenant(
-        &self,
+        self: &Arc<Self>,
         pool: &PgPool,
         tenant_id: &str,
-    ) -> Result<Arc<TenantPolicies>, DbError> {
+    ) -> Result<Arc<TenantPolicies>, Unavailable> {
         let now = Utc::now();
         if let Some(entry) = self.cached(tenant_id, now) {
             return Ok(entry);
         }
         match db::load_tenant_policy_set(pool, tenant_id).await {
             Ok(set) => {
-                let (custom, skipped) = compile_custom(&set.custom, &self.options);
-                let by_policy: HashMap<&str, Adjustment> = set
-                    .overrides
-                    .iter()
-                    .map(|o| (o.policy_id.as_str(), adjustment_of(o)))
-                    .collect();
-                let entry = Arc::new(TenantPolicies {
-                    revision: set.revision,
-                    custom,
-                    system_adjustments: self.system.adjust(&by_policy),
-                    valid_until: set.overrides.iter().filter_map(|o| o.expires_at).min(),
-                    skipped,
-                });
-                self.note_revisions(&[(tenant_id.to_owned(), set.revision)]);
+                let store = self.clone();
+                let compiled = self
+                    .cpu
+                    .run(usize::MAX, move || store.compile_tenant(set))
+                    .await;
+                let Ok(entry) = compiled else {
+                    tracing::error!(%tenant_id, "tenant policy compilation failed");
+                    return Err(Unavailable::Compile);
+                };
+                let entry = Arc::new(entry);
+                self.note_revisions(&[(tenant_id.to_owned(), entry.revision)]);
                 if let Ok(mut tenants) = self.tenants.write() {
                     tenants.insert(tenant_id.to_owned(), entry.clone());
                 }
@@ -167,14 +185,60 @@ impl PolicyStore {
                         tracing::warn!(%tenant_id, %error, "cannot reload tenant policies; using the cached set");
                         Ok(entry)
                     }
-                    None => Err(error),
+                    None => Err(Unavailable::Database(error)),
                 }
             }
         }
     }
 
+    /// Compiles one tenant's set (CPU work: runs on the CPU pool).
+    fn compile_tenant(&self, set: db::TenantPolicySet) -> TenantPolicies {
+        let (custom, skipped) = compile_custom(&set.custom, &self.options);
+        let by_policy: HashMap<&str, Adjustment> = set
+            .overrides
+            .iter()
+            .map(|o| (o.policy_id.as_str(), adjustment_of(o)))
+            .collect();
+        TenantPolicies {
+            revision: set.revision,
+            custom,
+            system_adjustments: self.system.adjust(&by_policy),
+            valid_until: set.overrides.iter().filter_map(|o| o.expires_at).min(),
+            skipped,
+        }
+    }
+
+    /// Evaluates each text with the tenant's policies: one decision per text, in order. Large
+    /// batches run on the CPU pool.
+    pub async fn evaluate_many(
+        self: &Arc<Self>,
+        tenant: &Arc<TenantPolicies>,
+        texts: Vec<String>,
+    ) -> Result<Vec<Decision>, JobFailed> {
+        let cost: usize = texts.iter().map(String::len).sum();
+        let (store, tenant) = (self.clone(), tenant.clone());
+        self.cpu
+            .run(cost, move || {
+                texts
+                    .iter()
+                    .map(|text| store.evaluate(&tenant, text))
+                    .collect()
+            })
+            .await
+    }
+
+    /// `evaluate_many` for one text.
+    pub async fn evaluate_one(
+        self: &Arc<Self>,
+        tenant: &Arc<TenantPolicies>,
+        text: String,
+    ) -> Result<Decision, JobFailed> {
+        let mut decisions = self.evaluate_many(tenant, vec![text]).await?;
+        Ok(decisions.pop().unwrap_or_else(Decision::allow_nothing))
+    }
+
     /// Evaluates `text` with the system catalogue (as the tenant adjusted it) and the tenant's own
-    /// policies: one decision.
+    /// policies: one decision. Inline: callers with large texts use `evaluate_many`.
     pub fn evaluate(&self, tenant: &TenantPolicies, text: &str) -> Decision {
         let system = Layer {
             engine: &self.system,

@@ -7,6 +7,8 @@ use axonflow_platform::audit::AuditPipeline;
 use axonflow_platform::client_auth::ClientStore;
 use axonflow_platform::config::AgentConfig;
 use axonflow_platform::db::PgPool;
+use axonflow_platform::http::inflight::InFlightLimit;
+use axonflow_platform::http::signature::SignedCalls;
 use axonflow_platform::internal_auth::InternalAuth;
 use axonflow_platform::peer::PeerChecker;
 use axonflow_platform::pricing::PricingTable;
@@ -31,6 +33,7 @@ struct Inner {
     http: reqwest::Client,
     pricing: PricingTable,
     audit: AuditPipeline,
+    in_flight: InFlightLimit,
     started_at: Instant,
 }
 
@@ -48,6 +51,7 @@ impl AppState {
             .internal_service_secret
             .as_ref()
             .and_then(|secret| InternalAuth::new(secret).ok());
+        let config_max_in_flight = config.max_in_flight;
         let orchestrator = Arc::new(PeerChecker::new(
             Some(config.orchestrator_url.clone()),
             internal_auth.clone(),
@@ -57,7 +61,10 @@ impl AppState {
             inner: Arc::new(Inner {
                 config,
                 pool,
-                policies: Arc::new(PolicyStore::new(engine)),
+                policies: Arc::new(PolicyStore::new(
+                    engine,
+                    crate::cpu::CpuPool::for_this_machine(),
+                )),
                 clients: Arc::new(ClientStore::new()),
                 rate_counters: Arc::new(RateCounters::default()),
                 internal_auth,
@@ -65,6 +72,7 @@ impl AppState {
                 http,
                 pricing,
                 audit,
+                in_flight: InFlightLimit::new(config_max_in_flight, crate::error::render_shed),
                 started_at: Instant::now(),
             }),
         }
@@ -114,7 +122,22 @@ impl AppState {
         &self.inner.audit
     }
 
+    /// The in-flight limit (load shedding), shared by its layer and `/metrics`.
+    pub fn in_flight(&self) -> &InFlightLimit {
+        &self.inner.in_flight
+    }
+
     pub fn uptime_secs(&self) -> u64 {
         self.inner.started_at.elapsed().as_secs()
+    }
+}
+
+impl SignedCalls for AppState {
+    fn internal_auth(&self) -> Option<&InternalAuth> {
+        self.inner.internal_auth.as_ref()
+    }
+
+    fn nonce_pool(&self) -> &PgPool {
+        &self.inner.pool
     }
 }

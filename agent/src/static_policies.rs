@@ -3,6 +3,12 @@
 //! own regex or keyword policies, validated on write (422 listing every problem). Every write bumps
 //! the tenant's policy revision, which every agent on the database picks up within its refresh
 //! interval. A tenant sees the catalogue and its own policies, never another tenant's.
+//!
+//! Weakening a system policy needs admin rights, and every change leaves a record served at
+//! `/{id}/versions` (`governance.rs`); submitted policies are checked in `validate.rs`.
+
+mod governance;
+mod validate;
 
 use std::collections::HashMap;
 
@@ -10,73 +16,36 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use axonflow_platform::db::{self, DbError, PolicyKey, StoredOverride, StoredPolicy};
-use axonflow_policy::{Action, CompileOptions, Engine, Severity};
+use axonflow_platform::db::{self, ChangeType, DbError, PolicyKey, StoredOverride, StoredPolicy};
+use axonflow_policy::Severity;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, Problem};
 use crate::state::AppState;
 use crate::time::rfc3339;
+use governance::{change, check_weakening, override_summary};
+use validate::{
+    apply_update, check_action, invalid, validate, PolicyFields, Problems, MAX_PATTERN_BYTES,
+    MAX_REASON_BYTES, MAX_TENANT_POLICIES,
+};
 
-/// Custom policies one tenant may hold.
-const MAX_TENANT_POLICIES: usize = 500;
-const MAX_PATTERN_BYTES: usize = 4096;
-const MAX_KEYWORDS: usize = 500;
 const MAX_TEST_INPUTS: usize = 100;
 const MAX_TEST_INPUT_BYTES: usize = 64 * 1024;
 
-fn override_json(stored: &StoredOverride, base_action: &str) -> Value {
-    json!({
-        "id": stored.id,
-        "policy_id": stored.policy_id,
-        "action_override": stored.action_override.as_deref().unwrap_or(base_action),
-        "override_reason": stored.override_reason,
-        "created_by": stored.created_by,
-        "created_at": rfc3339(stored.created_at),
-        "expires_at": stored.expires_at.map(rfc3339),
-        "enabled_override": stored.enabled_override,
-        "active": true,
-    })
-}
-
-/// A policy on the wire. `effective` applies the tenant's override to `action` and `enabled`.
+/// A policy on the wire. `effective` applies the tenant's override to `action` and `enabled`; the
+/// override itself is shown either way.
 fn policy_json(policy: &StoredPolicy, applied: Option<&StoredOverride>, effective: bool) -> Value {
-    let (mut action, mut enabled) = (policy.action.as_str(), policy.enabled);
-    if effective {
-        if let Some(stored) = applied {
-            action = stored.action_override.as_deref().unwrap_or(action);
-            enabled = stored.enabled_override.unwrap_or(enabled);
-        }
+    let mut json = db::policy_state(policy, applied);
+    if !effective {
+        json["action"] = json!(policy.action);
+        json["enabled"] = json!(policy.enabled);
     }
-    json!({
-        "id": policy.id,
-        "policy_id": policy.policy_id,
-        "name": policy.name,
-        "description": policy.description,
-        "category": policy.category,
-        "tier": policy.tier,
-        "detector_kind": policy.detector_kind,
-        "pattern": policy.pattern,
-        "keywords": policy.keywords,
-        "action": action,
-        "severity": policy.severity,
-        "priority": policy.priority,
-        "enabled": enabled,
-        "tags": policy.tags,
-        "frameworks": policy.frameworks,
-        "organization_id": policy.organization_id,
-        "tenant_id": policy.tenant_id,
-        "created_at": rfc3339(policy.created_at),
-        "updated_at": rfc3339(policy.updated_at),
-        "version": policy.version,
-        "has_override": applied.is_some(),
-        "override": applied.map(|o| override_json(o, &policy.action)),
-    })
+    json
 }
 
 async fn overrides_by_policy(
@@ -304,245 +273,45 @@ pub async fn effective(
     .into_response())
 }
 
-/// A policy as a client submits it (create) or changes it (update: every field optional).
-#[derive(Debug, Default, Deserialize)]
-pub struct PolicyFields {
-    policy_id: Option<String>,
-    name: Option<String>,
-    description: Option<String>,
-    category: Option<String>,
-    tier: Option<String>,
-    detector_kind: Option<String>,
-    pattern: Option<String>,
-    keywords: Option<Vec<String>>,
-    severity: Option<String>,
-    enabled: Option<bool>,
-    action: Option<String>,
-    priority: Option<i32>,
-    tags: Option<Vec<String>>,
-    frameworks: Option<Vec<String>>,
-    organization_id: Option<String>,
+/// Checks a custom policy (compiling it as the engine would) on the CPU pool.
+async fn checked(
+    state: &AppState,
+    policy: StoredPolicy,
+) -> Result<(StoredPolicy, Vec<Problem>), ApiError> {
+    let options = state.policies().system().options().clone();
+    Ok(state
+        .policies()
+        .cpu()
+        .run(usize::MAX, move || {
+            let problems = validate(&policy, &options);
+            (policy, problems)
+        })
+        .await?)
 }
 
-struct Problems(Vec<Problem>);
-
-impl Problems {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(Problem {
-            field: field.to_owned(),
-            message: message.into(),
+/// A reason given with a change: at most `MAX_REASON_BYTES`.
+fn check_reason(problems: &mut Vec<Problem>, reason: Option<&str>) {
+    if reason.is_some_and(|r| r.len() > MAX_REASON_BYTES) {
+        problems.push(Problem {
+            field: "reason".to_owned(),
+            message: format!("at most {MAX_REASON_BYTES} bytes"),
         });
     }
-}
-
-fn check_action(problems: &mut Problems, action: &str) {
-    if action == "require_approval" {
-        problems.add(
-            "action",
-            "require_approval is not supported: there is no approval queue; use block, redact, warn or log",
-        );
-    } else if let Err(error) = action.parse::<Action>() {
-        problems.add("action", error.to_string());
-    }
-}
-
-fn check_list(problems: &mut Problems, field: &str, items: &[String], max_items: usize) {
-    if items.len() > max_items {
-        problems.add(field, format!("at most {max_items} entries"));
-    }
-    if items.iter().any(|t| t.trim().is_empty() || t.len() > 64) {
-        problems.add(field, "entries must be non-empty and at most 64 bytes");
-    }
-}
-
-/// Checks `policy` (a custom policy about to be stored) and compiles it as the engine would.
-fn validate(policy: &StoredPolicy, options: &CompileOptions) -> Vec<Problem> {
-    let mut problems = Problems(Vec::new());
-    if policy.name.trim().is_empty() || policy.name.len() > 200 {
-        problems.add("name", "required, at most 200 bytes");
-    }
-    let category_ok = !policy.category.is_empty()
-        && policy.category.len() <= 64
-        && policy
-            .category
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'));
-    if !category_ok {
-        problems.add(
-            "category",
-            "required: lowercase letters, digits, '-' and '_', at most 64 bytes (e.g. pii-us, security-sqli)",
-        );
-    }
-    match policy.tier.as_str() {
-        "tenant" => {}
-        "system" => problems.add(
-            "tier",
-            "system policies ship with the product and cannot be created; use tier tenant",
-        ),
-        "organization" => problems.add(
-            "tier",
-            "organization-tier policies are not supported yet; use tier tenant",
-        ),
-        other => problems.add("tier", format!("unknown tier {other:?} (expected tenant)")),
-    }
-    let policy_id_ok = !policy.policy_id.is_empty()
-        && policy.policy_id.len() <= 64
-        && policy
-            .policy_id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !policy_id_ok {
-        problems.add(
-            "policy_id",
-            "lowercase letters, digits and '_', 1 to 64 bytes",
-        );
-    } else if policy.policy_id.starts_with("sys_") {
-        problems.add(
-            "policy_id",
-            "the sys_ prefix is reserved for system policies",
-        );
-    }
-    match policy.detector_kind.as_str() {
-        "regex" => {
-            if policy.pattern.len() > MAX_PATTERN_BYTES {
-                problems.add("pattern", format!("at most {MAX_PATTERN_BYTES} bytes"));
-            }
-        }
-        "keywords" => {
-            if policy.keywords.len() > MAX_KEYWORDS {
-                problems.add("keywords", format!("at most {MAX_KEYWORDS} keywords"));
-            }
-            if policy.keywords.iter().any(|k| k.len() > 200) {
-                problems.add("keywords", "each keyword at most 200 bytes");
-            }
-        }
-        "builtin" => problems.add(
-            "detector_kind",
-            "built-in detectors are system policies; override those instead",
-        ),
-        other => problems.add(
-            "detector_kind",
-            format!("unknown detector kind {other:?} (expected regex or keywords)"),
-        ),
-    }
-    check_action(&mut problems, &policy.action);
-    if let Err(error) = policy.severity.parse::<Severity>() {
-        problems.add("severity", error.to_string());
-    }
-    if !(-1000..=1000).contains(&policy.priority) {
-        problems.add("priority", "between -1000 and 1000");
-    }
-    check_list(&mut problems, "tags", &policy.tags, 32);
-    check_list(&mut problems, "frameworks", &policy.frameworks, 32);
-    if problems.0.is_empty() {
-        match policy.to_spec() {
-            Ok(spec) => {
-                if let Err(errors) = Engine::compile(&[spec], options.clone()) {
-                    for error in errors.0 {
-                        let field = if error.path.ends_with("keywords") {
-                            "keywords"
-                        } else if error.path.ends_with("pattern") {
-                            "pattern"
-                        } else {
-                            error.path.rsplit('.').next().unwrap_or("policy")
-                        };
-                        problems.add(field, error.message);
-                    }
-                }
-            }
-            Err(error) => problems.add("policy", error.to_string()),
-        }
-    }
-    problems.0
-}
-
-fn invalid(problems: Vec<Problem>) -> ApiError {
-    ApiError::Invalid {
-        message: format!(
-            "the policy has {} problem(s): {}",
-            problems.len(),
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        problems,
-    }
-}
-
-/// `tenant_` + the name's letters and digits + a short unique suffix.
-fn generated_policy_id(name: &str, id: Uuid) -> String {
-    let mut slug: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    slug = slug
-        .split('_')
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("_");
-    slug.truncate(40);
-    let suffix: String = id.simple().to_string().chars().rev().take(8).collect();
-    if slug.is_empty() {
-        format!("tenant_{suffix}")
-    } else {
-        format!("tenant_{slug}_{suffix}")
-    }
-}
-
-fn keywords_pattern(keywords: &[String]) -> String {
-    keywords.join(", ")
 }
 
 /// `POST /api/v1/static-policies`: a custom policy of the caller's tenant.
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiJson(fields): ApiJson<PolicyFields>,
+    ApiJson(mut fields): ApiJson<PolicyFields>,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::now_v7();
-    let now = Utc::now();
-    let keywords = fields.keywords.unwrap_or_default();
-    let detector_kind = fields.detector_kind.unwrap_or_else(|| {
-        if !keywords.is_empty() && fields.pattern.is_none() {
-            "keywords".to_owned()
-        } else {
-            "regex".to_owned()
-        }
-    });
-    let name = fields.name.unwrap_or_default();
-    let pattern = if detector_kind == "keywords" {
-        keywords_pattern(&keywords)
-    } else {
-        fields.pattern.unwrap_or_default()
-    };
-    let policy = StoredPolicy {
-        id,
-        policy_id: fields
-            .policy_id
-            .unwrap_or_else(|| generated_policy_id(&name, id)),
-        tenant_id: Some(caller.tenant_id.clone()),
-        organization_id: fields.organization_id,
-        name,
-        description: fields.description.unwrap_or_default(),
-        category: fields.category.unwrap_or_default(),
-        tier: fields.tier.unwrap_or_else(|| "tenant".to_owned()),
-        detector_kind,
-        pattern,
-        keywords,
-        action: fields.action.unwrap_or_else(|| "block".to_owned()),
-        severity: fields.severity.unwrap_or_else(|| "medium".to_owned()),
-        priority: fields.priority.unwrap_or(50),
-        enabled: fields.enabled.unwrap_or(true),
-        tags: fields.tags.unwrap_or_default(),
-        frameworks: fields.frameworks.unwrap_or_default(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let mut problems = validate(&policy, state.policies().system().options());
+    let reason = fields.reason.take();
+    let (policy, mut problems) = checked(
+        &state,
+        validate::new_policy(fields, &caller.tenant_id, Utc::now()),
+    )
+    .await?;
+    check_reason(&mut problems, reason.as_deref());
     let n_existing = db::list_policies(state.pool(), &caller.tenant_id)
         .await?
         .iter()
@@ -557,7 +326,17 @@ pub async fn create(
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
-    match db::insert_tenant_policy(state.pool(), &policy).await {
+    let record = change(
+        &caller,
+        &policy.policy_id,
+        ChangeType::Create,
+        reason,
+        format!(
+            "created: {} {} ({})",
+            policy.detector_kind, policy.action, policy.name
+        ),
+    );
+    match db::insert_tenant_policy(state.pool(), &policy, &record).await {
         Ok(()) => {}
         Err(DbError::AlreadyExists { what }) => {
             return Err(ApiError::Conflict {
@@ -571,92 +350,32 @@ pub async fn create(
         .policies()
         .changed(state.pool(), &caller.tenant_id)
         .await;
-    tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, "tenant policy created");
+    tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, actor = %caller.actor, "tenant policy created");
     Ok((StatusCode::CREATED, Json(policy_json(&policy, None, false))).into_response())
-}
-
-/// Applies `fields` onto `policy` (an update), returning the problems found.
-fn apply_update(
-    policy: &mut StoredPolicy,
-    fields: PolicyFields,
-    now: DateTime<Utc>,
-) -> Vec<Problem> {
-    let mut problems = Problems(Vec::new());
-    if fields
-        .policy_id
-        .as_ref()
-        .is_some_and(|id| id != &policy.policy_id)
-    {
-        problems.add(
-            "policy_id",
-            "cannot be changed; create a new policy instead",
-        );
-    }
-    if fields
-        .tier
-        .as_ref()
-        .is_some_and(|tier| tier != &policy.tier)
-    {
-        problems.add("tier", "cannot be changed");
-    }
-    if let Some(name) = fields.name {
-        policy.name = name;
-    }
-    if let Some(description) = fields.description {
-        policy.description = description;
-    }
-    if let Some(category) = fields.category {
-        policy.category = category;
-    }
-    if let Some(kind) = fields.detector_kind {
-        policy.detector_kind = kind;
-    }
-    if let Some(keywords) = fields.keywords {
-        policy.keywords = keywords;
-        if policy.detector_kind == "keywords" {
-            policy.pattern = keywords_pattern(&policy.keywords);
-        }
-    }
-    if let Some(pattern) = fields.pattern {
-        if policy.detector_kind != "keywords" {
-            policy.pattern = pattern;
-        }
-    }
-    if let Some(severity) = fields.severity {
-        policy.severity = severity;
-    }
-    if let Some(enabled) = fields.enabled {
-        policy.enabled = enabled;
-    }
-    if let Some(action) = fields.action {
-        policy.action = action;
-    }
-    if let Some(priority) = fields.priority {
-        policy.priority = priority;
-    }
-    if let Some(tags) = fields.tags {
-        policy.tags = tags;
-    }
-    if let Some(frameworks) = fields.frameworks {
-        policy.frameworks = frameworks;
-    }
-    policy.version += 1;
-    policy.updated_at = now;
-    problems.0
 }
 
 async fn store_update(
     state: &AppState,
+    caller: &Caller,
     original: &StoredPolicy,
-    fields: PolicyFields,
+    mut fields: PolicyFields,
+    change_type: ChangeType,
 ) -> Result<Response, ApiError> {
+    let reason = fields.reason.take();
     let mut policy = original.clone();
     let mut problems = apply_update(&mut policy, fields, Utc::now());
-    problems.extend(validate(&policy, state.policies().system().options()));
+    let (policy, more) = checked(state, policy).await?;
+    problems.extend(more);
+    check_reason(&mut problems, reason.as_deref());
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
-    if !db::update_tenant_policy(state.pool(), &policy, original.version).await? {
+    let summary = match change_type {
+        ChangeType::Enable | ChangeType::Disable => format!("enabled set to {}", policy.enabled),
+        _ => format!("updated to version {}", policy.version),
+    };
+    let record = change(caller, &policy.policy_id, change_type, reason, summary);
+    if !db::update_tenant_policy(state.pool(), &policy, original.version, &record).await? {
         return Err(ApiError::Conflict {
             message: format!(
                 "policy {} was changed or deleted meanwhile; read it again and retry",
@@ -665,10 +384,11 @@ async fn store_update(
             code: "policy_changed",
         });
     }
-    if let Some(tenant_id) = policy.tenant_id.as_deref() {
-        state.policies().changed(state.pool(), tenant_id).await;
-    }
-    tracing::info!(policy_id = %policy.policy_id, version = policy.version, "tenant policy updated");
+    state
+        .policies()
+        .changed(state.pool(), &caller.tenant_id)
+        .await;
+    tracing::info!(policy_id = %policy.policy_id, version = policy.version, actor = %caller.actor, "tenant policy updated");
     Ok(Json(policy_json(&policy, None, false)).into_response())
 }
 
@@ -683,12 +403,14 @@ pub async fn update(
     if policy.is_system() {
         return Err(system_immutable(&policy));
     }
-    store_update(&state, &policy, fields).await
+    store_update(&state, &caller, &policy, fields, ChangeType::Update).await
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Toggle {
     enabled: bool,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// `PATCH /api/v1/static-policies/{id}` with `{"enabled": bool}`: turns a custom policy on or off,
@@ -700,60 +422,101 @@ pub async fn toggle(
     ApiJson(toggle): ApiJson<Toggle>,
 ) -> Result<Response, ApiError> {
     let policy = find(&state, &caller, &key).await?;
+    let change_type = if toggle.enabled {
+        ChangeType::Enable
+    } else {
+        ChangeType::Disable
+    };
     if !policy.is_system() {
         let fields = PolicyFields {
             enabled: Some(toggle.enabled),
+            reason: toggle.reason,
             ..PolicyFields::default()
         };
-        return store_update(&state, &policy, fields).await;
+        return store_update(&state, &caller, &policy, fields, change_type).await;
+    }
+    let mut problems = Vec::new();
+    check_reason(&mut problems, toggle.reason.as_deref());
+    if !problems.is_empty() {
+        return Err(invalid(problems));
     }
     let existing = overrides_by_policy(&state, &caller.tenant_id)
         .await?
         .remove(&policy.policy_id);
+    let action_override = existing.as_ref().and_then(|o| o.action_override.clone());
+    check_weakening(
+        &state,
+        &caller,
+        &policy,
+        action_override.as_deref(),
+        Some(toggle.enabled),
+    )?;
+    let record = change(
+        &caller,
+        &policy.policy_id,
+        change_type,
+        toggle.reason.clone(),
+        format!("enabled set to {} for the tenant", toggle.enabled),
+    );
     let stored = db::upsert_override(
         state.pool(),
         &StoredOverride {
             id: existing.as_ref().map_or_else(Uuid::now_v7, |o| o.id),
             tenant_id: caller.tenant_id.clone(),
             policy_id: policy.policy_id.clone(),
-            action_override: existing.as_ref().and_then(|o| o.action_override.clone()),
+            action_override,
             enabled_override: Some(toggle.enabled),
-            override_reason: existing.as_ref().map_or_else(
-                || format!("enabled set to {} with PATCH", toggle.enabled),
-                |o| o.override_reason.clone(),
-            ),
-            created_by: caller.client_id.clone(),
+            override_reason: toggle
+                .reason
+                .or_else(|| existing.as_ref().map(|o| o.override_reason.clone()))
+                .unwrap_or_else(|| format!("enabled set to {} with PATCH", toggle.enabled)),
+            created_by: caller.actor.clone(),
             created_at: Utc::now(),
             expires_at: existing.as_ref().and_then(|o| o.expires_at),
         },
+        &record,
     )
     .await?;
     state
         .policies()
         .changed(state.pool(), &caller.tenant_id)
         .await;
-    tracing::info!(policy_id = %policy.policy_id, enabled = toggle.enabled, tenant_id = %caller.tenant_id, "system policy toggled for tenant");
+    tracing::info!(policy_id = %policy.policy_id, enabled = toggle.enabled, tenant_id = %caller.tenant_id, actor = %caller.actor, "system policy toggled for tenant");
     Ok(Json(policy_json(&policy, Some(&stored), true)).into_response())
 }
 
-/// `DELETE /api/v1/static-policies/{id}`: removes a custom policy (204).
+/// `DELETE /api/v1/static-policies/{id}`: removes a custom policy (204). `?reason=` is recorded.
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let policy = find(&state, &caller, &key).await?;
     if policy.is_system() {
         return Err(system_immutable(&policy));
     }
-    if !db::delete_tenant_policy(state.pool(), &caller.tenant_id, policy.id).await? {
+    let reason = params.get("reason").cloned();
+    let mut problems = Vec::new();
+    check_reason(&mut problems, reason.as_deref());
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    let record = change(
+        &caller,
+        &policy.policy_id,
+        ChangeType::Delete,
+        reason,
+        format!("deleted at version {}", policy.version),
+    );
+    if !db::delete_tenant_policy(state.pool(), policy.id, &record).await? {
         return Err(not_found(&key));
     }
     state
         .policies()
         .changed(state.pool(), &caller.tenant_id)
         .await;
-    tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, "tenant policy deleted");
+    tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, actor = %caller.actor, "tenant policy deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -795,7 +558,7 @@ pub async fn create_override(
         );
     }
     let reason = request.override_reason.unwrap_or_default();
-    if reason.trim().is_empty() || reason.len() > 1000 {
+    if reason.trim().is_empty() || reason.len() > MAX_REASON_BYTES {
         problems.add(
             "override_reason",
             "required, at most 1000 bytes: auditors read it",
@@ -819,43 +582,78 @@ pub async fn create_override(
     if !problems.0.is_empty() {
         return Err(invalid(problems.0));
     }
+    let action_override = request
+        .action_override
+        .map(|a| a.trim().to_ascii_lowercase());
+    check_weakening(
+        &state,
+        &caller,
+        &policy,
+        action_override.as_deref(),
+        request.enabled_override,
+    )?;
+    let record = change(
+        &caller,
+        &policy.policy_id,
+        ChangeType::OverrideSet,
+        Some(reason.clone()),
+        override_summary(
+            action_override.as_deref(),
+            request.enabled_override,
+            expires_at,
+        ),
+    );
     let stored = db::upsert_override(
         state.pool(),
         &StoredOverride {
             id: Uuid::now_v7(),
             tenant_id: caller.tenant_id.clone(),
             policy_id: policy.policy_id.clone(),
-            action_override: request
-                .action_override
-                .map(|a| a.trim().to_ascii_lowercase()),
+            action_override,
             enabled_override: request.enabled_override,
             override_reason: reason,
-            created_by: caller.client_id.clone(),
+            created_by: caller.actor.clone(),
             created_at: now,
             expires_at,
         },
+        &record,
     )
     .await?;
     state
         .policies()
         .changed(state.pool(), &caller.tenant_id)
         .await;
-    tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, action = ?stored.action_override, enabled = ?stored.enabled_override, "override set");
+    tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, actor = %caller.actor, action = ?stored.action_override, enabled = ?stored.enabled_override, "override set");
     Ok((
         StatusCode::CREATED,
-        Json(override_json(&stored, &policy.action)),
+        Json(db::override_state(&stored, &policy.action)),
     )
         .into_response())
 }
 
 /// `DELETE /api/v1/static-policies/{id}/override`: the system policy applies as shipped again.
+/// `?reason=` is recorded.
 pub async fn delete_override(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let policy = find(&state, &caller, &key).await?;
-    if !db::delete_override(state.pool(), &caller.tenant_id, &policy.policy_id).await? {
+    let reason = params.get("reason").cloned();
+    let mut problems = Vec::new();
+    check_reason(&mut problems, reason.as_deref());
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    let record = change(
+        &caller,
+        &policy.policy_id,
+        ChangeType::OverrideClear,
+        reason,
+        "override cleared: the policy applies as shipped".to_owned(),
+    );
+    if !db::delete_override(state.pool(), &record).await? {
         return Err(ApiError::ResourceNotFound {
             message: format!("your tenant has no override of {}", policy.policy_id),
         });
@@ -864,7 +662,33 @@ pub async fn delete_override(
         .policies()
         .changed(state.pool(), &caller.tenant_id)
         .await;
+    tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, actor = %caller.actor, "override cleared");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/v1/static-policies/{id}/versions`: the tenant's recorded changes of one policy, newest
+/// first. A deleted custom policy keeps its history (ask by policy id).
+pub async fn versions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    let policy_id =
+        match db::find_policy(state.pool(), &caller.tenant_id, &PolicyKey::parse(&key)).await? {
+            Some(policy) => policy.policy_id,
+            None => key.clone(),
+        };
+    let changes = db::list_policy_changes(state.pool(), &caller.tenant_id, &policy_id).await?;
+    if changes.is_empty() && matches!(PolicyKey::parse(&key), PolicyKey::Id(_)) {
+        return Err(not_found(&key));
+    }
+    let versions: Vec<Value> = changes.iter().map(governance::version_json).collect();
+    Ok(Json(json!({
+        "policy_id": policy_id,
+        "versions": versions,
+        "count": versions.len(),
+    }))
+    .into_response())
 }
 
 /// `GET /api/v1/static-policies/overrides`: this tenant's overrides in force.
@@ -881,7 +705,7 @@ pub async fn list_overrides(
         .collect();
     let items: Vec<Value> = overrides
         .iter()
-        .map(|o| override_json(o, system.get(&o.policy_id).map_or("block", String::as_str)))
+        .map(|o| db::override_state(o, system.get(&o.policy_id).map_or("block", String::as_str)))
         .collect();
     Ok(Json(json!({"overrides": items, "count": items.len()})).into_response())
 }
@@ -942,23 +766,4 @@ pub async fn test(ApiJson(request): ApiJson<TestRequest>) -> Result<Response, Ap
         }),
     };
     Ok(Json(body).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_ids_are_valid_and_readable() {
-        let id = Uuid::now_v7();
-        let generated = generated_policy_id("Project Falcon codes!", id);
-        assert!(
-            generated.starts_with("tenant_project_falcon_codes_"),
-            "{generated}"
-        );
-        assert!(generated
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-        assert!(generated_policy_id("€€€", id).starts_with("tenant_"));
-    }
 }

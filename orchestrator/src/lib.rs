@@ -6,26 +6,27 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use axonflow_platform::client_auth::{ClientStore, Rejection};
-use axonflow_platform::config::{DeploymentMode, OrchestratorConfig};
-use axonflow_platform::credentials;
+use axonflow_platform::client_auth::ClientStore;
+use axonflow_platform::config::{CommonConfig, OrchestratorConfig};
 use axonflow_platform::db::{self, PgPool};
-use axonflow_platform::internal_auth::{self, InternalAuth};
+use axonflow_platform::http::caller::{self, CallerRejection, CallerSettings};
+use axonflow_platform::http::error_response as error;
+use axonflow_platform::http::signature::{self, SignedCalls};
+use axonflow_platform::internal_auth::InternalAuth;
 use axonflow_platform::peer::{PeerChecker, PING_PATH};
 
 pub const SERVICE: &str = "axonflow-orchestrator";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-const MAX_INTERNAL_BODY_BYTES: usize = 1024 * 1024;
+/// Routes that answer without credentials.
+const PUBLIC_PATHS: &[&str] = &["/health"];
 
 #[derive(Debug)]
 pub enum StartError {
@@ -56,19 +57,20 @@ impl std::error::Error for StartError {}
 #[derive(Clone)]
 pub struct AppState {
     pool: PgPool,
-    mode: DeploymentMode,
+    common: Arc<CommonConfig>,
     clients: Arc<ClientStore>,
     internal_auth: Option<InternalAuth>,
     agent: Arc<PeerChecker>,
 }
 
-/// `{"success": false, "error", "message", "code"}`, the AxonFlow error shape.
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"success": false, "error": message, "message": message, "code": code})),
-    )
-        .into_response()
+impl SignedCalls for AppState {
+    fn internal_auth(&self) -> Option<&InternalAuth> {
+        self.internal_auth.as_ref()
+    }
+
+    fn nonce_pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -112,82 +114,40 @@ async fn not_found(request: Request) -> Response {
     )
 }
 
-/// Internal routes: signed with the service secret, or 404 without one configured.
-async fn require_signature(
+/// Resolves the caller of every route but the internal ones (which are signed instead): in
+/// enterprise mode every route but `/health` needs client credentials or the admin key.
+async fn resolve_caller(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(auth) = state.internal_auth.as_ref() else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "internal calls are not configured",
-        );
-    };
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_INTERNAL_BODY_BYTES).await else {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request_too_large",
-            "internal call body too large",
-        );
-    };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    if let Err(refusal) = internal_auth::check_request(
-        auth,
-        &state.pool,
-        parts.method.as_str(),
-        &path_and_query,
-        header,
-        &bytes,
-    )
-    .await
-    {
-        tracing::warn!(path = %parts.uri.path(), %refusal, "internal call refused");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            &refusal.to_string(),
-        );
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
-}
-
-/// Enterprise mode: every route but `/health` and the internal ones needs client credentials.
-async fn require_client(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if state.mode == DeploymentMode::Community
-        || path == "/health"
-        || path.starts_with("/internal/")
-    {
+    let path = request.uri().path().to_owned();
+    if path.starts_with("/internal/") {
         return next.run(request).await;
     }
-    let presented = match credentials::parse_authorization(
-        request.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
-    ) {
-        Ok(presented) => presented,
-        Err(refusal) => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                &refusal.to_string(),
-            )
-        }
+    let settings = CallerSettings {
+        mode: state.common.deployment_mode,
+        org_id: &state.common.org_id,
+        admin_api_key: state.common.admin_api_key.as_ref(),
     };
-    match state.clients.authenticate(&state.pool, &presented).await {
-        Ok(_) => next.run(request).await,
-        Err(Rejection::BadCredentials) => error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "invalid client credentials",
-        ),
-        Err(Rejection::Unavailable) => error(
+    let resolved = caller::resolve(
+        settings,
+        &state.clients,
+        &state.pool,
+        request.headers(),
+        request.uri().query(),
+        PUBLIC_PATHS.contains(&path.as_str()),
+    )
+    .await;
+    match resolved {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(CallerRejection::Unauthorized(message)) => {
+            error(StatusCode::UNAUTHORIZED, "unauthorized", &message)
+        }
+        Err(CallerRejection::Unavailable) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the database is unavailable; retry shortly",
@@ -197,7 +157,10 @@ async fn require_client(State(state): State<AppState>, request: Request, next: N
 
 pub fn app(state: AppState) -> Router {
     let internal = Router::new().route(PING_PATH, get(ping).post(ping)).layer(
-        axum::middleware::from_fn_with_state(state.clone(), require_signature),
+        axum::middleware::from_fn_with_state(
+            state.clone(),
+            signature::require_signature::<AppState>,
+        ),
     );
     Router::new()
         .route("/health", get(health))
@@ -205,7 +168,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            require_client,
+            resolve_caller,
         ))
         .with_state(state)
 }
@@ -230,7 +193,7 @@ pub async fn run(config: OrchestratorConfig) -> Result<(), StartError> {
         .and_then(|secret| InternalAuth::new(secret).ok());
     let state = AppState {
         pool: pool.clone(),
-        mode: common.deployment_mode,
+        common: Arc::new(common.clone()),
         clients: Arc::new(ClientStore::new()),
         agent: Arc::new(PeerChecker::new(
             config.agent_url.clone(),

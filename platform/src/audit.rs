@@ -151,6 +151,9 @@ pub enum AuditError {
     Write(#[from] DbError),
     #[error("audit record could neither be stored nor journaled: {0}")]
     Journal(#[from] JournalError),
+    /// Postgres refused the row as data and the `.rejected` file did not take it either.
+    #[error("audit record refused by Postgres and not kept in the .rejected file: {0}")]
+    NotKept(JournalError),
 }
 
 /// How long rows are kept, in months: per compliance framework, else the default. A row
@@ -489,39 +492,56 @@ impl AuditPipeline {
 
     /// Inserts `lines`; when Postgres refuses the data of the statement (not a connection
     /// problem), inserts them one by one and keeps those it refuses in the `.rejected` file, so that
-    /// one bad row can neither block the others nor be retried for ever.
-    async fn insert_or_set_aside(&self, lines: &[JournalLine]) -> Result<(), DbError> {
+    /// one bad row can neither block the others nor be retried for ever. Fails when a refused row
+    /// could not be kept: the caller keeps the rows where they are (journal, or its answer is 503).
+    async fn insert_or_set_aside(&self, lines: &[JournalLine]) -> Result<(), AuditError> {
         match db::insert_audit_lines(&self.inner.pool, lines).await {
             Err(error) if error.is_data_error() => {
                 for line in lines {
                     match db::insert_audit_lines(&self.inner.pool, std::slice::from_ref(line)).await
                     {
                         Ok(()) => {}
-                        Err(error) if error.is_data_error() => self.set_aside(line, &error).await,
-                        Err(error) => return Err(error),
+                        Err(error) if error.is_data_error() => {
+                            self.set_aside(line, &error).await?;
+                        }
+                        Err(error) => return Err(error.into()),
                     }
                 }
                 Ok(())
             }
-            other => other,
+            other => Ok(other?),
         }
     }
 
-    async fn set_aside(&self, line: &JournalLine, error: &DbError) {
+    /// Keeps a row Postgres refuses in the `.rejected` file.
+    async fn set_aside(&self, line: &JournalLine, error: &DbError) -> Result<(), AuditError> {
         tracing::error!(decision_id = %line.id, %error, "Postgres refuses this audit row; it is kept in the .rejected file");
-        self.inner
-            .metrics
-            .rows_rejected
-            .fetch_add(1, Ordering::Relaxed);
         let raw = serde_json::to_vec(line).unwrap_or_default();
         let pipeline = self.clone();
-        let kept = tokio::task::spawn_blocking(move || pipeline.inner.journal.reject(&[raw])).await;
-        if !matches!(kept, Ok(Ok(()))) {
-            self.inner
-                .metrics
-                .journal_failures
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::error!(decision_id = %line.id, "audit row lost: refused by Postgres and not kept");
+        let kept = tokio::task::spawn_blocking(move || pipeline.inner.journal.reject(&[raw]))
+            .await
+            .unwrap_or_else(|join_error| {
+                Err(JournalError::Io {
+                    path: format!("{}.rejected", self.journal_path().display()),
+                    source: std::io::Error::other(join_error.to_string()),
+                })
+            });
+        match kept {
+            Ok(()) => {
+                self.inner
+                    .metrics
+                    .rows_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) => {
+                self.inner
+                    .metrics
+                    .journal_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(decision_id = %line.id, %error, "audit row refused by Postgres and not kept in the .rejected file");
+                Err(AuditError::NotKept(error))
+            }
         }
     }
 
@@ -542,7 +562,7 @@ impl AuditPipeline {
                 Ok(Durability::Committed)
             }
             Ok(Err(error)) if error.is_data_error() => {
-                self.set_aside(&line, &error).await;
+                self.set_aside(&line, &error).await?;
                 Ok(Durability::Journaled)
             }
             Ok(Err(error)) => {
@@ -625,7 +645,7 @@ impl AuditPipeline {
             let inserted =
                 tokio::time::timeout(BATCH_ATTEMPT_TIMEOUT, self.insert_or_set_aside(&batch))
                     .await
-                    .unwrap_or(Err(DbError::Timeout));
+                    .unwrap_or(Err(AuditError::Write(DbError::Timeout)));
             match inserted {
                 Ok(()) => {
                     self.note_database(true);

@@ -99,7 +99,13 @@ pub struct AgentConfig {
     pub max_body_bytes: usize,
     pub upstream_timeout: Duration,
     pub pricing_file: Option<PathBuf>,
+    /// Most text one request may carry into policy evaluation (all its checked strings together);
+    /// more is refused with 413 `input_too_large`, never forwarded unchecked.
     pub policy_scan_limit_bytes: usize,
+    /// Largest upstream answer read; a longer one is answered 502.
+    pub max_response_bytes: usize,
+    /// Requests served at once; one more is answered 503 with `Retry-After`.
+    pub max_in_flight: usize,
     /// How long a pre-check approval stays valid for its llm-call audit.
     pub gateway_context_ttl: Duration,
     /// How often the agent looks for tenant policy changes made by any replica.
@@ -296,6 +302,12 @@ impl<'s> Reader<'s> {
 }
 
 const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// `AXONFLOW_POLICY_SCAN_LIMIT_BYTES`: 1 MiB of text per request.
+pub const DEFAULT_SCAN_LIMIT_BYTES: usize = 1024 * 1024;
+/// `AXONFLOW_MAX_RESPONSE_BYTES`: 10 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+/// `AXONFLOW_MAX_IN_FLIGHT`.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// `SEBI=5y,EU AI Act=7y,default=1y` (years `y` or months `m`); frameworks not named keep the
 /// standard retention, `default` applies to rows that implicate none.
@@ -369,9 +381,34 @@ impl AgentConfig {
         let pricing_file = reader.raw("AXONFLOW_PRICING_FILE").map(PathBuf::from);
         let policy_scan_limit_bytes = reader.parsed(
             "AXONFLOW_POLICY_SCAN_LIMIT_BYTES",
-            axonflow_policy::CompileOptions::default().scan_limit_bytes,
+            DEFAULT_SCAN_LIMIT_BYTES,
             "a number of bytes",
         );
+        if policy_scan_limit_bytes == 0 {
+            reader
+                .problems
+                .push("AXONFLOW_POLICY_SCAN_LIMIT_BYTES must be at least 1".to_owned());
+        }
+        let max_response_bytes = reader.parsed(
+            "AXONFLOW_MAX_RESPONSE_BYTES",
+            DEFAULT_MAX_RESPONSE_BYTES,
+            "a number of bytes",
+        );
+        if max_response_bytes == 0 {
+            reader
+                .problems
+                .push("AXONFLOW_MAX_RESPONSE_BYTES must be at least 1".to_owned());
+        }
+        let max_in_flight = reader.parsed(
+            "AXONFLOW_MAX_IN_FLIGHT",
+            DEFAULT_MAX_IN_FLIGHT,
+            "a number of requests",
+        );
+        if !(1..=1_000_000).contains(&max_in_flight) {
+            reader
+                .problems
+                .push("AXONFLOW_MAX_IN_FLIGHT must be between 1 and 1000000".to_owned());
+        }
         let context_ttl_secs = reader.parsed(
             "AXONFLOW_GATEWAY_CONTEXT_TTL_SECS",
             300u64,
@@ -454,7 +491,9 @@ impl AgentConfig {
             max_body_bytes,
             upstream_timeout: Duration::from_secs_f64(upstream_timeout_secs.clamp(0.001, 86_400.0)),
             pricing_file,
-            policy_scan_limit_bytes,
+            policy_scan_limit_bytes: policy_scan_limit_bytes.max(1),
+            max_response_bytes: max_response_bytes.max(1),
+            max_in_flight: max_in_flight.clamp(1, 1_000_000),
             gateway_context_ttl: Duration::from_secs(context_ttl_secs.clamp(1, 86_400)),
             policy_refresh_interval: Duration::from_millis(refresh_ms.clamp(10, 60_000)),
             rate_limit_rpm: rate_limit_rpm.max(1),
@@ -512,6 +551,9 @@ mod tests {
         assert!(!config.performance_mode);
         assert_eq!(config.gateway_context_ttl, Duration::from_secs(300));
         assert_eq!(config.rate_limit_rpm, 60_000);
+        assert_eq!(config.policy_scan_limit_bytes, 1024 * 1024);
+        assert_eq!(config.max_response_bytes, 10 * 1024 * 1024);
+        assert_eq!(config.max_in_flight, 1024);
         let orchestrator =
             OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
                 .expect("valid");

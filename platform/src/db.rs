@@ -6,7 +6,9 @@ mod audit_rows;
 mod audit_search;
 mod clients;
 mod gateway;
+#[macro_use]
 mod policies;
+mod policy_changes;
 
 pub use audit_rows::{
     audit_chain_page, audit_partitions, audit_row_size, drop_expired_audit_partitions,
@@ -27,6 +29,9 @@ pub use policies::{
     list_overrides, list_policies, load_tenant_policy_set, tenant_policy_revision,
     update_tenant_policy, upsert_override, PolicyKey, StoredOverride, StoredPolicy,
     TenantPolicySet,
+};
+pub use policy_changes::{
+    list_policy_changes, override_state, policy_state, ChangeMeta, ChangeType, PolicyChange,
 };
 
 use std::time::Duration;

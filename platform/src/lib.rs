@@ -1,11 +1,14 @@
 //! Service plumbing shared by the agent and the orchestrator: configuration, the database (the only
-//! place with SQL), the audit writer, token pricing, logging and trace ids. No HTTP routing here.
+//! place with SQL), the audit writer, token pricing, logging and trace ids, and the HTTP layers both
+//! services mount (`http`: caller resolution, signed internal calls, strict JSON, load shedding, the
+//! AxonFlow error shape). No routes here.
 
 pub mod audit;
 pub mod client_auth;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod http;
 pub mod internal_auth;
 pub mod peer;
 pub mod pricing;

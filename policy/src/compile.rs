@@ -12,34 +12,20 @@ use regex::{Regex, RegexBuilder};
 
 use crate::decision::{redact, Decision, Match, Verdict};
 use crate::detectors::{self, Builtin, Candidate, DIGITS};
+use crate::preview::preview;
 use crate::spec::{Action, DetectorSpec, PolicySpec};
-
-/// Default cap on how much of one text is scanned.
-pub const DEFAULT_SCAN_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// Compiled regexes may not grow beyond this (guards against pathological user patterns).
 const REGEX_SIZE_LIMIT: usize = 4 * 1024 * 1024;
 
-/// Settings that apply to a whole engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings that apply to a whole engine. The engine scans every byte it is given: bounding input
+/// size is the caller's job (the services refuse texts over their scan limit before evaluating).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompileOptions {
-    /// Texts longer than this are scanned up to this many bytes (cut at a character boundary) and the
-    /// decision says so.
-    pub scan_limit_bytes: usize,
     /// Replaces the action of every PII policy (categories `pii-*`).
     pub pii_action: Option<Action>,
     /// Replaces the action of every SQL-injection policy (category `security-sqli`).
     pub sqli_action: Option<Action>,
-}
-
-impl Default for CompileOptions {
-    fn default() -> Self {
-        CompileOptions {
-            scan_limit_bytes: DEFAULT_SCAN_LIMIT_BYTES,
-            pii_action: None,
-            sqli_action: None,
-        }
-    }
 }
 
 /// One problem in one policy, with the path of the field at fault (`policies[3].detector.pattern`).
@@ -81,7 +67,9 @@ struct CompiledPolicy {
     mask_label: Arc<str>,
     frameworks: Arc<[String]>,
     regex: Regex,
-    masks_preview: bool,
+    /// Previews keep at most the last four characters (personal data, secrets); otherwise they keep
+    /// only SQL vocabulary and punctuation (see `preview`).
+    personal_preview: bool,
     /// The built-in detector (validator, triggers, reach, gate); `None` for custom regex and keyword
     /// policies, which have no validator and scan the whole text.
     builtin: Option<&'static Builtin>,
@@ -294,7 +282,8 @@ impl Engine {
                     .into(),
                 frameworks: spec.frameworks.clone().into(),
                 regex,
-                masks_preview: builtin.map_or_else(|| is_pii(&spec.category), |b| b.masks_preview),
+                personal_preview: builtin
+                    .map_or_else(|| is_pii(&spec.category), |b| b.masks_preview),
                 builtin,
             });
         }
@@ -468,17 +457,13 @@ pub struct Layer<'a> {
 
 /// Evaluates `text` with several engines at once (for example the shared system catalogue and one
 /// tenant's custom policies) and returns one decision over all their matches: one verdict, one
-/// redaction. The first layer's scan limit applies to all.
+/// redaction. The whole text is scanned.
 pub fn evaluate_layers(layers: &[Layer<'_>], text: &str) -> Decision {
-    let scan_limit = layers.first().map_or(DEFAULT_SCAN_LIMIT_BYTES, |l| {
-        l.engine.options.scan_limit_bytes
-    });
-    let (scanned, truncated) = cap(text, scan_limit);
     let mut matches = Vec::new();
     for layer in layers {
         layer
             .engine
-            .collect_matches(scanned, layer.adjustments, &mut matches);
+            .collect_matches(text, layer.adjustments, &mut matches);
     }
     matches.sort_by_key(|m| m.span.start);
     let verdict = if matches.iter().any(|m| m.action == Action::Block) {
@@ -486,18 +471,11 @@ pub fn evaluate_layers(layers: &[Layer<'_>], text: &str) -> Decision {
     } else {
         Verdict::Allow
     };
-    let redacted_text = redact(scanned, &matches).map(|mut redacted| {
-        if truncated {
-            redacted.push_str(&text[scanned.len()..]);
-        }
-        redacted
-    });
+    let redacted_text = redact(text, &matches);
     Decision {
         verdict,
         matches,
         redacted_text,
-        scanned_bytes: scanned.len(),
-        truncated,
     }
 }
 
@@ -610,7 +588,7 @@ fn collect(
             severity: policy.severity,
             action,
             span: start..end,
-            preview: preview(found.as_str(), policy.masks_preview),
+            preview: preview(found.as_str(), policy.personal_preview),
             mask_label: policy.mask_label.clone(),
             frameworks: policy.frameworks.clone(),
         });
@@ -654,48 +632,6 @@ fn windows(
         }
     }
     merged
-}
-
-/// Cuts `text` to at most `limit` bytes at a character boundary.
-fn cap(text: &str, limit: usize) -> (&str, bool) {
-    if text.len() <= limit {
-        return (text, false);
-    }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (&text[..end], true)
-}
-
-/// A short form of the matched text: personal data keeps only its last 4 letters or digits (when it has
-/// more than 8), everything else is cut to 64 characters.
-fn preview(matched: &str, masks: bool) -> String {
-    if masks {
-        let n_alnum = matched.chars().filter(|c| c.is_alphanumeric()).count();
-        let keep_from = if n_alnum > 8 { n_alnum - 4 } else { n_alnum };
-        let mut seen = 0;
-        matched
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() {
-                    seen += 1;
-                    if seen > keep_from {
-                        c
-                    } else {
-                        '*'
-                    }
-                } else {
-                    c
-                }
-            })
-            .collect()
-    } else if matched.chars().count() > 64 {
-        let cut: String = matched.chars().take(61).collect();
-        format!("{cut}...")
-    } else {
-        matched.to_owned()
-    }
 }
 
 #[cfg(test)]
@@ -885,23 +821,12 @@ mod tests {
     }
 
     #[test]
-    fn scan_cap_cuts_at_a_char_boundary_and_is_reported() {
+    fn the_whole_text_is_scanned() {
         let specs = vec![custom("tail", DetectorSpec::Regex("needle".to_owned()))];
-        let options = CompileOptions {
-            scan_limit_bytes: 5,
-            ..CompileOptions::default()
-        };
-        let engine = Engine::compile(&specs, options).expect("valid");
-        let decision = engine.evaluate("ééé needle");
-        assert!(decision.truncated);
-        assert_eq!(decision.scanned_bytes, 4);
-        assert!(decision.matches.is_empty());
-    }
-
-    #[test]
-    fn previews_mask_personal_data_but_not_other_matches() {
-        assert_eq!(preview("123-45-6789", true), "***-**-6789");
-        assert_eq!(preview("12345678", true), "********");
-        assert_eq!(preview("UNION SELECT", false), "UNION SELECT");
+        let engine = Engine::compile(&specs, CompileOptions::default()).expect("valid");
+        let text = format!("{}needle", "é".repeat(2 * 1024 * 1024));
+        let decision = engine.evaluate(&text);
+        assert_eq!(decision.matches.len(), 1);
+        assert_eq!(decision.matches[0].span.end, text.len());
     }
 }

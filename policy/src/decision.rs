@@ -33,7 +33,7 @@ pub struct Match {
     pub action: Action,
     /// Byte span in the evaluated text.
     pub span: Range<usize>,
-    /// The matched text with personal data masked, safe to log and to return to callers.
+    /// A masked form of the matched text (never the value itself), safe to store, log and return.
     pub preview: String,
     /// Type written into redactions, e.g. `SSN` in `[REDACTED:SSN]`.
     pub mask_label: Arc<str>,
@@ -48,10 +48,6 @@ pub struct Decision {
     pub matches: Vec<Match>,
     /// The text with every `redact` match replaced by its mask, when at least one such match exists.
     pub redacted_text: Option<String>,
-    /// How many bytes were scanned; less than the input when the scan cap applied.
-    pub scanned_bytes: usize,
-    /// True when the input was longer than the scan cap and its tail was not evaluated.
-    pub truncated: bool,
 }
 
 impl Decision {
@@ -61,8 +57,6 @@ impl Decision {
             verdict: Verdict::Allow,
             matches: Vec::new(),
             redacted_text: None,
-            scanned_bytes: 0,
-            truncated: false,
         }
     }
 
@@ -123,8 +117,6 @@ impl Decision {
         }
         self.matches.extend(other.matches);
         self.redacted_text = None;
-        self.scanned_bytes += other.scanned_bytes;
-        self.truncated |= other.truncated;
         self
     }
 }

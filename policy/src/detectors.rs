@@ -44,7 +44,8 @@ pub(crate) struct Builtin {
     pub pattern: &'static str,
     pub validate: Validator,
     pub mask_label: &'static str,
-    /// Whether previews hide the matched text (personal data and secrets).
+    /// Whether previews keep at most the value's last four characters (personal data, secrets);
+    /// other previews keep only SQL vocabulary and punctuation. No preview shows the value.
     pub masks_preview: bool,
     /// What must occur near a match: ASCII-case-insensitive literals, or (with `DIGITS`) any digit.
     /// Evaluation runs the regex only in windows around these; an empty list means the whole text.

@@ -59,17 +59,19 @@ fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
 }
 
+const CORPUS_FILES: &[&str] = &[
+    "pii",
+    "sqli",
+    "dangerous",
+    "hard_negatives",
+    "benign_prose",
+    "prompt_injection",
+];
+
 fn load() -> Vec<Item> {
     let dir = corpus_dir();
     let mut items = Vec::new();
-    for file in [
-        "pii",
-        "sqli",
-        "dangerous",
-        "hard_negatives",
-        "benign_prose",
-        "prompt_injection",
-    ] {
+    for file in CORPUS_FILES {
         let path = dir.join(format!("{file}.jsonl"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
@@ -80,7 +82,7 @@ fn load() -> Vec<Item> {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let value: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
             items.push(Item {
-                file: file.to_owned(),
+                file: (*file).to_owned(),
                 id: value["id"].as_str().expect("id").to_owned(),
                 text: value["text"].as_str().expect("text").to_owned(),
                 labels: value["labels"]
@@ -97,7 +99,7 @@ fn load() -> Vec<Item> {
     items
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Counts {
     gold: usize,
     true_positives: usize,
@@ -105,23 +107,88 @@ struct Counts {
     false_negatives: usize,
 }
 
+/// Items each corpus file must hold, and gold items each scored label must have: a floor measured
+/// on a handful of items (or none) proves nothing.
+const MIN_ITEMS_PER_FILE: usize = 50;
+const MIN_ITEMS_PER_LABEL: usize = 30;
+
+/// Recall and precision each label must reach. Checksum-validated types are held higher.
+fn floors(label: &str) -> (f64, f64) {
+    match label {
+        "pii:ssn" | "pii:credit_card" | "pii:aadhaar" | "pii:iban" => (0.98, 0.99),
+        "pii:email" | "pii:pan" => (0.99, 0.98),
+        "pii:phone" | "pii:ip" | "pii:us_passport" | "pii:uk_nino" => (0.95, 0.98),
+        "sqli" | "dangerous" => (0.95, 0.98),
+        _ => (1.0, 1.0),
+    }
+}
+
 impl Counts {
+    /// NaN without gold items: an empty label measures nothing, and NaN meets no floor.
     fn recall(&self) -> f64 {
-        if self.gold == 0 {
-            1.0
-        } else {
-            self.true_positives as f64 / self.gold as f64
-        }
+        self.true_positives as f64 / self.gold as f64
     }
 
+    /// NaN when nothing was predicted.
     fn precision(&self) -> f64 {
-        let predicted = self.true_positives + self.false_positives;
-        if predicted == 0 {
-            1.0
-        } else {
-            self.true_positives as f64 / predicted as f64
+        self.true_positives as f64 / (self.true_positives + self.false_positives) as f64
+    }
+}
+
+/// `value` meets `floor`; NaN never does.
+fn meets(value: f64, floor: f64) -> bool {
+    value >= floor
+}
+
+/// `rate` stays at or under `ceiling`; NaN never does.
+fn within(rate: f64, ceiling: f64) -> bool {
+    rate <= ceiling
+}
+
+/// Why the measurements fail, one line per problem (empty when they pass).
+fn failures(
+    counts: &BTreeMap<&str, Counts>,
+    items_per_file: &BTreeMap<String, usize>,
+    prose_rate: f64,
+    hard_rate: f64,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for file in CORPUS_FILES {
+        let n_items = items_per_file.get(*file).copied().unwrap_or(0);
+        if n_items < MIN_ITEMS_PER_FILE {
+            failures.push(format!(
+                "{file}.jsonl holds {n_items} items (at least {MIN_ITEMS_PER_FILE} needed)"
+            ));
         }
     }
+    for label in SCORED {
+        let c = counts.get(label).copied().unwrap_or_default();
+        if c.gold < MIN_ITEMS_PER_LABEL {
+            failures.push(format!(
+                "{label}: {} gold items (at least {MIN_ITEMS_PER_LABEL} needed)",
+                c.gold
+            ));
+        }
+        let (recall, precision) = floors(label);
+        if !meets(c.recall(), recall) || !meets(c.precision(), precision) {
+            failures.push(format!(
+                "{label}: recall {:.4} (floor {recall}), precision {:.4} (floor {precision})",
+                c.recall(),
+                c.precision()
+            ));
+        }
+    }
+    if !within(prose_rate, 0.002) {
+        failures.push(format!(
+            "benign prose false-positive rate {prose_rate:.4} > 0.002"
+        ));
+    }
+    if !within(hard_rate, 0.01) {
+        failures.push(format!(
+            "hard-negative false-positive rate {hard_rate:.4} > 0.01"
+        ));
+    }
+    failures
 }
 
 #[test]
@@ -222,38 +289,85 @@ fn quality_on_the_labelled_corpus() {
         }
     }
 
-    let mut failures = Vec::new();
-    let mut floor = |label: &str, recall: f64, precision: f64| {
-        let c = &counts[label];
-        if c.recall() < recall || c.precision() < precision {
-            failures.push(format!(
-                "{label}: recall {:.4} (floor {recall}), precision {:.4} (floor {precision})",
-                c.recall(),
-                c.precision()
-            ));
-        }
-    };
-    for checksum_validated in ["pii:ssn", "pii:credit_card", "pii:aadhaar", "pii:iban"] {
-        floor(checksum_validated, 0.98, 0.99);
+    let mut items_per_file: BTreeMap<String, usize> = BTreeMap::new();
+    for item in &items {
+        *items_per_file.entry(item.file.clone()).or_default() += 1;
     }
-    for label in ["pii:email", "pii:iban", "pii:aadhaar", "pii:pan"] {
-        floor(label, 0.99, 0.0);
-    }
-    floor("sqli", 0.95, 0.0);
-    floor("dangerous", 0.95, 0.0);
-    if prose_rate > 0.002 {
-        failures.push(format!(
-            "benign prose false-positive rate {prose_rate:.4} > 0.002"
-        ));
-    }
-    if hard_rate > 0.01 {
-        failures.push(format!(
-            "hard-negative false-positive rate {hard_rate:.4} > 0.01"
-        ));
-    }
+    let failures = failures(&counts, &items_per_file, prose_rate, hard_rate);
     assert!(
         failures.is_empty(),
         "below the floors (AXONFLOW_CORPUS_ERRORS=1 lists every miss):\n{}",
         failures.join("\n")
     );
+}
+
+#[test]
+fn empty_or_thin_measurements_fail() {
+    let full: BTreeMap<String, usize> = CORPUS_FILES
+        .iter()
+        .map(|f| ((*f).to_owned(), 1000))
+        .collect();
+    let perfect = Counts {
+        gold: 100,
+        true_positives: 100,
+        false_positives: 0,
+        false_negatives: 0,
+    };
+    let all_perfect: BTreeMap<&str, Counts> = SCORED.iter().map(|l| (*l, perfect)).collect();
+    assert!(failures(&all_perfect, &full, 0.0, 0.0).is_empty());
+
+    // An empty label: recall and precision are NaN, which meet no floor.
+    let mut empty_label = all_perfect.clone();
+    empty_label.insert("pii:phone", Counts::default());
+    let found = failures(&empty_label, &full, 0.0, 0.0);
+    assert!(
+        found.iter().any(|f| f.starts_with("pii:phone: 0 gold")),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|f| f.contains("recall NaN")), "{found:?}");
+
+    // A thin label, an empty file, NaN rates.
+    let mut thin = all_perfect.clone();
+    thin.insert(
+        "pii:uk_nino",
+        Counts {
+            gold: 3,
+            true_positives: 3,
+            ..Counts::default()
+        },
+    );
+    let mut missing_file = full.clone();
+    missing_file.insert("dangerous".to_owned(), 0);
+    let found = failures(&thin, &missing_file, f64::NAN, f64::NAN);
+    assert!(
+        found.iter().any(|f| f.starts_with("pii:uk_nino: 3 gold")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("dangerous.jsonl holds 0")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|f| f.starts_with("benign prose")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|f| f.starts_with("hard-negative")),
+        "{found:?}"
+    );
+
+    // Below a floor.
+    let mut weak = all_perfect;
+    weak.insert(
+        "sqli",
+        Counts {
+            gold: 100,
+            true_positives: 90,
+            false_negatives: 10,
+            false_positives: 0,
+        },
+    );
+    assert_eq!(failures(&weak, &full, 0.0, 0.0).len(), 1);
 }

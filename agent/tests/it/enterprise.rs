@@ -441,7 +441,8 @@ async fn the_admin_api_manages_clients_and_records_every_action() {
 #[tokio::test]
 async fn one_tenant_cannot_read_or_change_another() {
     let agent = Agent::start(&fresh_database().await, &enterprise_env());
-    let secret_a = create_client(&agent, "app-a", "tenant-a", json!({})).await;
+    // A may weaken its own tenant's system policies; B may not.
+    let secret_a = create_client(&agent, "app-a", "tenant-a", json!({"tenant_admin": true})).await;
     let secret_b = create_client(&agent, "app-b", "tenant-b", json!({})).await;
     let (a, b) = (basic("app-a", &secret_a), basic("app-b", &secret_b));
     let call = |auth: &str, method: reqwest::Method, path: &str, body: Option<Value>| {
@@ -506,6 +507,15 @@ async fn one_tenant_cannot_read_or_change_another() {
         false
     );
 
+    let (status, _, refused) = call(
+        &b,
+        reqwest::Method::POST,
+        "/api/v1/static-policies/sys_pii_email/override",
+        Some(json!({"action_override": "log", "override_reason": "B is no tenant admin"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["code"], "admin_rights_required");
     let (status, _, _) = call(
         &a,
         reqwest::Method::POST,

@@ -20,6 +20,8 @@ pub struct ClientRecord {
     pub enabled: bool,
     pub rate_limit_rpm: Option<i32>,
     pub rate_limit_tpm: Option<i32>,
+    /// May weaken its own tenant's system policies.
+    pub tenant_admin: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -32,6 +34,7 @@ pub struct ClientChanges {
     pub enabled: Option<bool>,
     pub rate_limit_rpm: Option<Option<i32>>,
     pub rate_limit_tpm: Option<Option<i32>>,
+    pub tenant_admin: Option<bool>,
 }
 
 /// One admin action, recorded with the change it describes.
@@ -47,7 +50,8 @@ pub struct AdminEntry {
 
 macro_rules! client_columns {
     () => {
-        "client_id, name, tenant_id, org_id, secret_hash, enabled, rate_limit_rpm, rate_limit_tpm, created_at, updated_at"
+        "client_id, name, tenant_id, org_id, secret_hash, enabled, rate_limit_rpm, rate_limit_tpm, tenant_admin, \
+         created_at, updated_at"
     };
 }
 
@@ -61,6 +65,7 @@ fn client_from_row(row: &PgRow) -> Result<ClientRecord, sqlx::Error> {
         enabled: row.try_get("enabled")?,
         rate_limit_rpm: row.try_get("rate_limit_rpm")?,
         rate_limit_tpm: row.try_get("rate_limit_tpm")?,
+        tenant_admin: row.try_get("tenant_admin")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -153,7 +158,7 @@ pub async fn insert_client(
     sqlx::query(concat!(
         "INSERT INTO clients (",
         client_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(&client.client_id)
     .bind(&client.name)
@@ -163,6 +168,7 @@ pub async fn insert_client(
     .bind(client.enabled)
     .bind(client.rate_limit_rpm)
     .bind(client.rate_limit_tpm)
+    .bind(client.tenant_admin)
     .bind(client.created_at)
     .bind(client.updated_at)
     .execute(&mut *tx)
@@ -183,7 +189,8 @@ pub async fn update_client(
     let row = sqlx::query(concat!(
         "UPDATE clients SET name = COALESCE($2, name), enabled = COALESCE($3, enabled), \
          rate_limit_rpm = CASE WHEN $4 THEN $5 ELSE rate_limit_rpm END, \
-         rate_limit_tpm = CASE WHEN $6 THEN $7 ELSE rate_limit_tpm END, updated_at = now() \
+         rate_limit_tpm = CASE WHEN $6 THEN $7 ELSE rate_limit_tpm END, \
+         tenant_admin = COALESCE($8, tenant_admin), updated_at = now() \
          WHERE client_id = $1 RETURNING ",
         client_columns!()
     ))
@@ -194,6 +201,7 @@ pub async fn update_client(
     .bind(changes.rate_limit_rpm.flatten())
     .bind(changes.rate_limit_tpm.is_some())
     .bind(changes.rate_limit_tpm.flatten())
+    .bind(changes.tenant_admin)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {

@@ -1,6 +1,7 @@
 //! Static policies: the system catalogue (`tenant_id IS NULL`, read-only here), tenants' custom
 //! policies, tenants' overrides of system policies, and the revision counter that tells every agent
-//! which tenants to recompile. Every write bumps the tenant's revision in the same transaction.
+//! which tenants to recompile. Every write bumps the tenant's revision and records the change
+//! (`policy_changes.rs`) in the same transaction.
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -9,6 +10,7 @@ use uuid::Uuid;
 
 use axonflow_policy::{DetectorSpec, PolicySpec};
 
+use super::policy_changes::{current_state, lock_policy, record_change, ChangeMeta};
 use super::{bad_row, unique_violation, DbError};
 
 /// One row of `static_policies`, system or custom.
@@ -136,7 +138,7 @@ macro_rules! override_columns {
     };
 }
 
-fn policy_from_row(row: &PgRow) -> Result<StoredPolicy, sqlx::Error> {
+pub(super) fn policy_from_row(row: &PgRow) -> Result<StoredPolicy, sqlx::Error> {
     Ok(StoredPolicy {
         id: row.try_get("id")?,
         policy_id: row.try_get("policy_id")?,
@@ -161,7 +163,7 @@ fn policy_from_row(row: &PgRow) -> Result<StoredPolicy, sqlx::Error> {
     })
 }
 
-fn override_from_row(row: &PgRow) -> Result<StoredOverride, sqlx::Error> {
+pub(super) fn override_from_row(row: &PgRow) -> Result<StoredOverride, sqlx::Error> {
     Ok(StoredOverride {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
@@ -238,14 +240,41 @@ async fn bump_revision(tx: &mut Transaction<'_, Postgres>, tenant_id: &str) -> R
     Ok(())
 }
 
+/// Opens a change's transaction: takes the policy's lock and reads its state before the change.
+async fn begin_change<'p>(
+    pool: &'p PgPool,
+    meta: &ChangeMeta,
+) -> Result<(Transaction<'p, Postgres>, Option<serde_json::Value>), DbError> {
+    let mut tx = pool.begin().await?;
+    lock_policy(&mut tx, &meta.tenant_id, &meta.policy_id).await?;
+    let before = current_state(&mut tx, &meta.tenant_id, &meta.policy_id).await?;
+    Ok((tx, before))
+}
+
+/// Ends a change's transaction: its record, a new revision for every replica, and the commit.
+async fn finish_change(
+    mut tx: Transaction<'_, Postgres>,
+    meta: &ChangeMeta,
+    before: Option<serde_json::Value>,
+) -> Result<(), DbError> {
+    record_change(&mut tx, meta, before).await?;
+    bump_revision(&mut tx, &meta.tenant_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Inserts a custom policy (its `tenant_id` must be set). `AlreadyExists` when the tenant already
 /// has a policy with this policy id.
-pub async fn insert_tenant_policy(pool: &PgPool, policy: &StoredPolicy) -> Result<(), DbError> {
+pub async fn insert_tenant_policy(
+    pool: &PgPool,
+    policy: &StoredPolicy,
+    meta: &ChangeMeta,
+) -> Result<(), DbError> {
     let tenant_id = policy
         .tenant_id
         .as_deref()
         .ok_or_else(|| bad_row(&policy.policy_id, "a custom policy needs a tenant"))?;
-    let mut tx = pool.begin().await?;
+    let (mut tx, before) = begin_change(pool, meta).await?;
     sqlx::query(
         "INSERT INTO static_policies (id, policy_id, tenant_id, organization_id, name, description, category, \
          tier, detector_kind, pattern, keywords, action, severity, priority, enabled, tags, frameworks, version, \
@@ -275,9 +304,7 @@ pub async fn insert_tenant_policy(pool: &PgPool, policy: &StoredPolicy) -> Resul
     .execute(&mut *tx)
     .await
     .map_err(|e| unique_violation(e, || format!("policy {:?}", policy.policy_id)))?;
-    bump_revision(&mut tx, tenant_id).await?;
-    tx.commit().await?;
-    Ok(())
+    finish_change(tx, meta, before).await
 }
 
 /// Replaces a custom policy's editable fields if its version is still `expected_version`; the
@@ -286,12 +313,13 @@ pub async fn update_tenant_policy(
     pool: &PgPool,
     policy: &StoredPolicy,
     expected_version: i32,
+    meta: &ChangeMeta,
 ) -> Result<bool, DbError> {
     let tenant_id = policy
         .tenant_id
         .as_deref()
         .ok_or_else(|| bad_row(&policy.policy_id, "system policies are not updated here"))?;
-    let mut tx = pool.begin().await?;
+    let (mut tx, before) = begin_change(pool, meta).await?;
     let updated = sqlx::query(
         "UPDATE static_policies SET name = $3, description = $4, category = $5, detector_kind = $6, pattern = $7, \
          keywords = $8, action = $9, severity = $10, priority = $11, enabled = $12, tags = $13, frameworks = $14, \
@@ -321,29 +349,27 @@ pub async fn update_tenant_policy(
     if updated == 0 {
         return Ok(false);
     }
-    bump_revision(&mut tx, tenant_id).await?;
-    tx.commit().await?;
+    finish_change(tx, meta, before).await?;
     Ok(true)
 }
 
 /// Deletes one of `tenant_id`'s custom policies; `false` when it has none with this id.
 pub async fn delete_tenant_policy(
     pool: &PgPool,
-    tenant_id: &str,
     id: Uuid,
+    meta: &ChangeMeta,
 ) -> Result<bool, DbError> {
-    let mut tx = pool.begin().await?;
+    let (mut tx, before) = begin_change(pool, meta).await?;
     let deleted = sqlx::query("DELETE FROM static_policies WHERE id = $1 AND tenant_id = $2")
         .bind(id)
-        .bind(tenant_id)
+        .bind(&meta.tenant_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
     if deleted == 0 {
         return Ok(false);
     }
-    bump_revision(&mut tx, tenant_id).await?;
-    tx.commit().await?;
+    finish_change(tx, meta, before).await?;
     Ok(true)
 }
 
@@ -369,8 +395,9 @@ pub async fn list_overrides(
 pub async fn upsert_override(
     pool: &PgPool,
     policy: &StoredOverride,
+    meta: &ChangeMeta,
 ) -> Result<StoredOverride, DbError> {
-    let mut tx = pool.begin().await?;
+    let (mut tx, before) = begin_change(pool, meta).await?;
     let sql = concat!("INSERT INTO policy_overrides (", override_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, policy_id) DO UPDATE SET action_override = EXCLUDED.action_override, enabled_override = EXCLUDED.enabled_override, override_reason = EXCLUDED.override_reason, created_by = EXCLUDED.created_by, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at RETURNING ", override_columns!());
     let row = sqlx::query(sql)
         .bind(policy.id)
@@ -385,30 +412,24 @@ pub async fn upsert_override(
         .fetch_one(&mut *tx)
         .await?;
     let stored = override_from_row(&row)?;
-    bump_revision(&mut tx, &policy.tenant_id).await?;
-    tx.commit().await?;
+    finish_change(tx, meta, before).await?;
     Ok(stored)
 }
 
 /// Removes the tenant's override of `policy_id`; `false` when there was none.
-pub async fn delete_override(
-    pool: &PgPool,
-    tenant_id: &str,
-    policy_id: &str,
-) -> Result<bool, DbError> {
-    let mut tx = pool.begin().await?;
+pub async fn delete_override(pool: &PgPool, meta: &ChangeMeta) -> Result<bool, DbError> {
+    let (mut tx, before) = begin_change(pool, meta).await?;
     let deleted =
         sqlx::query("DELETE FROM policy_overrides WHERE tenant_id = $1 AND policy_id = $2")
-            .bind(tenant_id)
-            .bind(policy_id)
+            .bind(&meta.tenant_id)
+            .bind(&meta.policy_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
     if deleted == 0 {
         return Ok(false);
     }
-    bump_revision(&mut tx, tenant_id).await?;
-    tx.commit().await?;
+    finish_change(tx, meta, before).await?;
     Ok(true)
 }
 
