@@ -36,6 +36,8 @@ Environment:
   AXONFLOW_AGENT_PORT            agent port, default 8080
   AXONFLOW_ORCHESTRATOR_PORT     orchestrator port, default 8081
   RUST_LOG                       default info
+  AXONFLOW_BIND_ADDRESS          address both services listen on; default 127.0.0.1 (this machine only).
+                                 Set 0.0.0.0 to serve other machines, behind a firewall or TLS proxy.
   ORCHESTRATOR_URL, AUDIT_FALLBACK_PATH
                                  agent settings; default http://127.0.0.1:<orchestrator port> and
                                  .axonflow/audit/audit_fallback.jsonl
@@ -240,10 +242,12 @@ start() {
     local bin_dir
     bin_dir="$(cargo_target_dir "$repo")/release"
 
+    # Loopback unless the operator asks otherwise: community mode has no client authentication.
+    local bind_address=${AXONFLOW_BIND_ADDRESS:-127.0.0.1}
     start_service orchestrator "$bin_dir/axonflow-orchestrator" \
-        DATABASE_URL="$database_url" RUST_LOG="${RUST_LOG:-info}"
+        DATABASE_URL="$database_url" RUST_LOG="${RUST_LOG:-info}" AXONFLOW_BIND_ADDRESS="$bind_address"
     start_service agent "$bin_dir/axonflow-agent" \
-        DATABASE_URL="$database_url" RUST_LOG="${RUST_LOG:-info}" \
+        DATABASE_URL="$database_url" RUST_LOG="${RUST_LOG:-info}" AXONFLOW_BIND_ADDRESS="$bind_address" \
         ORCHESTRATOR_URL="${ORCHESTRATOR_URL:-http://127.0.0.1:$orchestrator_port}" \
         AUDIT_FALLBACK_PATH="${AUDIT_FALLBACK_PATH:-$state/audit/audit_fallback.jsonl}"
 
@@ -252,6 +256,7 @@ start() {
 AxonFlow is running.
   agent:         http://localhost:$agent_port   (OpenAI-compatible base URL: http://localhost:$agent_port/v1)
   orchestrator:  http://localhost:$orchestrator_port
+  listening on:  $bind_address (AXONFLOW_BIND_ADDRESS)
   database:      $(mask_url "$database_url")
   logs:          $state/logs/
 

@@ -8,6 +8,8 @@
 #   SECONDS_PER_LEVEL=10 CONCURRENCY=1,8,32,64 MODES=performance ./bench/load.sh
 #   DATABASE_URL=postgres://... ./bench/load.sh   # use an existing server (fresh databases are created)
 #   AGENT_ENV="AXONFLOW_AUDIT_FLUSH_MS=5" ./bench/load.sh
+#   ./bench/load.sh isolation            # p50/p99 of small requests alone and while 1 MB prompts are in
+#                                        # flight (LARGE_WORKERS=2, LARGE_BYTES=1000000, CONCURRENCY=8)
 #
 # Every process it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
@@ -17,8 +19,10 @@ cd "$repo"
 # shellcheck source=install/lib.sh
 source "$repo/install/lib.sh"
 
+bench=${1:-overhead}
+case $bench in overhead | isolation) ;; *) die "unknown benchmark $bench (overhead or isolation)" ;; esac
 seconds_per_level=${SECONDS_PER_LEVEL:-5}
-concurrency=${CONCURRENCY:-1,8,32}
+if [ "$bench" = isolation ]; then concurrency=${CONCURRENCY:-8}; else concurrency=${CONCURRENCY:-1,8,32}; fi
 modes=${MODES:-compliance,performance}
 work=$(mktemp -d /tmp/axonflow-load.XXXXXX)
 chmod 755 "$work"
@@ -81,11 +85,18 @@ run_mode() {
     done
     curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null || die "agent did not start: $(tail -20 "$work/agent_$mode.log")"
 
-    log "$mode mode: ${seconds_per_level}s per level, concurrency $concurrency, $(nproc) cores shared by load generator, mock, agent and Postgres"
-    target/release/examples/loadgen run \
-        --direct "$mock_url/chat/completions" \
-        --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
-        --concurrency "$concurrency" --seconds "$seconds_per_level" | tee "$work/result_$mode.txt"
+    log "$mode mode, $bench: ${seconds_per_level}s per level, concurrency $concurrency, $(nproc) cores shared by load generator, mock, agent and Postgres"
+    if [ "$bench" = isolation ]; then
+        target/release/examples/loadgen isolation \
+            --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
+            --concurrency "$concurrency" --seconds "$seconds_per_level" \
+            --large-workers "${LARGE_WORKERS:-2}" --large-bytes "${LARGE_BYTES:-1000000}" | tee "$work/result_$mode.txt"
+    else
+        target/release/examples/loadgen run \
+            --direct "$mock_url/chat/completions" \
+            --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
+            --concurrency "$concurrency" --seconds "$seconds_per_level" | tee "$work/result_$mode.txt"
+    fi
     for _ in $(seq 100); do
         [ "$(metric axonflow_audit_queue_depth)" = 0 ] && [ "$(metric axonflow_audit_journal_backlog)" = 0 ] && break
         sleep 0.1

@@ -1,8 +1,11 @@
-//! Load generator for `bench/load.sh`. Two modes:
+//! Load generator for `bench/load.sh` and `bench/isolation.sh`. Three modes:
 //! - `loadgen mock`: a fast mock OpenAI upstream on a loopback port; prints `mock listening on URL`.
 //! - `loadgen run --direct URL --agent URL [--concurrency 1,8,32] [--seconds 5]`: sends the same chat
 //!   completion to the mock directly and through the agent at each concurrency, and prints p50/p99 and
 //!   requests/s of both plus the latency the agent adds.
+//! - `loadgen isolation --agent URL [--concurrency 8] [--seconds 5] [--large-workers 2]
+//!   [--large-bytes 1000000]`: p50/p99 of small chat completions through the agent alone, then while
+//!   `--large-workers` clients keep sending prompts of `--large-bytes` bytes of text.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use axum::Router;
+use bytes::Bytes;
 
 const COMPLETION: &str = r#"{"id":"chatcmpl-load","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"4"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":7,"total_tokens":21}}"#;
 
@@ -32,6 +36,23 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn measure(client: &reqwest::Client, url: &str, concurrency: usize, seconds: f64) -> Stats {
+    measure_body(
+        client,
+        url,
+        concurrency,
+        seconds,
+        Bytes::from_static(REQUEST.as_bytes()),
+    )
+    .await
+}
+
+async fn measure_body(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: usize,
+    seconds: f64,
+    body: Bytes,
+) -> Stats {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -39,6 +60,7 @@ async fn measure(client: &reqwest::Client, url: &str, concurrency: usize, second
         let client = client.clone();
         let url = url.to_owned();
         let stop = stop.clone();
+        let body = body.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut n_errors = 0;
@@ -48,7 +70,7 @@ async fn measure(client: &reqwest::Client, url: &str, concurrency: usize, second
                     .post(&url)
                     .header("content-type", "application/json")
                     .header("x-provider-key", "sk-load-test")
-                    .body(REQUEST)
+                    .body(body.clone())
                     .send()
                     .await;
                 match result {
@@ -98,10 +120,13 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 }
 
 async fn serve_mock() {
-    let app = Router::new().route(
-        "/v1/chat/completions",
-        post(|| async { ([("content-type", "application/json")], COMPLETION) }),
-    );
+    // The body is read whole, as a provider would, before the answer.
+    let app = Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(|_body: Bytes| async { ([("content-type", "application/json")], COMPLETION) }),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind mock");
@@ -165,12 +190,83 @@ async fn run(args: &[String]) {
     println!("answered by the agent: {answered}");
 }
 
+/// A benign prompt of about `n_bytes` bytes of text (support-chat prose, repeated).
+fn large_request(n_bytes: usize) -> Bytes {
+    const SENTENCE: &str =
+        "We upgraded the app to version 2.4.1 on March 3rd and since then the export \
+                            of the quarterly report is slow; please summarise the attached notes. ";
+    let text: String = SENTENCE.repeat(n_bytes / SENTENCE.len() + 1)[..n_bytes].to_owned();
+    let body = serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]});
+    Bytes::from(body.to_string())
+}
+
+async fn isolation(args: &[String]) {
+    let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
+    let seconds: f64 =
+        arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
+    let concurrency: usize =
+        arg(args, "--concurrency").map_or(8, |c| c.parse().expect("--concurrency is a number"));
+    let large_workers: usize =
+        arg(args, "--large-workers").map_or(2, |c| c.parse().expect("--large-workers is a number"));
+    let large_bytes: usize = arg(args, "--large-bytes")
+        .map_or(1_000_000, |c| c.parse().expect("--large-bytes is a number"));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
+    let warm_up = measure(&client, &agent, 4, 1.0).await.n_ok;
+    let alone = measure(&client, &agent, concurrency, seconds).await;
+    let large = measure_body(
+        &client,
+        &agent,
+        large_workers,
+        seconds + 1.0,
+        large_request(large_bytes),
+    );
+    let small = async {
+        // The large prompts are under way before the small ones are timed.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        measure(&client, &agent, concurrency, seconds).await
+    };
+    let (large, with_large) = tokio::join!(large, small);
+    println!(
+        "{:>34} | {:>9} {:>9} {:>9} | {:>9} | errors",
+        "small requests", "p50", "p99", "req/s", "large/s"
+    );
+    for (name, stats, large_rps) in [
+        ("alone".to_owned(), &alone, 0.0),
+        (
+            format!("with {large_workers} x {large_bytes} B prompts"),
+            &with_large,
+            large.rps,
+        ),
+    ] {
+        println!(
+            "{:>34} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>9.1} | {}",
+            name,
+            ms(stats.p50),
+            ms(stats.p99),
+            stats.rps,
+            large_rps,
+            stats.n_errors + if large_rps > 0.0 { large.n_errors } else { 0 }
+        );
+    }
+    println!(
+        "answered by the agent: {}",
+        warm_up + alone.n_ok + with_large.n_ok + large.n_ok
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("mock") => serve_mock().await,
         Some("run") => run(&args).await,
-        _ => eprintln!("usage: loadgen mock | loadgen run --direct URL --agent URL [--concurrency 1,8,32] [--seconds 5]"),
+        Some("isolation") => isolation(&args).await,
+        _ => eprintln!(
+            "usage: loadgen mock | loadgen run --direct URL --agent URL [--concurrency 1,8,32] [--seconds 5] \
+             | loadgen isolation --agent URL [--concurrency 8] [--seconds 5] [--large-workers 2] [--large-bytes 1000000]"
+        ),
     }
 }

@@ -48,14 +48,8 @@ pub async fn resolve_caller(
     if has_own_layer(&path) {
         return next.run(request).await;
     }
-    let common = &state.config().common;
-    let settings = CallerSettings {
-        mode: common.deployment_mode,
-        org_id: &common.org_id,
-        admin_api_key: common.admin_api_key.as_ref(),
-    };
     let resolved = caller::resolve(
-        settings,
+        CallerSettings::of(&state.config().common),
         state.clients(),
         state.pool(),
         request.headers(),

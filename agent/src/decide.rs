@@ -21,7 +21,7 @@ use axonflow_policy::Verdict;
 use crate::auth::Caller;
 use crate::decisions;
 use crate::error::{check_stored_size, ApiError, ApiJson};
-use crate::gateway::{check_scan_limit, MAX_CONTEXT_BYTES, MAX_USER_TOKEN_BYTES};
+use crate::gateway::{check_query_inputs, check_scan_limit};
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::time::rfc3339;
@@ -90,21 +90,16 @@ pub async fn decide(
     if rate.exceeded.is_some() {
         return Err(rate.to_api_error(Utc::now()));
     }
-    check_scan_limit(&state, "query", &request.query)?;
+    check_query_inputs(
+        &state,
+        &request.query,
+        request.context.as_ref(),
+        request.user_token.as_deref(),
+    )?;
     let caller_identity = object_or_empty("caller_identity", request.caller_identity)?;
     let target = object_or_empty("target", request.target)?;
     check_stored_size("caller_identity", &caller_identity, MAX_IDENTITY_BYTES)?;
     check_stored_size("target", &target, MAX_IDENTITY_BYTES)?;
-    check_stored_size(
-        "context",
-        request.context.as_ref().unwrap_or(&Value::Null),
-        MAX_CONTEXT_BYTES,
-    )?;
-    check_stored_size(
-        "user_token",
-        &json!(request.user_token.as_deref().unwrap_or("")),
-        MAX_USER_TOKEN_BYTES,
-    )?;
     let trace_id = headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())

@@ -470,12 +470,14 @@ where
                     ApiError::bad_request("the request body could not be read", "invalid_body")
                 }
             })?;
-        let value = json::parse_strict(&bytes).map_err(|error| match error {
-            JsonError::DuplicateKey { .. } => {
-                ApiError::bad_request(error.to_string(), "duplicate_key")
-            }
-            JsonError::Syntax(_) => ApiError::bad_request(error.to_string(), "invalid_body"),
-        })?;
+        let value = json::parse_strict_async(bytes)
+            .await
+            .map_err(|error| match error {
+                JsonError::DuplicateKey { .. } => {
+                    ApiError::bad_request(error.to_string(), "duplicate_key")
+                }
+                JsonError::Syntax(_) => ApiError::bad_request(error.to_string(), "invalid_body"),
+            })?;
         serde_json::from_value(value).map(ApiJson).map_err(|error| {
             ApiError::bad_request(format!("invalid JSON body: {error}"), "invalid_body")
         })

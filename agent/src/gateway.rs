@@ -37,8 +37,8 @@ const MAX_SUMMARY_BYTES: usize = 64 * 1024;
 const MAX_DATA_SOURCES: usize = 64;
 const MAX_DATA_SOURCE_BYTES: usize = 256;
 /// `context` of a pre-check or decide (accepted, never stored) and `user_token` (stored as a hash).
-pub const MAX_CONTEXT_BYTES: usize = 64 * 1024;
-pub const MAX_USER_TOKEN_BYTES: usize = 16 * 1024;
+const MAX_CONTEXT_BYTES: usize = 64 * 1024;
+const MAX_USER_TOKEN_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct PreCheckRequest {
@@ -63,6 +63,27 @@ pub fn check_scan_limit(state: &AppState, field: &'static str, text: &str) -> Re
     Ok(())
 }
 
+/// What pre-check and decide share: the query within the scan limit, `context` and `user_token`
+/// within their caps.
+pub fn check_query_inputs(
+    state: &AppState,
+    query: &str,
+    context: Option<&Value>,
+    user_token: Option<&str>,
+) -> Result<(), ApiError> {
+    check_scan_limit(state, "query", query)?;
+    check_stored_size(
+        "context",
+        context.unwrap_or(&Value::Null),
+        MAX_CONTEXT_BYTES,
+    )?;
+    check_stored_size(
+        "user_token",
+        &json!(user_token.unwrap_or("")),
+        MAX_USER_TOKEN_BYTES,
+    )
+}
+
 fn check_data_sources(sources: &[String]) -> Result<(), ApiError> {
     if sources.len() > MAX_DATA_SOURCES || sources.iter().any(|s| s.len() > MAX_DATA_SOURCE_BYTES) {
         return Err(ApiError::bad_request(
@@ -81,19 +102,14 @@ pub async fn pre_check(
     ApiJson(request): ApiJson<PreCheckRequest>,
 ) -> Result<Response, ApiError> {
     let client_id = caller.effective_client_id(request.client_id.as_deref());
-    check_scan_limit(&state, "query", &request.query)?;
+    check_query_inputs(
+        &state,
+        &request.query,
+        request.context.as_ref(),
+        request.user_token.as_deref(),
+    )?;
     let data_sources = request.data_sources.unwrap_or_default();
     check_data_sources(&data_sources)?;
-    check_stored_size(
-        "context",
-        request.context.as_ref().unwrap_or(&Value::Null),
-        MAX_CONTEXT_BYTES,
-    )?;
-    check_stored_size(
-        "user_token",
-        &json!(request.user_token.as_deref().unwrap_or("")),
-        MAX_USER_TOKEN_BYTES,
-    )?;
     let now = Utc::now();
     let rate = ratelimit::count(&state, &caller, &client_id).await;
     if rate.exceeded.is_some() {

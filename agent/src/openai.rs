@@ -315,10 +315,22 @@ pub async fn chat_completions(
         .and_then(|v| v.to_str().ok())
         .and_then(TraceId::from_traceparent)
         .unwrap_or_else(TraceId::generate);
-    let prepared = provider_key(&headers).and_then(|key| {
-        let body = body_or_error(body, state.config().max_body_bytes)?;
-        Ok((key, parse(body, state.config().policy_scan_limit_bytes)?))
-    });
+    let prepared = match provider_key(&headers)
+        .and_then(|key| Ok((key, body_or_error(body, state.config().max_body_bytes)?)))
+    {
+        Err(error) => Err(error),
+        Ok((key, body)) => {
+            // Parsing a large body is CPU work like evaluating it: off the async workers.
+            let limit = state.config().policy_scan_limit_bytes;
+            state
+                .policies()
+                .cpu()
+                .run(body.len(), move || parse(body, limit))
+                .await
+                .unwrap_or(Err(OpenAiError::Internal))
+                .map(|request| (key, request))
+        }
+    };
     let mut response = match prepared {
         Err(error) => error.into_response(),
         Ok((key, request)) => {

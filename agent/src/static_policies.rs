@@ -299,6 +299,17 @@ fn check_reason(problems: &mut Vec<Problem>, reason: Option<&str>) {
     }
 }
 
+/// `reason` alone (toggles, deletes): 422 when it is too long.
+fn checked_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
+    let mut problems = Vec::new();
+    check_reason(&mut problems, reason.as_deref());
+    if problems.is_empty() {
+        Ok(reason)
+    } else {
+        Err(invalid(problems))
+    }
+}
+
 /// `POST /api/v1/static-policies`: a custom policy of the caller's tenant.
 pub async fn create(
     State(state): State<AppState>,
@@ -435,11 +446,7 @@ pub async fn toggle(
         };
         return store_update(&state, &caller, &policy, fields, change_type).await;
     }
-    let mut problems = Vec::new();
-    check_reason(&mut problems, toggle.reason.as_deref());
-    if !problems.is_empty() {
-        return Err(invalid(problems));
-    }
+    let reason = checked_reason(toggle.reason)?;
     let existing = overrides_by_policy(&state, &caller.tenant_id)
         .await?
         .remove(&policy.policy_id);
@@ -455,7 +462,7 @@ pub async fn toggle(
         &caller,
         &policy.policy_id,
         change_type,
-        toggle.reason.clone(),
+        reason.clone(),
         format!("enabled set to {} for the tenant", toggle.enabled),
     );
     let stored = db::upsert_override(
@@ -466,8 +473,7 @@ pub async fn toggle(
             policy_id: policy.policy_id.clone(),
             action_override,
             enabled_override: Some(toggle.enabled),
-            override_reason: toggle
-                .reason
+            override_reason: reason
                 .or_else(|| existing.as_ref().map(|o| o.override_reason.clone()))
                 .unwrap_or_else(|| format!("enabled set to {} with PATCH", toggle.enabled)),
             created_by: caller.actor.clone(),
@@ -496,12 +502,7 @@ pub async fn delete(
     if policy.is_system() {
         return Err(system_immutable(&policy));
     }
-    let reason = params.get("reason").cloned();
-    let mut problems = Vec::new();
-    check_reason(&mut problems, reason.as_deref());
-    if !problems.is_empty() {
-        return Err(invalid(problems));
-    }
+    let reason = checked_reason(params.get("reason").cloned())?;
     let record = change(
         &caller,
         &policy.policy_id,
@@ -640,12 +641,7 @@ pub async fn delete_override(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let policy = find(&state, &caller, &key).await?;
-    let reason = params.get("reason").cloned();
-    let mut problems = Vec::new();
-    check_reason(&mut problems, reason.as_deref());
-    if !problems.is_empty() {
-        return Err(invalid(problems));
-    }
+    let reason = checked_reason(params.get("reason").cloned())?;
     let record = change(
         &caller,
         &policy.policy_id,
@@ -719,7 +715,10 @@ pub struct TestRequest {
 
 /// `POST /api/v1/static-policies/test`: runs a regex on sample inputs exactly as a custom policy
 /// would run. An invalid regex is a 200 with `valid: false` and the reason.
-pub async fn test(ApiJson(request): ApiJson<TestRequest>) -> Result<Response, ApiError> {
+pub async fn test(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<TestRequest>,
+) -> Result<Response, ApiError> {
     if request.inputs.len() > MAX_TEST_INPUTS {
         return Err(ApiError::bad_request(
             format!("at most {MAX_TEST_INPUTS} inputs"),
@@ -742,8 +741,17 @@ pub async fn test(ApiJson(request): ApiJson<TestRequest>) -> Result<Response, Ap
             "invalid_field",
         ));
     }
-    let inputs: Vec<&str> = request.inputs.iter().map(String::as_str).collect();
-    let body = match axonflow_policy::test_pattern(&request.pattern, &inputs) {
+    // Compiling a tenant's regex is CPU work: on the CPU pool, like every policy compilation.
+    let (pattern, inputs) = (request.pattern.clone(), request.inputs.clone());
+    let tried = state
+        .policies()
+        .cpu()
+        .run(usize::MAX, move || {
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            axonflow_policy::test_pattern(&pattern, &inputs)
+        })
+        .await?;
+    let body = match tried {
         Ok(trials) => json!({
             "valid": true,
             "error": null,

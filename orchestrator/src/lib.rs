@@ -125,13 +125,8 @@ async fn resolve_caller(
     if path.starts_with("/internal/") {
         return next.run(request).await;
     }
-    let settings = CallerSettings {
-        mode: state.common.deployment_mode,
-        org_id: &state.common.org_id,
-        admin_api_key: state.common.admin_api_key.as_ref(),
-    };
     let resolved = caller::resolve(
-        settings,
+        CallerSettings::of(&state.common),
         &state.clients,
         &state.pool,
         request.headers(),

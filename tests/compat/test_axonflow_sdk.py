@@ -285,3 +285,47 @@ def test_search_finds_exactly_this_suites_calls(client, made):
     assert expected <= {e.id for e in timeline.entries}
     with pytest.raises(AxonFlowError, match="HTTP 403"):
         client._run_sync(client._async_client.get_audit_logs_by_tenant("another-tenant"))
+
+
+@pytest.fixture(scope="module")
+def guarded_agent(log_dir):
+    process = start_agent(log_dir, {"ADMIN_API_KEY": "compat-admin-key-0123456789abcdef"})
+    yield process
+    process.stop()
+
+
+def test_policy_changes_are_recorded_and_read_back_as_versions(log_dir):
+    from axonflow.policies import CreatePolicyOverrideRequest, OverrideAction
+
+    agent = start_agent(log_dir, {})
+    try:
+        with sdk(agent, client_id="versions-app") as c:
+            override = c.create_policy_override(
+                "sys_pii_email",
+                CreatePolicyOverrideRequest(action_override=OverrideAction.WARN, override_reason="pilot"),
+            )
+            assert override.action_override == OverrideAction.WARN
+            c.delete_policy_override("sys_pii_email")
+            versions = c.get_static_policy_versions("sys_pii_email")
+            assert [v.change_type for v in versions] == ["override_clear", "override_set"]
+            assert [v.version for v in versions] == [2, 1]
+            assert versions[1].changed_by == "versions-app"
+            assert versions[1].snapshot["action"] == "warn"
+            assert versions[1].snapshot["override"]["override_reason"] == "pilot"
+            assert versions[0].snapshot["has_override"] is False
+    finally:
+        agent.stop()
+
+
+def test_weakening_without_admin_rights_raises(guarded_agent):
+    from axonflow.policies import CreatePolicyOverrideRequest, OverrideAction
+
+    with sdk(guarded_agent, client_id="no-rights-app") as c:
+        with pytest.raises(AxonFlowError, match="admin rights"):
+            c.create_policy_override(
+                "sys_pii_email",
+                CreatePolicyOverrideRequest(action_override=OverrideAction.LOG, override_reason="quieter"),
+            )
+        assert c.get_static_policy_versions("sys_pii_email") == []
+        denied = c.get_policy_approved_context(user_token="u", query="write to jane@example.com")
+        assert denied.approved is False

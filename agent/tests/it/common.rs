@@ -99,17 +99,65 @@ pub struct MockUpstream {
     _server: tokio::task::JoinHandle<()>,
 }
 
+/// Largest body the mock takes; longer ones get 413, as a provider would answer.
+const MOCK_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// What OpenAI's API reference requires of `POST /v1/chat/completions`: a bearer key, a JSON object
+/// body with a non-empty `model` string and a non-empty `messages` array of objects with a string
+/// `role`. `Err` holds the status and error body OpenAI answers.
+fn validate_chat_request(headers: &HeaderMap, body: &[u8]) -> Result<(), (StatusCode, String)> {
+    let openai_error = |status: StatusCode, message: &str, code: &str| {
+        let body = serde_json::json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}});
+        (status, body.to_string())
+    };
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|key| !key.is_empty());
+    if bearer.is_none() {
+        return Err(openai_error(
+            StatusCode::UNAUTHORIZED,
+            "You didn't provide an API key.",
+            "invalid_api_key",
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        openai_error(
+            StatusCode::BAD_REQUEST,
+            "We could not parse the JSON body of your request.",
+            "invalid_json",
+        )
+    })?;
+    let model_ok = json["model"].as_str().is_some_and(|m| !m.is_empty());
+    let messages_ok = json["messages"].as_array().is_some_and(|messages| {
+        !messages.is_empty() && messages.iter().all(|m| m["role"].is_string())
+    });
+    if !model_ok || !messages_ok {
+        return Err(openai_error(
+            StatusCode::BAD_REQUEST,
+            "model and messages are required.",
+            "invalid_request",
+        ));
+    }
+    Ok(())
+}
+
 async fn mock_handler(
     State(state): State<MockState>,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> impl IntoResponse {
+) -> axum::response::Response {
+    let valid = validate_chat_request(&headers, &body);
     state.received.lock().expect("lock").push(Received {
         path: uri.path().to_owned(),
         headers,
         body,
     });
+    if let Err((status, error)) = valid {
+        return (status, [("content-type", "application/json")], error).into_response();
+    }
     if !state.reply.delay.is_zero() {
         tokio::time::sleep(state.reply.delay).await;
     }
@@ -121,6 +169,7 @@ async fn mock_handler(
         ],
         state.reply.body,
     )
+        .into_response()
 }
 
 impl MockUpstream {
@@ -132,6 +181,7 @@ impl MockUpstream {
         };
         let app = Router::new()
             .route("/v1/chat/completions", post(mock_handler))
+            .layer(axum::extract::DefaultBodyLimit::max(MOCK_BODY_LIMIT))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

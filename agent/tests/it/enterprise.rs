@@ -23,7 +23,7 @@ pub fn enterprise_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn basic(client_id: &str, secret: &str) -> String {
+pub fn basic(client_id: &str, secret: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
@@ -31,7 +31,7 @@ fn basic(client_id: &str, secret: &str) -> String {
 }
 
 /// Sends a request with the given `Authorization` (if any); returns status, headers and JSON.
-async fn send(
+pub async fn send(
     agent: &Agent,
     method: reqwest::Method,
     path: &str,
@@ -57,7 +57,7 @@ async fn send(
     (status, headers, json)
 }
 
-async fn admin(
+pub async fn admin(
     agent: &Agent,
     method: reqwest::Method,
     path: &str,
@@ -75,7 +75,12 @@ async fn admin(
 }
 
 /// Creates a client through the admin API and returns its secret.
-async fn create_client(agent: &Agent, client_id: &str, tenant_id: &str, extra: Value) -> String {
+pub async fn create_client(
+    agent: &Agent,
+    client_id: &str,
+    tenant_id: &str,
+    extra: Value,
+) -> String {
     let mut body = json!({"client_id": client_id, "name": format!("{client_id} app"), "tenant_id": tenant_id, "org_id": "acme"});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());

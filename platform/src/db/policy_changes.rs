@@ -68,7 +68,7 @@ pub struct PolicyChange {
 }
 
 fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// A tenant's override of a system policy, as stored in states and shown by the API.

@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::client_auth::{ClientStore, Rejection};
-use crate::config::{DeploymentMode, Secret};
+use crate::config::{CommonConfig, DeploymentMode, Secret};
 use crate::credentials::{self, CredentialError};
 use crate::db::PgPool;
 
@@ -93,6 +93,16 @@ pub struct CallerSettings<'a> {
     pub mode: DeploymentMode,
     pub org_id: &'a str,
     pub admin_api_key: Option<&'a Secret>,
+}
+
+impl<'a> CallerSettings<'a> {
+    pub fn of(common: &'a CommonConfig) -> CallerSettings<'a> {
+        CallerSettings {
+            mode: common.deployment_mode,
+            org_id: &common.org_id,
+            admin_api_key: common.admin_api_key.as_ref(),
+        }
+    }
 }
 
 /// `admin-key:` and the first 8 hex digits of the SHA-256 of `key`: names the key in records

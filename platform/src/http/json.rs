@@ -40,6 +40,20 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
     }
 }
 
+/// Bodies at least this long are parsed on a blocking thread.
+const OFF_THREAD_BYTES: usize = 64 * 1024;
+
+/// `parse_strict`, on a blocking thread when the body is large, so that a big body does not hold up
+/// the async workers.
+pub async fn parse_strict_async(bytes: bytes::Bytes) -> Result<Value, JsonError> {
+    if bytes.len() < OFF_THREAD_BYTES {
+        return parse_strict(&bytes);
+    }
+    tokio::task::spawn_blocking(move || parse_strict(&bytes))
+        .await
+        .unwrap_or_else(|error| Err(JsonError::Syntax(format!("parser stopped: {error}"))))
+}
+
 /// Builds a `Value`, stopping at the first duplicate key (noted in `duplicate` with its object's
 /// JSON pointer).
 struct StrictSeed<'d> {
