@@ -10,6 +10,7 @@
 //! `AXONFLOW_MAX_RESPONSE_BYTES` (502 beyond, audited).
 //! The provider key lives only in this request's memory: never stored, never logged.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -23,8 +24,6 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-use std::sync::Arc;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::http::json::{self, JsonError};
@@ -262,9 +261,13 @@ async fn evaluate(
         }
         combined = combined.merge(decision);
     }
-    let redacted_body = redacted_json
-        .and_then(|json| serde_json::to_vec(&json).ok())
-        .map(Bytes::from);
+    // A redacted body that cannot be written is an error, never a reason to send the original.
+    let redacted_body = match redacted_json {
+        None => None,
+        Some(json) => Some(Bytes::from(
+            serde_json::to_vec(&json).map_err(|_| OpenAiError::Internal)?,
+        )),
+    };
     Ok(Evaluated {
         decision: combined,
         matches,

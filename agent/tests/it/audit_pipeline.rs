@@ -614,3 +614,50 @@ async fn hostile_values_are_stored_and_keep_the_chain_intact() {
     assert_eq!(report["intact"], true, "{report}");
     assert_eq!(report["rows"], 2);
 }
+
+#[tokio::test]
+async fn a_refused_journal_row_is_never_dropped_while_rejected_cannot_take_it() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("unkept-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let journal = dir.join("audit_fallback.jsonl");
+    let good = journal_line(1, axonflow_platform::audit::chain::GENESIS);
+    let mut refused = journal_line(1, axonflow_platform::audit::chain::GENESIS);
+    refused.verdict = "maybe".to_owned();
+    refused.chain_id = "default/unkept-test".to_owned();
+    let text = format!(
+        "{}\n{}\n",
+        serde_json::to_string(&good).expect("json"),
+        serde_json::to_string(&refused).expect("json")
+    );
+    std::fs::write(&journal, text).expect("write journal");
+    // A directory where `.rejected` would be: the refused row cannot be kept there.
+    let rejected = PathBuf::from(format!("{}.rejected", journal.display()));
+    std::fs::create_dir(&rejected).expect("block .rejected");
+
+    let journal_text = journal.display().to_string();
+    let agent = Agent::start(
+        &fresh_database().await,
+        &[("AUDIT_FALLBACK_PATH", journal_text.as_str())],
+    );
+    let pool = agent.pool().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_each_exactly_once(&pool, &[good.id.to_string()]).await;
+    let waiting: String = std::fs::read_dir(&dir)
+        .expect("list")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        waiting.contains(&refused.id.to_string()),
+        "the refused row must wait in a journal file, not vanish"
+    );
+
+    // Once `.rejected` can take it, the next replay keeps it there and empties the journal.
+    std::fs::remove_dir(&rejected).expect("unblock");
+    wait_until_flushed(&agent).await;
+    let kept = std::fs::read_to_string(&rejected).expect("rejected file");
+    assert!(kept.contains(&refused.id.to_string()), "{kept}");
+    assert_each_exactly_once(&pool, &[good.id.to_string()]).await;
+}
