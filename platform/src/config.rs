@@ -166,6 +166,30 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// A number within `range`; outside it, a problem and the default.
+    fn bounded(
+        &mut self,
+        name: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+        expected: &str,
+    ) -> usize {
+        let value = self.parsed(name, default, expected);
+        if range.contains(&value) {
+            return value;
+        }
+        self.problems.push(if *range.end() == usize::MAX {
+            format!("{name} must be at least {}", range.start())
+        } else {
+            format!(
+                "{name} must be between {} and {}",
+                range.start(),
+                range.end()
+            )
+        });
+        default
+    }
+
     fn boolean(&mut self, name: &str, default: bool) -> bool {
         match self.raw(name).map(|v| v.to_ascii_lowercase()) {
             None => default,
@@ -379,36 +403,24 @@ impl AgentConfig {
             );
         }
         let pricing_file = reader.raw("AXONFLOW_PRICING_FILE").map(PathBuf::from);
-        let policy_scan_limit_bytes = reader.parsed(
+        let policy_scan_limit_bytes = reader.bounded(
             "AXONFLOW_POLICY_SCAN_LIMIT_BYTES",
             DEFAULT_SCAN_LIMIT_BYTES,
+            1..=usize::MAX,
             "a number of bytes",
         );
-        if policy_scan_limit_bytes == 0 {
-            reader
-                .problems
-                .push("AXONFLOW_POLICY_SCAN_LIMIT_BYTES must be at least 1".to_owned());
-        }
-        let max_response_bytes = reader.parsed(
+        let max_response_bytes = reader.bounded(
             "AXONFLOW_MAX_RESPONSE_BYTES",
             DEFAULT_MAX_RESPONSE_BYTES,
+            1..=usize::MAX,
             "a number of bytes",
         );
-        if max_response_bytes == 0 {
-            reader
-                .problems
-                .push("AXONFLOW_MAX_RESPONSE_BYTES must be at least 1".to_owned());
-        }
-        let max_in_flight = reader.parsed(
+        let max_in_flight = reader.bounded(
             "AXONFLOW_MAX_IN_FLIGHT",
             DEFAULT_MAX_IN_FLIGHT,
+            1..=1_000_000,
             "a number of requests",
         );
-        if !(1..=1_000_000).contains(&max_in_flight) {
-            reader
-                .problems
-                .push("AXONFLOW_MAX_IN_FLIGHT must be between 1 and 1000000".to_owned());
-        }
         let context_ttl_secs = reader.parsed(
             "AXONFLOW_GATEWAY_CONTEXT_TTL_SECS",
             300u64,
@@ -491,9 +503,9 @@ impl AgentConfig {
             max_body_bytes,
             upstream_timeout: Duration::from_secs_f64(upstream_timeout_secs.clamp(0.001, 86_400.0)),
             pricing_file,
-            policy_scan_limit_bytes: policy_scan_limit_bytes.max(1),
-            max_response_bytes: max_response_bytes.max(1),
-            max_in_flight: max_in_flight.clamp(1, 1_000_000),
+            policy_scan_limit_bytes,
+            max_response_bytes,
+            max_in_flight,
             gateway_context_ttl: Duration::from_secs(context_ttl_secs.clamp(1, 86_400)),
             policy_refresh_interval: Duration::from_millis(refresh_ms.clamp(10, 60_000)),
             rate_limit_rpm: rate_limit_rpm.max(1),
@@ -554,6 +566,14 @@ mod tests {
         assert_eq!(config.policy_scan_limit_bytes, 1024 * 1024);
         assert_eq!(config.max_response_bytes, 10 * 1024 * 1024);
         assert_eq!(config.max_in_flight, 1024);
+        let errors = AgentConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://x@y/z"),
+            ("AXONFLOW_MAX_IN_FLIGHT", "0"),
+            ("AXONFLOW_POLICY_SCAN_LIMIT_BYTES", "0"),
+            ("AXONFLOW_MAX_RESPONSE_BYTES", "lots"),
+        ]))
+        .expect_err("three bad bounds");
+        assert_eq!(errors.0.len(), 3, "{errors}");
         let orchestrator =
             OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
                 .expect("valid");
