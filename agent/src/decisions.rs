@@ -15,6 +15,21 @@ use crate::inspect;
 use crate::policies::TenantPolicies;
 use crate::state::AppState;
 
+/// Matches an audit row lists; past this, `matches_total` says how many there were (a text full of
+/// matches must not make one row megabytes long).
+pub const MAX_RECORDED_MATCHES: usize = 100;
+
+/// Cuts `metadata.matches` to `MAX_RECORDED_MATCHES`, noting the full count in `matches_total`.
+pub fn limit_matches(metadata: &mut Value) {
+    if let Some(Value::Array(matches)) = metadata.get_mut("matches") {
+        let total = matches.len();
+        if total > MAX_RECORDED_MATCHES {
+            matches.truncate(MAX_RECORDED_MATCHES);
+            metadata["matches_total"] = json!(total);
+        }
+    }
+}
+
 /// Every match with its policy, category, severity, action and masked preview (never the raw text).
 pub fn matches_json(decision: &Decision) -> Value {
     Value::Array(
@@ -147,6 +162,8 @@ pub fn sha256_hex(text: &str) -> String {
 pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, ApiError> {
     let decision_id = record.decision_id;
     let verdict = record.verdict.as_str();
+    let mut record = record;
+    limit_matches(&mut record.metadata);
     let audit = state.audit().clone();
     match tokio::spawn(async move { audit.record(record).await }).await {
         Ok(Ok(_)) => Ok(decision_id),

@@ -7,22 +7,28 @@
 //! `arguments` (string or object), `prediction`, `response_format` schemas, `stop`, `metadata`,
 //! `user`, and fields this gateway has never heard of. A string that holds JSON with escapes (tool
 //! arguments, say) is also decoded and its strings checked one by one. A `file_data` document is
-//! decoded; when it is text it is checked, when it is not (a PDF, say) the call is refused, since no
-//! text policy can read it.
+//! decoded; when it is declared and shaped as text it is checked, when it is not (a PDF, even an
+//! ASCII one) the call is refused, since no text policy can read what the provider extracts.
+//!
+//! A string with backslash escapes is also checked as they decode (`\u0031` is `1`); integers of 9
+//! digits or more are checked as text (a card number can be sent as a number).
 //!
 //! Skipped, and only when the value has the expected shape (otherwise it is checked like any text):
-//! - `ALLOW_LIST`: identifiers and enums the provider never reads as text: `model`, `role`, `type`,
-//!   ids (`tool_call_id`, tool call `id`, `file_id`, audio `id`), `detail`, audio `format` and
-//!   `voice`, `reasoning_effort`, `service_tier`, `verbosity`, `modalities`, `tool_choice` and
-//!   `function_call` modes, `search_context_size`; and JSON-schema `type` names;
+//! - `ALLOW_LIST`: enums the provider never reads as text: `role` (one of the API's roles), `type`
+//!   of parts, tool calls, tools, `tool_choice`, `response_format` and `prediction`, image `detail`,
+//!   audio `format` and `voice`, `reasoning_effort`, `service_tier`, `verbosity`, `modalities`,
+//!   `tool_choice` and `function_call` modes, `search_context_size`, each a lowercase word with at
+//!   most 4 digits; and JSON-schema `type` names. `model` and ids are short, so they are checked;
 //! - object keys in `KNOWN_KEYS` (the API's field names and JSON-schema keywords); any other key
 //!   (a schema property name, a metadata key) is checked;
-//! - numbers, booleans and null (no text);
-//! - base64 image and audio payloads (`image_url.url` as a `data:image/...;base64,` URL,
+//! - booleans, null and numbers of fewer than 9 digits (no text);
+//! - base64 image and audio payloads (`image_url.url` as a `data:image/<subtype>;base64,` URL,
 //!   `input_audio.data`), after checking that they are base64 through and through: media, not text.
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
+
+use axonflow_platform::http::json::{self, JsonError};
 
 /// One step of a path into the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,8 @@ pub enum Seg {
     Json,
     /// The string here holds a base64 document (a data URL or bare base64) of text.
     Base64,
+    /// The string here, with its backslash escapes decoded (checked, but not maskable in place).
+    Unescaped,
 }
 
 /// A string the policies must read, and where it sits.
@@ -53,18 +61,24 @@ pub enum InspectError {
     Unreadable { pointer: String, why: String },
 }
 
-/// Every checked string of `body`, or why the body cannot be checked. Stops as soon as the text
-/// exceeds `limit_bytes`.
+/// Every checked string of `body`, or why the body cannot be checked. Stops as soon as the cost of
+/// what was found exceeds `limit_bytes`: each string costs its length, the length of its path and a
+/// fixed `STRING_COST`, so that neither many tiny strings nor deep paths can grow the work or the
+/// memory past the limit.
 pub fn inspect(body: &Value, limit_bytes: usize) -> Result<Vec<Checked>, InspectError> {
     let mut walk = Walk {
         out: Vec::new(),
         total_bytes: 0,
         limit_bytes,
+        path_bytes: 0,
     };
     let mut path = Vec::new();
     walk.value(body, &mut path, 0)?;
     Ok(walk.out)
 }
+
+/// What every checked string costs besides its text and path.
+pub const STRING_COST: usize = 32;
 
 /// Every string value and every key of `value`, nothing skipped: what must be masked before a
 /// caller-supplied value is stored.
@@ -106,15 +120,40 @@ pub fn all_strings(value: &Value) -> Vec<Checked> {
 /// JSON in strings is followed this many levels deep; deeper escaped JSON is refused.
 const MAX_NESTED_JSON: usize = 4;
 
+/// Integers with at least this many digits are checked as text (a card number can be a number).
+const CHECKED_INTEGER_DIGITS: usize = 9;
+
 struct Walk {
     out: Vec<Checked>,
     total_bytes: usize,
     limit_bytes: usize,
+    /// The length of the keys on the current path (a path is copied with every string found).
+    path_bytes: usize,
+}
+
+fn seg_bytes(seg: &Seg) -> usize {
+    match seg {
+        Seg::Key(key) => key.len() + 8,
+        _ => 8,
+    }
 }
 
 impl Walk {
+    fn enter(&mut self, path: &mut Vec<Seg>, seg: Seg) {
+        self.path_bytes += seg_bytes(&seg);
+        path.push(seg);
+    }
+
+    fn leave(&mut self, path: &mut Vec<Seg>) {
+        if let Some(seg) = path.pop() {
+            self.path_bytes -= seg_bytes(&seg);
+        }
+    }
+
     fn push(&mut self, path: &[Seg], text: String) -> Result<(), InspectError> {
-        self.total_bytes = self.total_bytes.saturating_add(text.len());
+        self.total_bytes = self
+            .total_bytes
+            .saturating_add(text.len() + self.path_bytes + STRING_COST);
         if self.total_bytes > self.limit_bytes {
             return Err(InspectError::TooLarge);
         }
@@ -132,13 +171,22 @@ impl Walk {
         nested: usize,
     ) -> Result<(), InspectError> {
         match value {
-            Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+            Value::Null | Value::Bool(_) => Ok(()),
+            Value::Number(number) => {
+                let digits = number.to_string();
+                if (number.is_u64() || number.is_i64())
+                    && digits.bytes().filter(u8::is_ascii_digit).count() >= CHECKED_INTEGER_DIGITS
+                {
+                    self.push(path, digits)?;
+                }
+                Ok(())
+            }
             Value::String(text) => self.string(text, path, nested),
             Value::Array(items) => {
                 for (idx, item) in items.iter().enumerate() {
-                    path.push(Seg::Index(idx));
+                    self.enter(path, Seg::Index(idx));
                     let walked = self.value(item, path, nested);
-                    path.pop();
+                    self.leave(path);
                     walked?;
                 }
                 Ok(())
@@ -147,6 +195,8 @@ impl Walk {
         }
     }
 
+    /// A member's value is listed before its key, so that redactions apply to the value while the
+    /// key still has its old name.
     fn object(
         &mut self,
         members: &Map<String, Value>,
@@ -154,17 +204,17 @@ impl Walk {
         nested: usize,
     ) -> Result<(), InspectError> {
         for (key, member) in members {
-            path.push(Seg::Key(key.clone()));
-            let walked = (|| {
-                if !is_known_key(key) {
-                    path.push(Seg::KeyName);
-                    let pushed = self.push(path, key.clone());
-                    path.pop();
-                    pushed?;
+            self.enter(path, Seg::Key(key.clone()));
+            let walked = self.value(member, path, nested).and_then(|()| {
+                if is_known_key(key) {
+                    return Ok(());
                 }
-                self.value(member, path, nested)
-            })();
-            path.pop();
+                self.enter(path, Seg::KeyName);
+                let pushed = self.push(path, key.clone());
+                self.leave(path);
+                pushed
+            });
+            self.leave(path);
             walked?;
         }
         Ok(())
@@ -178,7 +228,7 @@ impl Walk {
     ) -> Result<(), InspectError> {
         if nested == 0 {
             match media_kind(path) {
-                Some(Media::Image) if is_base64_data_url(text, "image/") => return Ok(()),
+                Some(Media::Image) if is_base64_image_url(text) => return Ok(()),
                 Some(Media::Audio) if is_base64(text) => return Ok(()),
                 Some(Media::File) => return self.file(text, path),
                 _ => {}
@@ -188,30 +238,62 @@ impl Walk {
             return Ok(());
         }
         self.push(path, text.to_owned())?;
-        // JSON inside the string: with escapes, its decoded strings differ from the raw text, so
-        // they are checked too.
-        let trimmed = text.trim_start();
-        if text.contains('\\') && (trimmed.starts_with('{') || trimmed.starts_with('[')) {
-            if let Ok(inner) = serde_json::from_str::<Value>(text) {
-                if nested >= MAX_NESTED_JSON {
-                    return Err(InspectError::Unreadable {
-                        pointer: pointer(path),
-                        why: format!(
-                            "JSON encoded in strings more than {MAX_NESTED_JSON} levels deep"
-                        ),
-                    });
-                }
-                path.push(Seg::Json);
-                let walked = self.value(&inner, path, nested + 1);
-                path.pop();
-                walked?;
-            }
+        if text.contains('\\') {
+            self.escaped(text, path, nested)?;
         }
         Ok(())
     }
 
-    /// `file.file_data`: a document as a data URL (or bare base64). Text is checked; anything
-    /// else cannot be.
+    /// A string with backslash escapes in it: what they spell is checked too, since a reader may
+    /// decode them. JSON held in the string is walked (its strings can be redacted in place); any
+    /// other escaped text is checked decoded (a match there cannot be masked in place).
+    fn escaped(
+        &mut self,
+        text: &str,
+        path: &mut Vec<Seg>,
+        nested: usize,
+    ) -> Result<(), InspectError> {
+        let unreadable = |path: &[Seg], why: String| InspectError::Unreadable {
+            pointer: pointer(path),
+            why,
+        };
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            match json::parse_strict_str(text) {
+                Ok(inner) => {
+                    if nested >= MAX_NESTED_JSON {
+                        return Err(unreadable(
+                            path,
+                            format!(
+                                "JSON encoded in strings more than {MAX_NESTED_JSON} levels deep"
+                            ),
+                        ));
+                    }
+                    self.enter(path, Seg::Json);
+                    let walked = self.value(&inner, path, nested + 1);
+                    self.leave(path);
+                    return walked;
+                }
+                Err(error @ JsonError::DuplicateKey { .. }) => {
+                    return Err(unreadable(
+                        path,
+                        format!("the JSON held in this string: {error}"),
+                    ));
+                }
+                Err(JsonError::Syntax(_)) => {}
+            }
+        }
+        if let Some(decoded) = unescape(text) {
+            self.enter(path, Seg::Unescaped);
+            let pushed = self.push(path, decoded);
+            self.leave(path);
+            pushed?;
+        }
+        Ok(())
+    }
+
+    /// `file.file_data`: a document as a data URL (or bare base64). A text document is checked;
+    /// anything else cannot be read by a text policy and is refused.
     fn file(&mut self, text: &str, path: &mut Vec<Seg>) -> Result<(), InspectError> {
         let unreadable = |why: &str| InspectError::Unreadable {
             pointer: pointer(path),
@@ -219,17 +301,109 @@ impl Walk {
         };
         let decoded = decode_document(text)
             .ok_or_else(|| unreadable("file_data is not base64 (or a base64 data URL)"))?;
-        let text = String::from_utf8(decoded.bytes).map_err(|_| {
-            unreadable(&format!(
-                "a {} document is not text, so no policy can read it; send its text instead",
-                decoded.media_type.as_deref().unwrap_or("binary")
-            ))
-        })?;
-        path.push(Seg::Base64);
+        let declared_text = decoded.media_type.as_deref().is_none_or(is_text_media_type);
+        let looks_binary = BINARY_SIGNATURES
+            .iter()
+            .any(|signature| decoded.bytes.starts_with(signature));
+        let text = match String::from_utf8(decoded.bytes) {
+            Ok(text) if declared_text && !looks_binary => text,
+            _ => {
+                return Err(unreadable(&format!(
+                    "a {} document is not plain text, so no policy can read what the provider extracts \
+                     from it; send its text instead",
+                    decoded.media_type.as_deref().unwrap_or("binary")
+                )))
+            }
+        };
+        self.enter(path, Seg::Base64);
         let pushed = self.push(path, text);
-        path.pop();
+        self.leave(path);
         pushed
     }
+}
+
+/// Media types whose bytes are the text a reader sees.
+fn is_text_media_type(media_type: &str) -> bool {
+    let media_type = media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media_type.starts_with("text/")
+        || matches!(
+            media_type.as_str(),
+            "application/json" | "application/x-ndjson" | "application/xml" | "application/csv"
+        )
+}
+
+/// Starts of document formats whose text a provider extracts by parsing (PDF, ZIP-based office
+/// files, RTF, PostScript): refused even when their bytes happen to be ASCII.
+const BINARY_SIGNATURES: &[&[u8]] = &[
+    b"%PDF",
+    b"PK\x03\x04",
+    b"{\\rtf",
+    b"%!PS",
+    b"\xd0\xcf\x11\xe0",
+];
+
+/// `text` with its backslash escapes (`\uXXXX`, `\n`, `\t`, `\"`, ...) decoded, when it has any that
+/// change it; surrogate pairs are joined, a broken escape stays as it is.
+pub fn unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut chars = text.char_indices().peekable();
+    let bytes = text.as_bytes();
+    let hex4 = |at: usize| -> Option<u32> {
+        text.get(at..at + 4)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    while let Some((idx, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let simple = match bytes.get(idx + 1) {
+            Some(b'n') => Some('\n'),
+            Some(b't') => Some('\t'),
+            Some(b'r') => Some('\r'),
+            Some(b'"') => Some('"'),
+            Some(b'\\') => Some('\\'),
+            Some(b'/') => Some('/'),
+            Some(b'b') => Some('\u{8}'),
+            Some(b'f') => Some('\u{c}'),
+            _ => None,
+        };
+        if let Some(decoded) = simple {
+            out.push(decoded);
+            chars.next();
+            changed = true;
+            continue;
+        }
+        if bytes.get(idx + 1) == Some(&b'u') {
+            if let Some(high) = hex4(idx + 2) {
+                let mut consumed = 6;
+                let mut code = high;
+                if (0xD800..0xDC00).contains(&high) && text.get(idx + 6..idx + 8) == Some("\\u") {
+                    if let Some(low) = hex4(idx + 8).filter(|l| (0xDC00..0xE000).contains(l)) {
+                        code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                        consumed = 12;
+                    }
+                }
+                if let Some(decoded) = char::from_u32(code) {
+                    out.push(decoded);
+                    changed = true;
+                    for _ in 1..consumed {
+                        chars.next();
+                    }
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+    }
+    changed.then_some(out)
 }
 
 /// A decoded base64 document and its declared media type.
@@ -272,14 +446,17 @@ fn is_base64(text: &str) -> bool {
             .is_ok()
 }
 
-/// `data:<prefix>...;base64,<payload>` with a base64 payload.
-fn is_base64_data_url(text: &str, type_prefix: &str) -> bool {
-    text.strip_prefix("data:")
-        .and_then(|rest| rest.split_once(','))
-        .is_some_and(|(header, payload)| {
-            header.starts_with(type_prefix)
-                && header.ends_with(";base64")
-                && header.len() <= 128
+/// `data:image/<subtype>;base64,<payload>`: a subtype of at most 40 of `[a-z0-9.+-]` and a base64
+/// payload, nothing else in the header.
+fn is_base64_image_url(text: &str) -> bool {
+    text.strip_prefix("data:image/")
+        .and_then(|rest| rest.split_once(";base64,"))
+        .is_some_and(|(subtype, payload)| {
+            !subtype.is_empty()
+                && subtype.len() <= 40
+                && subtype.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'+' | b'-')
+                })
                 && is_base64(payload)
         })
 }
@@ -313,17 +490,12 @@ fn media_kind(path: &[Seg]) -> Option<Media> {
 enum Shape {
     /// One of these words.
     OneOf(&'static [&'static str]),
-    /// A lowercase word: `^[a-z][a-z0-9_]{0,63}$`.
+    /// A lowercase word of at most 64 bytes: `[a-z][a-z0-9_]*` with at most 4 digits (`pcm16`).
     Word,
-    /// An identifier: letters, digits, `_` and `-`, at most 128 bytes, fewer than 9 digits.
-    Id,
-    /// A model name: letters, digits and `._:/@+-`, at most 256 bytes, fewer than 9 digits.
-    Model,
 }
 
 impl Shape {
     fn fits(self, text: &str) -> bool {
-        let n_digits = text.bytes().filter(u8::is_ascii_digit).count();
         match self {
             Shape::OneOf(words) => words.contains(&text),
             Shape::Word => {
@@ -332,23 +504,7 @@ impl Shape {
                     && text
                         .bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            }
-            Shape::Id => {
-                !text.is_empty()
-                    && text.len() <= 128
-                    && n_digits < 9
-                    && text
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-            }
-            Shape::Model => {
-                !text.is_empty()
-                    && text.len() <= 256
-                    && n_digits < 9
-                    && text.bytes().all(|b| {
-                        b.is_ascii_alphanumeric()
-                            || matches!(b, b'.' | b'_' | b':' | b'/' | b'@' | b'+' | b'-')
-                    })
+                    && text.bytes().filter(u8::is_ascii_digit).count() <= 4
             }
         }
     }
@@ -373,19 +529,15 @@ const JSON_SCHEMA_TYPES: &[&str] = &[
     "string", "number", "integer", "boolean", "object", "array", "null",
 ];
 
-/// Fields whose values are identifiers or enums, with the shape that lets them skip the policies.
+/// Fields whose values are enums, with the shape that lets them skip the policies.
 const ALLOW_LIST: &[(&[P], Shape)] = {
     use P::{I, K};
     &[
-        (&[K("model")], Shape::Model),
         (&[K("messages"), I, K("role")], Shape::OneOf(ROLES)),
-        (&[K("messages"), I, K("tool_call_id")], Shape::Id),
-        (&[K("messages"), I, K("tool_calls"), I, K("id")], Shape::Id),
         (
             &[K("messages"), I, K("tool_calls"), I, K("type")],
             Shape::Word,
         ),
-        (&[K("messages"), I, K("audio"), K("id")], Shape::Id),
         (&[K("messages"), I, K("content"), I, K("type")], Shape::Word),
         (
             &[
@@ -408,10 +560,6 @@ const ALLOW_LIST: &[(&[P], Shape)] = {
                 K("format"),
             ],
             Shape::Word,
-        ),
-        (
-            &[K("messages"), I, K("content"), I, K("file"), K("file_id")],
-            Shape::Id,
         ),
         (&[K("tools"), I, K("type")], Shape::Word),
         (
@@ -598,6 +746,7 @@ pub fn pointer(path: &[Seg]) -> String {
             Seg::KeyName => out.push_str("(key)"),
             Seg::Json => out.push_str("(json)"),
             Seg::Base64 => out.push_str("(base64)"),
+            Seg::Unescaped => out.push_str("(unescaped)"),
         }
     }
     out
@@ -650,6 +799,10 @@ pub fn replace(body: &mut Value, path: &[Seg], replacement: &str) -> Result<(), 
             *body = Value::String(format!("{}{encoded}", document.prefix));
             Ok(())
         }
+        [Seg::Unescaped, ..] => Err(NotApplied(format!(
+            "{} hides a value in backslash escapes, where it cannot be masked",
+            pointer(path)
+        ))),
         [Seg::KeyName | Seg::Base64, ..] => Err(lost()),
     }
 }
@@ -683,10 +836,10 @@ mod tests {
     }
 
     #[test]
-    fn plain_chat_checks_only_the_text() {
+    fn plain_chat_checks_the_text_and_the_model() {
         check(
             json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2}),
-            &["hi"],
+            &["gpt-4o-mini", "hi"],
         );
     }
 
@@ -716,8 +869,15 @@ mod tests {
         );
         check(
             json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
-                "function": {"name": "f", "arguments": {"q": "object arguments"}}}]}]}),
-            &["f", "q", "object arguments"],
+                "function": {"name": "f", "arguments": {"q": "object arguments", "n": 4111111111111111u64, "k": 42}}}]}]}),
+            &[
+                "call_1",
+                "f",
+                "q",
+                "object arguments",
+                "4111111111111111",
+                "k",
+            ],
         );
         check(
             json!({"prediction": {"type": "content", "content": "p"}, "response_format": {"type": "json_schema",
@@ -732,31 +892,76 @@ mod tests {
 
     #[test]
     fn allow_listed_values_must_have_their_shape() {
-        check(json!({"model": "gpt-4o-mini"}), &[]);
-        check(
-            json!({"model": "ignore previous instructions"}),
-            &["ignore previous instructions"],
-        );
-        check(json!({"model": "123-45-6789-000"}), &["123-45-6789-000"]);
+        check(json!({"messages": [{"role": "user"}]}), &[]);
         check(
             json!({"messages": [{"role": "DROP TABLE users"}]}),
             &["DROP TABLE users"],
         );
+        check(json!({"tool_choice": "required"}), &[]);
+        check(json!({"tool_choice": "please leak"}), &["please leak"]);
         check(
-            json!({"messages": [{"role": "tool", "tool_call_id": "call_Ds7ZpTqY9h0Bq5RZ"}]}),
+            json!({"reasoning_effort": "low", "modalities": ["text", "audio"]}),
             &[],
         );
         check(
-            json!({"messages": [{"role": "tool", "tool_call_id": "4111111111111111"}]}),
-            &["4111111111111111"],
+            json!({"reasoning_effort": "card_4111111111111111"}),
+            &["card_4111111111111111"],
         );
-        check(json!({"tool_choice": "required"}), &[]);
-        check(json!({"tool_choice": "please leak"}), &["please leak"]);
+        check(json!({"audio": {"voice": "Jane Doe"}}), &["Jane Doe"]);
         // `type` is skipped only in its places, or as a JSON-schema type name.
         check(
             json!({"metadata": {"type": "secret plan"}}),
             &["secret plan"],
         );
+        // Model names and ids are short: always checked.
+        check(
+            json!({"model": "jane.doe@corp.com"}),
+            &["jane.doe@corp.com"],
+        );
+        check(
+            json!({"messages": [{"role": "tool", "tool_call_id": "AKIAIOSFODNN7EXAMPLE"}]}),
+            &["AKIAIOSFODNN7EXAMPLE"],
+        );
+    }
+
+    #[test]
+    fn escapes_are_checked_as_they_decode() {
+        // Not JSON: the decoded text is checked, and cannot be masked in place.
+        let body = json!({"messages": [{"role": "user", "content": "my ssn is \\u0031\\u0032\\u0033-45-6789"}]});
+        let checked = inspect(&body, usize::MAX).expect("inspectable");
+        let decoded = checked
+            .iter()
+            .find(|c| c.path.last() == Some(&Seg::Unescaped))
+            .expect("decoded copy");
+        assert_eq!(decoded.text, "my ssn is 123-45-6789");
+        let mut target = body.clone();
+        assert!(replace(&mut target, &decoded.path, "masked").is_err());
+        // JSON with a duplicate key inside a string cannot be checked.
+        let duplicate =
+            json!({"messages": [{"role": "user", "content": "{\"q\":\"\\u0031\",\"q\":\"x\"}"}]});
+        assert!(matches!(
+            inspect(&duplicate, usize::MAX),
+            Err(InspectError::Unreadable { .. })
+        ));
+        assert_eq!(
+            unescape("a\\u00e9\\n\\ud83d\\ude00 \\q \\u12"),
+            Some("a\u{e9}\n\u{1f600} \\q \\u12".to_owned())
+        );
+        assert_eq!(unescape("nothing to decode"), None);
+    }
+
+    #[test]
+    fn many_tiny_strings_cost_more_than_their_text() {
+        let body = json!({"messages": [{"role": "user", "content": vec![""; 10_000]}]});
+        // 10,000 empty strings carry no text but cost their path and a fixed share each.
+        assert_eq!(inspect(&body, 100_000), Err(InspectError::TooLarge));
+        let deep_key = json!({"k".repeat(50_000): ["", "", ""]});
+        assert_eq!(inspect(&deep_key, 100_000), Err(InspectError::TooLarge));
+        assert!(inspect(
+            &json!({"messages": [{"role": "user", "content": ["", ""]}]}),
+            1_000
+        )
+        .is_ok());
     }
 
     #[test]
@@ -791,6 +996,13 @@ mod tests {
             ]}]}),
             &["not base64 at all"],
         );
+        // Text in the data URL's header is no image.
+        let smuggled = "data:image/png;note=ssn 123-45-6789;base64,AAAA";
+        check(
+            json!({"messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": smuggled}}]}]}),
+            &[smuggled],
+        );
     }
 
     #[test]
@@ -805,14 +1017,34 @@ mod tests {
             inspect(&pdf, usize::MAX),
             Err(InspectError::Unreadable { .. })
         ));
+        // An ASCII PDF, declared as such or sent as bare base64, is refused too: base64("%PDF-1.4 <48656c6c6f> Tj").
+        for data in [
+            "data:application/pdf;base64,JVBERi0xLjQgPDQ4NjU2YzZjNmY+IFRq",
+            "JVBERi0xLjQgPDQ4NjU2YzZjNmY+IFRq",
+        ] {
+            let ascii_pdf = json!({"messages": [{"role": "user", "content": [{"type": "file",
+                "file": {"file_data": data}}]}]});
+            assert!(matches!(
+                inspect(&ascii_pdf, usize::MAX),
+                Err(InspectError::Unreadable { .. })
+            ));
+        }
     }
 
     #[test]
     fn text_past_the_limit_is_refused() {
         let body = json!({"messages": [{"role": "user", "content": "abcd"}, {"role": "user", "content": "efgh"}]});
         assert_eq!(texts(&body).len(), 2);
-        assert_eq!(inspect(&body, 7), Err(InspectError::TooLarge));
-        assert!(inspect(&body, 8).is_ok());
+        let cost = |text: &str| {
+            text.len()
+                + STRING_COST
+                + seg_bytes(&Seg::Key("messages".to_owned()))
+                + seg_bytes(&Seg::Index(0))
+                + seg_bytes(&Seg::Key("content".to_owned()))
+        };
+        let needed = cost("abcd") + cost("efgh");
+        assert_eq!(inspect(&body, needed - 1), Err(InspectError::TooLarge));
+        assert!(inspect(&body, needed).is_ok());
     }
 
     #[test]

@@ -26,14 +26,15 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
+use axonflow_platform::http::inflight::InFlightSlot;
 use axonflow_platform::http::json::{self, JsonError};
 use axonflow_platform::trace::TraceId;
-use axonflow_policy::{Decision, Verdict};
+use axonflow_policy::{Action, Decision, Verdict};
 
 use crate::auth::Caller;
 use crate::decisions;
 use crate::error::OpenAiError;
-use crate::inspect::{self, Checked, InspectError, NotApplied};
+use crate::inspect::{self, Checked, InspectError, NotApplied, Seg};
 use crate::policies::TenantPolicies;
 use crate::ratelimit;
 use crate::state::AppState;
@@ -61,6 +62,54 @@ struct ChatRequest {
     model: String,
     /// Every string the policies must read.
     checked: Vec<Checked>,
+    /// The text parts of each message that has several, joined as the model reads them: a value
+    /// split across parts is found here.
+    joined: Vec<Joined>,
+}
+
+/// One message's text parts joined, with the offsets where one part ends and the next begins.
+#[derive(Debug)]
+struct Joined {
+    message_idx: usize,
+    text: String,
+    boundaries: Vec<usize>,
+}
+
+impl Joined {
+    /// Whether `span` covers text of two parts or more.
+    fn crosses(&self, span: &std::ops::Range<usize>) -> bool {
+        self.boundaries
+            .iter()
+            .any(|&boundary| span.start < boundary && boundary < span.end)
+    }
+}
+
+/// The text parts (`text`, `refusal`) of a message's content array, joined; `None` with fewer than
+/// two.
+fn joined_parts(message_idx: usize, parts: &[Value]) -> Option<Joined> {
+    let texts: Vec<&str> = parts
+        .iter()
+        .filter_map(|part| {
+            part.get("text")
+                .or_else(|| part.get("refusal"))
+                .and_then(Value::as_str)
+        })
+        .collect();
+    if texts.len() < 2 {
+        return None;
+    }
+    let mut joined = Joined {
+        message_idx,
+        text: String::with_capacity(texts.iter().map(|t| t.len()).sum()),
+        boundaries: Vec::with_capacity(texts.len()),
+    };
+    for text in texts {
+        if !joined.text.is_empty() {
+            joined.boundaries.push(joined.text.len());
+        }
+        joined.text.push_str(text);
+    }
+    Some(joined)
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -144,6 +193,7 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
             "invalid_value",
         ));
     }
+    let mut joined = Vec::new();
     for (message_idx, message) in messages.iter().enumerate() {
         let Some(message) = message.as_object() else {
             return Err(wrong_type(
@@ -168,6 +218,7 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
         match message.get("content") {
             None | Some(Value::Null) | Some(Value::String(_)) => {}
             Some(Value::Array(parts)) => {
+                joined.extend(joined_parts(message_idx, parts));
                 for (part_idx, part) in parts.iter().enumerate() {
                     let param = format!("messages[{message_idx}].content[{part_idx}]");
                     let Some(part) = part.as_object() else {
@@ -210,6 +261,7 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
         json,
         model,
         checked,
+        joined,
     })
 }
 
@@ -222,28 +274,34 @@ struct Evaluated {
     redacted_body: Option<Bytes>,
     /// Why the request is refused although no policy blocks: a value to redact could not be masked.
     unmaskable: Option<String>,
+    /// The model name as it may be stored and logged (masked where a policy matched it).
+    stored_model: String,
 }
 
-/// Evaluates every checked string (off the async workers when there is much text) and applies the
-/// redactions to a copy of the body.
+/// Evaluates every checked string and each message's joined parts (off the async workers when
+/// there is much text) and applies the redactions to a copy of the body.
 async fn evaluate(
     state: &AppState,
     tenant: &Arc<TenantPolicies>,
     request: &mut ChatRequest,
 ) -> Result<Evaluated, OpenAiError> {
-    let (paths, texts): (Vec<_>, Vec<_>) = std::mem::take(&mut request.checked)
+    let (paths, mut texts): (Vec<_>, Vec<_>) = std::mem::take(&mut request.checked)
         .into_iter()
         .map(|checked| (checked.path, checked.text))
         .unzip();
-    let decisions = state
+    let joined = std::mem::take(&mut request.joined);
+    texts.extend(joined.iter().map(|j| j.text.clone()));
+    let mut decisions = state
         .policies()
         .evaluate_many(tenant, texts)
         .await
         .map_err(|_| OpenAiError::Internal)?;
+    let joined_decisions = decisions.split_off(paths.len());
     let mut combined = Decision::allow_nothing();
     let mut matches = Vec::new();
     let mut redacted_json: Option<Value> = None;
     let mut unmaskable = None;
+    let mut stored_model = request.model.clone();
     for (path, mut decision) in paths.iter().zip(decisions) {
         let field = inspect::pointer(path);
         matches.extend(
@@ -252,6 +310,11 @@ async fn evaluate(
                 .iter()
                 .map(|found| decisions::match_json(found, Some(&field))),
         );
+        if matches!(path.as_slice(), [Seg::Key(key)] if key == "model")
+            && !decision.matches.is_empty()
+        {
+            stored_model = decision.mask_every_match(&request.model);
+        }
         if let Some(redacted) = decision.redacted_text.take() {
             let target = redacted_json.get_or_insert_with(|| request.json.clone());
             if let Err(NotApplied(why)) = inspect::replace(target, path, &redacted) {
@@ -260,6 +323,37 @@ async fn evaluate(
             }
         }
         combined = combined.merge(decision);
+    }
+    // A match that spans parts is found only in the joined text; one inside a part was counted
+    // above. Such a match cannot be masked in place: a redaction there refuses the request.
+    for (parts, decision) in joined.iter().zip(joined_decisions) {
+        let field = format!("/messages/{}/content (parts joined)", parts.message_idx);
+        let spanning: Vec<_> = decision
+            .matches
+            .into_iter()
+            .filter(|found| parts.crosses(&found.span))
+            .collect();
+        if spanning.is_empty() {
+            continue;
+        }
+        matches.extend(
+            spanning
+                .iter()
+                .map(|found| decisions::match_json(found, Some(&field))),
+        );
+        if spanning.iter().any(|found| found.action == Action::Redact) {
+            unmaskable = Some(format!("{field} holds a value split across parts"));
+        }
+        let verdict = if spanning.iter().any(|found| found.action == Action::Block) {
+            Verdict::Deny
+        } else {
+            Verdict::Allow
+        };
+        combined = combined.merge(Decision {
+            verdict,
+            matches: spanning,
+            redacted_text: None,
+        });
     }
     // A redacted body that cannot be written is an error, never a reason to send the original.
     let redacted_body = match redacted_json {
@@ -273,6 +367,7 @@ async fn evaluate(
         matches,
         redacted_body,
         unmaskable,
+        stored_model,
     })
 }
 
@@ -310,6 +405,7 @@ fn body_or_error(
 pub async fn chat_completions(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    slot: Option<Extension<InFlightSlot>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -338,14 +434,14 @@ pub async fn chat_completions(
         Err(error) => error.into_response(),
         Ok((key, request)) => {
             // The decision, the upstream call and the audit write run in their own task so that a
-            // client that disconnects mid-request still leaves its audit row behind.
-            let task = tokio::spawn(decide_and_forward(
-                state,
-                caller,
-                key,
-                request,
-                trace_id.clone(),
-            ));
+            // client that disconnects mid-request still leaves its audit row behind. The task holds
+            // the request's in-flight slot: disconnecting frees no slot while the work goes on.
+            let forward = decide_and_forward(state, caller, key, request, trace_id.clone());
+            let task = tokio::spawn(async move {
+                let response = forward.await;
+                drop(slot);
+                response
+            });
             match task.await {
                 Ok(response) => response,
                 Err(join_error) => {
@@ -446,6 +542,7 @@ async fn decide_and_forward(
         matches,
         redacted_body,
         unmaskable,
+        stored_model,
     } = match evaluate(&state, &tenant, &mut request).await {
         Ok(evaluated) => evaluated,
         Err(error) => return error.into_response(),
@@ -469,7 +566,7 @@ async fn decide_and_forward(
         tenant_id: caller.tenant_id.clone(),
         org_id: caller.org_id.clone(),
         provider: PROVIDER.to_owned(),
-        model: request.model.clone(),
+        model: stored_model.clone(),
         verdict: decision.verdict,
         prompt_tokens: 0,
         completion_tokens: 0,
@@ -501,7 +598,7 @@ async fn decide_and_forward(
         if decisions::write_audit(&state, record).await.is_err() {
             return OpenAiError::AuditUnavailable.into_response();
         }
-        tracing::info!(%decision_id, verdict = "deny", model = %request.model, "chat completion denied");
+        tracing::info!(%decision_id, verdict = "deny", model = %stored_model, "chat completion denied");
         let mut response = error.into_response();
         set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
         return response;
@@ -653,7 +750,7 @@ async fn decide_and_forward(
     tracing::info!(
         %decision_id,
         verdict = "allow",
-        model = %request.model,
+        model = %stored_model,
         status = outcome.status.as_u16(),
         latency_ms = outcome.latency_ms,
         "chat completion forwarded"
@@ -734,6 +831,8 @@ mod tests {
                 "/messages/1/content/2/text",
                 "/messages/2/tool_calls/0/function/arguments",
                 "/messages/2/tool_calls/0/function/name",
+                "/messages/2/tool_calls/0/id",
+                "/model",
             ]
         );
         assert_eq!(request.model, "m");

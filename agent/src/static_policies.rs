@@ -455,8 +455,8 @@ pub async fn toggle(
         &state,
         &caller,
         &policy,
-        action_override.as_deref(),
-        Some(toggle.enabled),
+        existing.as_ref(),
+        (action_override.as_deref(), Some(toggle.enabled)),
     )?;
     let record = change(
         &caller,
@@ -586,12 +586,15 @@ pub async fn create_override(
     let action_override = request
         .action_override
         .map(|a| a.trim().to_ascii_lowercase());
+    let existing = overrides_by_policy(&state, &caller.tenant_id)
+        .await?
+        .remove(&policy.policy_id);
     check_weakening(
         &state,
         &caller,
         &policy,
-        action_override.as_deref(),
-        request.enabled_override,
+        existing.as_ref(),
+        (action_override.as_deref(), request.enabled_override),
     )?;
     let record = change(
         &caller,
@@ -642,6 +645,11 @@ pub async fn delete_override(
 ) -> Result<Response, ApiError> {
     let policy = find(&state, &caller, &key).await?;
     let reason = checked_reason(params.get("reason").cloned())?;
+    let existing = overrides_by_policy(&state, &caller.tenant_id)
+        .await?
+        .remove(&policy.policy_id);
+    // Back to the policy as shipped: no weakening of it, but perhaps of a stricter override.
+    check_weakening(&state, &caller, &policy, existing.as_ref(), (None, None))?;
     let record = change(
         &caller,
         &policy.policy_id,

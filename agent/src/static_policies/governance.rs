@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use axonflow_platform::config::DeploymentMode;
-use axonflow_platform::db::{ChangeMeta, ChangeType, PolicyChange, StoredPolicy};
+use axonflow_platform::db::{ChangeMeta, ChangeType, PolicyChange, StoredOverride, StoredPolicy};
 use axonflow_policy::Action;
 
 use crate::auth::{Caller, Rights};
@@ -24,29 +24,59 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::time::rfc3339;
 
-/// Whether a system policy whose state becomes (`action`, `enabled`) is weaker than shipped.
-pub fn weakens(policy: &StoredPolicy, action: Option<&str>, enabled: Option<bool>) -> bool {
-    let disables = policy.enabled && enabled == Some(false);
-    let milder = match (
-        action.and_then(|a| a.parse::<Action>().ok()),
-        policy.action.parse::<Action>(),
-    ) {
-        // `Action` is ordered from the strongest (block) to the weakest (log).
-        (Some(new), Ok(own)) => new > own,
-        _ => false,
-    };
-    disables || milder
+/// What a system policy does for a tenant: its action and whether it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyState {
+    pub action: Action,
+    pub enabled: bool,
 }
 
-/// Refuses (403) a weakening change by a caller without admin rights.
+impl PolicyState {
+    /// As shipped; `None` when the stored action is not one the engine knows.
+    pub fn shipped(policy: &StoredPolicy) -> Option<PolicyState> {
+        Some(PolicyState {
+            action: policy.action.parse().ok()?,
+            enabled: policy.enabled,
+        })
+    }
+
+    /// As an override (`action_override`, `enabled_override`) leaves it.
+    pub fn with(self, action: Option<&str>, enabled: Option<bool>) -> PolicyState {
+        PolicyState {
+            action: action.and_then(|a| a.parse().ok()).unwrap_or(self.action),
+            enabled: enabled.unwrap_or(self.enabled),
+        }
+    }
+
+    /// Whether `to` does less than `self`: it stops a running policy, or acts more mildly (`Action`
+    /// is ordered from the strongest, block, to the weakest, log).
+    pub fn weakened_by(self, to: PolicyState) -> bool {
+        self.enabled && (!to.enabled || to.action > self.action)
+    }
+}
+
+/// Refuses (403) a weakening change by a caller without admin rights. A change weakens when the
+/// state it leaves is weaker than the policy as shipped, or weaker than the override in force when
+/// someone else set that override (a client cannot undo a stricter setting made by an admin, but
+/// may undo its own).
 pub fn check_weakening(
     state: &AppState,
     caller: &Caller,
     policy: &StoredPolicy,
-    action: Option<&str>,
-    enabled: Option<bool>,
+    current: Option<&StoredOverride>,
+    to: (Option<&str>, Option<bool>),
 ) -> Result<(), ApiError> {
-    if !policy.is_system() || !weakens(policy, action, enabled) {
+    let Some(shipped) = PolicyState::shipped(policy).filter(|_| policy.is_system()) else {
+        return Ok(());
+    };
+    let after = shipped.with(to.0, to.1);
+    let below_current = current.is_some_and(|o| {
+        o.created_by != caller.actor
+            && shipped
+                .with(o.action_override.as_deref(), o.enabled_override)
+                .weakened_by(after)
+    });
+    if !shipped.weakened_by(after) && !below_current {
         return Ok(());
     }
     let common = &state.config().common;
@@ -68,8 +98,9 @@ pub fn check_weakening(
     }
     Err(ApiError::Forbidden {
         message: format!(
-            "weakening the system policy {} (disabling it, or an action milder than its own {}) needs admin \
-             rights: Authorization: Bearer <ADMIN_API_KEY>, or in enterprise mode a client with tenant_admin",
+            "weakening the system policy {} (disabling it, an action milder than its own {}, or undoing a \
+             stricter override someone else set) needs admin rights: Authorization: Bearer <ADMIN_API_KEY>, \
+             or in enterprise mode a client with tenant_admin",
             policy.policy_id, policy.action
         ),
         code: "admin_rights_required",
@@ -172,21 +203,38 @@ mod tests {
         }
     }
 
+    #[track_caller]
+    fn check(from: (&str, bool), to: (&str, bool), weaker: bool) {
+        let state = |(action, enabled): (&str, bool)| PolicyState {
+            action: action.parse().expect("action"),
+            enabled,
+        };
+        assert_eq!(
+            state(from).weakened_by(state(to)),
+            weaker,
+            "{from:?} -> {to:?}"
+        );
+    }
+
     #[test]
     fn weakening_is_disabling_or_a_milder_action() {
-        let block = system("block", true);
-        assert!(weakens(&block, Some("log"), None));
-        assert!(weakens(&block, Some("redact"), None));
-        assert!(weakens(&block, None, Some(false)));
-        assert!(weakens(&block, Some("block"), Some(false)));
-        assert!(!weakens(&block, Some("block"), Some(true)));
-        assert!(!weakens(&block, None, None));
-        let warn = system("warn", true);
-        assert!(!weakens(&warn, Some("block"), None));
-        assert!(weakens(&warn, Some("log"), None));
+        check(("block", true), ("log", true), true);
+        check(("block", true), ("redact", true), true);
+        check(("block", true), ("block", false), true);
+        check(("block", true), ("block", true), false);
+        check(("warn", true), ("block", true), false);
+        check(("warn", true), ("log", true), true);
         // Enabling a policy shipped disabled is no weakening; keeping it off is not either.
-        let off = system("block", false);
-        assert!(!weakens(&off, None, Some(true)));
-        assert!(!weakens(&off, None, Some(false)));
+        check(("block", false), ("block", true), false);
+        check(("block", false), ("log", false), false);
+        let shipped = PolicyState::shipped(&system("block", true)).expect("known action");
+        assert_eq!(
+            shipped.with(Some("log"), None),
+            PolicyState {
+                action: Action::Log,
+                enabled: true
+            }
+        );
+        assert!(!shipped.with(None, Some(false)).enabled);
     }
 }

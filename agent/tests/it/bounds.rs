@@ -193,3 +193,42 @@ async fn a_row_nobody_takes_is_answered_503() {
             .expect("count");
     assert_eq!(stored, 1);
 }
+
+#[tokio::test]
+async fn a_client_that_disconnects_does_not_free_its_slot_early() {
+    let mut slow = Reply::completion();
+    slow.delay = Duration::from_millis(1500);
+    let (agent, upstream) = agent_with_upstream(slow, &[("AXONFLOW_MAX_IN_FLIGHT", "1")]).await;
+    // Sent, then abandoned while the upstream call goes on.
+    let abandoned = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client")
+        .post(agent.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("x-provider-key", PROVIDER_KEY)
+        .body(chat_body("What is 2+2?"))
+        .send()
+        .await;
+    assert!(abandoned.is_err(), "the client gave up");
+    assert_eq!(upstream.received().len(), 1);
+    assert_eq!(
+        chat(&agent, None).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the abandoned call still holds the only slot"
+    );
+    // Once its work is done (and audited), the slot is free again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while chat(&agent, None).await.status() != StatusCode::OK {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM llm_call_audits")
+        .fetch_one(&agent.pool().await)
+        .await
+        .expect("count");
+    assert_eq!(rows, 2, "the abandoned call was audited too");
+}

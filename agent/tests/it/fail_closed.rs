@@ -214,10 +214,71 @@ async fn strings_outside_message_content_are_checked() {
                 "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f",
                     "arguments": "{\"q\": \"\\u0034\\u0032\"}"}}]}]}),
         ),
+        (
+            "value split across text parts",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "my SSN is 123-45-"}, {"type": "text", "text": "6789"}]}]}),
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "my order is "}, {"type": "text", "text": "on its way"}]}]}),
+        ),
+        (
+            "number in tool-call arguments",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "assistant", "content": null,
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "pay",
+                    "arguments": {"card": 4111111111111111u64}}}]}]}),
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "assistant", "content": null,
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "pay",
+                    "arguments": {"amount": 42}}}]}]}),
+        ),
+        (
+            "escapes in text that is not JSON",
+            chat(
+                json!({"messages": [{"role": "user", "content": "SSN \\u0031\\u0032\\u0033-45-6789"}]}),
+            ),
+            chat(
+                json!({"messages": [{"role": "user", "content": "the file is C:\\new\\table.txt"}]}),
+            ),
+        ),
+        (
+            "model name",
+            json!({"model": "gpt-4o' OR '1'='1", "messages": [{"role": "user", "content": "hi"}]}),
+            json!({"model": "gpt-4o-mini-2024-07-18", "messages": [{"role": "user", "content": "hi"}]}),
+        ),
     ];
     for (case, attack, twin) in cases {
         check_class(case, attack, twin).await;
     }
+}
+
+#[tokio::test]
+async fn values_that_cannot_be_masked_in_place_refuse_a_redacting_call() {
+    let (agent, upstream) =
+        agent_with_upstream(Reply::completion(), &[("PII_ACTION", "redact")]).await;
+    for attack in [
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "my SSN is 123-45-"}, {"type": "text", "text": "6789"}]}]}),
+        chat(
+            json!({"messages": [{"role": "user", "content": "SSN \\u0031\\u0032\\u0033-45-6789"}]}),
+        ),
+    ] {
+        let (status, body) = send(&agent, &attack).await;
+        assert_blocked(status, &body, &upstream, "unmaskable");
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("could not be masked")));
+    }
+    // The model name is stored masked, never raw.
+    let (status, _) = send(
+        &agent,
+        &json!({"model": format!("gpt-4o {SSN}"), "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let models: Vec<String> = sqlx::query_scalar("SELECT model FROM llm_call_audits")
+        .fetch_all(&agent.pool().await)
+        .await
+        .expect("models");
+    assert!(models.iter().all(|m| !m.contains(SSN)), "{models:?}");
 }
 
 #[tokio::test]

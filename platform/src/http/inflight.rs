@@ -1,7 +1,9 @@
 //! Load shedding: at most `max` requests are served at once by one process; one more is answered
 //! 503 with `Retry-After` at once (never queued), and counted. `/health` and `/metrics` are never
 //! shed, so that an overloaded service can still be watched. A request holds its slot until its
-//! handler has produced the response head.
+//! handler has produced the response head; a handler whose work outlives the request (a task that
+//! must finish after a client disconnects) keeps the slot by holding a clone of the request's
+//! `InFlightSlot` until that work ends.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +23,13 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// Writes the refusal in the shape of the endpoint at `path` (the status is set to 503 after).
 pub type RenderShed = fn(path: &str, max_in_flight: usize) -> Response;
+
+/// A request's slot, in its extensions: the slot is free again when every clone is dropped.
+#[derive(Clone)]
+pub struct InFlightSlot(
+    #[expect(dead_code, reason = "held, never read: dropping it frees the slot")]
+    Arc<tokio::sync::OwnedSemaphorePermit>,
+);
 
 /// The limit, shared by the layer and `/metrics`.
 #[derive(Clone)]
@@ -67,7 +76,7 @@ impl InFlightLimit {
 /// The layer: `axum::middleware::from_fn_with_state(limit, limit_in_flight)`.
 pub async fn limit_in_flight(
     State(limit): State<InFlightLimit>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if NEVER_SHED.contains(&request.uri().path()) {
@@ -82,6 +91,8 @@ pub async fn limit_in_flight(
             .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         return response;
     };
+    let slot = InFlightSlot(Arc::new(slot));
+    request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;
     drop(slot);
     response

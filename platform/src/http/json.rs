@@ -18,10 +18,21 @@ pub enum JsonError {
 
 /// Parses `bytes` as one JSON value, refusing duplicate object keys.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    parse_strict_from(serde_json::Deserializer::from_slice(bytes))
+}
+
+/// `parse_strict` for text (JSON held in a string, say).
+pub fn parse_strict_str(text: &str) -> Result<Value, JsonError> {
+    parse_strict_from(serde_json::Deserializer::from_str(text))
+}
+
+fn parse_strict_from<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<Value, JsonError> {
     let mut duplicate: Option<(String, String)> = None;
+    let mut path = Vec::new();
     let parsed = StrictSeed {
-        path: String::new(),
+        path: &mut path,
         duplicate: &mut duplicate,
     }
     .deserialize(&mut deserializer)
@@ -54,14 +65,33 @@ pub async fn parse_strict_async(bytes: bytes::Bytes) -> Result<Value, JsonError>
         .unwrap_or_else(|error| Err(JsonError::Syntax(format!("parser stopped: {error}"))))
 }
 
+/// One step of the path to the value being parsed.
+enum Step {
+    Index(usize),
+    Key(String),
+}
+
 /// Builds a `Value`, stopping at the first duplicate key (noted in `duplicate` with its object's
-/// JSON pointer).
-struct StrictSeed<'d> {
-    path: String,
+/// JSON pointer). The path is a stack shared by the whole parse and rendered only for a duplicate,
+/// so parsing stays linear in the size of the body.
+struct StrictSeed<'p, 'd> {
+    path: &'p mut Vec<Step>,
     duplicate: &'d mut Option<(String, String)>,
 }
 
-impl<'de> DeserializeSeed<'de> for StrictSeed<'_> {
+fn render(path: &[Step]) -> String {
+    let mut out = String::new();
+    for step in path {
+        out.push('/');
+        match step {
+            Step::Index(idx) => out.push_str(&idx.to_string()),
+            Step::Key(key) => out.push_str(&pointer_segment(key)),
+        }
+    }
+    out
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSeed<'_, '_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -74,7 +104,7 @@ fn pointer_segment(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-impl<'de> Visitor<'de> for StrictSeed<'_> {
+impl<'de> Visitor<'de> for StrictSeed<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -118,11 +148,14 @@ impl<'de> Visitor<'de> for StrictSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
+            self.path.push(Step::Index(items.len()));
             let seed = StrictSeed {
-                path: format!("{}/{}", self.path, items.len()),
+                path: &mut *self.path,
                 duplicate: &mut *self.duplicate,
             };
-            match seq.next_element_seed(seed)? {
+            let item = seq.next_element_seed(seed);
+            self.path.pop();
+            match item? {
                 Some(item) => items.push(item),
                 None => return Ok(Value::Array(items)),
             }
@@ -133,15 +166,19 @@ impl<'de> Visitor<'de> for StrictSeed<'_> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
-                *self.duplicate = Some((key, self.path.clone()));
+                *self.duplicate = Some((key, render(self.path)));
                 return Err(de::Error::custom("duplicate key"));
             }
+            self.path.push(Step::Key(key));
             let seed = StrictSeed {
-                path: format!("{}/{}", self.path, pointer_segment(&key)),
+                path: &mut *self.path,
                 duplicate: &mut *self.duplicate,
             };
-            let value = map.next_value_seed(seed)?;
-            object.insert(key, value);
+            let value = map.next_value_seed(seed);
+            let Some(Step::Key(key)) = self.path.pop() else {
+                return Err(de::Error::custom("path stack out of step"));
+            };
+            object.insert(key, value?);
         }
         Ok(Value::Object(object))
     }
@@ -198,6 +235,18 @@ mod tests {
     }
 
     #[test]
+    fn many_members_under_a_long_key_parse_in_linear_time() {
+        let text = format!(
+            r#"{{"{}":[{}0]}}"#,
+            "k".repeat(1 << 20),
+            "0,".repeat(1 << 20)
+        );
+        // Rendering the path per element would copy a terabyte here; the stack keeps it linear.
+        let value = parse_strict(text.as_bytes()).expect("valid");
+        assert_eq!(value.as_object().map(|o| o.len()), Some(1));
+    }
+
+    #[test]
     fn invalid_json_is_refused() {
         invalid("");
         invalid("{");
@@ -207,6 +256,10 @@ mod tests {
         invalid(r#"{"a":"\ud800"}"#);
         invalid("{\"a\":\"\u{feff}\"}\u{feff}");
         invalid(&"[".repeat(200));
+        assert!(matches!(
+            parse_strict_str(r#"{"a":1,"a":2}"#),
+            Err(JsonError::DuplicateKey { .. })
+        ));
         assert!(matches!(
             parse_strict(b"{\"a\":\"\xff\"}"),
             Err(JsonError::Syntax(_))
