@@ -18,6 +18,10 @@ use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::trace::TraceId;
 use axonflow_policy::Verdict;
 
+use axonflow_platform::facts::{end_user, flatten_context};
+use axonflow_platform::internal_call::EndUser;
+use serde_json::Map;
+
 use crate::auth::Caller;
 use crate::decisions;
 use crate::error::{check_stored_size, ApiError, ApiJson};
@@ -59,6 +63,15 @@ fn object_or_empty(field: &str, value: Option<Value>) -> Result<Value, ApiError>
             format!("{field} must be a JSON object"),
             "invalid_field",
         )),
+    }
+}
+
+/// A text field of an object (a scalar of another type as text).
+fn target_field(object: &Map<String, Value>, field: &str) -> Option<String> {
+    match object.get(field)? {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
     }
 }
 
@@ -109,17 +122,53 @@ pub async fn decide(
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
         .await?;
-    let decision = state
+    let mut decision = state
         .policies()
         .evaluate_one(&tenant, request.query.clone())
         .await?;
+    // Dynamic policies: the caller's identity is the user, the stage the request type, the target
+    // names the model and provider.
+    let identity = caller_identity.as_object().cloned().unwrap_or_default();
+    let user = end_user(request.user_token.as_deref(), &identity);
+    let user = EndUser {
+        id: user.id.or_else(|| target_field(&identity, "id")),
+        email: user.email.or_else(|| target_field(&identity, "email")),
+        role: user.role.or_else(|| target_field(&identity, "role")),
+    };
+    let context = match &request.context {
+        Some(Value::Object(context)) => flatten_context(context),
+        _ => std::collections::HashMap::new(),
+    };
+    let model = target_field(target.as_object().unwrap_or(&Map::new()), "model");
+    let provider = target_field(target.as_object().unwrap_or(&Map::new()), "provider");
+    let dynamic = crate::dynamic::evaluate(
+        &state,
+        &tenant,
+        &crate::dynamic::Request {
+            query: &request.query,
+            user: &user,
+            request_type: &request.stage,
+            model: model.as_deref(),
+            provider: provider.as_deref(),
+            context: &context,
+        },
+    );
+    let dynamic_refusal = dynamic.block_reason().or_else(|| {
+        provider
+            .as_deref()
+            .and_then(|p| crate::dynamic::route_refusal(&dynamic, p))
+    });
+    if dynamic_refusal.is_some() {
+        decision.verdict = Verdict::Deny;
+    }
     let caller_identity = decisions::mask_for_storage(&state, &tenant, caller_identity).await?;
     let target = decisions::mask_for_storage(&state, &tenant, target).await?;
     let now = Utc::now();
     let decision_id = Uuid::now_v7();
     let ttl =
         TimeDelta::from_std(state.config().gateway_context_ttl).unwrap_or(TimeDelta::minutes(5));
-    let policies: Vec<&str> = decision.policy_ids();
+    let mut policies: Vec<&str> = decision.policy_ids();
+    policies.extend(dynamic.policy_ids());
     let mut obligations = Vec::new();
     if decision.verdict == Verdict::Allow && decisions::has_redaction(&decision) {
         let redacted: Vec<&str> = decision
@@ -144,7 +193,20 @@ pub async fn decide(
             },
         }));
     }
-    let reasons = decisions::reasons(&decision);
+    let mut reasons = decisions::reasons(&decision);
+    for found in &dynamic.matches {
+        reasons.push(format!(
+            "{}: {} matched ({})",
+            found.policy_id,
+            found.policy_name,
+            found
+                .actions
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let identities: Vec<Value> = decision
         .matches
         .iter()
@@ -165,7 +227,8 @@ pub async fn decide(
         "matches": decisions::matches_json(&decision),
         "frameworks": decision.frameworks(),
         "obligations": obligations.iter().filter_map(|o| o.get("type").cloned()).collect::<Vec<_>>(),
-        "block_reason": decision.block_reason(),
+        "block_reason": decision.block_reason().or(dynamic_refusal.clone()),
+        "dynamic_policies": crate::dynamic::matches_json(&dynamic),
     });
     decisions::write_audit(
         &state,

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::inspect;
-use crate::policies::TenantPolicies;
 use crate::state::AppState;
+use axonflow_platform::policy_store::TenantPolicies;
 
 /// Matches an audit row lists; past this, `matches_total` says how many there were (a text full of
 /// matches must not make one row megabytes long).

@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::db::{self, GatewayContext};
-use axonflow_policy::Verdict;
+use axonflow_platform::facts::{end_user, flatten_context};
+use axonflow_policy::{Action, Verdict};
 
 use crate::auth::Caller;
 use crate::decisions;
@@ -119,11 +120,41 @@ pub async fn pre_check(
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
         .await?;
-    let decision = state
+    let mut decision = state
         .policies()
         .evaluate_one(&tenant, request.query.clone())
         .await?;
     let data_sources = decisions::mask_for_storage(&state, &tenant, json!(data_sources)).await?;
+    // The tenant's dynamic policies decide here too: the client calls its LLM with what is approved.
+    let context_map = match &request.context {
+        Some(Value::Object(context)) => context.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let text_of = |key: &str| context_map.get(key).and_then(Value::as_str);
+    let user = end_user(request.user_token.as_deref(), &context_map);
+    let dynamic = crate::dynamic::evaluate(
+        &state,
+        &tenant,
+        &crate::dynamic::Request {
+            query: &request.query,
+            user: &user,
+            request_type: text_of("request_type").unwrap_or("chat"),
+            model: text_of("model"),
+            provider: text_of("provider"),
+            context: &flatten_context(&context_map),
+        },
+    );
+    let dynamic_refusal = dynamic
+        .block_reason()
+        .or_else(|| text_of("provider").and_then(|p| crate::dynamic::route_refusal(&dynamic, p)));
+    if dynamic_refusal.is_some() {
+        decision.verdict = Verdict::Deny;
+    }
+    if dynamic.redacts() {
+        decision.redacted_text = decision.mask_where(&request.query, |m| {
+            m.action == Action::Redact || m.category.starts_with("pii-")
+        });
+    }
     let approved = decision.verdict == Verdict::Allow;
     let decision_id = Uuid::now_v7();
     let context_id = Uuid::now_v7();
@@ -133,9 +164,10 @@ pub async fn pre_check(
     let policies: Vec<String> = decision
         .policy_ids()
         .into_iter()
+        .chain(dynamic.policy_ids())
         .map(str::to_owned)
         .collect();
-    let block_reason = decision.block_reason();
+    let block_reason = decision.block_reason().or(dynamic_refusal);
     let requires_redaction = approved && decision.redacted_text.is_some();
     let context = GatewayContext {
         context_id,
@@ -161,6 +193,13 @@ pub async fn pre_check(
         "block_reason": block_reason,
         "data_sources": data_sources,
     });
+    let mut metadata = metadata;
+    if !dynamic.matches.is_empty() {
+        metadata["dynamic_policies"] = crate::dynamic::matches_json(&dynamic);
+    }
+    if let Some(id) = user.id.as_deref() {
+        metadata["user_hash"] = json!(axonflow_platform::budget::user_hash(id));
+    }
     let record = AuditRecord {
         http_status: Some(200),
         created_at: now,

@@ -40,6 +40,12 @@ pub struct Peer {
 }
 
 #[derive(Serialize)]
+pub struct ProxyMode {
+    available: bool,
+    reason: &'static str,
+}
+
+#[derive(Serialize)]
 pub struct AuditHealth {
     mode: &'static str,
     database_ok: bool,
@@ -60,6 +66,8 @@ pub struct Health {
     database: &'static str,
     /// The last signed check of the orchestrator (`not_configured` without a service secret).
     orchestrator: Peer,
+    /// Whether `POST /api/request` can reach its orchestrator now.
+    proxy_mode: ProxyMode,
     audit: AuditHealth,
     capabilities: Vec<Capability>,
     sdk_compatibility: SdkCompatibility,
@@ -107,6 +115,21 @@ const CAPABILITIES: &[(&str, &str, &str)] = &[
         "Per-client requests and tokens per minute shared across replicas, reported in pre-check rate_limit",
     ),
     (
+        "proxy_mode",
+        "0.1.0",
+        "Proxy Mode: POST /api/request, static checks here, dynamic policies, the LLM call and output filtering in the orchestrator",
+    ),
+    (
+        "dynamic_policies",
+        "0.1.0",
+        "Tenant policies over request facts, enforced in Proxy Mode, on /v1/chat/completions, pre-check and decide",
+    ),
+    (
+        "budgets",
+        "0.1.0",
+        "Spending limits per organization, tenant, client, workflow or user, enforced before calls",
+    ),
+    (
         "enterprise_auth",
         "0.1.0",
         "DEPLOYMENT_MODE=enterprise: Basic client_id:client_secret (argon2id-hashed secrets), tenants, admin API",
@@ -135,6 +158,16 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         },
         uptime_seconds: state.uptime_secs(),
         database,
+        proxy_mode: ProxyMode {
+            available: peer.state == "ok",
+            reason: match peer.state {
+                "ok" => "the orchestrator answers signed calls",
+                "not_configured" => "needs AXONFLOW_INTERNAL_SERVICE_SECRET (the same on both services) and ORCHESTRATOR_URL",
+                "unauthorized" => "the orchestrator refuses this agent's signature: the internal secrets differ",
+                "pending" => "the orchestrator has not been checked yet",
+                _ => "the orchestrator does not answer",
+            },
+        },
         orchestrator: Peer {
             status: peer.state,
             checked_at: peer.checked_at.map(crate::time::rfc3339),

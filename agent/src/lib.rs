@@ -5,17 +5,18 @@
 mod admin;
 mod audit_api;
 pub mod auth;
-mod cpu;
 mod decide;
 mod decisions;
+mod dynamic;
 mod error;
+mod forward;
 mod gateway;
 mod health;
 mod inspect;
 mod internal;
 mod metrics;
 mod openai;
-mod policies;
+mod proxy;
 mod ratelimit;
 mod state;
 mod static_policies;
@@ -45,7 +46,7 @@ pub enum StartError {
     #[error("policies do not compile: {0}")]
     Policies(#[from] CompileErrors),
     #[error("tenant policies: {0}")]
-    TenantPolicies(#[from] policies::Unavailable),
+    TenantPolicies(#[from] axonflow_platform::policy_store::Unavailable),
     #[error("pricing table {path}: {source}")]
     Pricing { path: String, source: PricingError },
     #[error("cannot read pricing table {path}: {source}")]
@@ -120,11 +121,21 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/static-policies/{id}/override",
             api(post(static_policies::create_override).delete(static_policies::delete_override)),
         )
+        .route("/api/request", api(post(proxy::request)))
         .route("/api/v1/audit/search", api(post(audit_api::search)))
         .route(
             "/api/v1/audit/tenant/{tenant_id}",
             api(get(audit_api::by_tenant)),
         );
+    let mut forwarded = Router::new();
+    for prefix in forward::ORCHESTRATOR_ROUTES {
+        forwarded = forwarded
+            .route(prefix, axum::routing::any(forward::forward))
+            .route(
+                &format!("{prefix}/{{*rest}}"),
+                axum::routing::any(forward::forward),
+            );
+    }
     let admin_routes = admin::routes().layer(axum::middleware::from_fn_with_state(
         state.clone(),
         admin::require_admin_key,
@@ -141,6 +152,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(openai_routes)
         .merge(axonflow_routes)
+        .merge(forwarded)
         .merge(admin_routes)
         .merge(internal_routes)
         .route("/health", api(get(health::health)))

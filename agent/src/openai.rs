@@ -25,19 +25,25 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
 use axonflow_platform::audit::{AuditRecord, AuditSource};
+use axonflow_platform::budget::{self, user_hash, RequestScope};
+use axonflow_platform::facts::flatten_context;
 use axonflow_platform::http::inflight::InFlightSlot;
 use axonflow_platform::http::json::{self, JsonError};
+use axonflow_platform::internal_call::EndUser;
 use axonflow_platform::trace::TraceId;
 use axonflow_policy::{Action, Decision, Verdict};
 
 use crate::auth::Caller;
 use crate::decisions;
+use crate::dynamic;
 use crate::error::OpenAiError;
 use crate::inspect::{self, Checked, InspectError, NotApplied, Seg};
-use crate::policies::TenantPolicies;
 use crate::ratelimit;
 use crate::state::AppState;
+use axonflow_platform::policy_store::TenantPolicies;
 
 pub const PROVIDER_KEY_HEADER: &str = "x-provider-key";
 pub const DECISION_ID_HEADER: &str = "x-axonflow-decision-id";
@@ -65,6 +71,34 @@ struct ChatRequest {
     /// The text parts of each message that has several, joined as the model reads them: a value
     /// split across parts is found here.
     joined: Vec<Joined>,
+    /// The messages' text, one line each: the `query` fact of dynamic policies.
+    query_fact: String,
+    /// The end user (the body's `user`), for dynamic policies and user budgets.
+    user: EndUser,
+    /// The body's `metadata`, flattened: the `context` fact of dynamic policies.
+    context: HashMap<String, String>,
+}
+
+/// The text of every message's content (a string, or its text parts), one message per line.
+fn query_fact(messages: &[Value]) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for message in messages {
+        match message.get("content") {
+            Some(Value::String(text)) => lines.push(text.clone()),
+            Some(Value::Array(parts)) => lines.push(
+                parts
+                    .iter()
+                    .filter_map(|p| {
+                        p.get("text")
+                            .or_else(|| p.get("refusal"))
+                            .and_then(Value::as_str)
+                    })
+                    .collect::<String>(),
+            ),
+            _ => {}
+        }
+    }
+    lines.join("\n")
 }
 
 /// One message's text parts joined, with the offsets where one part ends and the next begins.
@@ -256,12 +290,27 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
             "uncheckable_content",
         ),
     })?;
+    let query_fact = query_fact(messages);
+    let user = EndUser {
+        id: object
+            .get("user")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        ..EndUser::default()
+    };
+    let context = match object.get("metadata") {
+        Some(Value::Object(metadata)) => flatten_context(metadata),
+        _ => HashMap::new(),
+    };
     Ok(ChatRequest {
         body,
         json,
         model,
         checked,
         joined,
+        query_fact,
+        user,
+        context,
     })
 }
 
@@ -284,11 +333,15 @@ async fn evaluate(
     state: &AppState,
     tenant: &Arc<TenantPolicies>,
     request: &mut ChatRequest,
+    mask_all_pii: bool,
 ) -> Result<Evaluated, OpenAiError> {
     let (paths, mut texts): (Vec<_>, Vec<_>) = std::mem::take(&mut request.checked)
         .into_iter()
         .map(|checked| (checked.path, checked.text))
         .unzip();
+    // A redacting dynamic policy masks every piece of personal data, whatever its policy's action:
+    // the texts are kept to mask them.
+    let originals: Option<Vec<String>> = mask_all_pii.then(|| texts.clone());
     let joined = std::mem::take(&mut request.joined);
     texts.extend(joined.iter().map(|j| j.text.clone()));
     let mut decisions = state
@@ -302,8 +355,13 @@ async fn evaluate(
     let mut redacted_json: Option<Value> = None;
     let mut unmaskable = None;
     let mut stored_model = request.model.clone();
-    for (path, mut decision) in paths.iter().zip(decisions) {
+    for (idx, (path, mut decision)) in paths.iter().zip(decisions).enumerate() {
         let field = inspect::pointer(path);
+        if let Some(text) = originals.as_ref().and_then(|texts| texts.get(idx)) {
+            decision.redacted_text = decision.mask_where(text, |m| {
+                m.action == Action::Redact || m.category.starts_with("pii-")
+            });
+        }
         matches.extend(
             decision
                 .matches
@@ -537,21 +595,47 @@ async fn decide_and_forward(
             return OpenAiError::PoliciesUnavailable.into_response();
         }
     };
+    let dynamic = dynamic::evaluate(
+        &state,
+        &tenant,
+        &dynamic::Request {
+            query: &request.query_fact,
+            user: &request.user,
+            request_type: "chat",
+            model: Some(&request.model),
+            provider: Some(PROVIDER),
+            context: &request.context,
+        },
+    );
     let Evaluated {
         mut decision,
         matches,
         redacted_body,
         unmaskable,
         stored_model,
-    } = match evaluate(&state, &tenant, &mut request).await {
+    } = match evaluate(&state, &tenant, &mut request, dynamic.redacts()).await {
         Ok(evaluated) => evaluated,
         Err(error) => return error.into_response(),
     };
+    let mut policies: Vec<&str> = decision.policy_ids();
+    policies.extend(dynamic.policy_ids());
     let mut metadata = json!({
-        "policies": decision.policy_ids(),
+        "policies": policies,
         "matches": matches,
         "frameworks": decision.frameworks(),
     });
+    if !dynamic.matches.is_empty() {
+        metadata["dynamic_policies"] = dynamic::matches_json(&dynamic);
+    }
+    if let Some(id) = request.user.id.as_deref() {
+        metadata["user_hash"] = json!(user_hash(id));
+    }
+    let dynamic_refusal = dynamic
+        .block_reason()
+        .or_else(|| dynamic::route_refusal(&dynamic, PROVIDER));
+    if dynamic_refusal.is_some() {
+        decision.verdict = Verdict::Deny;
+    }
     // Flags are recorded when set, keeping the typical row small.
     if redacted_body.is_some() {
         metadata["redacted"] = Value::Bool(true);
@@ -582,6 +666,7 @@ async fn decide_and_forward(
     if decision.verdict == Verdict::Deny {
         let reason = decision
             .block_reason()
+            .or(dynamic_refusal)
             .or_else(|| {
                 unmaskable
                     .as_ref()
@@ -602,6 +687,44 @@ async fn decide_and_forward(
         let mut response = error.into_response();
         set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
         return response;
+    }
+
+    // Budgets that block: the call that crossed the limit went through; the next ones do not.
+    let scope = RequestScope {
+        org_id: caller.org_id.clone(),
+        tenant_id: caller.tenant_id.clone(),
+        client_id: caller.client_id.clone(),
+        user_id: request.user.id.clone(),
+        workflow_id: request.context.get("workflow_id").cloned(),
+    };
+    match budget::blocking_budget(state.pool(), &tenant.budgets, &scope, Utc::now()).await {
+        Ok(None) => {}
+        Ok(Some((budget, status))) => {
+            let error = OpenAiError::BudgetExceeded {
+                message: format!(
+                    "Budget {} is exhausted: {:.6} of {:.6} USD used this {} period; the call was not made.",
+                    budget.name, status.used_usd, budget.limit_usd, budget.period
+                ),
+            };
+            metadata["budget_id"] = json!(budget.id);
+            metadata["block_reason"] = json!("budget exceeded");
+            let record = AuditRecord {
+                verdict: Verdict::Deny,
+                http_status: Some(error.status().as_u16()),
+                metadata,
+                ..base
+            };
+            if decisions::write_audit(&state, record).await.is_err() {
+                return OpenAiError::AuditUnavailable.into_response();
+            }
+            let mut response = error.into_response();
+            set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
+            return response;
+        }
+        Err(error) => {
+            tracing::error!(%error, "budgets could not be read; the call is refused");
+            return OpenAiError::PoliciesUnavailable.into_response();
+        }
     }
 
     let url = format!("{}/chat/completions", state.config().openai_base_url);

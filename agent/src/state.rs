@@ -14,8 +14,8 @@ use axonflow_platform::peer::PeerChecker;
 use axonflow_platform::pricing::PricingTable;
 use axonflow_policy::Engine;
 
-use crate::policies::PolicyStore;
 use crate::ratelimit::RateCounters;
+use axonflow_platform::policy_store::PolicyStore;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -63,7 +63,7 @@ impl AppState {
                 pool,
                 policies: Arc::new(PolicyStore::new(
                     engine,
-                    crate::cpu::CpuPool::for_this_machine(),
+                    axonflow_platform::cpu::CpuPool::for_this_machine(),
                 )),
                 clients: Arc::new(ClientStore::new()),
                 rate_counters: Arc::new(RateCounters::default()),

@@ -1,104 +1,65 @@
-//! The AxonFlow orchestrator as a library. Today it runs the shared migrations, serves `/health`,
-//! answers signed internal calls from agents (`/internal/*`), and checks an agent (`AGENT_URL`) with
-//! signed calls of its own. In enterprise mode every other route needs client credentials. Tenant
-//! (dynamic) policies and provider routing for Proxy Mode build on this skeleton.
+//! The AxonFlow orchestrator as a library. It owns tenants' dynamic policies, budgets and usage
+//! reports (`/api/v1/...`), and Proxy Mode's LLM calls (`proxy.rs`). Clients reach it through the
+//! agent, which forwards the orchestrator-owned routes signed with the internal secret and the
+//! authenticated caller (`forward.rs`); called directly, its routes authenticate like the agent's.
+
+mod budgets;
+mod dynamic_policies;
+mod forward;
+mod guard;
+mod health;
+mod proxy;
+mod state;
+mod usage;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use axonflow_platform::client_auth::ClientStore;
-use axonflow_platform::config::{CommonConfig, OrchestratorConfig};
-use axonflow_platform::db::{self, PgPool};
-use axonflow_platform::http::caller::{self, CallerRejection, CallerSettings};
-use axonflow_platform::http::error_response as error;
-use axonflow_platform::http::signature::{self, SignedCalls};
-use axonflow_platform::internal_auth::InternalAuth;
-use axonflow_platform::peer::{PeerChecker, PING_PATH};
+use axonflow_platform::db::{self};
+use axonflow_platform::http::api_error::{ApiError, BodyLimit};
+use axonflow_platform::http::caller::{self, Caller, CallerRejection, CallerSettings};
+use axonflow_platform::http::signature;
+use axonflow_platform::internal_call::{FORWARD_PATH, PROXY_PATH};
+use axonflow_platform::peer::PING_PATH;
+use axonflow_platform::policy_store::PolicyStore;
+use axonflow_platform::pricing::PricingTable;
+use axonflow_policy::{CompileOptions, Engine};
+
+pub use state::AppState;
 
 pub const SERVICE: &str = "axonflow-orchestrator";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Routes that answer without credentials.
 const PUBLIC_PATHS: &[&str] = &["/health"];
+/// Largest body of an `/api/v1` call.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    Database(db::DbError),
+    #[error("database: {0}")]
+    Database(#[from] db::DbError),
+    #[error("system policies do not compile: {0}")]
+    Policies(#[from] axonflow_policy::CompileErrors),
+    #[error("{0}")]
+    Pricing(String),
+    #[error("HTTP client: {0}")]
     HttpClient(String),
+    #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
         source: std::io::Error,
     },
+    #[error("server error: {0}")]
     Serve(std::io::Error),
 }
 
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Database(error) => write!(f, "database: {error}"),
-            StartError::HttpClient(error) => write!(f, "HTTP client: {error}"),
-            StartError::Listen { address, source } => {
-                write!(f, "cannot listen on {address}: {source}")
-            }
-            StartError::Serve(error) => write!(f, "server error: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-#[derive(Clone)]
-pub struct AppState {
-    pool: PgPool,
-    common: Arc<CommonConfig>,
-    clients: Arc<ClientStore>,
-    internal_auth: Option<InternalAuth>,
-    agent: Arc<PeerChecker>,
-}
-
-impl SignedCalls for AppState {
-    fn internal_auth(&self) -> Option<&InternalAuth> {
-        self.internal_auth.as_ref()
-    }
-
-    fn nonce_pool(&self) -> &PgPool {
-        &self.pool
-    }
-}
-
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    let database = match tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        db::ping(&state.pool),
-    )
-    .await
-    {
-        Ok(Ok(())) => "ok",
-        _ => "unreachable",
-    };
-    let agent = state.agent.status();
-    Json(json!({
-        "status": "healthy",
-        "service": SERVICE,
-        "version": VERSION,
-        "database": database,
-        "agent": {
-            "status": agent.state,
-            "checked_at": agent.checked_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-            "http_status": agent.http_status,
-        },
-        "capabilities": [],
-    }))
-}
-
-async fn ping() -> Json<Value> {
+async fn ping() -> Json<serde_json::Value> {
     Json(json!({
         "service": SERVICE,
         "version": VERSION,
@@ -107,28 +68,29 @@ async fn ping() -> Json<Value> {
 }
 
 async fn not_found(request: Request) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        &format!("no such endpoint: {}", request.uri().path()),
-    )
+    ApiError::NotFound {
+        path: request.uri().path().to_owned(),
+    }
+    .into_response()
 }
 
-/// Resolves the caller of every route but the internal ones (which are signed instead): in
-/// enterprise mode every route but `/health` needs client credentials or the admin key.
+/// Resolves the caller of every `/api/v1` route. A call forwarded by an agent already carries its
+/// caller (set by `forward.rs` from the signed body): it is kept. Otherwise the credentials decide
+/// (in enterprise mode every route but `/health` needs them).
 async fn resolve_caller(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path().to_owned();
-    if path.starts_with("/internal/") {
+    request.extensions_mut().insert(BodyLimit(MAX_BODY_BYTES));
+    if request.extensions().get::<Caller>().is_some() {
         return next.run(request).await;
     }
+    let path = request.uri().path().to_owned();
     let resolved = caller::resolve(
-        CallerSettings::of(&state.common),
-        &state.clients,
-        &state.pool,
+        CallerSettings::of(&state.config().common),
+        state.clients(),
+        state.pool(),
         request.headers(),
         request.uri().query(),
         PUBLIC_PATHS.contains(&path.as_str()),
@@ -140,64 +102,115 @@ async fn resolve_caller(
             next.run(request).await
         }
         Err(CallerRejection::Unauthorized(message)) => {
-            error(StatusCode::UNAUTHORIZED, "unauthorized", &message)
+            ApiError::Unauthorized { message }.into_response()
         }
-        Err(CallerRejection::Unavailable) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the database is unavailable; retry shortly",
-        ),
+        Err(CallerRejection::Unavailable) => ApiError::Unavailable.into_response(),
     }
 }
 
-pub fn app(state: AppState) -> Router {
-    let internal = Router::new().route(PING_PATH, get(ping).post(ping)).layer(
-        axum::middleware::from_fn_with_state(
-            state.clone(),
-            signature::require_signature::<AppState>,
-        ),
-    );
+/// The `/api/v1` routes: what clients call (directly, or through an agent's forward).
+pub fn api_routes(state: AppState) -> Router {
+    let api =
+        |routes: MethodRouter<AppState>| routes.fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
-        .route("/health", get(health))
-        .merge(internal)
+        .route(
+            "/api/v1/dynamic-policies",
+            api(get(dynamic_policies::list).post(dynamic_policies::create)),
+        )
+        .route(
+            "/api/v1/dynamic-policies/effective",
+            api(get(dynamic_policies::effective)),
+        )
+        .route(
+            "/api/v1/dynamic-policies/test",
+            api(post(dynamic_policies::test)),
+        )
+        .route(
+            "/api/v1/dynamic-policies/{id}",
+            api(get(dynamic_policies::get)
+                .put(dynamic_policies::update)
+                .patch(dynamic_policies::update)
+                .delete(dynamic_policies::delete)),
+        )
+        .route(
+            "/api/v1/dynamic-policies/{id}/versions",
+            api(get(dynamic_policies::versions)),
+        )
+        .route(
+            "/api/v1/budgets",
+            api(get(budgets::list).post(budgets::create)),
+        )
+        .route("/api/v1/budgets/check", api(post(budgets::check)))
+        .route(
+            "/api/v1/budgets/{id}",
+            api(get(budgets::get)
+                .put(budgets::update)
+                .delete(budgets::delete)),
+        )
+        .route("/api/v1/budgets/{id}/status", api(get(budgets::status)))
+        .route("/api/v1/budgets/{id}/alerts", api(get(budgets::alerts)))
+        .route("/api/v1/usage", api(get(usage::summary)))
+        .route("/api/v1/usage/breakdown", api(get(usage::breakdown)))
+        .route("/api/v1/usage/records", api(get(usage::records)))
+        .route("/api/v1/pricing", api(get(usage::pricing)))
+        .route("/health", api(get(health::health)))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             resolve_caller,
         ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// Connects, migrates and serves until SIGTERM or ctrl-c.
-pub async fn run(config: OrchestratorConfig) -> Result<(), StartError> {
+pub fn app(state: AppState) -> Router {
+    let api = api_routes(state.clone());
+    let internal = Router::new()
+        .route(PING_PATH, get(ping).post(ping))
+        .route(FORWARD_PATH, post(forward::forward))
+        .route(PROXY_PATH, post(proxy::proxy))
+        .layer(axum::Extension(forward::ApiRouter(api.clone())))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            signature::require_signature::<AppState>,
+        ))
+        .with_state(state);
+    api.merge(internal)
+}
+
+/// Connects, migrates, compiles the system policies and serves until SIGTERM or ctrl-c.
+pub async fn run(config: axonflow_platform::config::OrchestratorConfig) -> Result<(), StartError> {
     let common = &config.common;
     let pool = db::connect(
         common.database_url.expose(),
         common.database_max_connections,
     )
-    .await
-    .map_err(StartError::Database)?;
-    db::migrate(&pool).await.map_err(StartError::Database)?;
+    .await?;
+    db::migrate(&pool).await?;
+    let specs = db::load_system_policies(&pool).await?;
+    let engine = Engine::compile(
+        &specs,
+        CompileOptions {
+            pii_action: config.pii_action,
+            sqli_action: config.sqli_action,
+        },
+    )?;
+    let pricing =
+        PricingTable::load(config.pricing_file.as_deref()).map_err(StartError::Pricing)?;
     let http = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(
+            config
+                .upstream_timeout
+                .min(std::time::Duration::from_secs(10)),
+        )
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
         .build()
         .map_err(|e| StartError::HttpClient(e.to_string()))?;
-    let internal_auth = common
-        .internal_service_secret
-        .as_ref()
-        .and_then(|secret| InternalAuth::new(secret).ok());
-    let state = AppState {
-        pool: pool.clone(),
-        common: Arc::new(common.clone()),
-        clients: Arc::new(ClientStore::new()),
-        agent: Arc::new(PeerChecker::new(
-            config.agent_url.clone(),
-            internal_auth.clone(),
-            http,
-        )),
-        internal_auth,
-    };
+    let policies = PolicyStore::new(engine, axonflow_platform::cpu::CpuPool::for_this_machine());
     let address = format!("{}:{}", common.bind_address, common.port);
+    let peer_interval = config.peer_check_interval;
+    let refresh = config.policy_refresh_interval;
+    let state = AppState::new(config, pool.clone(), policies, http, pricing);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|source| StartError::Listen {
@@ -210,11 +223,17 @@ pub async fn run(config: OrchestratorConfig) -> Result<(), StartError> {
     let background = [
         tokio::spawn(
             state
-                .clients
+                .clients()
                 .clone()
-                .refresh_forever(pool.clone(), std::time::Duration::from_millis(250)),
+                .refresh_forever(pool.clone(), refresh),
         ),
-        tokio::spawn(state.agent.clone().run_forever(config.peer_check_interval)),
+        tokio::spawn(
+            state
+                .policies()
+                .clone()
+                .refresh_forever(pool.clone(), refresh),
+        ),
+        tokio::spawn(state.agent().clone().run_forever(peer_interval)),
     ];
     tracing::info!("axonflow-orchestrator listening on http://{local}");
     let served = axum::serve(listener, app(state))

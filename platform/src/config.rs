@@ -129,9 +129,21 @@ pub struct AgentConfig {
 pub struct OrchestratorConfig {
     pub common: CommonConfig,
     pub openai_base_url: String,
+    /// Server-side key of Proxy Mode's calls to OpenAI.
+    pub openai_api_key: Option<Secret>,
     /// An agent to check periodically with a signed internal call (optional).
     pub agent_url: Option<String>,
     pub peer_check_interval: Duration,
+    /// Output filtering applies the PII and SQL-injection families' actions as the agent does.
+    pub pii_action: Option<Action>,
+    pub sqli_action: Option<Action>,
+    /// Total deadline of one provider call.
+    pub upstream_timeout: Duration,
+    /// Largest provider answer read.
+    pub max_response_bytes: usize,
+    pub pricing_file: Option<PathBuf>,
+    /// How often tenant policy and budget changes made on any replica are looked for.
+    pub policy_refresh_interval: Duration,
 }
 
 /// Collects values and problems while reading one source.
@@ -164,6 +176,36 @@ impl<'s> Reader<'s> {
                 }
             },
         }
+    }
+
+    /// `AXONFLOW_UPSTREAM_TIMEOUT_SECS` (both services): positive seconds, default 120.
+    fn upstream_timeout(&mut self) -> Duration {
+        let secs = self.parsed(
+            "AXONFLOW_UPSTREAM_TIMEOUT_SECS",
+            120.0f64,
+            "a number of seconds",
+        );
+        if !(secs.is_finite() && secs > 0.0) {
+            self.problems.push(
+                "AXONFLOW_UPSTREAM_TIMEOUT_SECS must be a positive number of seconds".to_owned(),
+            );
+        }
+        Duration::from_secs_f64(secs.clamp(0.001, 86_400.0))
+    }
+
+    /// `AXONFLOW_POLICY_REFRESH_MS` (both services): 10 to 60000, default 250.
+    fn refresh_interval(&mut self) -> Duration {
+        let millis = self.parsed(
+            "AXONFLOW_POLICY_REFRESH_MS",
+            250u64,
+            "a number of milliseconds",
+        );
+        if !(10..=60_000).contains(&millis) {
+            self.problems.push(
+                "AXONFLOW_POLICY_REFRESH_MS must be between 10 and 60000 milliseconds".to_owned(),
+            );
+        }
+        Duration::from_millis(millis.clamp(10, 60_000))
     }
 
     /// A number within `range`; outside it, a problem and the default.
@@ -392,16 +434,7 @@ impl AgentConfig {
             10 * 1024 * 1024usize,
             "a number of bytes",
         );
-        let upstream_timeout_secs = reader.parsed(
-            "AXONFLOW_UPSTREAM_TIMEOUT_SECS",
-            120.0f64,
-            "a number of seconds",
-        );
-        if !(upstream_timeout_secs.is_finite() && upstream_timeout_secs > 0.0) {
-            reader.problems.push(
-                "AXONFLOW_UPSTREAM_TIMEOUT_SECS must be a positive number of seconds".to_owned(),
-            );
-        }
+        let upstream_timeout = reader.upstream_timeout();
         let pricing_file = reader.raw("AXONFLOW_PRICING_FILE").map(PathBuf::from);
         let policy_scan_limit_bytes = reader.bounded(
             "AXONFLOW_POLICY_SCAN_LIMIT_BYTES",
@@ -431,16 +464,7 @@ impl AgentConfig {
                 "AXONFLOW_GATEWAY_CONTEXT_TTL_SECS must be between 1 and 86400 seconds".to_owned(),
             );
         }
-        let refresh_ms = reader.parsed(
-            "AXONFLOW_POLICY_REFRESH_MS",
-            250u64,
-            "a number of milliseconds",
-        );
-        if !(10..=60_000).contains(&refresh_ms) {
-            reader.problems.push(
-                "AXONFLOW_POLICY_REFRESH_MS must be between 10 and 60000 milliseconds".to_owned(),
-            );
-        }
+        let policy_refresh_interval = reader.refresh_interval();
         let rate_limit_rpm = reader.parsed(
             "AXONFLOW_RATE_LIMIT_RPM",
             60_000u32,
@@ -501,13 +525,13 @@ impl AgentConfig {
             pii_action,
             sqli_action,
             max_body_bytes,
-            upstream_timeout: Duration::from_secs_f64(upstream_timeout_secs.clamp(0.001, 86_400.0)),
+            upstream_timeout,
             pricing_file,
             policy_scan_limit_bytes,
             max_response_bytes,
             max_in_flight,
             gateway_context_ttl: Duration::from_secs(context_ttl_secs.clamp(1, 86_400)),
-            policy_refresh_interval: Duration::from_millis(refresh_ms.clamp(10, 60_000)),
+            policy_refresh_interval,
             rate_limit_rpm: rate_limit_rpm.max(1),
             rate_limit_tpm,
             audit_queue_capacity: audit_queue_capacity.max(1),
@@ -527,14 +551,33 @@ impl OrchestratorConfig {
         };
         let common = reader.common(8081);
         let openai_base_url = reader.url("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL);
+        let openai_api_key = reader.raw("OPENAI_API_KEY").map(Secret::new);
         let agent_url = reader
             .raw("AGENT_URL")
             .map(|_| reader.url("AGENT_URL", "http://localhost:8080"));
+        let pii_action = reader.action("PII_ACTION");
+        let sqli_action = reader.action("SQLI_ACTION");
+        let upstream_timeout = reader.upstream_timeout();
+        let max_response_bytes = reader.bounded(
+            "AXONFLOW_MAX_RESPONSE_BYTES",
+            DEFAULT_MAX_RESPONSE_BYTES,
+            1..=usize::MAX,
+            "a number of bytes",
+        );
+        let pricing_file = reader.raw("AXONFLOW_PRICING_FILE").map(PathBuf::from);
+        let policy_refresh_interval = reader.refresh_interval();
         reader.finish(OrchestratorConfig {
             common,
             openai_base_url,
+            openai_api_key,
             agent_url,
             peer_check_interval: Duration::from_secs(15),
+            pii_action,
+            sqli_action,
+            upstream_timeout,
+            max_response_bytes,
+            pricing_file,
+            policy_refresh_interval,
         })
     }
 }

@@ -4,7 +4,10 @@
 
 mod audit_rows;
 mod audit_search;
+mod budgets;
 mod clients;
+#[macro_use]
+mod dynamic_policies;
 mod gateway;
 #[macro_use]
 mod policies;
@@ -15,10 +18,20 @@ pub use audit_rows::{
     ensure_audit_partitions, insert_audit_lines, now, unchained_audit_rows, ChainCursor,
 };
 pub use audit_search::{search_audits, AuditQuery, StoredAudit};
+pub use budgets::{
+    delete_budget, find_budget, insert_budget, list_budget_alerts, list_budgets,
+    record_budget_alert, spent_usd, update_budget, usage_breakdown, usage_records, usage_totals,
+    ScopeColumn, StoredBudget, StoredBudgetAlert, UsageGroup, UsageRecord, UsageTotals,
+    USAGE_SOURCES,
+};
 pub use clients::{
     changed_clients, claim_nonce, client_revision, delete_client, delete_expired_nonces,
     find_client, insert_client, list_admin_entries, list_clients, record_admin_entry,
     set_client_secret, update_client, AdminEntry, ClientChanges, ClientRecord,
+};
+pub use dynamic_policies::{
+    delete_dynamic_policy, find_dynamic_policy, insert_dynamic_policy, list_dynamic_policies,
+    update_dynamic_policy, StoredDynamicPolicy,
 };
 pub use gateway::{
     add_usage, claim_gateway_context, delete_old_rate_windows, find_gateway_context,

@@ -2,9 +2,11 @@
 //! (`signature`), strict JSON bodies (`json`), the in-flight limit (`inflight`) and the AxonFlow
 //! error body (`error_response`). Routes and handlers stay in the services.
 
+pub mod api_error;
 pub mod caller;
 pub mod inflight;
 pub mod json;
+pub mod params;
 pub mod signature;
 
 use axum::http::StatusCode;

@@ -4,13 +4,18 @@
 //! AxonFlow error shape). No routes here.
 
 pub mod audit;
+pub mod budget;
 pub mod client_auth;
 pub mod config;
+pub mod cpu;
 pub mod credentials;
 pub mod db;
+pub mod facts;
 pub mod http;
 pub mod internal_auth;
+pub mod internal_call;
 pub mod peer;
+pub mod policy_store;
 pub mod pricing;
 pub mod shutdown;
 pub mod telemetry;

@@ -91,6 +91,28 @@ impl PricingTable {
     }
 
     /// The price entry for `provider`/`model`, or `None` when only the fallback applies.
+    /// Every listed price: provider, model, price.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, ModelPrice)> {
+        self.providers.iter().flat_map(|(provider, models)| {
+            models
+                .iter()
+                .map(move |(model, price)| (provider.as_str(), model.as_str(), *price))
+        })
+    }
+
+    /// The built-in table, or the operator's file at `path`.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Self, String> {
+        match path {
+            None => PricingTable::builtin().map_err(|e| format!("built-in pricing table: {e}")),
+            Some(path) => {
+                let json = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read pricing table {}: {e}", path.display()))?;
+                PricingTable::from_json(&json)
+                    .map_err(|e| format!("pricing table {}: {e}", path.display()))
+            }
+        }
+    }
+
     pub fn price_of(&self, provider: &str, model: &str) -> Option<(String, ModelPrice)> {
         let model = model.trim().to_ascii_lowercase();
         if let Some(models) = self.providers.get(provider) {

@@ -109,6 +109,11 @@ impl Decision {
         mask_spans(text, self.matches.iter()).unwrap_or_else(|| text.to_owned())
     }
 
+    /// `text` with the matches `mask` selects masked; `None` when it selects none.
+    pub fn mask_where(&self, text: &str, mask: impl Fn(&Match) -> bool) -> Option<String> {
+        mask_spans(text, self.matches.iter().filter(|m| mask(m)))
+    }
+
     /// Combines the decisions of several texts (for example the messages of one chat request).
     /// Spans stay relative to their own text; `redacted_text` is dropped because it belongs to one text.
     pub fn merge(mut self, other: Decision) -> Decision {

@@ -51,6 +51,7 @@ mod catalogue;
 mod compile;
 mod decision;
 mod detectors;
+mod dynamic;
 mod preview;
 mod spec;
 
@@ -64,4 +65,8 @@ pub use compile::{
 };
 pub use decision::{Decision, Match, Verdict};
 pub use detectors::builtin_detector_names;
+pub use dynamic::{
+    ActionSpec, ConditionSpec, ConditionValue, DynamicAction, DynamicDecision, DynamicEngine,
+    DynamicMatch, DynamicSpec, Facts,
+};
 pub use spec::{Action, DetectorSpec, PolicySpec, Severity, Tier, UnknownValue};

@@ -40,6 +40,29 @@ def _required_env(name):
     return value
 
 
+def _invalid_chat_request(authorization, body):
+    """What OpenAI's API reference requires of POST /v1/chat/completions: a bearer key and a JSON
+    object with a non-empty model and a non-empty list of messages, each with a role. Returns the
+    (status, body) OpenAI answers to a request that breaks it, else None."""
+
+    def error(status, message, code):
+        reply = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+        return status, json.dumps(reply).encode()
+
+    if not authorization.startswith("Bearer ") or not authorization[7:].strip():
+        return error(401, "You didn't provide an API key.", "invalid_api_key")
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return error(400, "We could not parse the JSON body of your request.", "invalid_json")
+    messages = request.get("messages") if isinstance(request, dict) else None
+    if not isinstance(request, dict) or not isinstance(request.get("model"), str) or not request["model"]:
+        return error(400, "you must provide a model parameter", "invalid_request")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and "role" in m for m in messages):
+        return error(400, "messages must be a non-empty list of messages with a role", "invalid_request")
+    return None
+
+
 class MockUpstream:
     """A mock OpenAI provider on a loopback port that records every request."""
 
@@ -59,6 +82,9 @@ class MockUpstream:
                         {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
                     )
                     status, reply = upstream.status, upstream.body
+                problem = _invalid_chat_request(self.headers.get("authorization", ""), body)
+                if problem is not None:
+                    status, reply = problem
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(reply)))
@@ -87,10 +113,10 @@ class MockUpstream:
 
 
 class Agent:
-    """The real agent binary, its log captured to a file."""
+    """A real service binary (the agent unless told otherwise), its log captured to a file."""
 
-    def __init__(self, database_url, log_dir, env):
-        self.log_path = Path(log_dir) / f"agent-{uuid.uuid4().hex[:8]}.log"
+    def __init__(self, database_url, log_dir, env, binary_env="AXONFLOW_AGENT_BIN", name="agent"):
+        self.log_path = Path(log_dir) / f"{name}-{uuid.uuid4().hex[:8]}.log"
         full_env = {
             "PATH": os.environ.get("PATH", ""),
             "DATABASE_URL": database_url,
@@ -101,7 +127,7 @@ class Agent:
         }
         full_env.update(env)
         self.process = subprocess.Popen(
-            [_required_env("AXONFLOW_AGENT_BIN")],
+            [_required_env(binary_env)],
             env=full_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -124,7 +150,7 @@ class Agent:
         threading.Thread(target=pump, daemon=True).start()
         if not ready.wait(30) or self.base_url is None:
             self.process.kill()
-            raise RuntimeError(f"agent did not start; log:\n{self.log_path.read_text()}")
+            raise RuntimeError(f"{name} did not start; log:\n{self.log_path.read_text()}")
 
     def stop(self):
         self.process.terminate()
@@ -196,3 +222,46 @@ def wait_for(predicate, timeout=5.0):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def start_stack(log_dir, upstream, agent_env=None, orchestrator_env=None):
+    """An orchestrator and an agent sharing a fresh database and an internal secret, the
+    orchestrator calling the mock provider with a server-side key. Returns (agent, orchestrator)
+    once the agent's /health says Proxy Mode is available."""
+    database_url = fresh_database()
+    secret = uuid.uuid4().hex + uuid.uuid4().hex
+    orchestrator = Agent(
+        database_url,
+        log_dir,
+        {
+            "AXONFLOW_INTERNAL_SERVICE_SECRET": secret,
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": "sk-server-side-compat-key",
+            **(orchestrator_env or {}),
+        },
+        binary_env="AXONFLOW_ORCHESTRATOR_BIN",
+        name="orchestrator",
+    )
+    agent = Agent(
+        database_url,
+        log_dir,
+        {
+            "AXONFLOW_INTERNAL_SERVICE_SECRET": secret,
+            "ORCHESTRATOR_URL": orchestrator.base_url,
+            "OPENAI_BASE_URL": upstream.base_url,
+            **(agent_env or {}),
+        },
+    )
+
+    def proxy_ready():
+        import urllib.request
+
+        with urllib.request.urlopen(f"{agent.base_url}/health", timeout=2) as response:
+            return json.load(response)["proxy_mode"]["available"]
+
+    if not wait_for(proxy_ready, timeout=15):
+        agent.stop()
+        orchestrator.stop()
+        raise RuntimeError(f"Proxy Mode never became available; agent log:\n{agent.log_path.read_text()}")
+    agent.database_url = database_url
+    return agent, orchestrator

@@ -120,6 +120,10 @@ pub struct TenantPolicySet {
     pub custom: Vec<StoredPolicy>,
     /// Overrides in force now (expired ones are left out).
     pub overrides: Vec<StoredOverride>,
+    /// The tenant's dynamic policies.
+    pub dynamic: Vec<super::StoredDynamicPolicy>,
+    /// The tenant's budgets (enforced before calls).
+    pub budgets: Vec<super::StoredBudget>,
 }
 
 /// Column lists as macros, so that statements are joined at compile time with `concat!`: constant
@@ -228,7 +232,10 @@ pub async fn find_policy(
 
 /// Gives `tenant_id` a new revision. Runs last in its transaction, so `changed_at` (the clock at
 /// this statement) is close to the commit.
-async fn bump_revision(tx: &mut Transaction<'_, Postgres>, tenant_id: &str) -> Result<(), DbError> {
+pub(super) async fn bump_revision(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: &str,
+) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO policy_revisions (tenant_id, revision, changed_at) \
          VALUES ($1, nextval('policy_revision_seq'), clock_timestamp()) \
@@ -241,7 +248,7 @@ async fn bump_revision(tx: &mut Transaction<'_, Postgres>, tenant_id: &str) -> R
 }
 
 /// Opens a change's transaction: takes the policy's lock and reads its state before the change.
-async fn begin_change<'p>(
+pub(super) async fn begin_change<'p>(
     pool: &'p PgPool,
     meta: &ChangeMeta,
 ) -> Result<(Transaction<'p, Postgres>, Option<serde_json::Value>), DbError> {
@@ -252,7 +259,7 @@ async fn begin_change<'p>(
 }
 
 /// Ends a change's transaction: its record, a new revision for every replica, and the commit.
-async fn finish_change(
+pub(super) async fn finish_change(
     mut tx: Transaction<'_, Postgres>,
     meta: &ChangeMeta,
     before: Option<serde_json::Value>,
@@ -443,7 +450,8 @@ pub async fn tenant_policy_revision(pool: &PgPool, tenant_id: &str) -> Result<i6
     Ok(revision.unwrap_or(0))
 }
 
-/// The tenant's custom policies and overrides in force, with the revision read first.
+/// The tenant's custom policies, overrides in force and dynamic policies, with the revision read
+/// first.
 pub async fn load_tenant_policy_set(
     pool: &PgPool,
     tenant_id: &str,
@@ -466,10 +474,14 @@ pub async fn load_tenant_policy_set(
         .map(policy_from_row)
         .collect::<Result<_, _>>()?;
     let overrides = list_overrides(pool, tenant_id, false).await?;
+    let dynamic = super::list_dynamic_policies(pool, tenant_id).await?;
+    let budgets = super::list_budgets(pool, tenant_id, None).await?;
     Ok(TenantPolicySet {
         revision: revision.unwrap_or(0),
         custom,
         overrides,
+        dynamic,
+        budgets,
     })
 }
 

@@ -9,6 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use super::dynamic_policies::dynamic_from_row;
 use super::policies::{override_from_row, policy_from_row};
 use super::{DbError, StoredOverride, StoredPolicy};
 
@@ -134,8 +135,8 @@ pub(super) async fn lock_policy(
     Ok(())
 }
 
-/// The state of `policy_id` as `tenant_id` sees it (its own policy, or the system policy with the
-/// tenant's override); `None` when there is no such policy.
+/// The state of `policy_id` as `tenant_id` sees it (its own policy, the system policy with the
+/// tenant's override, or its dynamic policy of that id); `None` when there is no such policy.
 pub(super) async fn current_state(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: &str,
@@ -152,7 +153,24 @@ pub(super) async fn current_state(
     .fetch_optional(&mut **tx)
     .await?;
     let Some(policy) = policy.as_ref().map(policy_from_row).transpose()? else {
-        return Ok(None);
+        // Not a static policy: a dynamic one, named by its id.
+        let Ok(id) = policy_id.parse::<Uuid>() else {
+            return Ok(None);
+        };
+        let dynamic = sqlx::query(concat!(
+            "SELECT ",
+            dynamic_columns!(),
+            " FROM dynamic_policies WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        return Ok(dynamic
+            .as_ref()
+            .map(dynamic_from_row)
+            .transpose()?
+            .map(|policy| policy.state()));
     };
     let applied = if policy.is_system() {
         sqlx::query(concat!(

@@ -4,8 +4,11 @@
 //! sets of tenants that changed on any replica, so a change is in force everywhere within about one
 //! refresh interval, without a restart. An override's expiry ends its cached set too.
 //!
+//! A tenant's set also holds its dynamic policies, compiled once, evaluated on the facts of a request.
+//!
 //! Compilation always, and evaluation of large texts, run on the CPU pool (`cpu.rs`), off the async
-//! workers.
+//! workers. Both services keep a store: the agent for input checks, the orchestrator for Proxy Mode's
+//! dynamic checks and output filtering.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,10 +16,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use axonflow_platform::db::{self, DbError, PgPool, StoredOverride, StoredPolicy};
+use crate::db::{self, DbError, PgPool, StoredOverride, StoredPolicy};
 use axonflow_policy::{
-    evaluate_layers, Action, Adjustment, Adjustments, CompileOptions, Decision, Engine, Layer,
-    PolicySpec,
+    evaluate_layers, Action, Adjustment, Adjustments, CompileOptions, Decision, DynamicDecision,
+    DynamicEngine, DynamicSpec, Engine, Facts, Layer, PolicySpec,
 };
 
 use crate::cpu::{CpuPool, JobFailed};
@@ -35,12 +38,29 @@ pub struct TenantPolicies {
     valid_until: Option<DateTime<Utc>>,
     /// Ids of the tenant's custom policies that were left out because they no longer compile.
     pub skipped: Vec<String>,
+    /// The tenant's enabled dynamic policies; `None` when it has none.
+    dynamic: Option<DynamicEngine>,
+    /// The tenant's budgets, enforced before calls.
+    pub budgets: Vec<db::StoredBudget>,
 }
 
 impl TenantPolicies {
     /// Number of enabled custom policies.
     pub fn n_custom(&self) -> usize {
         self.custom.as_ref().map_or(0, Engine::len)
+    }
+
+    /// Number of enabled dynamic policies.
+    pub fn n_dynamic(&self) -> usize {
+        self.dynamic.as_ref().map_or(0, DynamicEngine::len)
+    }
+
+    /// The tenant's dynamic policies on the facts of one request (no IO; microseconds).
+    pub fn evaluate_dynamic(&self, facts: &Facts<'_>) -> DynamicDecision {
+        self.dynamic
+            .as_ref()
+            .map(|engine| engine.evaluate(facts))
+            .unwrap_or_default()
     }
 }
 
@@ -107,6 +127,32 @@ fn compile_custom(
                 })
                 .collect();
             (Engine::compile(&good, options.clone()).ok(), skipped)
+        }
+    }
+}
+
+/// Compiles the tenant's dynamic policies; one that no longer compiles is left out and named.
+fn compile_dynamic(rows: &[db::StoredDynamicPolicy]) -> (Option<DynamicEngine>, Vec<String>) {
+    if rows.is_empty() {
+        return (None, Vec::new());
+    }
+    let specs: Vec<DynamicSpec> = rows.iter().map(db::StoredDynamicPolicy::to_spec).collect();
+    match DynamicEngine::compile(&specs) {
+        Ok(engine) => (Some(engine), Vec::new()),
+        Err(errors) => {
+            tracing::error!(%errors, "dynamic policies do not compile; compiling them one by one");
+            let mut skipped = Vec::new();
+            let good: Vec<DynamicSpec> = specs
+                .into_iter()
+                .filter(|spec| {
+                    let ok = DynamicEngine::compile(std::slice::from_ref(spec)).is_ok();
+                    if !ok {
+                        skipped.push(spec.id.clone());
+                    }
+                    ok
+                })
+                .collect();
+            (DynamicEngine::compile(&good).ok(), skipped)
         }
     }
 }
@@ -193,7 +239,9 @@ impl PolicyStore {
 
     /// Compiles one tenant's set (CPU work: runs on the CPU pool).
     fn compile_tenant(&self, set: db::TenantPolicySet) -> TenantPolicies {
-        let (custom, skipped) = compile_custom(&set.custom, &self.options);
+        let (custom, mut skipped) = compile_custom(&set.custom, &self.options);
+        let (dynamic, skipped_dynamic) = compile_dynamic(&set.dynamic);
+        skipped.extend(skipped_dynamic);
         let by_policy: HashMap<&str, Adjustment> = set
             .overrides
             .iter()
@@ -205,6 +253,8 @@ impl PolicyStore {
             system_adjustments: self.system.adjust(&by_policy),
             valid_until: set.overrides.iter().filter_map(|o| o.expires_at).min(),
             skipped,
+            dynamic,
+            budgets: set.budgets,
         }
     }
 
@@ -260,9 +310,9 @@ impl PolicyStore {
         }
     }
 
-    /// Number of policies a tenant's evaluation runs.
+    /// Number of policies a tenant's evaluation runs (static and dynamic).
     pub fn n_evaluated(&self, tenant: &TenantPolicies) -> usize {
-        self.system.len() + tenant.n_custom()
+        self.system.len() + tenant.n_custom() + tenant.n_dynamic()
     }
 
     /// After a change written through this agent: takes note of the tenant's new revision and
