@@ -41,6 +41,10 @@ Environment:
   ORCHESTRATOR_URL, AUDIT_FALLBACK_PATH
                                  agent settings; default http://127.0.0.1:<orchestrator port> and
                                  .axonflow/audit/audit_fallback.jsonl
+  AXONFLOW_INTERNAL_SERVICE_SECRET
+                                 shared by both services; default: made once, kept in
+                                 .axonflow/internal_service_secret
+  OPENAI_API_KEY                 the orchestrator's server-side key for Proxy Mode (POST /api/request)
   Every other variable (OPENAI_BASE_URL, DEPLOYMENT_MODE, ...) reaches both services unchanged.
 EOF
 }
@@ -244,10 +248,21 @@ start() {
 
     # Loopback unless the operator asks otherwise: community mode has no client authentication.
     local bind_address=${AXONFLOW_BIND_ADDRESS:-127.0.0.1}
+    # Agent and orchestrator sign their calls to each other (Proxy Mode, forwarded routes) with one
+    # secret: the operator's, or one made once and kept in the state directory (mode 600).
+    local secret=${AXONFLOW_INTERNAL_SERVICE_SECRET:-}
+    if [ -z "$secret" ]; then
+        if [ ! -s "$state/internal_service_secret" ]; then
+            (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$state/internal_service_secret")
+        fi
+        secret=$(cat "$state/internal_service_secret")
+    fi
     start_service orchestrator "$bin_dir/axonflow-orchestrator" \
-        DATABASE_URL="$database_url" RUST_LOG="${RUST_LOG:-info}" AXONFLOW_BIND_ADDRESS="$bind_address"
+        DATABASE_URL="$database_url" RUST_LOG="${RUST_LOG:-info}" AXONFLOW_BIND_ADDRESS="$bind_address" \
+        AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" AGENT_URL="${AGENT_URL:-http://127.0.0.1:$agent_port}"
     start_service agent "$bin_dir/axonflow-agent" \
         DATABASE_URL="$database_url" RUST_LOG="${RUST_LOG:-info}" AXONFLOW_BIND_ADDRESS="$bind_address" \
+        AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" \
         ORCHESTRATOR_URL="${ORCHESTRATOR_URL:-http://127.0.0.1:$orchestrator_port}" \
         AUDIT_FALLBACK_PATH="${AUDIT_FALLBACK_PATH:-$state/audit/audit_fallback.jsonl}"
 

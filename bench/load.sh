@@ -10,6 +10,8 @@
 #   AGENT_ENV="AXONFLOW_AUDIT_FLUSH_MS=5" ./bench/load.sh
 #   ./bench/load.sh isolation            # p50/p99 of small requests alone and while 1 MB prompts are in
 #                                        # flight (LARGE_WORKERS=2, LARGE_BYTES=1000000, CONCURRENCY=8)
+#   ./bench/load.sh proxy                # Proxy Mode (agent -> orchestrator -> mock) next to the OpenAI
+#                                        # endpoint (agent -> mock) and the mock alone (CONCURRENCY=1,8)
 #
 # Every process it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
@@ -20,9 +22,14 @@ cd "$repo"
 source "$repo/install/lib.sh"
 
 bench=${1:-overhead}
-case $bench in overhead | isolation) ;; *) die "unknown benchmark $bench (overhead or isolation)" ;; esac
+case $bench in overhead | isolation | proxy) ;; *) die "unknown benchmark $bench (overhead, isolation or proxy)" ;; esac
 seconds_per_level=${SECONDS_PER_LEVEL:-5}
-if [ "$bench" = isolation ]; then concurrency=${CONCURRENCY:-8}; else concurrency=${CONCURRENCY:-1,8,32}; fi
+case $bench in
+    isolation) concurrency=${CONCURRENCY:-8} ;;
+    proxy) concurrency=${CONCURRENCY:-1,8} ;;
+    *) concurrency=${CONCURRENCY:-1,8,32} ;;
+esac
+secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 modes=${MODES:-compliance,performance}
 work=$(mktemp -d /tmp/axonflow-load.XXXXXX)
 chmod 755 "$work"
@@ -42,7 +49,8 @@ cleanup() {
 trap cleanup EXIT
 
 log "building release binaries"
-cargo build --release --locked -q -p axonflow-agent --bins --example loadgen
+cargo build --release --locked -q --bins
+cargo build --release --locked -q -p axonflow-agent --example loadgen
 
 if [ -z "${DATABASE_URL:-}" ]; then
     cluster_dir="$work/pgdata"
@@ -72,8 +80,18 @@ run_mode() {
     pg_psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null
     database_url="${admin_url%/*}/$database"
     agent_port=$(free_port)
+    orchestrator_url=http://127.0.0.1:1
+    if [ "$bench" = proxy ]; then
+        orchestrator_port=$(free_port)
+        orchestrator_url="http://127.0.0.1:$orchestrator_port"
+        env DATABASE_URL="$database_url" PORT="$orchestrator_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 \
+            OPENAI_BASE_URL="$mock_url" OPENAI_API_KEY=sk-load-test AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" \
+            RUST_LOG=warn target/release/axonflow-orchestrator >"$work/orchestrator_$mode.log" 2>&1 &
+        pids+=($!)
+    fi
     # shellcheck disable=SC2086
     env DATABASE_URL="$database_url" PORT="$agent_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 OPENAI_BASE_URL="$mock_url" \
+        ORCHESTRATOR_URL="$orchestrator_url" AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" \
         RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback_$mode.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 \
         AGENT_PERFORMANCE_MODE=$performance ${AGENT_ENV:-} \
         target/release/axonflow-agent >"$work/agent_$mode.log" 2>&1 &
@@ -84,9 +102,21 @@ run_mode() {
         sleep 0.1
     done
     curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null || die "agent did not start: $(tail -20 "$work/agent_$mode.log")"
+    if [ "$bench" = proxy ]; then
+        for _ in $(seq 100); do
+            curl -fsS "http://127.0.0.1:$agent_port/health" | grep -q '"available":true' && break
+            sleep 0.1
+        done
+    fi
 
     log "$mode mode, $bench: ${seconds_per_level}s per level, concurrency $concurrency, $(nproc) cores shared by load generator, mock, agent and Postgres"
-    if [ "$bench" = isolation ]; then
+    if [ "$bench" = proxy ]; then
+        target/release/examples/loadgen proxy \
+            --direct "$mock_url/chat/completions" \
+            --chat "http://127.0.0.1:$agent_port/v1/chat/completions" \
+            --proxy "http://127.0.0.1:$agent_port/api/request" \
+            --concurrency "$concurrency" --seconds "$seconds_per_level" | tee "$work/result_$mode.txt"
+    elif [ "$bench" = isolation ]; then
         target/release/examples/loadgen isolation \
             --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
             --concurrency "$concurrency" --seconds "$seconds_per_level" \

@@ -6,6 +6,10 @@
 //! - `loadgen isolation --agent URL [--concurrency 8] [--seconds 5] [--large-workers 2]
 //!   [--large-bytes 1000000]`: p50/p99 of small chat completions through the agent alone, then while
 //!   `--large-workers` clients keep sending prompts of `--large-bytes` bytes of text.
+//! - `loadgen proxy --direct URL --chat URL --proxy URL [--concurrency 1,8] [--seconds 5]`: the same
+//!   question to the mock directly, through the agent's OpenAI endpoint, and through Proxy Mode
+//!   (agent, then orchestrator, then mock); the hop to the orchestrator is Proxy Mode minus the
+//!   OpenAI endpoint.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -257,6 +261,69 @@ async fn isolation(args: &[String]) {
     );
 }
 
+const PROXY_REQUEST: &str = r#"{"query":"Hi! I ordered a blue jacket last week and it has not arrived yet. Can you tell me what the usual delivery time is?","user_token":"load-user","client_id":"load","request_type":"chat","context":{}}"#;
+
+async fn proxy_hop(args: &[String]) {
+    let direct = arg(args, "--direct").expect("--direct URL of the mock's chat completions");
+    let chat = arg(args, "--chat").expect("--chat URL of the agent's chat completions");
+    let proxy = arg(args, "--proxy").expect("--proxy URL of the agent's /api/request");
+    let seconds: f64 =
+        arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
+    let levels: Vec<usize> = arg(args, "--concurrency")
+        .unwrap_or_else(|| "1,8".to_owned())
+        .split(',')
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("--concurrency is a list of numbers")
+        })
+        .collect();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
+    let proxy_body = Bytes::from_static(PROXY_REQUEST.as_bytes());
+    measure(&client, &direct, 4, 1.0).await;
+    let mut answered = measure(&client, &chat, 4, 1.0).await.n_ok;
+    answered += measure_body(&client, &proxy, 4, 1.0, proxy_body.clone())
+        .await
+        .n_ok;
+    println!(
+        "{:>11} | {:>9} {:>9} | {:>9} {:>9} | {:>9} {:>9} {:>8} | {:>9} {:>9} | errors",
+        "concurrency",
+        "direct50",
+        "direct99",
+        "openai50",
+        "openai99",
+        "proxy50",
+        "proxy99",
+        "proxy/s",
+        "hop p50",
+        "hop p99"
+    );
+    for concurrency in levels {
+        let baseline = measure(&client, &direct, concurrency, seconds).await;
+        let through = measure(&client, &chat, concurrency, seconds).await;
+        let proxied = measure_body(&client, &proxy, concurrency, seconds, proxy_body.clone()).await;
+        answered += through.n_ok + proxied.n_ok;
+        println!(
+            "{:>11} | {:>7.3}ms {:>7.3}ms | {:>7.3}ms {:>7.3}ms | {:>7.3}ms {:>7.3}ms {:>8.0} | {:>7.3}ms {:>7.3}ms | {}",
+            concurrency,
+            ms(baseline.p50),
+            ms(baseline.p99),
+            ms(through.p50),
+            ms(through.p99),
+            ms(proxied.p50),
+            ms(proxied.p99),
+            proxied.rps,
+            ms(proxied.p50) - ms(through.p50),
+            ms(proxied.p99) - ms(through.p99),
+            baseline.n_errors + through.n_errors + proxied.n_errors
+        );
+    }
+    println!("answered by the agent: {answered}");
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -264,9 +331,11 @@ async fn main() {
         Some("mock") => serve_mock().await,
         Some("run") => run(&args).await,
         Some("isolation") => isolation(&args).await,
+        Some("proxy") => proxy_hop(&args).await,
         _ => eprintln!(
             "usage: loadgen mock | loadgen run --direct URL --agent URL [--concurrency 1,8,32] [--seconds 5] \
-             | loadgen isolation --agent URL [--concurrency 8] [--seconds 5] [--large-workers 2] [--large-bytes 1000000]"
+             | loadgen isolation --agent URL [--concurrency 8] [--seconds 5] [--large-workers 2] [--large-bytes 1000000] \
+             | loadgen proxy --direct URL --chat URL --proxy URL [--concurrency 1,8] [--seconds 5]"
         ),
     }
 }

@@ -32,7 +32,7 @@ use axum::Router;
 use axonflow_platform::audit::{AuditConfig, AuditMode, AuditPipeline};
 use axonflow_platform::config::AgentConfig;
 use axonflow_platform::db;
-use axonflow_platform::pricing::{PricingError, PricingTable};
+use axonflow_platform::pricing::PricingTable;
 use axonflow_policy::{CompileErrors, CompileOptions, Engine};
 
 pub use crate::error::{ApiError, OpenAiError};
@@ -47,13 +47,8 @@ pub enum StartError {
     Policies(#[from] CompileErrors),
     #[error("tenant policies: {0}")]
     TenantPolicies(#[from] axonflow_platform::policy_store::Unavailable),
-    #[error("pricing table {path}: {source}")]
-    Pricing { path: String, source: PricingError },
-    #[error("cannot read pricing table {path}: {source}")]
-    PricingFile {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    Pricing(String),
     #[error("HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("audit journal unusable (AUDIT_FALLBACK_PATH): {0}")]
@@ -170,28 +165,6 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn load_pricing(config: &AgentConfig) -> Result<PricingTable, StartError> {
-    match &config.pricing_file {
-        None => PricingTable::builtin().map_err(|source| StartError::Pricing {
-            path: "built-in".to_owned(),
-            source,
-        }),
-        Some(path) => {
-            let path_text = path.display().to_string();
-            let json = tokio::fs::read_to_string(path).await.map_err(|source| {
-                StartError::PricingFile {
-                    path: path_text.clone(),
-                    source,
-                }
-            })?;
-            PricingTable::from_json(&json).map_err(|source| StartError::Pricing {
-                path: path_text,
-                source,
-            })
-        }
-    }
-}
-
 /// Connects, migrates, compiles the policies and builds the state.
 pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
     let pool = db::connect(
@@ -200,6 +173,7 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
     )
     .await?;
     db::migrate(&pool).await?;
+    let nonce_pool = db::connect_async_commit(config.common.database_url.expose(), 4).await?;
     let specs = db::load_system_policies(&pool).await?;
     let options = CompileOptions {
         pii_action: config.pii_action,
@@ -207,7 +181,8 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
     };
     let engine = Engine::compile(&specs, options)?;
     tracing::info!(n_policies = engine.len(), "policies compiled");
-    let pricing = load_pricing(&config).await?;
+    let pricing =
+        PricingTable::load(config.pricing_file.as_deref()).map_err(StartError::Pricing)?;
     let http = reqwest::Client::builder()
         .connect_timeout(
             config
@@ -230,7 +205,9 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
             retention: config.audit_retention.clone(),
         },
     )?;
-    Ok(AppState::new(config, pool, engine, http, pricing, audit))
+    Ok(AppState::new(
+        config, pool, nonce_pool, engine, http, pricing, audit,
+    ))
 }
 
 /// `axonflow-agent verify-audit`: connects, migrates, and verifies the audit hash chains (of one

@@ -25,6 +25,8 @@ pub struct AppState {
 struct Inner {
     config: AgentConfig,
     pool: PgPool,
+    /// Commits without waiting for the WAL flush: internal-call nonces only.
+    nonce_pool: PgPool,
     policies: Arc<PolicyStore>,
     clients: Arc<ClientStore>,
     rate_counters: Arc<RateCounters>,
@@ -41,6 +43,7 @@ impl AppState {
     pub fn new(
         config: AgentConfig,
         pool: PgPool,
+        nonce_pool: PgPool,
         engine: Engine,
         http: reqwest::Client,
         pricing: PricingTable,
@@ -61,6 +64,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 config,
                 pool,
+                nonce_pool,
                 policies: Arc::new(PolicyStore::new(
                     engine,
                     axonflow_platform::cpu::CpuPool::for_this_machine(),
@@ -138,6 +142,6 @@ impl SignedCalls for AppState {
     }
 
     fn nonce_pool(&self) -> &PgPool {
-        &self.inner.pool
+        &self.inner.nonce_pool
     }
 }

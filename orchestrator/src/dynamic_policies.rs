@@ -104,6 +104,7 @@ fn validate(policy: &StoredDynamicPolicy, reason: Option<&str>) -> Vec<Problem> 
     if reason.is_some_and(|r| r.len() > 1000) {
         problem(&mut problems, "reason", "at most 1000 bytes");
     }
+    let before_shapes = problems.len();
     match policy.conditions.as_array() {
         None => problem(
             &mut problems,
@@ -153,8 +154,14 @@ fn validate(policy: &StoredDynamicPolicy, reason: Option<&str>) -> Vec<Problem> 
             }
         }
     }
-    if problems.is_empty() {
-        if let Err(errors) = DynamicEngine::compile(std::slice::from_ref(&policy.to_spec())) {
+    // Every problem at once: the engine's own checks run whenever the shapes are right (a missing
+    // name is reported above, not again).
+    if problems.len() == before_shapes {
+        let mut spec = policy.to_spec();
+        if spec.name.trim().is_empty() {
+            spec.name = "unnamed".to_owned();
+        }
+        if let Err(errors) = DynamicEngine::compile(std::slice::from_ref(&spec)) {
             for error in errors.0 {
                 let field = error
                     .path

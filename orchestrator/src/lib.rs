@@ -187,6 +187,7 @@ pub async fn run(config: axonflow_platform::config::OrchestratorConfig) -> Resul
     )
     .await?;
     db::migrate(&pool).await?;
+    let nonce_pool = db::connect_async_commit(common.database_url.expose(), 4).await?;
     let specs = db::load_system_policies(&pool).await?;
     let engine = Engine::compile(
         &specs,
@@ -210,7 +211,7 @@ pub async fn run(config: axonflow_platform::config::OrchestratorConfig) -> Resul
     let address = format!("{}:{}", common.bind_address, common.port);
     let peer_interval = config.peer_check_interval;
     let refresh = config.policy_refresh_interval;
-    let state = AppState::new(config, pool.clone(), policies, http, pricing);
+    let state = AppState::new(config, pool.clone(), nonce_pool, policies, http, pricing);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|source| StartError::Listen {

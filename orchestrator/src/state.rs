@@ -19,6 +19,8 @@ pub struct AppState {
 struct Inner {
     config: OrchestratorConfig,
     pool: PgPool,
+    /// Commits without waiting for the WAL flush: internal-call nonces only.
+    nonce_pool: PgPool,
     clients: Arc<ClientStore>,
     policies: Arc<PolicyStore>,
     internal_auth: Option<InternalAuth>,
@@ -31,6 +33,7 @@ impl AppState {
     pub fn new(
         config: OrchestratorConfig,
         pool: PgPool,
+        nonce_pool: PgPool,
         policies: PolicyStore,
         http: reqwest::Client,
         pricing: PricingTable,
@@ -49,6 +52,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 config,
                 pool,
+                nonce_pool,
                 clients: Arc::new(ClientStore::new()),
                 policies: Arc::new(policies),
                 internal_auth,
@@ -96,6 +100,6 @@ impl SignedCalls for AppState {
     }
 
     fn nonce_pool(&self) -> &PgPool {
-        &self.inner.pool
+        &self.inner.nonce_pool
     }
 }

@@ -107,6 +107,25 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
     Ok(pool)
 }
 
+/// A small pool whose commits do not wait for the WAL flush (`synchronous_commit = off` on each
+/// connection): for records where losing the last fraction of a second to a Postgres crash is an
+/// acceptable price for a commit that costs one round trip. Only internal-call nonces use it: they
+/// are still WAL-logged and flushed within Postgres' WAL writer delay (200 ms by default).
+pub async fn connect_async_commit(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *connection, "SET synchronous_commit = off").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    Ok(pool)
+}
+
 /// Applies pending migrations. Safe when several processes start at once: sqlx holds a Postgres
 /// advisory lock while it migrates.
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {

@@ -225,8 +225,36 @@ fn log_dir() -> PathBuf {
 impl Agent {
     /// Starts the agent on `database_url` with the given extra environment and waits until it listens.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Agent {
-        let log_path = log_dir().join(format!("agent-{}.log", uuid::Uuid::new_v4().simple()));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_axonflow-agent"));
+        Agent::start_binary(
+            std::path::Path::new(env!("CARGO_BIN_EXE_axonflow-agent")),
+            "agent",
+            database_url,
+            env,
+        )
+    }
+
+    /// The orchestrator binary (built beside the agent by `cargo build --workspace --bins`).
+    pub fn start_orchestrator(database_url: &str, env: &[(&str, &str)]) -> Agent {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_axonflow-agent"))
+            .with_file_name("axonflow-orchestrator");
+        assert!(
+            binary.exists(),
+            "{} is missing: run cargo build --workspace --bins first (./install/test.sh does)",
+            binary.display()
+        );
+        Agent::start_binary(&binary, "orchestrator", database_url, env)
+    }
+
+    /// Starts `binary` on `database_url` with the given extra environment and waits until it
+    /// listens.
+    pub fn start_binary(
+        binary: &std::path::Path,
+        name: &str,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> Agent {
+        let log_path = log_dir().join(format!("{name}-{}.log", uuid::Uuid::new_v4().simple()));
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -272,7 +300,7 @@ impl Agent {
             Err(_) => {
                 let _ = child.kill();
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("agent did not start listening within 30 s; log:\n{log}");
+                panic!("{name} did not start listening within 30 s; log:\n{log}");
             }
         };
         Agent {

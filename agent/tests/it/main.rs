@@ -12,5 +12,6 @@ mod fail_closed;
 mod gateway;
 mod gateway_mode;
 mod governance;
+mod proxy_mode;
 mod startup;
 mod static_policies;

@@ -1,0 +1,421 @@
+//! Agents and an orchestrator on one database: Proxy Mode, forwarded orchestrator routes, dynamic
+//! policies and budgets on every entry point, and what the orchestrator refuses (unsigned internal
+//! calls, forged tenants).
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::{
+    chat_body, client, fresh_database, post_json, Agent, MockUpstream, Reply, PROVIDER_KEY,
+};
+use crate::enterprise::{basic, create_client, enterprise_env, send, ADMIN_KEY, SERVICE_SECRET};
+
+/// An orchestrator calling `upstream` with a server-side key, and `n_agents` agents, on one
+/// database, sharing the internal secret. Waits until the first agent's Proxy Mode is available.
+async fn stack(
+    upstream: &MockUpstream,
+    n_agents: usize,
+    extra: &[(&str, &str)],
+) -> (Agent, Vec<Agent>) {
+    let database_url = fresh_database().await;
+    let base = upstream.base_url();
+    let mut orchestrator_env = vec![
+        ("AXONFLOW_INTERNAL_SERVICE_SECRET", SERVICE_SECRET),
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("OPENAI_API_KEY", "sk-server-side-test-key"),
+    ];
+    orchestrator_env.extend_from_slice(extra);
+    let orchestrator = Agent::start_orchestrator(&database_url, &orchestrator_env);
+    let agents: Vec<Agent> = (0..n_agents)
+        .map(|_| {
+            let mut env = vec![
+                ("AXONFLOW_INTERNAL_SERVICE_SECRET", SERVICE_SECRET),
+                ("ORCHESTRATOR_URL", orchestrator.base_url.as_str()),
+                ("OPENAI_BASE_URL", base.as_str()),
+            ];
+            env.extend_from_slice(extra);
+            Agent::start(&database_url, &env)
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let health: Value = client()
+            .get(agents[0].url("/health"))
+            .send()
+            .await
+            .expect("health")
+            .json()
+            .await
+            .expect("json");
+        if health["proxy_mode"]["available"] == true {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Proxy Mode never became available: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (orchestrator, agents)
+}
+
+async fn proxy(agent: &Agent, query: &str, context: Value) -> (StatusCode, Value) {
+    post_json(
+        agent,
+        "/api/request",
+        json!({"query": query, "user_token": "u", "client_id": "proxy-app", "request_type": "chat",
+               "context": context}),
+    )
+    .await
+}
+
+async fn chat(agent: &Agent, content: &str) -> (StatusCode, Value) {
+    let response = client()
+        .post(agent.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("x-provider-key", PROVIDER_KEY)
+        .body(chat_body(content))
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+async fn audit_rows(agent: &Agent, sql: &str) -> Vec<(String, Option<i32>, Value)> {
+    sqlx::query_as(sql)
+        .fetch_all(&agent.pool().await)
+        .await
+        .expect("rows")
+}
+
+#[tokio::test]
+async fn proxy_calls_are_checked_answered_filtered_and_audited_once() {
+    let upstream = MockUpstream::start(Reply::status(
+        StatusCode::OK,
+        r#"{"id":"c","object":"chat.completion","model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Call 415-555-2671 or mail jane.doe@example.com"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}"#,
+    ))
+    .await;
+    let (_orchestrator, agents) = stack(&upstream, 1, &[]).await;
+    let agent = &agents[0];
+
+    let (status, body) = proxy(agent, "Summarise the ticket", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    let data = body["data"].as_str().expect("answer");
+    assert!(!data.contains("jane.doe@example.com"), "{data}");
+    assert!(data.contains("[REDACTED:"), "{data}");
+    assert_eq!(body["metadata"]["total_tokens"], 21);
+    let sent = upstream.received();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].headers["authorization"],
+        "Bearer sk-server-side-test-key"
+    );
+
+    let (status, body) = proxy(agent, "DROP TABLE customers; SSN 123-45-6789", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["blocked"], true);
+    let evaluated: Vec<&str> = body["policy_info"]["policies_evaluated"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(evaluated.contains(&"sys_pii_ssn"), "{body}");
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "a blocked call never reaches the provider"
+    );
+
+    let rows = audit_rows(
+        agent,
+        "SELECT verdict, http_status, metadata FROM llm_call_audits WHERE source = 'proxy' ORDER BY created_at",
+    )
+    .await;
+    assert_eq!(rows.len(), 2, "exactly one row per call");
+    assert_eq!((rows[0].0.as_str(), rows[0].1), ("allow", Some(200)));
+    assert!(rows[0].2["output_matches"]
+        .as_array()
+        .is_some_and(|m| !m.is_empty()));
+    assert_eq!((rows[1].0.as_str(), rows[1].1), ("deny", Some(403)));
+}
+
+#[tokio::test]
+async fn a_dynamic_policy_made_through_one_agent_binds_the_other_within_a_second() {
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let (_orchestrator, agents) = stack(&upstream, 2, &[]).await;
+    let (a, b) = (&agents[0], &agents[1]);
+    let (status, created) = post_json(
+        a,
+        "/api/v1/dynamic-policies",
+        json!({"name": "No launch codes", "conditions": [{"field": "query", "operator": "contains", "value": "launch code"}],
+               "actions": [{"type": "block", "config": {"reason": "launch codes stay inside"}}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // Through the agent it was written on: at once, on every entry point.
+    let (status, body) = proxy(a, "what is the launch code?", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["block_reason"], "launch codes stay inside");
+    let (status, body) = chat(a, "the LAUNCH CODE please").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "policy_denied");
+    // On the other agent within a second (its refresh interval is 250 ms); calls it allowed before
+    // it knew went out.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let (status, _) = chat(b, "the launch code please").await;
+        if status == StatusCode::BAD_REQUEST {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "agent B still allows it after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let forwarded_before = upstream.received().len();
+    let (status, pre) = post_json(
+        b,
+        "/api/policy/pre-check",
+        json!({"query": "share the launch code", "user_token": "u"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pre["approved"], false, "{pre}");
+    assert_eq!(pre["block_reason"], "launch codes stay inside");
+    assert_eq!(
+        chat(b, "the launch code, now").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        upstream.received().len(),
+        forwarded_before,
+        "blocked calls never go out"
+    );
+    // The benign twin passes everywhere.
+    assert_eq!(chat(b, "what is the weather?").await.0, StatusCode::OK);
+    assert_eq!(
+        proxy(a, "what is the weather?", json!({})).await.0,
+        StatusCode::OK
+    );
+
+    // A route policy that excludes the only provider refuses the call.
+    let (status, _) = post_json(
+        a,
+        "/api/v1/dynamic-policies",
+        json!({"name": "EU only", "conditions": [{"field": "context.region", "operator": "equals", "value": "eu"}],
+               "actions": [{"type": "route", "config": {"allowed_providers": ["azure-eu"]}}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = proxy(a, "hello", json!({"region": "eu"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        proxy(a, "hello", json!({"region": "us"})).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn budgets_block_the_openai_endpoint_and_proxy_mode() {
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let (_orchestrator, agents) = stack(&upstream, 1, &[]).await;
+    let agent = &agents[0];
+    assert_eq!(chat(agent, "2+2?").await.0, StatusCode::OK);
+    let (status, budget) = post_json(
+        agent,
+        "/api/v1/budgets",
+        json!({"id": "monthly-cap", "name": "Cap", "scope": "team", "limit_usd": 0.000001,
+               "period": "monthly", "on_exceed": "block"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{budget}");
+    let (status, body) = chat(agent, "3+3?").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "budget_exceeded");
+    assert_eq!(body["error"]["type"], "budget_exceeded");
+    let (status, body) = proxy(agent, "3+3?", json!({})).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(body["budget_info"]["budget_id"], "monthly-cap");
+    assert_eq!(upstream.received().len(), 1, "only the first call went out");
+    // A budget that only warns lets calls go on.
+    let (status, _, _) = send(
+        agent,
+        reqwest::Method::PUT,
+        "/api/v1/budgets/monthly-cap",
+        None,
+        Some(json!({"on_exceed": "warn"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(chat(agent, "4+4?").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_orchestrator_down_is_a_clear_502_and_audited() {
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let orchestrator_url = format!("http://127.0.0.1:{closed}");
+    let base = upstream.base_url();
+    let agent = Agent::start(
+        &fresh_database().await,
+        &[
+            ("AXONFLOW_INTERNAL_SERVICE_SECRET", SERVICE_SECRET),
+            ("ORCHESTRATOR_URL", orchestrator_url.as_str()),
+            ("OPENAI_BASE_URL", base.as_str()),
+        ],
+    );
+    let (status, body) = proxy(&agent, "hello", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "orchestrator_unavailable");
+    assert!(body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains(&orchestrator_url)));
+    assert_ne!(body["success"], true);
+    let rows = audit_rows(
+        &agent,
+        "SELECT verdict, http_status, metadata FROM llm_call_audits WHERE source = 'proxy'",
+    )
+    .await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, Some(502));
+    let (status, body) = crate::common::get_json(&agent, "/api/v1/budgets").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "orchestrator_unavailable");
+    assert!(upstream.received().is_empty());
+}
+
+#[tokio::test]
+async fn the_orchestrator_takes_its_caller_only_from_credentials_or_a_signed_forward() {
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let (orchestrator, agents) = stack(&upstream, 1, &enterprise_env()).await;
+    let agent = &agents[0];
+    let secret_a = create_client(
+        agent,
+        "tenant-a-app",
+        "tenant-a",
+        json!({"tenant_admin": true}),
+    )
+    .await;
+    let secret_b = create_client(
+        agent,
+        "tenant-b-app",
+        "tenant-b",
+        json!({"tenant_admin": true}),
+    )
+    .await;
+    let (a, b) = (
+        basic("tenant-a-app", &secret_a),
+        basic("tenant-b-app", &secret_b),
+    );
+    let (status, _, created) = send(
+        agent,
+        reqwest::Method::POST,
+        "/api/v1/budgets",
+        Some(&a),
+        Some(
+            json!({"id": "a-cap", "name": "A", "scope": "team", "limit_usd": 5.0,
+                    "period": "monthly", "on_exceed": "warn", "tenant_id": "tenant-b"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["tenant_id"], "tenant-a",
+        "a body field never picks the tenant"
+    );
+    // Directly on the orchestrator, with B's credentials and forged tenant headers: B's view only.
+    let forged = client()
+        .get(orchestrator.url("/api/v1/budgets"))
+        .header("authorization", &b)
+        .header("x-tenant-id", "tenant-a")
+        .header("x-axonflow-tenant", "tenant-a")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(forged.status(), StatusCode::OK);
+    let listing: Value = forged.json().await.expect("json");
+    assert_eq!(listing["total"], 0, "{listing}");
+    // Without credentials the orchestrator's routes are closed in enterprise mode.
+    let anonymous = client()
+        .get(orchestrator.url("/api/v1/budgets"))
+        .header("x-tenant-id", "tenant-a")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // Unsigned calls to the internal routes run nothing.
+    let forged_forward = json!({"caller": {"client_id": "x", "tenant_id": "tenant-a", "org_id": "o",
+        "authenticated": true, "rights": "admin", "actor": "x"}, "method": "DELETE",
+        "path_and_query": "/api/v1/budgets/a-cap", "body": null});
+    for path in ["/internal/v1/forward", "/internal/v1/proxy"] {
+        let response = client()
+            .post(orchestrator.url(path))
+            .json(&forged_forward)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let (status, _, still) = send(
+        agent,
+        reqwest::Method::GET,
+        "/api/v1/budgets/a-cap",
+        Some(&a),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{still}");
+    assert!(upstream.received().is_empty());
+}
+
+#[tokio::test]
+async fn writes_need_admin_rights_once_an_admin_key_is_set() {
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let (_orchestrator, agents) = stack(&upstream, 1, &[("ADMIN_API_KEY", ADMIN_KEY)]).await;
+    let agent = &agents[0];
+    let policy = json!({"name": "p", "conditions": [], "actions": [{"type": "log"}]});
+    let (status, refused) = post_json(agent, "/api/v1/dynamic-policies", policy.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["code"], "admin_rights_required");
+    let (status, _, created) = send(
+        agent,
+        reqwest::Method::POST,
+        "/api/v1/dynamic-policies",
+        Some(&format!("Bearer {ADMIN_KEY}")),
+        Some(policy),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // Reads stay open to ordinary callers; an invalid policy lists every problem.
+    let (status, listing) = crate::common::get_json(agent, "/api/v1/dynamic-policies").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listing["total"], 1);
+    let (status, _, invalid) = send(
+        agent,
+        reqwest::Method::POST,
+        "/api/v1/dynamic-policies",
+        Some(&format!("Bearer {ADMIN_KEY}")),
+        Some(json!({"name": "", "conditions": [{"field": "shoe.size", "operator": "equals", "value": 9},
+            {"field": "query", "operator": "resembles", "value": "x"}], "actions": [{"type": "explode"}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{invalid}");
+    assert!(
+        invalid["problems"].as_array().is_some_and(|p| p.len() >= 3),
+        "{invalid}"
+    );
+    let id = created["id"].as_str().expect("id");
+    let (status, versions) =
+        crate::common::get_json(agent, &format!("/api/v1/dynamic-policies/{id}/versions")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(versions["versions"][0]["change_type"], "create");
+}
