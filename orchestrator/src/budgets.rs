@@ -72,10 +72,7 @@ pub struct UpdateBudget {
 }
 
 fn problem(problems: &mut Vec<Problem>, field: &str, message: impl Into<String>) {
-    problems.push(Problem {
-        field: field.to_owned(),
-        message: message.into(),
-    });
+    problems.push(Problem::new(field, message));
 }
 
 fn check_common(
@@ -119,18 +116,7 @@ fn check_common(
 }
 
 fn invalid(problems: Vec<Problem>) -> ApiError {
-    ApiError::Invalid {
-        message: format!(
-            "the budget has {} problem(s): {}",
-            problems.len(),
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        problems,
-    }
+    ApiError::invalid("the budget", problems)
 }
 
 fn not_found(id: &str) -> ApiError {

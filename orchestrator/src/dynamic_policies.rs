@@ -49,10 +49,7 @@ pub struct PolicyFields {
 }
 
 fn problem(problems: &mut Vec<Problem>, field: &str, message: impl Into<String>) {
-    problems.push(Problem {
-        field: field.to_owned(),
-        message: message.into(),
-    });
+    problems.push(Problem::new(field, message));
 }
 
 /// Every problem of `policy`, its compilation included.
@@ -175,18 +172,7 @@ fn validate(policy: &StoredDynamicPolicy, reason: Option<&str>) -> Vec<Problem> 
 }
 
 fn invalid(problems: Vec<Problem>) -> ApiError {
-    ApiError::Invalid {
-        message: format!(
-            "the dynamic policy has {} problem(s): {}",
-            problems.len(),
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        problems,
-    }
+    ApiError::invalid("the dynamic policy", problems)
 }
 
 fn not_found(id: &str) -> ApiError {

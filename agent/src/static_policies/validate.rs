@@ -172,18 +172,7 @@ pub fn validate(policy: &StoredPolicy, options: &CompileOptions) -> Vec<Problem>
 }
 
 pub fn invalid(problems: Vec<Problem>) -> ApiError {
-    ApiError::Invalid {
-        message: format!(
-            "the policy has {} problem(s): {}",
-            problems.len(),
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        problems,
-    }
+    ApiError::invalid("the policy", problems)
 }
 
 /// `tenant_` + the name's letters and digits + a short unique suffix.

@@ -77,7 +77,32 @@ pub enum ApiError {
     Internal,
 }
 
+impl Problem {
+    pub fn new(field: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 impl ApiError {
+    /// 422 listing every problem of `subject` (`the budget`, `the policy`...).
+    pub fn invalid(subject: &str, problems: Vec<Problem>) -> Self {
+        ApiError::Invalid {
+            message: format!(
+                "{subject} has {} problem(s): {}",
+                problems.len(),
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.field, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            problems,
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>, code: &'static str) -> Self {
         ApiError::BadRequest {
             message: message.into(),
