@@ -113,11 +113,7 @@ pub async fn decide(
     let target = object_or_empty("target", request.target)?;
     check_stored_size("caller_identity", &caller_identity, MAX_IDENTITY_BYTES)?;
     check_stored_size("target", &target, MAX_IDENTITY_BYTES)?;
-    let trace_id = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceId::from_traceparent)
-        .unwrap_or_else(TraceId::generate);
+    let trace_id = TraceId::of_request(&headers);
     let tenant = state
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
@@ -136,7 +132,7 @@ pub async fn decide(
         role: user.role.or_else(|| target_field(&identity, "role")),
     };
     let context = match &request.context {
-        Some(Value::Object(context)) => flatten_context(context),
+        Some(Value::Object(context)) => flatten_context(context)?,
         _ => std::collections::HashMap::new(),
     };
     let model = target_field(target.as_object().unwrap_or(&Map::new()), "model");
@@ -152,7 +148,8 @@ pub async fn decide(
             provider: provider.as_deref(),
             context: &context,
         },
-    );
+    )
+    .await?;
     let dynamic_refusal = dynamic.block_reason().or_else(|| {
         provider
             .as_deref()
@@ -170,11 +167,12 @@ pub async fn decide(
     let mut policies: Vec<&str> = decision.policy_ids();
     policies.extend(dynamic.policy_ids());
     let mut obligations = Vec::new();
-    if decision.verdict == Verdict::Allow && decisions::has_redaction(&decision) {
+    // A redacting dynamic policy makes every piece of personal data one to redact.
+    if decision.verdict == Verdict::Allow && decision.matches.iter().any(|m| dynamic.masks(m)) {
         let redacted: Vec<&str> = decision
             .matches
             .iter()
-            .filter(|m| m.action == axonflow_policy::Action::Redact)
+            .filter(|m| dynamic.masks(m))
             .map(|m| &*m.policy_id)
             .fold(Vec::new(), |mut ids, id| {
                 if !ids.contains(&id) {
@@ -318,10 +316,41 @@ pub async fn check_input(
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
         .await?;
-    let decision = state
+    let mut decision = state
         .policies()
         .evaluate_one(&tenant, request.statement.clone())
         .await?;
+    // Dynamic policies see a connector statement as request type `mcp`, with the connector type
+    // and operation as context.
+    let mut context = std::collections::HashMap::new();
+    for (key, value) in [
+        ("connector_type", &request.connector_type),
+        ("operation", &request.operation),
+    ] {
+        if let Some(value) = value {
+            context.insert(key.to_owned(), value.clone());
+        }
+    }
+    let dynamic = crate::dynamic::evaluate(
+        &state,
+        &tenant,
+        &crate::dynamic::Request {
+            query: &request.statement,
+            user: &EndUser::default(),
+            request_type: "mcp",
+            model: None,
+            provider: None,
+            context: &context,
+        },
+    )
+    .await?;
+    let dynamic_refusal = dynamic.block_reason();
+    if dynamic_refusal.is_some() {
+        decision.verdict = Verdict::Deny;
+    }
+    if dynamic.redacts() {
+        decision.redacted_text = decision.mask_where(&request.statement, |m| dynamic.masks(m));
+    }
     let labels = decisions::mask_for_storage(
         &state,
         &tenant,
@@ -332,12 +361,10 @@ pub async fn check_input(
     let allowed = decision.verdict == Verdict::Allow;
     let decision_id = Uuid::now_v7();
     let redacted_statement = decision.redacted_text.clone();
-    let n_redactions = decision
-        .matches
-        .iter()
-        .filter(|m| m.action == axonflow_policy::Action::Redact)
-        .count();
-    let block_reason = decision.block_reason();
+    let n_redactions = decision.matches.iter().filter(|m| dynamic.masks(m)).count();
+    let block_reason = decision.block_reason().or(dynamic_refusal);
+    let mut policy_ids = decision.policy_ids();
+    policy_ids.extend(dynamic.policy_ids());
     let matched = decisions::matched_policies(&decision);
     let n_evaluated = state.policies().n_evaluated(&tenant);
     let status = if allowed {
@@ -359,8 +386,9 @@ pub async fn check_input(
                 json!({
                     "connector_type": labels["connector_type"],
                     "operation": labels["operation"],
-                    "policies": decision.policy_ids(),
+                    "policies": policy_ids,
                     "matches": decisions::matches_json(&decision),
+                    "dynamic_policies": crate::dynamic::matches_json(&dynamic),
                     "frameworks": decision.frameworks(),
                     "redacted": redacted_statement.is_some(),
                     "block_reason": block_reason,

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use axonflow_platform::audit::AuditRecord;
-use axonflow_policy::{Action, Decision, Match, Severity};
+use axonflow_policy::{Decision, Match, Severity};
 
 use std::sync::Arc;
 
@@ -106,10 +106,6 @@ pub fn matched_policies(decision: &Decision) -> Vec<Value> {
     out
 }
 
-pub fn has_redaction(decision: &Decision) -> bool {
-    decision.matches.iter().any(|m| m.action == Action::Redact)
-}
-
 /// `value` (caller-supplied, about to be stored) with every match of the tenant's policies masked, in
 /// every string and key: nothing raw at rest.
 pub async fn mask_for_storage(
@@ -162,6 +158,10 @@ pub fn sha256_hex(text: &str) -> String {
 pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, ApiError> {
     let decision_id = record.decision_id;
     let verdict = record.verdict.as_str();
+    // A cost recorded here is seen by this agent's next budget check at once.
+    if record.estimated_cost_usd > 0.0 {
+        state.spend().forget_tenant(&record.tenant_id);
+    }
     let mut record = record;
     limit_matches(&mut record.metadata);
     let audit = state.audit().clone();

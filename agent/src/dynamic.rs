@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 
-use chrono::{Timelike, Utc};
+use std::sync::Arc;
+
+use chrono::Utc;
 use serde_json::{json, Value};
 
-use axonflow_platform::facts::{estimate_tokens, weekday_name};
+use axonflow_platform::cpu::JobFailed;
+use axonflow_platform::facts::{estimate_tokens, OwnedFacts};
 use axonflow_platform::internal_call::EndUser;
 use axonflow_platform::policy_store::TenantPolicies;
-use axonflow_policy::{DynamicDecision, Facts};
+use axonflow_policy::DynamicDecision;
 
 use crate::state::AppState;
 
@@ -24,16 +27,15 @@ pub struct Request<'a> {
     pub context: &'a HashMap<String, String>,
 }
 
-/// The tenant's dynamic policies on `request` (no IO).
-pub fn evaluate(
+/// The tenant's dynamic policies on `request` (no IO; on the CPU pool when the text is large).
+pub async fn evaluate(
     state: &AppState,
-    tenant: &TenantPolicies,
+    tenant: &Arc<TenantPolicies>,
     request: &Request<'_>,
-) -> DynamicDecision {
+) -> Result<DynamicDecision, JobFailed> {
     if tenant.n_dynamic() == 0 {
-        return DynamicDecision::default();
+        return Ok(DynamicDecision::default());
     }
-    let now = Utc::now();
     let estimated_tokens = estimate_tokens(request.query.len());
     let estimated_cost_usd = state
         .pricing()
@@ -44,20 +46,18 @@ pub fn evaluate(
             0,
         )
         .usd;
-    tenant.evaluate_dynamic(&Facts {
-        query: request.query,
-        user_id: request.user.id.as_deref(),
-        user_email: request.user.email.as_deref(),
-        user_role: request.user.role.as_deref(),
-        request_type: Some(request.request_type),
-        model: request.model,
-        provider: request.provider,
+    let facts = OwnedFacts {
+        query: request.query.to_owned(),
+        user: request.user.clone(),
+        request_type: Some(request.request_type.to_owned()),
+        model: request.model.map(str::to_owned),
+        provider: request.provider.map(str::to_owned),
         estimated_tokens,
         estimated_cost_usd,
-        hour: now.hour(),
-        weekday: weekday_name(now),
-        context: Some(request.context),
-    })
+        at: Utc::now(),
+        context: request.context.clone(),
+    };
+    state.policies().evaluate_dynamic(tenant, facts).await
 }
 
 /// `[{policy_id, name, actions}]` for the audit row.

@@ -17,9 +17,10 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
+use axonflow_platform::budget::{self, RequestScope};
 use axonflow_platform::db::{self, GatewayContext};
-use axonflow_platform::facts::{end_user, flatten_context};
-use axonflow_policy::{Action, Verdict};
+use axonflow_platform::facts::{self, end_user, flatten_context};
+use axonflow_policy::Verdict;
 
 use crate::auth::Caller;
 use crate::decisions;
@@ -141,9 +142,10 @@ pub async fn pre_check(
             request_type: text_of("request_type").unwrap_or("chat"),
             model: text_of("model"),
             provider: text_of("provider"),
-            context: &flatten_context(&context_map),
+            context: &flatten_context(&context_map)?,
         },
-    );
+    )
+    .await?;
     let dynamic_refusal = dynamic
         .block_reason()
         .or_else(|| text_of("provider").and_then(|p| crate::dynamic::route_refusal(&dynamic, p)));
@@ -151,9 +153,33 @@ pub async fn pre_check(
         decision.verdict = Verdict::Deny;
     }
     if dynamic.redacts() {
-        decision.redacted_text = decision.mask_where(&request.query, |m| {
-            m.action == Action::Redact || m.category.starts_with("pii-")
-        });
+        decision.redacted_text = decision.mask_where(&request.query, |m| dynamic.masks(m));
+    }
+    // Budgets that block refuse the call here too: the client must not call its LLM.
+    let workflow_id = facts::workflow_id(text_of("workflow_id"));
+    let user_hash = user.id.as_deref().map(axonflow_platform::budget::user_hash);
+    let mut budget_refusal = None;
+    if decision.verdict == Verdict::Allow && dynamic_refusal.is_none() {
+        let scope = RequestScope {
+            org_id: caller.org_id.clone(),
+            tenant_id: caller.tenant_id.clone(),
+            client_id: client_id.clone(),
+            user_id: user.id.clone(),
+            workflow_id: workflow_id.clone(),
+        };
+        if let Some((budget, status)) =
+            budget::blocking_budget(state.pool(), state.spend(), &tenant.budgets, &scope, now)
+                .await?
+        {
+            decision.verdict = Verdict::Deny;
+            budget_refusal = Some((
+                budget.id.clone(),
+                format!(
+                    "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
+                    budget.name, status.used_usd, budget.limit_usd, budget.period
+                ),
+            ));
+        }
     }
     let approved = decision.verdict == Verdict::Allow;
     let decision_id = Uuid::now_v7();
@@ -167,7 +193,10 @@ pub async fn pre_check(
         .chain(dynamic.policy_ids())
         .map(str::to_owned)
         .collect();
-    let block_reason = decision.block_reason().or(dynamic_refusal);
+    let block_reason = decision
+        .block_reason()
+        .or(dynamic_refusal)
+        .or_else(|| budget_refusal.as_ref().map(|(_, reason)| reason.clone()));
     let requires_redaction = approved && decision.redacted_text.is_some();
     let context = GatewayContext {
         context_id,
@@ -182,6 +211,8 @@ pub async fn pre_check(
         requires_redaction,
         block_reason: block_reason.clone(),
         expires_at,
+        user_hash: user_hash.clone(),
+        workflow_id: workflow_id.clone(),
     };
     let metadata = json!({
         "context_id": context_id,
@@ -197,8 +228,14 @@ pub async fn pre_check(
     if !dynamic.matches.is_empty() {
         metadata["dynamic_policies"] = crate::dynamic::matches_json(&dynamic);
     }
-    if let Some(id) = user.id.as_deref() {
-        metadata["user_hash"] = json!(axonflow_platform::budget::user_hash(id));
+    if let Some(hash) = &user_hash {
+        metadata["user_hash"] = json!(hash);
+    }
+    if let Some(workflow) = &workflow_id {
+        metadata["workflow_id"] = json!(workflow);
+    }
+    if let Some((budget_id, _)) = &budget_refusal {
+        metadata["budget_id"] = json!(budget_id);
     }
     let record = AuditRecord {
         http_status: Some(200),
@@ -397,6 +434,13 @@ pub async fn llm_call(
         "pricing": {"priced_as": cost.priced_as, "fallback": cost.fallback},
         "client_metadata": client_metadata,
     });
+    // The pre-check's user and workflow: this row's cost counts against their budgets.
+    if let Some(hash) = &stored.context.user_hash {
+        metadata["user_hash"] = json!(hash);
+    }
+    if let Some(workflow) = &stored.context.workflow_id {
+        metadata["workflow_id"] = json!(workflow);
+    }
     if !approved {
         metadata["flag"] = json!("llm_call_after_denied_pre_check");
         metadata["block_reason"] = json!(stored.context.block_reason);

@@ -299,7 +299,13 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
         ..EndUser::default()
     };
     let context = match object.get("metadata") {
-        Some(Value::Object(metadata)) => flatten_context(metadata),
+        Some(Value::Object(metadata)) => flatten_context(metadata).map_err(|error| {
+            OpenAiError::invalid(
+                format!("metadata: {error}."),
+                Some("metadata"),
+                "field_too_large",
+            )
+        })?,
         _ => HashMap::new(),
     };
     Ok(ChatRequest {
@@ -467,11 +473,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let trace_id = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceId::from_traceparent)
-        .unwrap_or_else(TraceId::generate);
+    let trace_id = TraceId::of_request(&headers);
     let prepared = match provider_key(&headers)
         .and_then(|key| Ok((key, body_or_error(body, state.config().max_body_bytes)?)))
     {
@@ -595,7 +597,7 @@ async fn decide_and_forward(
             return OpenAiError::PoliciesUnavailable.into_response();
         }
     };
-    let dynamic = dynamic::evaluate(
+    let dynamic = match dynamic::evaluate(
         &state,
         &tenant,
         &dynamic::Request {
@@ -606,7 +608,12 @@ async fn decide_and_forward(
             provider: Some(PROVIDER),
             context: &request.context,
         },
-    );
+    )
+    .await
+    {
+        Ok(dynamic) => dynamic,
+        Err(_) => return OpenAiError::Internal.into_response(),
+    };
     let Evaluated {
         mut decision,
         matches,
@@ -629,6 +636,12 @@ async fn decide_and_forward(
     }
     if let Some(id) = request.user.id.as_deref() {
         metadata["user_hash"] = json!(user_hash(id));
+    }
+    let workflow_id = axonflow_platform::facts::workflow_id(
+        request.context.get("workflow_id").map(String::as_str),
+    );
+    if let Some(workflow) = &workflow_id {
+        metadata["workflow_id"] = json!(workflow);
     }
     let dynamic_refusal = dynamic
         .block_reason()
@@ -695,9 +708,17 @@ async fn decide_and_forward(
         tenant_id: caller.tenant_id.clone(),
         client_id: caller.client_id.clone(),
         user_id: request.user.id.clone(),
-        workflow_id: request.context.get("workflow_id").cloned(),
+        workflow_id,
     };
-    match budget::blocking_budget(state.pool(), &tenant.budgets, &scope, Utc::now()).await {
+    match budget::blocking_budget(
+        state.pool(),
+        state.spend(),
+        &tenant.budgets,
+        &scope,
+        Utc::now(),
+    )
+    .await
+    {
         Ok(None) => {}
         Ok(Some((budget, status))) => {
             let error = OpenAiError::BudgetExceeded {
@@ -723,7 +744,20 @@ async fn decide_and_forward(
         }
         Err(error) => {
             tracing::error!(%error, "budgets could not be read; the call is refused");
-            return OpenAiError::PoliciesUnavailable.into_response();
+            let error_answer = OpenAiError::PoliciesUnavailable;
+            metadata["error"] = json!("budgets_unavailable");
+            let record = AuditRecord {
+                verdict: Verdict::Deny,
+                http_status: Some(error_answer.status().as_u16()),
+                metadata,
+                ..base
+            };
+            if decisions::write_audit(&state, record).await.is_err() {
+                return OpenAiError::AuditUnavailable.into_response();
+            }
+            let mut response = error_answer.into_response();
+            set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
+            return response;
         }
     }
 

@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::budget::{self, user_hash, RequestScope};
-use axonflow_platform::facts::{end_user, flatten_context};
+use axonflow_platform::facts::{self, end_user, flatten_context};
+use axonflow_platform::http::signature::MAX_INTERNAL_BODY_BYTES;
 use axonflow_platform::internal_call::{self, CallError, ProxyAnswer, ProxyCall, PROXY_PATH};
 use axonflow_platform::trace::TraceId;
 use axonflow_policy::Verdict;
@@ -141,11 +142,7 @@ pub async fn request(
     if rate.exceeded.is_some() {
         return Err(rate.to_api_error(Utc::now()));
     }
-    let trace_id = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceId::from_traceparent)
-        .unwrap_or_else(TraceId::generate);
+    let trace_id = TraceId::of_request(&headers);
     let tenant = state
         .policies()
         .for_tenant(state.pool(), &caller.tenant_id)
@@ -155,10 +152,8 @@ pub async fn request(
         .evaluate_one(&tenant, request.query.clone())
         .await?;
     let user = end_user(request.user_token.as_deref(), &context);
-    let workflow_id = context
-        .get("workflow_id")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let flat_context = flatten_context(&context)?;
+    let workflow_id = facts::workflow_id(context.get("workflow_id").and_then(Value::as_str));
     let static_ids: Vec<String> = decision
         .policy_ids()
         .into_iter()
@@ -175,7 +170,7 @@ pub async fn request(
         metadata["user_hash"] = json!(user_hash(id));
     }
     if let Some(workflow) = &workflow_id {
-        metadata["workflow_id"] = json!(workflow.chars().take(128).collect::<String>());
+        metadata["workflow_id"] = json!(workflow);
     }
     let mut call = Call {
         decision_id: Uuid::now_v7(),
@@ -206,9 +201,28 @@ pub async fn request(
         user_id: user.id.clone(),
         workflow_id,
     };
-    if let Some((budget, status)) =
-        budget::blocking_budget(state.pool(), &tenant.budgets, &scope, Utc::now()).await?
+    let blocking = match budget::blocking_budget(
+        state.pool(),
+        state.spend(),
+        &tenant.budgets,
+        &scope,
+        Utc::now(),
+    )
+    .await
     {
+        Ok(blocking) => blocking,
+        Err(error) => {
+            tracing::error!(%error, "budgets could not be read; the proxy call is refused");
+            call.metadata["error"] = json!("budgets_unavailable");
+            call.audit(
+                &state,
+                call.record(Verdict::Deny, StatusCode::SERVICE_UNAVAILABLE),
+            )
+            .await?;
+            return Err(error.into());
+        }
+    };
+    if let Some((budget, status)) = blocking {
         let reason = format!(
             "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
             budget.name, status.used_usd, budget.limit_usd, budget.period
@@ -235,8 +249,39 @@ pub async fn request(
         ));
     }
 
+    let model = context.get("model").and_then(Value::as_str);
+    let provider = context.get("provider").and_then(Value::as_str);
     if request.skip_llm == Some(true) {
+        // No LLM call, so the orchestrator is not asked: the dynamic policies are checked here.
+        let dynamic = crate::dynamic::evaluate(
+            &state,
+            &tenant,
+            &crate::dynamic::Request {
+                query: &request.query,
+                user: &user,
+                request_type: &request_type,
+                model,
+                provider,
+                context: &flat_context,
+            },
+        )
+        .await?;
+        call.policies
+            .extend(dynamic.policy_ids().into_iter().map(str::to_owned));
+        call.metadata["policies"] = json!(call.policies);
         call.metadata["skip_llm"] = json!(true);
+        if !dynamic.matches.is_empty() {
+            call.metadata["dynamic_policies"] = crate::dynamic::matches_json(&dynamic);
+        }
+        let refusal = dynamic
+            .block_reason()
+            .or_else(|| provider.and_then(|p| crate::dynamic::route_refusal(&dynamic, p)));
+        if let Some(reason) = refusal {
+            call.metadata["block_reason"] = json!(reason);
+            call.audit(&state, call.record(Verdict::Deny, StatusCode::FORBIDDEN))
+                .await?;
+            return Ok(call.blocked(StatusCode::FORBIDDEN, &reason, json!({})));
+        }
         call.audit(&state, call.record(Verdict::Allow, StatusCode::OK))
             .await?;
         return Ok(Json(json!({
@@ -270,18 +315,33 @@ pub async fn request(
         query: decision.redacted_text.clone().unwrap_or(request.query),
         request_type,
         user,
-        context: flatten_context(&context),
-        model: context
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        provider: context
-            .get("provider")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        context: flat_context,
+        model: model.map(str::to_owned),
+        provider: provider.map(str::to_owned),
     };
-    let Ok(body) = serde_json::to_vec(&proxy_call) else {
-        return Err(ApiError::Internal);
+    let body = match serde_json::to_vec(&proxy_call) {
+        Ok(body) if body.len() <= MAX_INTERNAL_BODY_BYTES => body,
+        Ok(_) => {
+            // JSON escaping can grow a query the agent accepted past what the orchestrator reads.
+            call.metadata["error"] = json!("payload_too_large");
+            call.audit(
+                &state,
+                call.record(Verdict::Allow, StatusCode::PAYLOAD_TOO_LARGE),
+            )
+            .await?;
+            return Err(ApiError::BodyTooLarge {
+                limit_bytes: MAX_INTERNAL_BODY_BYTES,
+            });
+        }
+        Err(_) => {
+            call.metadata["error"] = json!("internal");
+            call.audit(
+                &state,
+                call.record(Verdict::Allow, StatusCode::INTERNAL_SERVER_ERROR),
+            )
+            .await?;
+            return Err(ApiError::Internal);
+        }
     };
     let sent = internal_call::post_signed(
         state.http(),

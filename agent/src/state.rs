@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axonflow_platform::audit::AuditPipeline;
+use axonflow_platform::budget::SpendCache;
 use axonflow_platform::client_auth::ClientStore;
 use axonflow_platform::config::AgentConfig;
 use axonflow_platform::db::PgPool;
@@ -16,6 +17,10 @@ use axonflow_policy::Engine;
 
 use crate::ratelimit::RateCounters;
 use axonflow_platform::policy_store::PolicyStore;
+
+/// How long a budget's spending is reused before the audit rows are summed again: other replicas'
+/// spending reaches this one's budget checks within it.
+pub const SPEND_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,6 +39,8 @@ struct Inner {
     orchestrator: Arc<PeerChecker>,
     http: reqwest::Client,
     pricing: PricingTable,
+    /// What budgets have used, read briefly from the audit rows.
+    spend: SpendCache,
     audit: AuditPipeline,
     in_flight: InFlightLimit,
     started_at: Instant,
@@ -75,6 +82,7 @@ impl AppState {
                 orchestrator,
                 http,
                 pricing,
+                spend: SpendCache::new(SPEND_CACHE_TTL),
                 audit,
                 in_flight: InFlightLimit::new(config_max_in_flight, crate::error::render_shed),
                 started_at: Instant::now(),
@@ -120,6 +128,11 @@ impl AppState {
 
     pub fn pricing(&self) -> &PricingTable {
         &self.inner.pricing
+    }
+
+    /// What budgets have used, cached for [`SPEND_CACHE_TTL`] at most.
+    pub fn spend(&self) -> &SpendCache {
+        &self.inner.spend
     }
 
     pub fn audit(&self) -> &AuditPipeline {

@@ -452,7 +452,6 @@ pub async fn toggle(
         .remove(&policy.policy_id);
     let action_override = existing.as_ref().and_then(|o| o.action_override.clone());
     check_weakening(
-        &state,
         &caller,
         &policy,
         existing.as_ref(),
@@ -590,7 +589,6 @@ pub async fn create_override(
         .await?
         .remove(&policy.policy_id);
     check_weakening(
-        &state,
         &caller,
         &policy,
         existing.as_ref(),
@@ -649,7 +647,7 @@ pub async fn delete_override(
         .await?
         .remove(&policy.policy_id);
     // Back to the policy as shipped: no weakening of it, but perhaps of a stricter override.
-    check_weakening(&state, &caller, &policy, existing.as_ref(), (None, None))?;
+    check_weakening(&caller, &policy, existing.as_ref(), (None, None))?;
     let record = change(
         &caller,
         &policy.policy_id,

@@ -16,6 +16,11 @@ use serde_json::{json, Value};
 
 use axonflow_platform::budget::{self, RequestScope, ON_EXCEED, PERIODS, SCOPES};
 use axonflow_platform::db::{self, DbError, StoredBudget};
+
+/// A budget's limit: at least a millionth of a dollar (costs are kept to that precision), at most
+/// a billion.
+const MIN_LIMIT_USD: f64 = 1e-6;
+const MAX_LIMIT_USD: f64 = 1e9;
 use axonflow_platform::http::api_error::{ApiError, ApiJson, Problem};
 use axonflow_platform::http::caller::Caller;
 use axonflow_platform::http::params;
@@ -85,11 +90,11 @@ fn check_common(
     if name.trim().is_empty() || name.len() > 200 {
         problem(problems, "name", "required, at most 200 bytes");
     }
-    if !(limit_usd.is_finite() && limit_usd > 0.0 && limit_usd <= 1e12) {
+    if !(limit_usd.is_finite() && (MIN_LIMIT_USD..=MAX_LIMIT_USD).contains(&limit_usd)) {
         problem(
             problems,
             "limit_usd",
-            "a positive number of USD (at most 1e12)",
+            format!("a number of USD from {MIN_LIMIT_USD} to {MAX_LIMIT_USD}"),
         );
     }
     if !ON_EXCEED.contains(&on_exceed) {
@@ -144,7 +149,7 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(request): ApiJson<CreateBudget>,
 ) -> Result<Response, ApiError> {
-    require_write(&state, &caller, "budgets")?;
+    require_write(&caller, "budgets")?;
     let mut problems = Vec::new();
     let id = request.id.unwrap_or_default();
     let id_ok = !id.is_empty()
@@ -294,7 +299,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<UpdateBudget>,
 ) -> Result<Response, ApiError> {
-    require_write(&state, &caller, "budgets")?;
+    require_write(&caller, "budgets")?;
     let mut budget = find(&state, &caller, &id).await?;
     if let Some(name) = request.name {
         budget.name = name;
@@ -340,7 +345,7 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    require_write(&state, &caller, "budgets")?;
+    require_write(&caller, "budgets")?;
     if !db::delete_budget(state.pool(), &caller.tenant_id, &id).await? {
         return Err(not_found(&id));
     }

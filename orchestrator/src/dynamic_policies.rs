@@ -27,6 +27,9 @@ use crate::state::AppState;
 
 const MAX_POLICIES: usize = 500;
 const MAX_CONDITIONS: usize = 50;
+/// All of one tenant's policies together: conditions, and regex conditions (each scans the query).
+const MAX_TENANT_CONDITIONS: usize = 2000;
+const MAX_TENANT_REGEXES: usize = 100;
 const MAX_ACTIONS: usize = 10;
 const TYPES: &[&str] = &["risk", "content", "user", "cost", "compliance"];
 
@@ -171,6 +174,65 @@ fn validate(policy: &StoredDynamicPolicy, reason: Option<&str>) -> Vec<Problem> 
     problems
 }
 
+fn n_conditions(policy: &StoredDynamicPolicy) -> (usize, usize) {
+    let conditions = policy.conditions.as_array().map_or(&[][..], Vec::as_slice);
+    let regexes = conditions
+        .iter()
+        .filter(|c| c.get("operator").and_then(Value::as_str) == Some("regex"))
+        .count();
+    (conditions.len(), regexes)
+}
+
+/// The tenant's policies with `policy` in place of its stored version stay within the tenant's
+/// totals.
+async fn check_tenant_totals(
+    state: &AppState,
+    policy: &StoredDynamicPolicy,
+    problems: &mut Vec<Problem>,
+) -> Result<(), ApiError> {
+    let others = db::list_dynamic_policies(state.pool(), &policy.tenant_id).await?;
+    let (mut conditions, mut regexes) = n_conditions(policy);
+    for other in others.iter().filter(|o| o.id != policy.id) {
+        let (c, r) = n_conditions(other);
+        conditions += c;
+        regexes += r;
+    }
+    if others.iter().filter(|o| o.id != policy.id).count() >= MAX_POLICIES {
+        problem(
+            problems,
+            "policy",
+            format!("a tenant may hold at most {MAX_POLICIES} dynamic policies"),
+        );
+    }
+    if conditions > MAX_TENANT_CONDITIONS || regexes > MAX_TENANT_REGEXES {
+        problem(
+            problems,
+            "conditions",
+            format!(
+                "a tenant's dynamic policies hold at most {MAX_TENANT_CONDITIONS} conditions, \
+                 {MAX_TENANT_REGEXES} of them regex"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `validate` on the CPU pool (it compiles the policy's regexes).
+async fn validated(
+    state: &AppState,
+    policy: StoredDynamicPolicy,
+    reason: Option<String>,
+) -> Result<(StoredDynamicPolicy, Vec<Problem>), ApiError> {
+    Ok(state
+        .policies()
+        .cpu()
+        .run(usize::MAX, move || {
+            let problems = validate(&policy, reason.as_deref());
+            (policy, problems)
+        })
+        .await?)
+}
+
 fn invalid(problems: Vec<Problem>) -> ApiError {
     ApiError::invalid("the dynamic policy", problems)
 }
@@ -279,7 +341,7 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(fields): ApiJson<PolicyFields>,
 ) -> Result<Response, ApiError> {
-    require_write(&state, &caller, "dynamic policies")?;
+    require_write(&caller, "dynamic policies")?;
     let now = Utc::now();
     let policy = StoredDynamicPolicy {
         id: Uuid::now_v7(),
@@ -298,18 +360,8 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let mut problems = validate(&policy, fields.reason.as_deref());
-    if db::list_dynamic_policies(state.pool(), &caller.tenant_id)
-        .await?
-        .len()
-        >= MAX_POLICIES
-    {
-        problem(
-            &mut problems,
-            "policy",
-            format!("a tenant may hold at most {MAX_POLICIES} dynamic policies"),
-        );
-    }
+    let (policy, mut problems) = validated(&state, policy, fields.reason.clone()).await?;
+    check_tenant_totals(&state, &policy, &mut problems).await?;
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
@@ -337,7 +389,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(fields): ApiJson<PolicyFields>,
 ) -> Result<Response, ApiError> {
-    require_write(&state, &caller, "dynamic policies")?;
+    require_write(&caller, "dynamic policies")?;
     let original = find(&state, &caller, &id).await?;
     let mut policy = original.clone();
     let only_enabled = fields.enabled.is_some()
@@ -382,7 +434,8 @@ pub async fn update(
     }
     policy.version += 1;
     policy.updated_at = Utc::now();
-    let problems = validate(&policy, fields.reason.as_deref());
+    let (policy, mut problems) = validated(&state, policy, fields.reason.clone()).await?;
+    check_tenant_totals(&state, &policy, &mut problems).await?;
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
@@ -418,7 +471,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    require_write(&state, &caller, "dynamic policies")?;
+    require_write(&caller, "dynamic policies")?;
     let policy = find(&state, &caller, &id).await?;
     let reason = params::text(&query, "reason").map(str::to_owned);
     if reason.as_ref().is_some_and(|r| r.len() > 1000) {
@@ -576,15 +629,20 @@ pub async fn test(
                 .iter()
                 .map(StoredDynamicPolicy::to_spec)
                 .collect();
-            DynamicEngine::compile(&specs).map_err(|_| {
-                ApiError::bad_request(
-                    "the tenant's dynamic policies do not all compile; test them one by one",
-                    "invalid_policies",
-                )
-            })?
+            state
+                .policies()
+                .cpu()
+                .run(usize::MAX, move || DynamicEngine::compile(&specs))
+                .await?
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "the tenant's dynamic policies do not all compile; test them one by one",
+                        "invalid_policies",
+                    )
+                })?
         }
     };
-    let context: HashMap<String, String> = flatten_context(&input.context);
+    let context: HashMap<String, String> = flatten_context(&input.context)?;
     let user = input.user.unwrap_or_default();
     let weekday = weekday_name(now);
     let facts = Facts {

@@ -3,22 +3,18 @@
 //! a client flagged `tenant_admin` (acting on its own tenant, the only one it reaches). Reads need
 //! ordinary credentials and show only the caller's tenant.
 
-use axonflow_platform::config::DeploymentMode;
 use axonflow_platform::http::api_error::ApiError;
 use axonflow_platform::http::caller::{Caller, Rights};
 
-use crate::state::AppState;
-
 /// Refuses (403) a write by a caller without the rights to make it.
-pub fn require_write(state: &AppState, caller: &Caller, what: &str) -> Result<(), ApiError> {
-    let common = &state.config().common;
-    match (caller.rights, common.deployment_mode) {
-        (Rights::Admin, _) | (Rights::TenantAdmin, DeploymentMode::Enterprise) => Ok(()),
-        (_, DeploymentMode::Community) if common.admin_api_key.is_none() => {
+pub fn require_write(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    match caller.rights {
+        Rights::Admin | Rights::TenantAdmin => Ok(()),
+        Rights::None if caller.may_administer() => {
             tracing::warn!(actor = %caller.actor, what, "write without admin rights: set ADMIN_API_KEY to require them");
             Ok(())
         }
-        _ => Err(ApiError::Forbidden {
+        Rights::None => Err(ApiError::Forbidden {
             message: format!(
                 "changing {what} needs admin rights: Authorization: Bearer <ADMIN_API_KEY>, or in enterprise \
                  mode a client with tenant_admin"

@@ -10,15 +10,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{Timelike, Utc};
+use chrono::Utc;
 use serde_json::{json, Value};
 
-use axonflow_platform::facts::{estimate_tokens, weekday_name};
+use axonflow_platform::facts::{estimate_tokens, OwnedFacts};
 use axonflow_platform::http::api_error::ApiError;
 use axonflow_platform::http::caller::Caller;
 use axonflow_platform::internal_call::{FoundMatch, ProxyAnswer, ProxyCall};
 use axonflow_platform::policy_store::TenantPolicies;
-use axonflow_policy::{Action, Decision, Facts};
+use axonflow_policy::{Action, Decision};
 
 use crate::state::AppState;
 
@@ -108,21 +108,21 @@ async fn decide_and_call(
         .pricing()
         .estimate(PROVIDER, &model, estimated_tokens, 0)
         .usd;
-    let facts = Facts {
-        query: &call.query,
-        user_id: call.user.id.as_deref(),
-        user_email: call.user.email.as_deref(),
-        user_role: call.user.role.as_deref(),
-        request_type: Some(&call.request_type),
-        model: Some(&model),
-        provider: Some(call.provider.as_deref().unwrap_or(PROVIDER)),
+    let facts = OwnedFacts {
+        query: call.query.clone(),
+        user: call.user.clone(),
+        request_type: Some(call.request_type.clone()),
+        model: Some(model.clone()),
+        provider: Some(call.provider.clone().unwrap_or_else(|| PROVIDER.to_owned())),
         estimated_tokens,
         estimated_cost_usd: estimated_cost,
-        hour: now.hour(),
-        weekday: weekday_name(now),
-        context: Some(&call.context),
+        at: now,
+        context: call.context.clone(),
     };
-    let dynamic = tenant.evaluate_dynamic(&facts);
+    let dynamic = match state.policies().evaluate_dynamic(tenant, facts).await {
+        Ok(dynamic) => dynamic,
+        Err(_) => return failed(500, "internal_error", "policy evaluation failed".to_owned()),
+    };
     let dynamic_policies: Vec<String> = dynamic
         .policy_ids()
         .into_iter()
@@ -248,17 +248,6 @@ async fn decide_and_call(
             )
         });
     }
-    let Some(text) = parsed
-        .pointer("/choices/0/message/content")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
-        return with_dynamic(failed(
-            502,
-            "upstream_error",
-            format!("the provider {PROVIDER} answered without a message"),
-        ));
-    };
     let tokens = |field: &str| {
         parsed
             .pointer(&format!("/usage/{field}"))
@@ -281,15 +270,37 @@ async fn decide_and_call(
         u64::from(prompt_tokens),
         u64::from(completion_tokens),
     );
+    // The provider billed the call: the tokens and cost are recorded whatever happens next.
+    let billed = |failure: ProxyAnswer| ProxyAnswer {
+        provider: Some(PROVIDER.to_owned()),
+        model: Some(served_model.clone()),
+        prompt_tokens,
+        completion_tokens,
+        total_tokens,
+        estimated_cost_usd: cost.usd,
+        provider_latency_ms,
+        ..failure
+    };
+    let Some(text) = parsed
+        .pointer("/choices/0/message/content")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return with_dynamic(billed(failed(
+            502,
+            "upstream_error",
+            format!("the provider {PROVIDER} answered without a message"),
+        )));
+    };
     // Output filtering: what a `redact` or `block` policy matches in the answer is masked.
     let output = match state.policies().evaluate_one(tenant, text.clone()).await {
         Ok(decision) => decision,
         Err(_) => {
-            return with_dynamic(failed(
+            return with_dynamic(billed(failed(
                 500,
                 "internal_error",
                 "output filtering failed".to_owned(),
-            ))
+            )))
         }
     };
     let filtered = output

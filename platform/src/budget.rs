@@ -3,6 +3,10 @@
 //! the decision before a call. The agent enforces `block` budgets before calls; the orchestrator
 //! serves the budget API.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Instant;
+
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -87,14 +91,131 @@ pub struct BudgetStatus {
     pub period_end: DateTime<Utc>,
 }
 
-/// What `budget` has used this period (from the audit rows), and any alert thresholds it crossed
-/// recorded once.
-pub async fn status(
+/// What budgets have used, kept briefly per process: checking a budget before every call would
+/// otherwise sum its period's audit rows every time. An entry lives `ttl` at most and is forgotten
+/// as soon as this process records a cost for the tenant, so a replica sees its own spending at
+/// once and the others' within `ttl`. Thresholds already alerted are remembered so an alert is
+/// written once per period, not tried on every call. Bounded: full maps are cleared.
+#[derive(Debug)]
+pub struct SpendCache {
+    ttl: std::time::Duration,
+    /// tenant -> (budget key -> (read at, used USD)).
+    used: Mutex<HashMap<String, TenantSpend>>,
+    /// (tenant, budget, threshold, period start) already alerted.
+    alerted: Mutex<HashSet<AlertKey>>,
+}
+
+/// A tenant's budgets: key -> (read at, used USD).
+type TenantSpend = HashMap<String, (Instant, f64)>;
+type AlertKey = (String, String, i32, DateTime<Utc>);
+
+const MAX_CACHED_TENANTS: usize = 10_000;
+const MAX_CACHED_ALERTS: usize = 100_000;
+
+impl SpendCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        SpendCache {
+            ttl,
+            used: Mutex::new(HashMap::new()),
+            alerted: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The key of a budget's spending: its scope and period start too, so an edited budget or a
+    /// new period is read afresh.
+    fn key(budget: &StoredBudget, start: DateTime<Utc>) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            budget.id,
+            budget.scope,
+            budget.scope_id,
+            start.timestamp()
+        )
+    }
+
+    fn get(&self, budget: &StoredBudget, start: DateTime<Utc>) -> Option<f64> {
+        let used = self.used.lock().ok()?;
+        let (read_at, usd) = used
+            .get(&budget.tenant_id)?
+            .get(&Self::key(budget, start))?;
+        (read_at.elapsed() < self.ttl).then_some(*usd)
+    }
+
+    fn put(&self, budget: &StoredBudget, start: DateTime<Utc>, usd: f64) {
+        if let Ok(mut used) = self.used.lock() {
+            if used.len() >= MAX_CACHED_TENANTS && !used.contains_key(&budget.tenant_id) {
+                used.clear();
+            }
+            used.entry(budget.tenant_id.clone())
+                .or_default()
+                .insert(Self::key(budget, start), (Instant::now(), usd));
+        }
+    }
+
+    /// Forgets what the tenant's budgets used: this process just recorded a cost for it.
+    pub fn forget_tenant(&self, tenant_id: &str) {
+        if let Ok(mut used) = self.used.lock() {
+            used.remove(tenant_id);
+        }
+    }
+
+    fn alert_key(budget: &StoredBudget, threshold: i32, start: DateTime<Utc>) -> AlertKey {
+        (
+            budget.tenant_id.clone(),
+            budget.id.clone(),
+            threshold,
+            start,
+        )
+    }
+
+    /// Whether this process already recorded the alert.
+    fn alerted(&self, budget: &StoredBudget, threshold: i32, start: DateTime<Utc>) -> bool {
+        self.alerted
+            .lock()
+            .is_ok_and(|alerted| alerted.contains(&Self::alert_key(budget, threshold, start)))
+    }
+
+    fn remember_alert(&self, budget: &StoredBudget, threshold: i32, start: DateTime<Utc>) {
+        if let Ok(mut alerted) = self.alerted.lock() {
+            if alerted.len() >= MAX_CACHED_ALERTS {
+                alerted.clear();
+            }
+            alerted.insert(Self::alert_key(budget, threshold, start));
+        }
+    }
+}
+
+/// The status of `budget` having used `used` USD in the period `[start, end)`.
+fn status_of(
+    budget: &StoredBudget,
+    used: f64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> BudgetStatus {
+    let percentage = if budget.limit_usd > 0.0 {
+        used / budget.limit_usd * 100.0
+    } else {
+        0.0
+    };
+    let exceeded = used >= budget.limit_usd;
+    BudgetStatus {
+        used_usd: used,
+        remaining_usd: (budget.limit_usd - used).max(0.0),
+        percentage,
+        exceeded,
+        blocking: exceeded && budget.enabled && budget.on_exceed == "block",
+        period_start: start,
+        period_end: end,
+    }
+}
+
+/// What `budget` has used this period, summed from the audit rows.
+async fn used_usd(
     pool: &PgPool,
     budget: &StoredBudget,
-    now: DateTime<Utc>,
-) -> Result<BudgetStatus, DbError> {
-    let (start, end) = period_bounds(&budget.period, now);
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<f64, DbError> {
     let (column, value) = match budget.scope.as_str() {
         "organization" => (ScopeColumn::Org, budget.scope_id.clone()),
         "team" => (ScopeColumn::Tenant, budget.scope_id.clone()),
@@ -102,15 +223,23 @@ pub async fn status(
         "user" => (ScopeColumn::UserHash, user_hash(&budget.scope_id)),
         _ => (ScopeColumn::Workflow, budget.scope_id.clone()),
     };
-    let used = db::spent_usd(pool, &budget.tenant_id, column, &value, start, end).await?;
-    let percentage = if budget.limit_usd > 0.0 {
-        used / budget.limit_usd * 100.0
-    } else {
-        0.0
-    };
-    let exceeded = used >= budget.limit_usd;
+    db::spent_usd(pool, &budget.tenant_id, column, &value, start, end).await
+}
+
+/// Records each alert threshold `status` has crossed, once per period (`cache` skips the ones this
+/// process already recorded).
+async fn record_alerts(
+    pool: &PgPool,
+    budget: &StoredBudget,
+    status: &BudgetStatus,
+    now: DateTime<Utc>,
+    cache: Option<&SpendCache>,
+) -> Result<(), DbError> {
+    let (start, used, percentage) = (status.period_start, status.used_usd, status.percentage);
     for threshold in &budget.alert_thresholds {
-        if percentage >= f64::from(*threshold) {
+        if percentage >= f64::from(*threshold)
+            && !cache.is_some_and(|cache| cache.alerted(budget, *threshold, start))
+        {
             let alert = StoredBudgetAlert {
                 id: Uuid::now_v7(),
                 budget_id: budget.id.clone(),
@@ -127,29 +256,53 @@ pub async fn status(
             if db::record_budget_alert(pool, &budget.tenant_id, &alert).await? {
                 tracing::warn!(budget_id = %budget.id, tenant_id = %budget.tenant_id, threshold, "budget alert threshold reached");
             }
+            if let Some(cache) = cache {
+                cache.remember_alert(budget, *threshold, start);
+            }
         }
     }
-    Ok(BudgetStatus {
-        used_usd: used,
-        remaining_usd: (budget.limit_usd - used).max(0.0),
-        percentage,
-        exceeded,
-        blocking: exceeded && budget.enabled && budget.on_exceed == "block",
-        period_start: start,
-        period_end: end,
-    })
+    Ok(())
+}
+
+/// What `budget` has used this period (from the audit rows, uncached), and any alert thresholds it
+/// crossed recorded once.
+pub async fn status(
+    pool: &PgPool,
+    budget: &StoredBudget,
+    now: DateTime<Utc>,
+) -> Result<BudgetStatus, DbError> {
+    let (start, end) = period_bounds(&budget.period, now);
+    let status = status_of(
+        budget,
+        used_usd(pool, budget, start, end).await?,
+        start,
+        end,
+    );
+    record_alerts(pool, budget, &status, now, None).await?;
+    Ok(status)
 }
 
 /// The decision before a call: the first enabled budget covering the request that blocks, with its
 /// status, or `None` when the call may go. Budgets that only warn are logged.
 pub async fn blocking_budget(
     pool: &PgPool,
+    cache: &SpendCache,
     budgets: &[StoredBudget],
     scope: &RequestScope,
     now: DateTime<Utc>,
 ) -> Result<Option<(StoredBudget, BudgetStatus)>, DbError> {
     for budget in budgets.iter().filter(|b| b.enabled && covers(b, scope)) {
-        let state = status(pool, budget, now).await?;
+        let (start, end) = period_bounds(&budget.period, now);
+        let state = match cache.get(budget, start) {
+            Some(used) => status_of(budget, used, start, end),
+            None => {
+                let used = used_usd(pool, budget, start, end).await?;
+                cache.put(budget, start, used);
+                let state = status_of(budget, used, start, end);
+                record_alerts(pool, budget, &state, now, Some(cache)).await?;
+                state
+            }
+        };
         if state.blocking {
             return Ok(Some((budget.clone(), state)));
         }
@@ -215,10 +368,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn budgets_cover_their_scope_only() {
+    fn sample(scope: &str, scope_id: &str) -> StoredBudget {
         let now = Utc::now();
-        let budget = |scope: &str, scope_id: &str| StoredBudget {
+        StoredBudget {
             tenant_id: "t".to_owned(),
             id: "b".to_owned(),
             org_id: "o".to_owned(),
@@ -232,7 +384,40 @@ mod tests {
             enabled: true,
             created_at: now,
             updated_at: now,
-        };
+        }
+    }
+
+    #[test]
+    fn spending_is_reused_briefly_and_forgotten_on_a_new_cost() {
+        let cache = SpendCache::new(std::time::Duration::from_millis(200));
+        let budget = sample("team", "t");
+        let start = period_bounds("monthly", Utc::now()).0;
+        assert_eq!(cache.get(&budget, start), None);
+        cache.put(&budget, start, 0.5);
+        assert_eq!(cache.get(&budget, start), Some(0.5));
+        // An edited scope or another period is not the same spending.
+        assert_eq!(cache.get(&sample("team", "other"), start), None);
+        assert_eq!(cache.get(&budget, start + Duration::days(40)), None);
+        cache.forget_tenant("t");
+        assert_eq!(cache.get(&budget, start), None);
+        cache.put(&budget, start, 0.7);
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert_eq!(cache.get(&budget, start), None, "expired");
+        assert!(!cache.alerted(&budget, 80, start));
+        cache.remember_alert(&budget, 80, start);
+        assert!(cache.alerted(&budget, 80, start));
+        assert!(!cache.alerted(&budget, 90, start));
+        let status = status_of(&budget, 1.0, start, start + Duration::days(30));
+        assert!(status.exceeded && status.blocking);
+        assert_eq!(status.remaining_usd, 0.0);
+        let status = status_of(&budget, 0.25, start, start + Duration::days(30));
+        assert!(!status.exceeded);
+        assert!((status.percentage - 25.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn budgets_cover_their_scope_only() {
+        let budget = sample;
         let scope = RequestScope {
             org_id: "o".to_owned(),
             tenant_id: "t".to_owned(),

@@ -30,6 +30,13 @@ pub struct ForwardedCaller {
     pub actor: String,
     pub rate_limit_rpm: Option<u32>,
     pub rate_limit_tpm: Option<u32>,
+    /// The entry point's answer to whether admin-only changes need rights; absent means they do.
+    #[serde(default = "required")]
+    pub admin_rights_required: bool,
+}
+
+fn required() -> bool {
+    true
 }
 
 impl From<&Caller> for ForwardedCaller {
@@ -48,6 +55,7 @@ impl From<&Caller> for ForwardedCaller {
             actor: caller.actor.clone(),
             rate_limit_rpm: caller.rate_limit_rpm,
             rate_limit_tpm: caller.rate_limit_tpm,
+            admin_rights_required: caller.admin_rights_required,
         }
     }
 }
@@ -67,6 +75,7 @@ impl From<ForwardedCaller> for Caller {
             actor: forwarded.actor,
             rate_limit_rpm: forwarded.rate_limit_rpm,
             rate_limit_tpm: forwarded.rate_limit_tpm,
+            admin_rights_required: forwarded.admin_rights_required,
         }
     }
 }
@@ -194,7 +203,12 @@ mod tests {
 
     #[test]
     fn callers_cross_the_wire_unchanged() {
-        for rights in [Rights::None, Rights::TenantAdmin, Rights::Admin] {
+        for (rights, admin_rights_required) in [
+            (Rights::None, true),
+            (Rights::None, false),
+            (Rights::TenantAdmin, true),
+            (Rights::Admin, true),
+        ] {
             let caller = Caller {
                 client_id: "app".to_owned(),
                 tenant_id: "t".to_owned(),
@@ -204,6 +218,7 @@ mod tests {
                 actor: "app".to_owned(),
                 rate_limit_rpm: Some(5),
                 rate_limit_tpm: None,
+                admin_rights_required,
             };
             let wire = serde_json::to_string(&ForwardedCaller::from(&caller)).expect("json");
             let back: ForwardedCaller = serde_json::from_str(&wire).expect("json");

@@ -132,13 +132,17 @@ fn compile_custom(
 }
 
 /// Compiles the tenant's dynamic policies; one that no longer compiles is left out and named.
-fn compile_dynamic(rows: &[db::StoredDynamicPolicy]) -> (Option<DynamicEngine>, Vec<String>) {
+/// `None` when the ones that compile alone do not compile together: the tenant's requests are then
+/// refused rather than let through unchecked.
+fn compile_dynamic(
+    rows: &[db::StoredDynamicPolicy],
+) -> Option<(Option<DynamicEngine>, Vec<String>)> {
     if rows.is_empty() {
-        return (None, Vec::new());
+        return Some((None, Vec::new()));
     }
     let specs: Vec<DynamicSpec> = rows.iter().map(db::StoredDynamicPolicy::to_spec).collect();
     match DynamicEngine::compile(&specs) {
-        Ok(engine) => (Some(engine), Vec::new()),
+        Ok(engine) => Some((Some(engine), Vec::new())),
         Err(errors) => {
             tracing::error!(%errors, "dynamic policies do not compile; compiling them one by one");
             let mut skipped = Vec::new();
@@ -152,7 +156,16 @@ fn compile_dynamic(rows: &[db::StoredDynamicPolicy]) -> (Option<DynamicEngine>, 
                     ok
                 })
                 .collect();
-            (DynamicEngine::compile(&good).ok(), skipped)
+            if good.is_empty() {
+                return Some((None, skipped));
+            }
+            match DynamicEngine::compile(&good) {
+                Ok(engine) => Some((Some(engine), skipped)),
+                Err(errors) => {
+                    tracing::error!(%errors, "dynamic policies do not compile together");
+                    None
+                }
+            }
         }
     }
 }
@@ -209,7 +222,7 @@ impl PolicyStore {
                     .cpu
                     .run(usize::MAX, move || store.compile_tenant(set))
                     .await;
-                let Ok(entry) = compiled else {
+                let Ok(Some(entry)) = compiled else {
                     tracing::error!(%tenant_id, "tenant policy compilation failed");
                     return Err(Unavailable::Compile);
                 };
@@ -238,16 +251,16 @@ impl PolicyStore {
     }
 
     /// Compiles one tenant's set (CPU work: runs on the CPU pool).
-    fn compile_tenant(&self, set: db::TenantPolicySet) -> TenantPolicies {
+    fn compile_tenant(&self, set: db::TenantPolicySet) -> Option<TenantPolicies> {
         let (custom, mut skipped) = compile_custom(&set.custom, &self.options);
-        let (dynamic, skipped_dynamic) = compile_dynamic(&set.dynamic);
+        let (dynamic, skipped_dynamic) = compile_dynamic(&set.dynamic)?;
         skipped.extend(skipped_dynamic);
         let by_policy: HashMap<&str, Adjustment> = set
             .overrides
             .iter()
             .map(|o| (o.policy_id.as_str(), adjustment_of(o)))
             .collect();
-        TenantPolicies {
+        Some(TenantPolicies {
             revision: set.revision,
             custom,
             system_adjustments: self.system.adjust(&by_policy),
@@ -255,7 +268,7 @@ impl PolicyStore {
             skipped,
             dynamic,
             budgets: set.budgets,
-        }
+        })
     }
 
     /// Evaluates each text with the tenant's policies: one decision per text, in order. Large
@@ -275,6 +288,23 @@ impl PolicyStore {
                     .map(|text| store.evaluate(&tenant, text))
                     .collect()
             })
+            .await
+    }
+
+    /// The tenant's dynamic policies on `facts`: on the CPU pool when the query is large (regex
+    /// conditions scan it).
+    pub async fn evaluate_dynamic(
+        self: &Arc<Self>,
+        tenant: &Arc<TenantPolicies>,
+        facts: crate::facts::OwnedFacts,
+    ) -> Result<DynamicDecision, JobFailed> {
+        if tenant.n_dynamic() == 0 {
+            return Ok(DynamicDecision::default());
+        }
+        let cost = facts.query.len() + 64 * tenant.n_dynamic();
+        let tenant = tenant.clone();
+        self.cpu
+            .run(cost, move || tenant.evaluate_dynamic(&facts.as_facts()))
             .await
     }
 

@@ -38,6 +38,15 @@ impl TraceId {
         Some(TraceId(trace_id.to_owned()))
     }
 
+    /// The trace id of the request's `traceparent` header, or a new one.
+    pub fn of_request(headers: &axum::http::HeaderMap) -> Self {
+        headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceId::from_traceparent)
+            .unwrap_or_else(TraceId::generate)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

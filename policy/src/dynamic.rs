@@ -172,6 +172,13 @@ impl DynamicDecision {
             .any(|(_, action)| matches!(action, DynamicAction::Redact))
     }
 
+    /// Whether a static match is masked under this decision: a `redact` match always, and every
+    /// piece of personal data (`pii-*`) when a matched dynamic policy redacts.
+    pub fn masks(&self, found: &crate::Match) -> bool {
+        found.action == crate::Action::Redact
+            || (self.redacts() && found.category.starts_with("pii-"))
+    }
+
     /// The providers the request may go to (the intersection of every route action); `None` when no
     /// policy routes.
     pub fn allowed_providers(&self) -> Option<Vec<String>> {

@@ -15,13 +15,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use axonflow_platform::config::DeploymentMode;
 use axonflow_platform::db::{ChangeMeta, ChangeType, PolicyChange, StoredOverride, StoredPolicy};
 use axonflow_policy::Action;
 
 use crate::auth::{Caller, Rights};
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::time::rfc3339;
 
 /// What a system policy does for a tenant: its action and whether it runs.
@@ -60,7 +58,6 @@ impl PolicyState {
 /// someone else set that override (a client cannot undo a stricter setting made by an admin, but
 /// may undo its own).
 pub fn check_weakening(
-    state: &AppState,
     caller: &Caller,
     policy: &StoredPolicy,
     current: Option<&StoredOverride>,
@@ -79,11 +76,9 @@ pub fn check_weakening(
     if !shipped.weakened_by(after) && !below_current {
         return Ok(());
     }
-    let common = &state.config().common;
-    let allowed = match (caller.rights, common.deployment_mode) {
-        (Rights::Admin, _) => true,
-        (Rights::TenantAdmin, DeploymentMode::Enterprise) => true,
-        (_, DeploymentMode::Community) if common.admin_api_key.is_none() => {
+    let allowed = match caller.rights {
+        Rights::Admin | Rights::TenantAdmin => true,
+        Rights::None if caller.may_administer() => {
             tracing::warn!(
                 policy_id = %policy.policy_id,
                 actor = %caller.actor,

@@ -19,6 +19,16 @@ async fn stack(
     n_agents: usize,
     extra: &[(&str, &str)],
 ) -> (Agent, Vec<Agent>) {
+    stack_with(upstream, n_agents, extra, &[]).await
+}
+
+/// [`stack`] with settings for the agents only.
+async fn stack_with(
+    upstream: &MockUpstream,
+    n_agents: usize,
+    extra: &[(&str, &str)],
+    agents_only: &[(&str, &str)],
+) -> (Agent, Vec<Agent>) {
     let database_url = fresh_database().await;
     let base = upstream.base_url();
     let mut orchestrator_env = vec![
@@ -36,6 +46,7 @@ async fn stack(
                 ("OPENAI_BASE_URL", base.as_str()),
             ];
             env.extend_from_slice(extra);
+            env.extend_from_slice(agents_only);
             Agent::start(&database_url, &env)
         })
         .collect();
@@ -418,4 +429,147 @@ async fn writes_need_admin_rights_once_an_admin_key_is_set() {
         crate::common::get_json(agent, &format!("/api/v1/dynamic-policies/{id}/versions")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(versions["versions"][0]["change_type"], "create");
+}
+
+#[tokio::test]
+async fn the_entry_point_decides_whether_writes_need_admin_rights() {
+    // Only the agent has the admin key: a write through it needs the key, whatever the
+    // orchestrator's own settings.
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let (_orchestrator, agents) =
+        stack_with(&upstream, 1, &[], &[("ADMIN_API_KEY", ADMIN_KEY)]).await;
+    let budget = json!({"id": "cap", "name": "Cap", "scope": "team", "limit_usd": 1.0,
+                        "period": "monthly", "on_exceed": "warn"});
+    let (status, refused) = post_json(&agents[0], "/api/v1/budgets", budget.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["code"], "admin_rights_required");
+    let (status, _, created) = send(
+        &agents[0],
+        reqwest::Method::POST,
+        "/api/v1/budgets",
+        Some(&format!("Bearer {ADMIN_KEY}")),
+        Some(budget),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    for limit in [0.0, 1e-9, 2e9, -1.0] {
+        let (status, _, invalid) = send(
+            &agents[0],
+            reqwest::Method::POST,
+            "/api/v1/budgets",
+            Some(&format!("Bearer {ADMIN_KEY}")),
+            Some(
+                json!({"id": "odd", "name": "Odd", "scope": "team", "limit_usd": limit,
+                        "period": "monthly", "on_exceed": "warn"}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{limit}: {invalid}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_entry_point_applies_dynamic_policies_and_budgets() {
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let (_orchestrator, agents) = stack(&upstream, 1, &[("PII_ACTION", "warn")]).await;
+    let agent = &agents[0];
+    for policy in [
+        json!({"name": "No launch codes", "conditions": [{"field": "query", "operator": "contains", "value": "launch code"}],
+               "actions": [{"type": "block", "config": {"reason": "launch codes stay inside"}}]}),
+        json!({"name": "HR data is masked", "conditions": [{"field": "context.department", "operator": "equals", "value": "hr"}],
+               "actions": [{"type": "redact"}]}),
+        json!({"name": "Connector data is masked", "conditions": [{"field": "request_type", "operator": "equals", "value": "mcp"}],
+               "actions": [{"type": "redact"}]}),
+    ] {
+        let (status, created) = post_json(agent, "/api/v1/dynamic-policies", policy).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+
+    // Proxy Mode without an LLM call: checked here, not by the orchestrator.
+    let skip = |query: &str| json!({"query": query, "user_token": "u", "client_id": "proxy-app", "skip_llm": true});
+    let (status, body) = post_json(agent, "/api/request", skip("the launch code?")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["block_reason"], "launch codes stay inside");
+    let (status, body) = post_json(agent, "/api/request", skip("the weather?")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = audit_rows(
+        agent,
+        "SELECT verdict, http_status, metadata FROM llm_call_audits WHERE source = 'proxy' ORDER BY created_at",
+    )
+    .await;
+    assert_eq!(
+        rows.iter().map(|r| (r.0.as_str(), r.1)).collect::<Vec<_>>(),
+        [("deny", Some(403)), ("allow", Some(200))]
+    );
+
+    // MCP statements: a block, and personal data masked under a redacting policy.
+    let check = |statement: &str| json!({"connector_type": "postgres", "statement": statement});
+    let (status, body) = post_json(
+        agent,
+        "/api/v1/mcp/check-input",
+        check("SELECT launch code FROM vault"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = post_json(
+        agent,
+        "/api/v1/mcp/check-input",
+        check("SELECT * FROM users WHERE email = 'jane.doe@example.com'"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let statement = body["redacted_statement"].as_str().expect("masked");
+    assert!(!statement.contains("jane.doe@example.com"), "{statement}");
+
+    // Decision Mode: the redaction is an obligation, only where the policy applies.
+    let decide = |department: &str| json!({"stage": "llm", "query": "write to jane.doe@example.com", "context": {"department": department}});
+    let (status, body) = post_json(agent, "/api/v1/decide", decide("hr")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["verdict"], "allow");
+    assert_eq!(body["obligations"][0]["type"], "redact_pii", "{body}");
+    let (_, body) = post_json(agent, "/api/v1/decide", decide("engineering")).await;
+    assert_eq!(body["obligations"], json!([]), "{body}");
+
+    // Gateway Mode: the pre-check's workflow carries to the llm-call audit, so a workflow budget
+    // counts it and refuses the next pre-check of that workflow only.
+    let pre_check = |workflow: &str| {
+        json!({"query": "plan the week", "user_token": "u", "client_id": "gw-app",
+               "context": {"workflow_id": workflow}})
+    };
+    let (_, pre) = post_json(agent, "/api/policy/pre-check", pre_check("wf-1")).await;
+    assert_eq!(pre["approved"], true, "{pre}");
+    let (status, _) = post_json(
+        agent,
+        "/api/v1/budgets",
+        json!({"id": "wf-cap", "name": "Workflow cap", "scope": "workflow", "scope_id": "wf-1",
+               "limit_usd": 0.000001, "period": "daily", "on_exceed": "block"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, audited) = post_json(
+        agent,
+        "/api/audit/llm-call",
+        json!({"context_id": pre["context_id"], "client_id": "gw-app", "provider": "openai",
+               "model": "gpt-4o", "token_usage": {"prompt_tokens": 1000, "completion_tokens": 1000}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{audited}");
+    let (_, refused) = post_json(agent, "/api/policy/pre-check", pre_check("wf-1")).await;
+    assert_eq!(refused["approved"], false, "{refused}");
+    assert!(
+        refused["block_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("Workflow cap")),
+        "{refused}"
+    );
+    let (_, other) = post_json(agent, "/api/policy/pre-check", pre_check("wf-2")).await;
+    assert_eq!(other["approved"], true, "{other}");
+    assert!(
+        upstream.received().is_empty(),
+        "no call went to the provider"
+    );
 }

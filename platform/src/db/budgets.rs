@@ -16,13 +16,14 @@ pub const USAGE_SOURCES: &[&str] = &["openai_gateway", "llm_call", "proxy"];
 
 /// Which of those rows are usage: every llm-call audit (the client called its LLM whatever the
 /// pre-check said), and the OpenAI-endpoint and Proxy Mode calls that were allowed (a denied one
-/// never reached a provider). `$n` is bound to `USAGE_SOURCES`.
+/// never reached a provider), less the Proxy Mode checks that asked for no LLM call (`skip_llm`).
+/// `$n` is bound to `USAGE_SOURCES`.
 macro_rules! usage_rows {
     ($sources:literal) => {
         concat!(
             "source = ANY(",
             $sources,
-            ") AND (source = 'llm_call' OR verdict = 'allow')"
+            ") AND (source = 'llm_call' OR verdict = 'allow') AND NOT (metadata ? 'skip_llm')"
         )
     };
 }

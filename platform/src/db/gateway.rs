@@ -26,6 +26,9 @@ pub struct GatewayContext {
     pub requires_redaction: bool,
     pub block_reason: Option<String>,
     pub expires_at: DateTime<Utc>,
+    /// The end user's hash and the workflow, for budgets.
+    pub user_hash: Option<String>,
+    pub workflow_id: Option<String>,
 }
 
 /// A context read back, with what the database clock says of it.
@@ -52,8 +55,8 @@ pub async fn insert_gateway_context(
 ) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO gateway_contexts (context_id, decision_id, client_id, tenant_id, org_id, user_token_hash, \
-         query_hash, policies, approved, requires_redaction, block_reason, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         query_hash, policies, approved, requires_redaction, block_reason, expires_at, user_hash, workflow_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(context.context_id)
     .bind(context.decision_id)
@@ -67,6 +70,8 @@ pub async fn insert_gateway_context(
     .bind(context.requires_redaction)
     .bind(&context.block_reason)
     .bind(context.expires_at)
+    .bind(&context.user_hash)
+    .bind(&context.workflow_id)
     .execute(pool)
     .await?;
     Ok(())
@@ -87,6 +92,8 @@ fn context_from_row(row: &PgRow) -> Result<StoredContext, sqlx::Error> {
             requires_redaction: row.try_get("requires_redaction")?,
             block_reason: row.try_get("block_reason")?,
             expires_at: row.try_get("expires_at")?,
+            user_hash: row.try_get("user_hash")?,
+            workflow_id: row.try_get("workflow_id")?,
         },
         expired: row.try_get("expired")?,
         audit_count: row.try_get("audit_count")?,
@@ -101,7 +108,7 @@ pub async fn find_gateway_context(
 ) -> Result<Option<StoredContext>, DbError> {
     let row = sqlx::query(
         "SELECT context_id, decision_id, client_id, tenant_id, org_id, user_token_hash, query_hash, policies, \
-         approved, requires_redaction, block_reason, expires_at, expires_at <= now() AS expired, audit_count \
+         approved, requires_redaction, block_reason, expires_at, user_hash, workflow_id, expires_at <= now() AS expired, audit_count \
          FROM gateway_contexts WHERE context_id = $1 AND tenant_id = $2",
     )
     .bind(context_id)

@@ -152,6 +152,12 @@ impl From<crate::cpu::JobFailed> for ApiError {
     }
 }
 
+impl From<crate::facts::ContextTooLarge> for ApiError {
+    fn from(error: crate::facts::ContextTooLarge) -> Self {
+        ApiError::bad_request(error.to_string(), "field_too_large")
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -49,9 +49,20 @@ pub struct Caller {
     /// The client's own limits; `None` means the configured default.
     pub rate_limit_rpm: Option<u32>,
     pub rate_limit_tpm: Option<u32>,
+    /// Whether admin-only changes need admin rights where this caller was resolved: in enterprise
+    /// mode or with an admin key configured. Carried to the orchestrator with the caller, so the
+    /// entry point's settings decide.
+    pub admin_rights_required: bool,
 }
 
 impl Caller {
+    /// Whether the caller may make admin-only changes (weakening system policies, providers,
+    /// dynamic policies, budgets): the admin key, a tenant admin, or anyone where no rights are
+    /// required (community mode without an admin key).
+    pub fn may_administer(&self) -> bool {
+        matches!(self.rights, Rights::Admin | Rights::TenantAdmin) || !self.admin_rights_required
+    }
+
     fn plain(client_id: String, tenant_id: String, org_id: String) -> Caller {
         Caller {
             actor: client_id.clone(),
@@ -62,6 +73,7 @@ impl Caller {
             rights: Rights::None,
             rate_limit_rpm: None,
             rate_limit_tpm: None,
+            admin_rights_required: true,
         }
     }
 
@@ -157,6 +169,23 @@ pub fn is_valid_scope_id(id: &str) -> bool {
 
 /// Resolves the caller of a request. `public`: the route answers without credentials.
 pub async fn resolve(
+    settings: CallerSettings<'_>,
+    clients: &ClientStore,
+    pool: &PgPool,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    public: bool,
+) -> Result<Caller, CallerRejection> {
+    let admin_rights_required =
+        settings.mode == DeploymentMode::Enterprise || settings.admin_api_key.is_some();
+    let caller = resolve_identity(settings, clients, pool, headers, query, public).await?;
+    Ok(Caller {
+        admin_rights_required,
+        ..caller
+    })
+}
+
+async fn resolve_identity(
     settings: CallerSettings<'_>,
     clients: &ClientStore,
     pool: &PgPool,

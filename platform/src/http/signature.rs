@@ -11,8 +11,9 @@ use axum::response::Response;
 use crate::db::PgPool;
 use crate::internal_auth::{self, InternalAuth};
 
-/// Largest body an internal call may carry.
-pub const MAX_INTERNAL_BODY_BYTES: usize = 1024 * 1024;
+/// Largest body an internal call may carry: above the agent's default body limit, since a Proxy
+/// Mode call carries the whole query.
+pub const MAX_INTERNAL_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// What the signature layer needs from a service's state.
 pub trait SignedCalls: Clone + Send + Sync + 'static {
