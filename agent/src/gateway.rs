@@ -168,8 +168,9 @@ pub async fn pre_check(
             workflow_id: workflow_id.clone(),
         };
         if let Some((budget, status)) =
-            budget::blocking_budget(state.pool(), state.spend(), &tenant.budgets, &scope, now)
+            budget::check(state.pool(), state.spend(), &tenant.budgets, &scope, now)
                 .await?
+                .blocking
         {
             decision.verdict = Verdict::Deny;
             budget_refusal = Some((

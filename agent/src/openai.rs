@@ -710,7 +710,8 @@ async fn decide_and_forward(
         user_id: request.user.id.clone(),
         workflow_id,
     };
-    match budget::blocking_budget(
+    // A downgrade budget cannot pick the model here: the client's body goes out as sent.
+    match budget::check(
         state.pool(),
         state.spend(),
         &tenant.budgets,
@@ -718,6 +719,7 @@ async fn decide_and_forward(
         Utc::now(),
     )
     .await
+    .map(|check| check.blocking)
     {
         Ok(None) => {}
         Ok(Some((budget, status))) => {

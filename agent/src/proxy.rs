@@ -201,7 +201,7 @@ pub async fn request(
         user_id: user.id.clone(),
         workflow_id,
     };
-    let blocking = match budget::blocking_budget(
+    let budgets = match budget::check(
         state.pool(),
         state.spend(),
         &tenant.budgets,
@@ -210,7 +210,7 @@ pub async fn request(
     )
     .await
     {
-        Ok(blocking) => blocking,
+        Ok(budgets) => budgets,
         Err(error) => {
             tracing::error!(%error, "budgets could not be read; the proxy call is refused");
             call.metadata["error"] = json!("budgets_unavailable");
@@ -222,7 +222,7 @@ pub async fn request(
             return Err(error.into());
         }
     };
-    if let Some((budget, status)) = blocking {
+    if let Some((budget, status)) = budgets.blocking {
         let reason = format!(
             "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
             budget.name, status.used_usd, budget.limit_usd, budget.period
@@ -249,6 +249,9 @@ pub async fn request(
         ));
     }
 
+    if let Some(budget) = &budgets.downgrading {
+        call.metadata["budget_downgrade"] = json!(budget.id);
+    }
     let model = context.get("model").and_then(Value::as_str);
     let provider = context.get("provider").and_then(Value::as_str);
     if request.skip_llm == Some(true) {
@@ -318,6 +321,7 @@ pub async fn request(
         context: flat_context,
         model: model.map(str::to_owned),
         provider: provider.map(str::to_owned),
+        downgrade: budgets.downgrading.is_some(),
     };
     let body = match serde_json::to_vec(&proxy_call) {
         Ok(body) if body.len() <= MAX_INTERNAL_BODY_BYTES => body,

@@ -97,11 +97,18 @@ async fn decide_and_call(
     tenant: &std::sync::Arc<TenantPolicies>,
     call: ProxyCall,
 ) -> ProxyAnswer {
-    let model = call
+    let requested = call
         .model
         .clone()
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_MODEL.to_owned());
+    // An exhausted downgrade budget: the provider's cheapest listed model, when it is cheaper.
+    let downgraded = call
+        .downgrade
+        .then(|| state.pricing().cheaper_model(PROVIDER, &requested))
+        .flatten()
+        .map(str::to_owned);
+    let model = downgraded.clone().unwrap_or_else(|| requested.clone());
     let now = Utc::now();
     let estimated_tokens = estimate_tokens(call.query.len());
     let estimated_cost = state
@@ -321,6 +328,7 @@ async fn decide_and_call(
         details: json!({
             "pricing": {"priced_as": cost.priced_as, "fallback": cost.fallback},
             "query_redacted": query != call.query,
+            "downgraded": downgraded.is_some(),
         }),
         ..answer("answered")
     })

@@ -282,15 +282,26 @@ pub async fn status(
     Ok(status)
 }
 
-/// The decision before a call: the first enabled budget covering the request that blocks, with its
-/// status, or `None` when the call may go. Budgets that only warn are logged.
-pub async fn blocking_budget(
+/// What the budgets covering a request say before the call.
+#[derive(Debug, Clone, Default)]
+pub struct BudgetCheck {
+    /// The first exhausted `block` budget, with its status: the call is refused.
+    pub blocking: Option<(StoredBudget, BudgetStatus)>,
+    /// The first exhausted `downgrade` budget: the call goes to a cheaper model where the entry
+    /// point chooses the model (Proxy Mode).
+    pub downgrading: Option<StoredBudget>,
+}
+
+/// Checks the enabled budgets covering the request (spending from `cache` when fresh). Budgets
+/// that only warn are logged.
+pub async fn check(
     pool: &PgPool,
     cache: &SpendCache,
     budgets: &[StoredBudget],
     scope: &RequestScope,
     now: DateTime<Utc>,
-) -> Result<Option<(StoredBudget, BudgetStatus)>, DbError> {
+) -> Result<BudgetCheck, DbError> {
+    let mut check = BudgetCheck::default();
     for budget in budgets.iter().filter(|b| b.enabled && covers(b, scope)) {
         let (start, end) = period_bounds(&budget.period, now);
         let state = match cache.get(budget, start) {
@@ -303,14 +314,19 @@ pub async fn blocking_budget(
                 state
             }
         };
+        if !state.exceeded {
+            continue;
+        }
         if state.blocking {
-            return Ok(Some((budget.clone(), state)));
+            check.blocking = Some((budget.clone(), state));
+            return Ok(check);
         }
-        if state.exceeded {
-            tracing::warn!(budget_id = %budget.id, tenant_id = %budget.tenant_id, on_exceed = %budget.on_exceed, "budget exceeded; the call goes on");
+        if budget.on_exceed == "downgrade" && check.downgrading.is_none() {
+            check.downgrading = Some(budget.clone());
         }
+        tracing::warn!(budget_id = %budget.id, tenant_id = %budget.tenant_id, on_exceed = %budget.on_exceed, "budget exceeded; the call goes on");
     }
-    Ok(None)
+    Ok(check)
 }
 
 #[cfg(test)]

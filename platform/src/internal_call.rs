@@ -114,6 +114,9 @@ pub struct ProxyCall {
     pub model: Option<String>,
     /// `context.provider`, when the client restricted the provider.
     pub provider: Option<String>,
+    /// An exhausted `downgrade` budget covers the call: the provider's cheapest model is used.
+    #[serde(default)]
+    pub downgrade: bool,
 }
 
 /// A policy match found by the orchestrator, in the audit row's shape.

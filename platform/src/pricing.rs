@@ -100,6 +100,22 @@ impl PricingTable {
         })
     }
 
+    /// The provider's model with the lowest listed price (input plus output per million tokens) when
+    /// it is cheaper than `model`: what a `downgrade` budget switches to. `None` when `model` is
+    /// already the cheapest or the provider lists no models.
+    pub fn cheaper_model(&self, provider: &str, model: &str) -> Option<&str> {
+        let total = |price: &ModelPrice| price.input_per_mtok + price.output_per_mtok;
+        let (cheapest, price) = self
+            .providers
+            .get(provider)?
+            .iter()
+            .min_by(|a, b| total(a.1).total_cmp(&total(b.1)))?;
+        let current = self
+            .price_of(provider, model)
+            .map_or(total(&self.fallback), |(_, price)| total(&price));
+        (total(price) < current).then_some(cheapest.as_str())
+    }
+
     /// The built-in table, or the operator's file at `path`.
     pub fn load(path: Option<&std::path::Path>) -> Result<Self, String> {
         match path {
@@ -207,6 +223,22 @@ mod tests {
         let table = PricingTable::builtin().expect("parses");
         let estimate = table.estimate("openai", "gpt-4o-mini", 1000, 500);
         assert!((estimate.usd - (1000.0 * 0.15 + 500.0 * 0.60) / 1e6).abs() < 1e-15);
+    }
+
+    #[test]
+    fn downgrades_go_to_the_cheapest_listed_model_only_when_cheaper() {
+        let table = PricingTable::from_json(
+            r#"{"fallback":{"input_per_mtok":5,"output_per_mtok":5},
+                "providers":{"p":{"big":{"input_per_mtok":3,"output_per_mtok":9},
+                                  "small":{"input_per_mtok":0.1,"output_per_mtok":0.4}},
+                             "q":{}}}"#,
+        )
+        .expect("parses");
+        assert_eq!(table.cheaper_model("p", "big-2025"), Some("small"));
+        assert_eq!(table.cheaper_model("p", "unlisted"), Some("small"));
+        assert_eq!(table.cheaper_model("p", "small"), None);
+        assert_eq!(table.cheaper_model("q", "big"), None);
+        assert_eq!(table.cheaper_model("none", "big"), None);
     }
 
     #[test]

@@ -265,6 +265,34 @@ async fn budgets_block_the_openai_endpoint_and_proxy_mode() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(chat(agent, "4+4?").await.0, StatusCode::OK);
+    // A downgrade budget sends Proxy Mode calls to the provider's cheapest model.
+    let (status, _, _) = send(
+        agent,
+        reqwest::Method::PUT,
+        "/api/v1/budgets/monthly-cap",
+        None,
+        Some(json!({"on_exceed": "downgrade"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = proxy(agent, "5+5?", json!({"model": "gpt-4o"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cheapest = axonflow_platform::pricing::PricingTable::builtin()
+        .expect("pricing")
+        .cheaper_model("openai", "gpt-4o")
+        .expect("a cheaper model")
+        .to_owned();
+    let sent = upstream.received();
+    let last: Value = serde_json::from_slice(&sent[sent.len() - 1].body).expect("json");
+    assert_eq!(last["model"], cheapest.as_str());
+    let rows = audit_rows(
+        agent,
+        "SELECT verdict, http_status, metadata FROM llm_call_audits WHERE source = 'proxy' \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .await;
+    assert_eq!(rows[0].2["budget_downgrade"], "monthly-cap");
+    assert_eq!(rows[0].2["downgraded"], true);
 }
 
 #[tokio::test]
