@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
+use axonflow_platform::budget::{self, RequestScope};
 use axonflow_platform::trace::TraceId;
 use axonflow_policy::Verdict;
 
@@ -158,6 +159,49 @@ pub async fn decide(
     if dynamic_refusal.is_some() {
         decision.verdict = Verdict::Deny;
     }
+    // An LLM call under an exhausted block budget is denied, as on every other entry point.
+    let workflow_id = match &request.context {
+        Some(Value::Object(context)) => {
+            decisions::stored_workflow_id(
+                &state,
+                &tenant,
+                context.get("workflow_id").and_then(Value::as_str),
+            )
+            .await?
+        }
+        _ => None,
+    };
+    let mut budget_refusal = None;
+    if decision.verdict == Verdict::Allow && request.stage == "llm" {
+        let scope = RequestScope {
+            org_id: caller.org_id.clone(),
+            tenant_id: caller.tenant_id.clone(),
+            client_id: caller.effective_client_id(None),
+            user_id: user.id.clone(),
+            workflow_id,
+        };
+        if let Some((budget, status)) = budget::check(
+            state.pool(),
+            state.spend(),
+            &tenant.budgets,
+            &scope,
+            Utc::now(),
+        )
+        .await?
+        .blocking
+        {
+            decision.verdict = Verdict::Deny;
+            budget_refusal = Some((
+                budget.id.clone(),
+                format!(
+                    "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
+                    budget.name, status.used_usd, budget.limit_usd, budget.period
+                ),
+            ));
+        }
+    }
+    let dynamic_refusal =
+        dynamic_refusal.or_else(|| budget_refusal.as_ref().map(|(_, reason)| reason.clone()));
     let caller_identity = decisions::mask_for_storage(&state, &tenant, caller_identity).await?;
     let target = decisions::mask_for_storage(&state, &tenant, target).await?;
     let now = Utc::now();
@@ -205,6 +249,7 @@ pub async fn decide(
                 .join(", ")
         ));
     }
+    reasons.extend(budget_refusal.as_ref().map(|(_, reason)| reason.clone()));
     let identities: Vec<Value> = decision
         .matches
         .iter()
@@ -227,6 +272,7 @@ pub async fn decide(
         "obligations": obligations.iter().filter_map(|o| o.get("type").cloned()).collect::<Vec<_>>(),
         "block_reason": decision.block_reason().or(dynamic_refusal.clone()),
         "dynamic_policies": crate::dynamic::matches_json(&dynamic),
+        "budget_id": budget_refusal.as_ref().map(|(id, _)| id),
     });
     decisions::write_audit(
         &state,

@@ -106,6 +106,20 @@ pub fn matched_policies(decision: &Decision) -> Vec<Value> {
     out
 }
 
+/// The request's workflow id as rows keep it and budgets match it: whole (at most 256 bytes, else
+/// none) and masked like every stored caller field.
+pub async fn stored_workflow_id(
+    state: &AppState,
+    tenant: &Arc<TenantPolicies>,
+    raw: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let Some(id) = axonflow_platform::facts::workflow_id(raw) else {
+        return Ok(None);
+    };
+    let stored = mask_for_storage(state, tenant, Value::String(id)).await?;
+    Ok(stored.as_str().map(str::to_owned))
+}
+
 /// `value` (caller-supplied, about to be stored) with every match of the tenant's policies masked, in
 /// every string and key: nothing raw at rest.
 pub async fn mask_for_storage(

@@ -31,8 +31,20 @@ pub const ORCHESTRATOR_ROUTES: &[&str] = &[
     "/api/v1/pricing",
 ];
 
-/// Room left in a signed call for the envelope around the body.
-const MAX_FORWARDED_BODY_BYTES: usize = MAX_INTERNAL_BODY_BYTES - 16 * 1024;
+/// Largest body forwarded to an orchestrator route (policies, budgets, samples to test: small
+/// JSON). Escaped into the signed envelope it still fits `MAX_INTERNAL_BODY_BYTES`.
+const MAX_FORWARDED_BODY_BYTES: usize = 1024 * 1024;
+const _: () = assert!(6 * MAX_FORWARDED_BODY_BYTES + 64 * 1024 <= MAX_INTERNAL_BODY_BYTES);
+
+/// Whether a forwarded call changes something (so this agent's cached policies are stale):
+/// not a read, and not one of the POSTs that only evaluate (`/test`, `/check`).
+fn is_change(method: &axum::http::Method, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    *method != axum::http::Method::GET
+        && *method != axum::http::Method::HEAD
+        && !path.ends_with("/test")
+        && !path.ends_with("/check")
+}
 
 /// 502/503 naming the orchestrator.
 pub fn unavailable(state: &AppState, status: StatusCode, why: &str) -> Response {
@@ -60,11 +72,9 @@ pub async fn forward(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORWARDED_BODY_BYTES).await else {
-        return ApiError::BodyTooLarge {
-            limit_bytes: MAX_FORWARDED_BODY_BYTES,
-        }
-        .into_response();
+    let limit = MAX_FORWARDED_BODY_BYTES.min(state.config().max_body_bytes);
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return ApiError::BodyTooLarge { limit_bytes: limit }.into_response();
     };
     let path_and_query = parts
         .uri
@@ -151,7 +161,7 @@ pub async fn forward(
         Ok(response) => {
             // A write that took applies to this agent's next request at once (other replicas
             // follow within their refresh interval).
-            if parts.method != axum::http::Method::GET && response.status().is_success() {
+            if is_change(&parts.method, parts.uri.path()) && response.status().is_success() {
                 state
                     .policies()
                     .changed(state.pool(), &caller.tenant_id)
@@ -182,4 +192,21 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Some((response, body.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn only_changes_make_the_cached_policies_stale() {
+        assert!(is_change(&Method::POST, "/api/v1/dynamic-policies"));
+        assert!(is_change(&Method::PUT, "/api/v1/budgets/cap"));
+        assert!(is_change(&Method::DELETE, "/api/v1/budgets/cap"));
+        assert!(is_change(&Method::PATCH, "/api/v1/dynamic-policies/x"));
+        assert!(!is_change(&Method::GET, "/api/v1/budgets"));
+        assert!(!is_change(&Method::POST, "/api/v1/budgets/check"));
+        assert!(!is_change(&Method::POST, "/api/v1/dynamic-policies/test"));
+    }
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::budget::{self, RequestScope};
 use axonflow_platform::db::{self, GatewayContext};
-use axonflow_platform::facts::{self, end_user, flatten_context};
+use axonflow_platform::facts::{end_user, flatten_context};
 use axonflow_policy::Verdict;
 
 use crate::auth::Caller;
@@ -156,7 +156,8 @@ pub async fn pre_check(
         decision.redacted_text = decision.mask_where(&request.query, |m| dynamic.masks(m));
     }
     // Budgets that block refuse the call here too: the client must not call its LLM.
-    let workflow_id = facts::workflow_id(text_of("workflow_id"));
+    let workflow_id =
+        decisions::stored_workflow_id(&state, &tenant, text_of("workflow_id")).await?;
     let user_hash = user.id.as_deref().map(axonflow_platform::budget::user_hash);
     let mut budget_refusal = None;
     if decision.verdict == Verdict::Allow && dynamic_refusal.is_none() {

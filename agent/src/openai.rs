@@ -71,7 +71,7 @@ struct ChatRequest {
     /// The text parts of each message that has several, joined as the model reads them: a value
     /// split across parts is found here.
     joined: Vec<Joined>,
-    /// The messages' text, one line each: the `query` fact of dynamic policies.
+    /// Every string the provider reads, one per line: the `query` fact of dynamic policies.
     query_fact: String,
     /// The end user (the body's `user`), for dynamic policies and user budgets.
     user: EndUser,
@@ -79,26 +79,19 @@ struct ChatRequest {
     context: HashMap<String, String>,
 }
 
-/// The text of every message's content (a string, or its text parts), one message per line.
-fn query_fact(messages: &[Value]) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    for message in messages {
-        match message.get("content") {
-            Some(Value::String(text)) => lines.push(text.clone()),
-            Some(Value::Array(parts)) => lines.push(
-                parts
-                    .iter()
-                    .filter_map(|p| {
-                        p.get("text")
-                            .or_else(|| p.get("refusal"))
-                            .and_then(Value::as_str)
-                    })
-                    .collect::<String>(),
-            ),
-            _ => {}
-        }
-    }
-    lines.join("\n")
+/// Everything the provider reads besides the model, the end user and the metadata (their own
+/// facts), one string per line, then each multi-part message's parts joined: the `query` of dynamic
+/// policies. A plain chat is its messages' text, one message per line; tools, documents, arguments
+/// and every other checked string are part of it too, so no field walks around a tenant's rule.
+fn query_fact(checked: &[Checked], joined: &[Joined]) -> String {
+    let own_fact = |path: &[Seg]| matches!(path.first(), Some(Seg::Key(key)) if key == "model" || key == "user" || key == "metadata");
+    checked
+        .iter()
+        .filter(|c| !own_fact(&c.path))
+        .map(|c| c.text.as_str())
+        .chain(joined.iter().map(|j| j.text.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One message's text parts joined, with the offsets where one part ends and the next begins.
@@ -290,7 +283,7 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
             "uncheckable_content",
         ),
     })?;
-    let query_fact = query_fact(messages);
+    let query_fact = query_fact(&checked, &joined);
     let user = EndUser {
         id: object
             .get("user")
@@ -637,9 +630,16 @@ async fn decide_and_forward(
     if let Some(id) = request.user.id.as_deref() {
         metadata["user_hash"] = json!(user_hash(id));
     }
-    let workflow_id = axonflow_platform::facts::workflow_id(
+    let workflow_id = match decisions::stored_workflow_id(
+        &state,
+        &tenant,
         request.context.get("workflow_id").map(String::as_str),
-    );
+    )
+    .await
+    {
+        Ok(workflow_id) => workflow_id,
+        Err(_) => return OpenAiError::Internal.into_response(),
+    };
     if let Some(workflow) = &workflow_id {
         metadata["workflow_id"] = json!(workflow);
     }

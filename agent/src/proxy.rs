@@ -19,10 +19,11 @@ use uuid::Uuid;
 use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::budget::{self, user_hash, RequestScope};
 use axonflow_platform::facts::{self, end_user, flatten_context};
+use axonflow_platform::http::inflight::InFlightSlot;
 use axonflow_platform::http::signature::MAX_INTERNAL_BODY_BYTES;
 use axonflow_platform::internal_call::{self, CallError, ProxyAnswer, ProxyCall, PROXY_PATH};
 use axonflow_platform::trace::TraceId;
-use axonflow_policy::Verdict;
+use axonflow_policy::{Action, Verdict};
 
 use crate::auth::Caller;
 use crate::decisions;
@@ -94,14 +95,49 @@ impl Call {
         decisions::write_audit(state, record).await.map(|_| ())
     }
 
-    fn blocked(&self, status: StatusCode, reason: &str, extra: Value) -> Response {
+    /// Audits a call refused or failed before any provider was called (`error` on the row; not
+    /// LLM usage).
+    async fn refuse(
+        &mut self,
+        state: &AppState,
+        error: &str,
+        status: StatusCode,
+    ) -> Result<(), ApiError> {
+        self.metadata["error"] = json!(error);
+        self.metadata["llm_called"] = json!(false);
+        self.audit(state, self.record(Verdict::Deny, status)).await
+    }
+
+    /// Audits a call blocked by `policy` (or a budget) and answers it.
+    async fn block(
+        &mut self,
+        state: &AppState,
+        status: StatusCode,
+        reason: &str,
+        policy: Option<&str>,
+        extra: Value,
+    ) -> Result<Response, ApiError> {
+        self.metadata["block_reason"] = json!(reason);
+        self.metadata["llm_called"] = json!(false);
+        self.audit(state, self.record(Verdict::Deny, status))
+            .await?;
+        Ok(self.blocked(status, reason, policy, extra))
+    }
+
+    fn blocked(
+        &self,
+        status: StatusCode,
+        reason: &str,
+        policy: Option<&str>,
+        extra: Value,
+    ) -> Response {
         let mut body = json!({
             "success": false,
             "blocked": true,
             "block_reason": reason,
             "message": reason,
             "error": reason,
-            "policy": self.policies.first(),
+            "policy": policy,
             "policy_info": self.policy_info(),
             "decision_id": self.decision_id,
         });
@@ -115,8 +151,28 @@ impl Call {
 pub async fn request(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    slot: Option<Extension<InFlightSlot>>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ProxyRequest>,
+) -> Result<Response, ApiError> {
+    // The call and its audit row run in their own task: a client that disconnects mid-call still
+    // leaves the row (and the cost its budgets count). The task holds the in-flight slot.
+    let task = tokio::spawn(async move {
+        let response = handle(state, caller, headers, request).await;
+        drop(slot);
+        response
+    });
+    task.await.unwrap_or_else(|join_error| {
+        tracing::error!(error = %join_error, "proxy call task failed");
+        Err(ApiError::Internal)
+    })
+}
+
+async fn handle(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    request: ProxyRequest,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let client_id = caller.effective_client_id(request.client_id.as_deref());
@@ -138,60 +194,94 @@ pub async fn request(
     };
     let request_type = request.request_type.unwrap_or_else(|| "chat".to_owned());
     check_stored_size("request_type", &json!(request_type), 64)?;
+    let flat_context = flatten_context(&context)?;
     let rate = ratelimit::count(&state, &caller, &client_id).await;
     if rate.exceeded.is_some() {
         return Err(rate.to_api_error(Utc::now()));
     }
-    let trace_id = TraceId::of_request(&headers);
-    let tenant = state
-        .policies()
-        .for_tenant(state.pool(), &caller.tenant_id)
+    // From here on every outcome is audited.
+    let mut call = Call {
+        decision_id: Uuid::now_v7(),
+        trace_id: TraceId::of_request(&headers),
+        started,
+        caller: caller.clone(),
+        client_id: client_id.clone(),
+        request_type: request_type.clone(),
+        policies: Vec::new(),
+        static_checks: Vec::new(),
+        metadata: json!({"output_policies": "enforce"}),
+    };
+    let checked = async {
+        let tenant = state
+            .policies()
+            .for_tenant(state.pool(), &caller.tenant_id)
+            .await?;
+        let decision = state
+            .policies()
+            .evaluate_one(&tenant, request.query.clone())
+            .await?;
+        // Caller text kept on the row is masked like every stored caller field.
+        let labels = decisions::mask_for_storage(
+            &state,
+            &tenant,
+            json!({
+                "request_type": request_type,
+                "workflow_id": facts::workflow_id(context.get("workflow_id").and_then(Value::as_str)),
+            }),
+        )
         .await?;
-    let decision = state
-        .policies()
-        .evaluate_one(&tenant, request.query.clone())
-        .await?;
+        Ok::<_, ApiError>((tenant, decision, labels))
+    }
+    .await;
+    let (tenant, decision, labels) = match checked {
+        Ok(checked) => checked,
+        Err(error) => {
+            call.refuse(&state, "policies_unavailable", error.status())
+                .await?;
+            return Err(error);
+        }
+    };
     let user = end_user(request.user_token.as_deref(), &context);
-    let flat_context = flatten_context(&context)?;
-    let workflow_id = facts::workflow_id(context.get("workflow_id").and_then(Value::as_str));
+    let workflow_id = labels["workflow_id"].as_str().map(str::to_owned);
     let static_ids: Vec<String> = decision
         .policy_ids()
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let mut metadata = json!({
-        "request_type": request_type,
+    call.metadata = json!({
+        "request_type": labels["request_type"],
         "policies": static_ids,
         "matches": decisions::matches_json(&decision),
         "frameworks": decision.frameworks(),
         "output_policies": "enforce",
     });
     if let Some(id) = user.id.as_deref() {
-        metadata["user_hash"] = json!(user_hash(id));
+        call.metadata["user_hash"] = json!(user_hash(id));
     }
     if let Some(workflow) = &workflow_id {
-        metadata["workflow_id"] = json!(workflow);
+        call.metadata["workflow_id"] = json!(workflow);
     }
-    let mut call = Call {
-        decision_id: Uuid::now_v7(),
-        trace_id,
-        started,
-        caller: caller.clone(),
-        client_id: client_id.clone(),
-        request_type: request_type.clone(),
-        policies: static_ids.clone(),
-        static_checks: static_ids,
-        metadata,
-    };
+    call.policies = static_ids.clone();
+    call.static_checks = static_ids;
 
     if decision.verdict == Verdict::Deny {
         let reason = decision
             .block_reason()
             .unwrap_or_else(|| "policy violation".to_owned());
-        call.metadata["block_reason"] = json!(reason);
-        call.audit(&state, call.record(Verdict::Deny, StatusCode::FORBIDDEN))
-            .await?;
-        return Ok(call.blocked(StatusCode::FORBIDDEN, &reason, json!({})));
+        let policy = decision
+            .matches
+            .iter()
+            .find(|m| m.action == Action::Block)
+            .map(|m| m.policy_id.to_string());
+        return call
+            .block(
+                &state,
+                StatusCode::FORBIDDEN,
+                &reason,
+                policy.as_deref(),
+                json!({}),
+            )
+            .await;
     }
 
     let scope = RequestScope {
@@ -213,13 +303,10 @@ pub async fn request(
         Ok(budgets) => budgets,
         Err(error) => {
             tracing::error!(%error, "budgets could not be read; the proxy call is refused");
-            call.metadata["error"] = json!("budgets_unavailable");
-            call.audit(
-                &state,
-                call.record(Verdict::Deny, StatusCode::SERVICE_UNAVAILABLE),
-            )
-            .await?;
-            return Err(error.into());
+            let error = ApiError::from(error);
+            call.refuse(&state, "budgets_unavailable", error.status())
+                .await?;
+            return Err(error);
         }
     };
     if let Some((budget, status)) = budgets.blocking {
@@ -227,17 +314,8 @@ pub async fn request(
             "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
             budget.name, status.used_usd, budget.limit_usd, budget.period
         );
-        call.metadata["block_reason"] = json!(reason);
         call.metadata["budget_id"] = json!(budget.id);
-        call.audit(
-            &state,
-            call.record(Verdict::Deny, StatusCode::PAYMENT_REQUIRED),
-        )
-        .await?;
-        return Ok(call.blocked(
-            StatusCode::PAYMENT_REQUIRED,
-            &reason,
-            json!({"budget_info": {
+        let info = json!({"budget_info": {
                 "budget_id": budget.id,
                 "budget_name": budget.name,
                 "used_usd": status.used_usd,
@@ -245,8 +323,10 @@ pub async fn request(
                 "percentage": status.percentage,
                 "exceeded": true,
                 "action": "block",
-            }}),
-        ));
+        }});
+        return call
+            .block(&state, StatusCode::PAYMENT_REQUIRED, &reason, None, info)
+            .await;
     }
 
     if let Some(budget) = &budgets.downgrading {
@@ -256,7 +336,7 @@ pub async fn request(
     let provider = context.get("provider").and_then(Value::as_str);
     if request.skip_llm == Some(true) {
         // No LLM call, so the orchestrator is not asked: the dynamic policies are checked here.
-        let dynamic = crate::dynamic::evaluate(
+        let evaluated = crate::dynamic::evaluate(
             &state,
             &tenant,
             &crate::dynamic::Request {
@@ -268,11 +348,20 @@ pub async fn request(
                 context: &flat_context,
             },
         )
-        .await?;
+        .await;
+        let dynamic = match evaluated {
+            Ok(dynamic) => dynamic,
+            Err(error) => {
+                let error = ApiError::from(error);
+                call.refuse(&state, "internal", error.status()).await?;
+                return Err(error);
+            }
+        };
         call.policies
             .extend(dynamic.policy_ids().into_iter().map(str::to_owned));
         call.metadata["policies"] = json!(call.policies);
         call.metadata["skip_llm"] = json!(true);
+        call.metadata["llm_called"] = json!(false);
         if !dynamic.matches.is_empty() {
             call.metadata["dynamic_policies"] = crate::dynamic::matches_json(&dynamic);
         }
@@ -280,10 +369,16 @@ pub async fn request(
             .block_reason()
             .or_else(|| provider.and_then(|p| crate::dynamic::route_refusal(&dynamic, p)));
         if let Some(reason) = refusal {
-            call.metadata["block_reason"] = json!(reason);
-            call.audit(&state, call.record(Verdict::Deny, StatusCode::FORBIDDEN))
-                .await?;
-            return Ok(call.blocked(StatusCode::FORBIDDEN, &reason, json!({})));
+            let policy = dynamic.blocking_policy().map(|id| id.to_owned());
+            return call
+                .block(
+                    &state,
+                    StatusCode::FORBIDDEN,
+                    &reason,
+                    policy.as_deref(),
+                    json!({}),
+                )
+                .await;
         }
         call.audit(&state, call.record(Verdict::Allow, StatusCode::OK))
             .await?;
@@ -299,10 +394,10 @@ pub async fn request(
     }
 
     let Some(auth) = state.internal_auth() else {
-        call.metadata["error"] = json!("orchestrator_unavailable");
-        call.audit(
+        call.refuse(
             &state,
-            call.record(Verdict::Allow, StatusCode::SERVICE_UNAVAILABLE),
+            "orchestrator_unavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
         )
         .await?;
         return Ok(forward::unavailable(
@@ -327,23 +422,15 @@ pub async fn request(
         Ok(body) if body.len() <= MAX_INTERNAL_BODY_BYTES => body,
         Ok(_) => {
             // JSON escaping can grow a query the agent accepted past what the orchestrator reads.
-            call.metadata["error"] = json!("payload_too_large");
-            call.audit(
-                &state,
-                call.record(Verdict::Allow, StatusCode::PAYLOAD_TOO_LARGE),
-            )
-            .await?;
+            call.refuse(&state, "payload_too_large", StatusCode::PAYLOAD_TOO_LARGE)
+                .await?;
             return Err(ApiError::BodyTooLarge {
                 limit_bytes: MAX_INTERNAL_BODY_BYTES,
             });
         }
         Err(_) => {
-            call.metadata["error"] = json!("internal");
-            call.audit(
-                &state,
-                call.record(Verdict::Allow, StatusCode::INTERNAL_SERVER_ERROR),
-            )
-            .await?;
+            call.refuse(&state, "internal", StatusCode::INTERNAL_SERVER_ERROR)
+                .await?;
             return Err(ApiError::Internal);
         }
     };
@@ -366,6 +453,7 @@ pub async fn request(
             None
         }
         Err(CallError::Timeout) => {
+            // The orchestrator may have called the provider: the row does not claim otherwise.
             call.metadata["error"] = json!("orchestrator_timeout");
             call.audit(
                 &state,
@@ -384,8 +472,7 @@ pub async fn request(
         }
     };
     let Some(answer) = answer else {
-        call.metadata["error"] = json!("orchestrator_unavailable");
-        call.audit(&state, call.record(Verdict::Allow, StatusCode::BAD_GATEWAY))
+        call.refuse(&state, "orchestrator_unavailable", StatusCode::BAD_GATEWAY)
             .await?;
         return Ok(forward::unavailable(
             &state,
@@ -407,7 +494,8 @@ async fn finish(
         .extend(answer.dynamic_policies.iter().cloned());
     call.policies
         .extend(answer.output_matches.iter().map(|m| m.policy_id.clone()));
-    call.policies.dedup();
+    let mut seen = std::collections::HashSet::new();
+    call.policies.retain(|id| seen.insert(id.clone()));
     call.metadata["policies"] = json!(call.policies);
     call.metadata["dynamic_policies"] = json!(answer.dynamic_policies);
     call.metadata["dynamic_actions"] = json!(answer.dynamic_actions);
@@ -443,9 +531,15 @@ async fn finish(
                 .unwrap_or_else(|| "blocked by a dynamic policy".to_owned());
             let mut audited = record(Verdict::Deny, StatusCode::FORBIDDEN);
             audited.metadata["block_reason"] = json!(reason);
+            audited.metadata["llm_called"] = json!(false);
             call.audit(state, audited).await?;
             tracing::info!(decision_id = %call.decision_id, "proxy call blocked by a dynamic policy");
-            Ok(call.blocked(StatusCode::FORBIDDEN, &reason, json!({})))
+            Ok(call.blocked(
+                StatusCode::FORBIDDEN,
+                &reason,
+                answer.blocking_policy.as_deref(),
+                json!({}),
+            ))
         }
         "answered" => {
             let audited = record(Verdict::Allow, StatusCode::OK);
@@ -488,6 +582,10 @@ async fn finish(
                 .unwrap_or_else(|| "the LLM call failed".to_owned());
             let mut audited = record(Verdict::Allow, status);
             audited.metadata["error"] = json!(code);
+            if answer.provider.is_none() {
+                // Refused before any provider was called (no provider, routing): not LLM usage.
+                audited.metadata["llm_called"] = json!(false);
+            }
             call.audit(state, audited).await?;
             let mut body = axonflow_platform::http::error_body(&message, &code);
             body["blocked"] = json!(false);

@@ -247,7 +247,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    match db::insert_budget(state.pool(), &budget).await {
+    match db::insert_budget(state.pool(), &budget, &caller.actor).await {
         Ok(()) => {}
         Err(DbError::AlreadyExists { what }) => {
             return Err(ApiError::Conflict {
@@ -300,7 +300,8 @@ pub async fn update(
     ApiJson(request): ApiJson<UpdateBudget>,
 ) -> Result<Response, ApiError> {
     require_write(&caller, "budgets")?;
-    let mut budget = find(&state, &caller, &id).await?;
+    let before = find(&state, &caller, &id).await?;
+    let mut budget = before.clone();
     if let Some(name) = request.name {
         budget.name = name;
     }
@@ -332,7 +333,7 @@ pub async fn update(
         return Err(invalid(problems));
     }
     budget.updated_at = Utc::now();
-    if !db::update_budget(state.pool(), &budget).await? {
+    if !db::update_budget(state.pool(), &before, &budget, &caller.actor).await? {
         return Err(not_found(&id));
     }
     changed(&state, &caller).await;
@@ -346,7 +347,8 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     require_write(&caller, "budgets")?;
-    if !db::delete_budget(state.pool(), &caller.tenant_id, &id).await? {
+    let before = find(&state, &caller, &id).await?;
+    if !db::delete_budget(state.pool(), &before, &caller.actor).await? {
         return Err(not_found(&id));
     }
     changed(&state, &caller).await;

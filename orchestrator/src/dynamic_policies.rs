@@ -10,17 +10,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::{Timelike, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use axonflow_platform::db::{self, ChangeMeta, ChangeType, StoredDynamicPolicy};
-use axonflow_platform::facts::{flatten_context, weekday_name};
+use axonflow_platform::facts::{estimate_tokens, flatten_context, OwnedFacts};
 use axonflow_platform::http::api_error::{ApiError, ApiJson, Problem};
 use axonflow_platform::http::caller::Caller;
 use axonflow_platform::http::params;
-use axonflow_policy::{DynamicEngine, Facts};
+use axonflow_platform::internal_call::EndUser;
+use axonflow_policy::DynamicEngine;
 
 use crate::guard::require_write;
 use crate::state::AppState;
@@ -227,6 +228,15 @@ async fn validated(
         .policies()
         .cpu()
         .run(usize::MAX, move || {
+            let mut policy = policy;
+            // Stored as clients read it: every action has a config object.
+            if let Some(actions) = policy.actions.as_array_mut() {
+                for action in actions.iter_mut().filter_map(Value::as_object_mut) {
+                    if action.get("config").is_none_or(Value::is_null) {
+                        action.insert("config".to_owned(), json!({}));
+                    }
+                }
+            }
             let problems = validate(&policy, reason.as_deref());
             (policy, problems)
         })
@@ -611,17 +621,32 @@ pub async fn test(
                 created_at: now,
                 updated_at: now,
             };
-            let problems = validate(&policy, None);
-            if !problems.is_empty() {
-                return Ok(
-                    Json(json!({"valid": false, "problems": problems, "matched": false}))
-                        .into_response(),
-                );
+            // Validation and compilation are CPU work (regexes): off the async workers.
+            let compiled = state
+                .policies()
+                .cpu()
+                .run(usize::MAX, move || {
+                    let problems = validate(&policy, None);
+                    if !problems.is_empty() {
+                        return Err(problems);
+                    }
+                    Ok(DynamicEngine::compile(std::slice::from_ref(
+                        &policy.to_spec(),
+                    )))
+                })
+                .await?;
+            match compiled {
+                Err(problems) => {
+                    return Ok(Json(
+                        json!({"valid": false, "problems": problems, "matched": false}),
+                    )
+                    .into_response())
+                }
+                Ok(engine) => engine.map_err(|error| {
+                    tracing::error!(%error, "a validated dynamic policy did not compile");
+                    ApiError::Internal
+                })?,
             }
-            DynamicEngine::compile(std::slice::from_ref(&policy.to_spec())).map_err(|error| {
-                tracing::error!(%error, "a validated dynamic policy did not compile");
-                ApiError::Internal
-            })?
         }
         None => {
             let specs: Vec<_> = db::list_dynamic_policies(state.pool(), &caller.tenant_id)
@@ -644,24 +669,29 @@ pub async fn test(
     };
     let context: HashMap<String, String> = flatten_context(&input.context)?;
     let user = input.user.unwrap_or_default();
-    let weekday = weekday_name(now);
-    let facts = Facts {
-        query: &input.query,
-        user_id: user.id.as_deref(),
-        user_email: user.email.as_deref(),
-        user_role: user.role.as_deref(),
-        request_type: input.request_type.as_deref(),
-        model: input.model.as_deref(),
-        provider: input.provider.as_deref(),
+    let facts = OwnedFacts {
         estimated_tokens: input
             .estimated_tokens
-            .unwrap_or_else(|| (input.query.len() as u64).div_ceil(4)),
+            .unwrap_or_else(|| estimate_tokens(input.query.len())),
+        query: input.query,
+        user: EndUser {
+            id: user.id,
+            email: user.email,
+            role: user.role,
+        },
+        request_type: input.request_type,
+        model: input.model,
+        provider: input.provider,
         estimated_cost_usd: input.estimated_cost_usd.unwrap_or(0.0),
-        hour: now.hour(),
-        weekday,
-        context: Some(&context),
+        at: now,
+        context,
     };
-    let decision = engine.evaluate(&facts);
+    let cost = facts.query.len();
+    let decision = state
+        .policies()
+        .cpu()
+        .run(cost, move || engine.evaluate(&facts.as_facts()))
+        .await?;
     Ok(Json(json!({
         "valid": true,
         "matched": !decision.matches.is_empty(),

@@ -174,8 +174,13 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             signature::require_signature::<AppState>,
         ))
-        .with_state(state);
+        .with_state(state.clone());
+    // One limit over everything, internal calls included: a flood of unsigned bodies is bounded too.
     api.merge(internal)
+        .layer(axum::middleware::from_fn_with_state(
+            state.in_flight().clone(),
+            axonflow_platform::http::inflight::limit_in_flight,
+        ))
 }
 
 /// Connects, migrates, compiles the system policies and serves until SIGTERM or ctrl-c.

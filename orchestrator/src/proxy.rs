@@ -32,6 +32,7 @@ fn answer(outcome: &str) -> ProxyAnswer {
         outcome: outcome.to_owned(),
         answer: None,
         block_reason: None,
+        blocking_policy: None,
         dynamic_policies: Vec::new(),
         dynamic_actions: Vec::new(),
         output_matches: Vec::new(),
@@ -148,6 +149,7 @@ async fn decide_and_call(
     if let Some(reason) = dynamic.block_reason() {
         return with_dynamic(ProxyAnswer {
             block_reason: Some(reason),
+            blocking_policy: dynamic.blocking_policy().map(str::to_owned),
             ..answer("blocked")
         });
     }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use axonflow_platform::client_auth::ClientStore;
 use axonflow_platform::config::OrchestratorConfig;
 use axonflow_platform::db::PgPool;
+use axonflow_platform::http::api_error::ApiError;
+use axonflow_platform::http::inflight::InFlightLimit;
 use axonflow_platform::http::signature::SignedCalls;
 use axonflow_platform::internal_auth::InternalAuth;
 use axonflow_platform::peer::PeerChecker;
@@ -27,6 +29,12 @@ struct Inner {
     agent: Arc<PeerChecker>,
     http: reqwest::Client,
     pricing: PricingTable,
+    in_flight: InFlightLimit,
+}
+
+/// The answer to a request shed by the in-flight limit.
+fn render_shed(_path: &str, max_in_flight: usize) -> axum::response::Response {
+    axum::response::IntoResponse::into_response(ApiError::Overloaded { max_in_flight })
 }
 
 impl AppState {
@@ -48,8 +56,10 @@ impl AppState {
             internal_auth.clone(),
             http.clone(),
         ));
+        let in_flight = InFlightLimit::new(config.max_in_flight, render_shed);
         AppState {
             inner: Arc::new(Inner {
+                in_flight,
                 config,
                 pool,
                 nonce_pool,
@@ -91,6 +101,11 @@ impl AppState {
 
     pub fn pricing(&self) -> &PricingTable {
         &self.inner.pricing
+    }
+
+    /// The in-flight limit (load shedding) of every route.
+    pub fn in_flight(&self) -> &InFlightLimit {
+        &self.inner.in_flight
     }
 }
 

@@ -67,8 +67,8 @@ pub async fn summary(
     .into_response())
 }
 
-/// `GET /api/v1/usage/breakdown?group_by=provider|model|client|tenant&period=` (`agent` is the
-/// client, `team` the tenant).
+/// `GET /api/v1/usage/breakdown?group_by=provider|model|client|tenant|workflow&period=` (`agent`
+/// is the client, `team` the tenant).
 pub async fn breakdown(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -80,9 +80,12 @@ pub async fn breakdown(
         "model" => UsageGroup::Model,
         "client" | "agent" => UsageGroup::Client,
         "tenant" | "team" => UsageGroup::Tenant,
+        "workflow" => UsageGroup::Workflow,
         other => {
             return Err(ApiError::bad_request(
-                format!("group_by {other:?} is not one of provider, model, client, tenant"),
+                format!(
+                    "group_by {other:?} is not one of provider, model, client (agent), tenant (team), workflow"
+                ),
                 "invalid_parameter",
             ))
         }

@@ -144,6 +144,8 @@ pub struct OrchestratorConfig {
     pub pricing_file: Option<PathBuf>,
     /// How often tenant policy and budget changes made on any replica are looked for.
     pub policy_refresh_interval: Duration,
+    /// Requests handled at once; more are shed with 503 (`AXONFLOW_MAX_IN_FLIGHT`).
+    pub max_in_flight: usize,
 }
 
 /// Collects values and problems while reading one source.
@@ -153,6 +155,15 @@ struct Reader<'s> {
 }
 
 impl<'s> Reader<'s> {
+    fn max_in_flight(&mut self) -> usize {
+        self.bounded(
+            "AXONFLOW_MAX_IN_FLIGHT",
+            DEFAULT_MAX_IN_FLIGHT,
+            1..=1_000_000,
+            "a number of requests",
+        )
+    }
+
     fn raw(&self, name: &str) -> Option<String> {
         self.source
             .get(name)
@@ -448,12 +459,7 @@ impl AgentConfig {
             1..=usize::MAX,
             "a number of bytes",
         );
-        let max_in_flight = reader.bounded(
-            "AXONFLOW_MAX_IN_FLIGHT",
-            DEFAULT_MAX_IN_FLIGHT,
-            1..=1_000_000,
-            "a number of requests",
-        );
+        let max_in_flight = reader.max_in_flight();
         let context_ttl_secs = reader.parsed(
             "AXONFLOW_GATEWAY_CONTEXT_TTL_SECS",
             300u64,
@@ -566,6 +572,7 @@ impl OrchestratorConfig {
         );
         let pricing_file = reader.raw("AXONFLOW_PRICING_FILE").map(PathBuf::from);
         let policy_refresh_interval = reader.refresh_interval();
+        let max_in_flight = reader.max_in_flight();
         reader.finish(OrchestratorConfig {
             common,
             openai_base_url,
@@ -578,6 +585,7 @@ impl OrchestratorConfig {
             max_response_bytes,
             pricing_file,
             policy_refresh_interval,
+            max_in_flight,
         })
     }
 }

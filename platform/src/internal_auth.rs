@@ -130,6 +130,37 @@ impl InternalAuth {
     }
 }
 
+/// What can be checked of a call before its body is read: the three headers present and well
+/// formed, and the timestamp inside the window. A caller without the secret is refused here
+/// without the receiver buffering its body.
+pub fn check_headers<'h>(
+    header: impl Fn(&str) -> Option<&'h str>,
+    now_unix: i64,
+) -> Result<(), InternalAuthError> {
+    let (Some(timestamp), Some(nonce), Some(signature)) = (
+        header(TIMESTAMP_HEADER),
+        header(NONCE_HEADER),
+        header(SIGNATURE_HEADER),
+    ) else {
+        return Err(InternalAuthError::Missing);
+    };
+    let at: i64 = timestamp
+        .parse()
+        .map_err(|_| InternalAuthError::Malformed)?;
+    let well_formed = (16..=128).contains(&nonce.len())
+        && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+        && signature
+            .strip_prefix("v1=")
+            .is_some_and(|mac| mac.len() == 64 && mac.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed {
+        return Err(InternalAuthError::Malformed);
+    }
+    if (now_unix - at).abs() > REPLAY_WINDOW_SECS {
+        return Err(InternalAuthError::Stale);
+    }
+    Ok(())
+}
+
 /// Checks one incoming internal call completely: signature, window, and (in Postgres) that its
 /// nonce is new. `header` looks up a request header by lowercase name.
 pub async fn check_request<'h>(
@@ -171,6 +202,55 @@ mod tests {
 
     fn auth(secret: &str) -> InternalAuth {
         InternalAuth::new(&Secret::new(secret)).expect("any key length")
+    }
+
+    #[test]
+    fn headers_are_checked_before_the_body_is_read() {
+        let now = 1_780_000_000;
+        let signed = auth("0123456789abcdef0123456789abcdef")
+            .sign("POST", "/internal/v1/proxy", b"{}", now)
+            .expect("random");
+        let check = |timestamp: &str, nonce: &str, signature: &str, at: i64| {
+            let map = [
+                (TIMESTAMP_HEADER, timestamp),
+                (NONCE_HEADER, nonce),
+                (SIGNATURE_HEADER, signature),
+            ];
+            check_headers(
+                |name| {
+                    map.iter()
+                        .find(|(key, value)| *key == name && !value.is_empty())
+                        .map(|(_, value)| *value)
+                },
+                at,
+            )
+        };
+        let (timestamp, nonce, signature) = (
+            signed.timestamp.as_str(),
+            signed.nonce.as_str(),
+            signed.signature.as_str(),
+        );
+        assert_eq!(check(timestamp, nonce, signature, now + 5), Ok(()));
+        assert_eq!(
+            check(timestamp, nonce, signature, now + 31),
+            Err(InternalAuthError::Stale)
+        );
+        assert_eq!(
+            check(timestamp, "", signature, now),
+            Err(InternalAuthError::Missing)
+        );
+        for (timestamp, nonce, signature) in [
+            ("soon", nonce, signature),
+            (timestamp, "short", signature),
+            (timestamp, nonce, "v1=zz"),
+            (timestamp, nonce, "v2=00"),
+        ] {
+            assert_eq!(
+                check(timestamp, nonce, signature, now),
+                Err(InternalAuthError::Malformed),
+                "{timestamp} {nonce} {signature}"
+            );
+        }
     }
 
     #[test]

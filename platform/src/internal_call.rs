@@ -137,6 +137,9 @@ pub struct ProxyAnswer {
     /// The answer text after output filtering (`answered`).
     pub answer: Option<String>,
     pub block_reason: Option<String>,
+    /// `blocked`: the dynamic policy that blocked.
+    #[serde(default)]
+    pub blocking_policy: Option<String>,
     /// Dynamic policies that matched the request.
     pub dynamic_policies: Vec<String>,
     /// What the dynamic policies asked for, per policy: `block`, `redact`, `warn`, `log`, `route`.

@@ -166,6 +166,13 @@ impl DynamicDecision {
         })
     }
 
+    /// The id of the first matched policy that blocks.
+    pub fn blocking_policy(&self) -> Option<&str> {
+        self.actions().find_map(|(m, action)| {
+            matches!(action, DynamicAction::Block { .. }).then_some(&*m.policy_id)
+        })
+    }
+
     /// Whether a matched policy asks for personal data to be masked.
     pub fn redacts(&self) -> bool {
         self.actions()

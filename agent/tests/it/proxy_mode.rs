@@ -601,3 +601,138 @@ async fn every_entry_point_applies_dynamic_policies_and_budgets() {
         "no call went to the provider"
     );
 }
+
+#[tokio::test]
+async fn an_abandoned_proxy_call_is_still_audited_with_its_cost() {
+    let mut slow = Reply::completion();
+    slow.delay = Duration::from_millis(1200);
+    let upstream = MockUpstream::start(slow).await;
+    let (_orchestrator, agents) = stack(&upstream, 1, &[]).await;
+    let agent = &agents[0];
+    let abandoned = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client")
+        .post(agent.url("/api/request"))
+        .json(&json!({"query": "What is 2+2?", "user_token": "u", "client_id": "proxy-app"}))
+        .send()
+        .await;
+    assert!(abandoned.is_err(), "the client gave up");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = audit_rows(
+            agent,
+            "SELECT verdict, http_status, metadata FROM llm_call_audits WHERE source = 'proxy'",
+        )
+        .await;
+        if let Some(row) = rows.first() {
+            assert_eq!((row.0.as_str(), row.1), ("allow", Some(200)));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the abandoned call left no row"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tokens: i64 =
+        sqlx::query_scalar("SELECT total_tokens::int8 FROM llm_call_audits WHERE source = 'proxy'")
+            .fetch_one(&agent.pool().await)
+            .await
+            .expect("tokens");
+    assert_eq!(tokens, 21, "the provider's usage is on the row");
+}
+
+#[tokio::test]
+async fn review_findings_stay_fixed() {
+    let upstream = MockUpstream::start(Reply::completion()).await;
+    let (_orchestrator, agents) = stack(&upstream, 1, &[("PII_ACTION", "warn")]).await;
+    let agent = &agents[0];
+    // A null action config is stored as `{}`, the shape the SDK reads.
+    let (status, created) = post_json(
+        agent,
+        "/api/v1/dynamic-policies",
+        json!({"name": "Titan", "conditions": [{"field": "query", "operator": "contains", "value": "project titan"}],
+               "actions": [{"type": "block", "config": null}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["actions"][0]["config"], json!({}), "{created}");
+
+    // The query fact is everything the provider reads: a tool description is no way around.
+    let with_tool = |description: &str| {
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "summarise the plan"}],
+               "tools": [{"type": "function", "function": {"name": "lookup", "description": description,
+                          "parameters": {"type": "object", "properties": {}}}}]})
+    };
+    let send_chat = |body: Value| async move {
+        client()
+            .post(agent.url("/v1/chat/completions"))
+            .header("x-provider-key", PROVIDER_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("answer")
+            .status()
+    };
+    assert_eq!(
+        send_chat(with_tool("reads the Project Titan roadmap")).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send_chat(with_tool("reads the public roadmap")).await,
+        StatusCode::OK
+    );
+
+    // Stored caller text is masked: a workflow id is kept only as policies allow.
+    let (status, body) = post_json(
+        agent,
+        "/api/request",
+        json!({"query": "hello", "skip_llm": true, "context": {"workflow_id": "wf-jane.doe@example.com"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = audit_rows(
+        agent,
+        "SELECT verdict, http_status, metadata FROM llm_call_audits WHERE source = 'proxy'",
+    )
+    .await;
+    let kept = rows[0].2["workflow_id"].as_str().expect("kept").to_owned();
+    assert!(!kept.contains("jane.doe@example.com"), "{kept}");
+
+    // Decision Mode honours block budgets for LLM calls; budget changes are on the admin log.
+    let (status, _) = post_json(
+        agent,
+        "/api/v1/budgets",
+        json!({"id": "cap", "name": "Cap", "scope": "team", "limit_usd": 0.000001,
+               "period": "daily", "on_exceed": "block"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let decide = |stage: &str| json!({"stage": stage, "query": "plan the week"});
+    // The allowed chat call above spent more than the cap.
+    let (_, denied) = post_json(agent, "/api/v1/decide", decide("llm")).await;
+    assert_eq!(denied["verdict"], "deny", "{denied}");
+    assert!(
+        denied["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("budget Cap is exhausted")),
+        "{denied}"
+    );
+    let (_, tool) = post_json(agent, "/api/v1/decide", decide("tool")).await;
+    assert_eq!(
+        tool["verdict"], "allow",
+        "a tool call spends no LLM budget: {tool}"
+    );
+    let logged: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM admin_audit_log WHERE action LIKE 'budget.%'")
+            .fetch_all(&agent.pool().await)
+            .await
+            .expect("log");
+    assert_eq!(logged, ["budget.create"]);
+
+    // Usage by workflow, as the SDK asks for it.
+    let (status, breakdown) =
+        crate::common::get_json(agent, "/api/v1/usage/breakdown?group_by=workflow").await;
+    assert_eq!(status, StatusCode::OK, "{breakdown}");
+}

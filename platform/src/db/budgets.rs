@@ -16,14 +16,14 @@ pub const USAGE_SOURCES: &[&str] = &["openai_gateway", "llm_call", "proxy"];
 
 /// Which of those rows are usage: every llm-call audit (the client called its LLM whatever the
 /// pre-check said), and the OpenAI-endpoint and Proxy Mode calls that were allowed (a denied one
-/// never reached a provider), less the Proxy Mode checks that asked for no LLM call (`skip_llm`).
-/// `$n` is bound to `USAGE_SOURCES`.
+/// never reached a provider), less the Proxy Mode rows of calls that never reached one
+/// (`metadata.llm_called: false`: `skip_llm`, blocks, refusals). `$n` is bound to `USAGE_SOURCES`.
 macro_rules! usage_rows {
     ($sources:literal) => {
         concat!(
             "source = ANY(",
             $sources,
-            ") AND (source = 'llm_call' OR verdict = 'allow') AND NOT (metadata ? 'skip_llm')"
+            ") AND (source = 'llm_call' OR verdict = 'allow') AND NOT (metadata @> '{\"llm_called\": false}')"
         )
     };
 }
@@ -87,7 +87,53 @@ fn budget_from_row(row: &PgRow) -> Result<StoredBudget, sqlx::Error> {
     })
 }
 
-pub async fn insert_budget(pool: &PgPool, budget: &StoredBudget) -> Result<(), DbError> {
+/// A budget's governed fields, as its change records keep them.
+fn budget_state(budget: &StoredBudget) -> serde_json::Value {
+    serde_json::json!({
+        "name": budget.name,
+        "scope": budget.scope,
+        "scope_id": budget.scope_id,
+        "limit_usd": budget.limit_usd,
+        "period": budget.period,
+        "on_exceed": budget.on_exceed,
+        "alert_thresholds": budget.alert_thresholds,
+        "enabled": budget.enabled,
+    })
+}
+
+/// Records who changed a budget and how (`admin_audit_log`), in the change's transaction.
+async fn record_budget_change(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &str,
+    action: &str,
+    before: Option<&StoredBudget>,
+    after: Option<&StoredBudget>,
+) -> Result<(), DbError> {
+    let Some(budget) = after.or(before) else {
+        return Ok(());
+    };
+    let entry = super::AdminEntry {
+        id: Uuid::now_v7(),
+        actor: actor.to_owned(),
+        action: format!("budget.{action}"),
+        target: budget.id.clone(),
+        details: serde_json::json!({
+            "tenant_id": budget.tenant_id,
+            "budget_id": budget.id,
+            "before": before.map(budget_state),
+            "after": after.map(budget_state),
+        }),
+        created_at: Utc::now(),
+    };
+    super::clients::insert_admin_entry(tx, &entry).await
+}
+
+/// Inserts a budget with its change record.
+pub async fn insert_budget(
+    pool: &PgPool,
+    budget: &StoredBudget,
+    actor: &str,
+) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO budgets (tenant_id, id, org_id, name, scope, scope_id, limit_usd, period, on_exceed, \
@@ -110,6 +156,7 @@ pub async fn insert_budget(pool: &PgPool, budget: &StoredBudget) -> Result<(), D
     .execute(&mut *tx)
     .await
     .map_err(|e| unique_violation(e, || format!("budget {:?}", budget.id)))?;
+    record_budget_change(&mut tx, actor, "create", None, Some(budget)).await?;
     bump_revision(&mut tx, &budget.tenant_id).await?;
     tx.commit().await?;
     Ok(())
@@ -150,8 +197,14 @@ pub async fn find_budget(
     Ok(row.as_ref().map(budget_from_row).transpose()?)
 }
 
-/// Replaces the budget's changeable fields; `false` when there is no such budget.
-pub async fn update_budget(pool: &PgPool, budget: &StoredBudget) -> Result<bool, DbError> {
+/// Replaces the budget's changeable fields (`before` is what the caller read); `false` when there
+/// is no such budget.
+pub async fn update_budget(
+    pool: &PgPool,
+    before: &StoredBudget,
+    budget: &StoredBudget,
+    actor: &str,
+) -> Result<bool, DbError> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE budgets SET name = $3, limit_usd = $4, on_exceed = $5, alert_thresholds = $6, enabled = $7, \
@@ -171,12 +224,19 @@ pub async fn update_budget(pool: &PgPool, budget: &StoredBudget) -> Result<bool,
     if updated == 0 {
         return Ok(false);
     }
+    record_budget_change(&mut tx, actor, "update", Some(before), Some(budget)).await?;
     bump_revision(&mut tx, &budget.tenant_id).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-pub async fn delete_budget(pool: &PgPool, tenant_id: &str, id: &str) -> Result<bool, DbError> {
+/// Deletes a budget (`before` is what the caller read) and its alerts, with a change record.
+pub async fn delete_budget(
+    pool: &PgPool,
+    before: &StoredBudget,
+    actor: &str,
+) -> Result<bool, DbError> {
+    let (tenant_id, id) = (before.tenant_id.as_str(), before.id.as_str());
     let mut tx = pool.begin().await?;
     let deleted = sqlx::query("DELETE FROM budgets WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
@@ -192,6 +252,7 @@ pub async fn delete_budget(pool: &PgPool, tenant_id: &str, id: &str) -> Result<b
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    record_budget_change(&mut tx, actor, "delete", Some(before), None).await?;
     bump_revision(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(true)
@@ -360,6 +421,8 @@ pub enum UsageGroup {
     Model,
     Client,
     Tenant,
+    /// `metadata.workflow_id` (`""` for calls of no workflow).
+    Workflow,
 }
 
 /// The tenant's usage in `[from, to)`, one entry per value of `group`, most expensive first.
@@ -388,6 +451,7 @@ pub async fn usage_breakdown(
         UsageGroup::Model => grouped!("model"),
         UsageGroup::Client => grouped!("client_id"),
         UsageGroup::Tenant => grouped!("tenant_id"),
+        UsageGroup::Workflow => grouped!("COALESCE(metadata->>'workflow_id', '')"),
     };
     let rows = sqlx::query(sql)
         .bind(tenant_id)

@@ -86,7 +86,7 @@ async fn bump_client_revision(
     Ok(())
 }
 
-async fn insert_admin_entry(
+pub(super) async fn insert_admin_entry(
     tx: &mut Transaction<'_, Postgres>,
     entry: &AdminEntry,
 ) -> Result<(), DbError> {

@@ -196,7 +196,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Overloaded { max_in_flight } => (
                 format!(
-                    "the agent is serving its limit of {max_in_flight} requests at once; retry after the \
+                    "this service is serving its limit of {max_in_flight} requests at once; retry after the \
                      Retry-After delay"
                 ),
                 "overloaded",

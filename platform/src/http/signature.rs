@@ -38,6 +38,15 @@ pub async fn require_signature<S: SignedCalls>(
         );
     };
     let (parts, body) = request.into_parts();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(refusal) = internal_auth::check_headers(header, chrono::Utc::now().timestamp()) {
+        tracing::warn!(%path, %refusal, "internal call refused");
+        return super::error_response(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &refusal.to_string(),
+        );
+    }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_INTERNAL_BODY_BYTES).await else {
         return super::error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -50,7 +59,6 @@ pub async fn require_signature<S: SignedCalls>(
         .path_and_query()
         .map_or(path.as_str(), |p| p.as_str())
         .to_owned();
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     if let Err(refusal) = internal_auth::check_request(
         auth,
         state.nonce_pool(),
