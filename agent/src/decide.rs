@@ -191,13 +191,7 @@ pub async fn decide(
         .blocking
         {
             decision.verdict = Verdict::Deny;
-            budget_refusal = Some((
-                budget.id.clone(),
-                format!(
-                    "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
-                    budget.name, status.used_usd, budget.limit_usd, budget.period
-                ),
-            ));
+            budget_refusal = Some((budget.id.clone(), budget::exhausted(&budget, &status)));
         }
     }
     let dynamic_refusal =

@@ -174,13 +174,7 @@ pub async fn pre_check(
                 .blocking
         {
             decision.verdict = Verdict::Deny;
-            budget_refusal = Some((
-                budget.id.clone(),
-                format!(
-                    "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
-                    budget.name, status.used_usd, budget.limit_usd, budget.period
-                ),
-            ));
+            budget_refusal = Some((budget.id.clone(), budget::exhausted(&budget, &status)));
         }
     }
     let approved = decision.verdict == Verdict::Allow;

@@ -310,10 +310,7 @@ async fn handle(
         }
     };
     if let Some((budget, status)) = budgets.blocking {
-        let reason = format!(
-            "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
-            budget.name, status.used_usd, budget.limit_usd, budget.period
-        );
+        let reason = budget::exhausted(&budget, &status);
         call.metadata["budget_id"] = json!(budget.id);
         let info = json!({"budget_info": {
                 "budget_id": budget.id,

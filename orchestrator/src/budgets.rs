@@ -444,10 +444,7 @@ pub async fn check(
         let status = budget::status(state.pool(), budget, now).await?;
         if status.blocking {
             action = "block";
-            message = format!(
-                "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
-                budget.name, status.used_usd, budget.limit_usd, budget.period
-            );
+            message = budget::exhausted(budget, &status);
             break;
         }
         if status.exceeded && action == "allow" {

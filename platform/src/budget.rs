@@ -282,6 +282,14 @@ pub async fn status(
     Ok(status)
 }
 
+/// Why a call under an exhausted budget is refused, for block reasons and messages.
+pub fn exhausted(budget: &StoredBudget, status: &BudgetStatus) -> String {
+    format!(
+        "budget {} is exhausted: {:.6} of {:.6} USD used this {} period",
+        budget.name, status.used_usd, budget.limit_usd, budget.period
+    )
+}
+
 /// What the budgets covering a request say before the call.
 #[derive(Debug, Clone, Default)]
 pub struct BudgetCheck {
