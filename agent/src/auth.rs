@@ -48,20 +48,16 @@ pub async fn resolve_caller(
     if has_own_layer(&path) {
         return next.run(request).await;
     }
-    let resolved = caller::resolve(
+    let resolved = caller::attach(
         CallerSettings::of(&state.config().common),
         state.clients(),
         state.pool(),
-        request.headers(),
-        request.uri().query(),
+        &mut request,
         PUBLIC_PATHS.contains(&path.as_str()),
     )
     .await;
     match resolved {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
+        Ok(()) => next.run(request).await,
         Err(rejection) => {
             tracing::info!(%path, "request refused: no valid credentials");
             refusal(&path, rejection)

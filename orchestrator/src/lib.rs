@@ -86,21 +86,17 @@ async fn resolve_caller(
     if request.extensions().get::<Caller>().is_some() {
         return next.run(request).await;
     }
-    let path = request.uri().path().to_owned();
-    let resolved = caller::resolve(
+    let public = PUBLIC_PATHS.contains(&request.uri().path());
+    let resolved = caller::attach(
         CallerSettings::of(&state.config().common),
         state.clients(),
         state.pool(),
-        request.headers(),
-        request.uri().query(),
-        PUBLIC_PATHS.contains(&path.as_str()),
+        &mut request,
+        public,
     )
     .await;
     match resolved {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
+        Ok(()) => next.run(request).await,
         Err(CallerRejection::Unauthorized(message)) => {
             ApiError::Unauthorized { message }.into_response()
         }

@@ -185,6 +185,27 @@ pub async fn resolve(
     })
 }
 
+/// Resolves the caller of `request` ([`resolve`]) and stores it in the request's extensions.
+pub async fn attach(
+    settings: CallerSettings<'_>,
+    clients: &ClientStore,
+    pool: &PgPool,
+    request: &mut axum::extract::Request,
+    public: bool,
+) -> Result<(), CallerRejection> {
+    let caller = resolve(
+        settings,
+        clients,
+        pool,
+        request.headers(),
+        request.uri().query(),
+        public,
+    )
+    .await?;
+    request.extensions_mut().insert(caller);
+    Ok(())
+}
+
 async fn resolve_identity(
     settings: CallerSettings<'_>,
     clients: &ClientStore,
