@@ -139,24 +139,38 @@ async fn serve_mock() {
     axum::serve(listener, app).await.expect("mock serves");
 }
 
-async fn run(args: &[String]) {
-    let direct = arg(args, "--direct").expect("--direct URL of the mock's chat completions");
-    let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
-    let seconds: f64 =
-        arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
-    let levels: Vec<usize> = arg(args, "--concurrency")
-        .unwrap_or_else(|| "1,8,32".to_owned())
+/// `--seconds` per level (default 5).
+fn seconds(args: &[String]) -> f64 {
+    arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"))
+}
+
+/// `--concurrency` as a list of levels, `default` when absent.
+fn levels(args: &[String], default: &str) -> Vec<usize> {
+    arg(args, "--concurrency")
+        .unwrap_or_else(|| default.to_owned())
         .split(',')
         .map(|c| {
             c.trim()
                 .parse()
                 .expect("--concurrency is a list of numbers")
         })
-        .collect();
-    let client = reqwest::Client::builder()
+        .collect()
+}
+
+/// One client with enough idle connections for the highest level.
+fn load_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
-        .expect("client");
+        .expect("client")
+}
+
+async fn run(args: &[String]) {
+    let direct = arg(args, "--direct").expect("--direct URL of the mock's chat completions");
+    let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
+    let seconds = seconds(args);
+    let levels = levels(args, "1,8,32");
+    let client = load_client();
     // Warm up connections and caches on both paths.
     measure(&client, &direct, 4, 1.0).await;
     let mut answered = measure(&client, &agent, 4, 1.0).await.n_ok;
@@ -206,18 +220,14 @@ fn large_request(n_bytes: usize) -> Bytes {
 
 async fn isolation(args: &[String]) {
     let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
-    let seconds: f64 =
-        arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
+    let seconds = seconds(args);
     let concurrency: usize =
         arg(args, "--concurrency").map_or(8, |c| c.parse().expect("--concurrency is a number"));
     let large_workers: usize =
         arg(args, "--large-workers").map_or(2, |c| c.parse().expect("--large-workers is a number"));
     let large_bytes: usize = arg(args, "--large-bytes")
         .map_or(1_000_000, |c| c.parse().expect("--large-bytes is a number"));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("client");
+    let client = load_client();
     let warm_up = measure(&client, &agent, 4, 1.0).await.n_ok;
     let alone = measure(&client, &agent, concurrency, seconds).await;
     let large = measure_body(
@@ -267,21 +277,9 @@ async fn proxy_hop(args: &[String]) {
     let direct = arg(args, "--direct").expect("--direct URL of the mock's chat completions");
     let chat = arg(args, "--chat").expect("--chat URL of the agent's chat completions");
     let proxy = arg(args, "--proxy").expect("--proxy URL of the agent's /api/request");
-    let seconds: f64 =
-        arg(args, "--seconds").map_or(5.0, |s| s.parse().expect("--seconds is a number"));
-    let levels: Vec<usize> = arg(args, "--concurrency")
-        .unwrap_or_else(|| "1,8".to_owned())
-        .split(',')
-        .map(|c| {
-            c.trim()
-                .parse()
-                .expect("--concurrency is a list of numbers")
-        })
-        .collect();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("client");
+    let seconds = seconds(args);
+    let levels = levels(args, "1,8");
+    let client = load_client();
     let proxy_body = Bytes::from_static(PROXY_REQUEST.as_bytes());
     measure(&client, &direct, 4, 1.0).await;
     let mut answered = measure(&client, &chat, 4, 1.0).await.n_ok;

@@ -36,21 +36,13 @@ fn time(at: chrono::DateTime<Utc>) -> String {
 
 /// A budget in the SDK's shape.
 fn budget_json(budget: &StoredBudget) -> Value {
-    json!({
-        "id": budget.id,
-        "name": budget.name,
-        "scope": budget.scope,
-        "scope_id": budget.scope_id,
-        "limit_usd": budget.limit_usd,
-        "period": budget.period,
-        "on_exceed": budget.on_exceed,
-        "alert_thresholds": budget.alert_thresholds,
-        "enabled": budget.enabled,
-        "tenant_id": budget.tenant_id,
-        "org_id": budget.org_id,
-        "created_at": time(budget.created_at),
-        "updated_at": time(budget.updated_at),
-    })
+    let mut json = budget.state();
+    json["id"] = json!(budget.id);
+    json["tenant_id"] = json!(budget.tenant_id);
+    json["org_id"] = json!(budget.org_id);
+    json["created_at"] = json!(time(budget.created_at));
+    json["updated_at"] = json!(time(budget.updated_at));
+    json
 }
 
 #[derive(Debug, Deserialize)]

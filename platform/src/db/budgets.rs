@@ -87,9 +87,11 @@ fn budget_from_row(row: &PgRow) -> Result<StoredBudget, sqlx::Error> {
     })
 }
 
-/// A budget's governed fields, as its change records keep them.
-fn budget_state(budget: &StoredBudget) -> serde_json::Value {
-    serde_json::json!({
+impl StoredBudget {
+    /// The governed fields, as change records keep them and the API shows them.
+    pub fn state(&self) -> serde_json::Value {
+        let budget = self;
+        serde_json::json!({
         "name": budget.name,
         "scope": budget.scope,
         "scope_id": budget.scope_id,
@@ -98,7 +100,8 @@ fn budget_state(budget: &StoredBudget) -> serde_json::Value {
         "on_exceed": budget.on_exceed,
         "alert_thresholds": budget.alert_thresholds,
         "enabled": budget.enabled,
-    })
+        })
+    }
 }
 
 /// Records who changed a budget and how (`admin_audit_log`), in the change's transaction.
@@ -120,8 +123,8 @@ async fn record_budget_change(
         details: serde_json::json!({
             "tenant_id": budget.tenant_id,
             "budget_id": budget.id,
-            "before": before.map(budget_state),
-            "after": after.map(budget_state),
+            "before": before.map(StoredBudget::state),
+            "after": after.map(StoredBudget::state),
         }),
         created_at: Utc::now(),
     };
