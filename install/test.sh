@@ -135,6 +135,7 @@ run_compat() {
     set +e
     AXONFLOW_AGENT_BIN="$target/debug/axonflow-agent" \
         AXONFLOW_ORCHESTRATOR_BIN="$target/debug/axonflow-orchestrator" \
+        AXONFLOW_MOCK_PROVIDERS_BIN="$target/debug/examples/mock_providers" \
         AXONFLOW_TEST_LOG_DIR="$log_dir" \
         PYTHONDONTWRITEBYTECODE=1 \
         .venv/bin/python -m pytest -q -p no:cacheprovider tests/compat

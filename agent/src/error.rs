@@ -66,6 +66,14 @@ pub enum OpenAiError {
     BudgetExceeded {
         message: String,
     },
+    /// A routed provider refused the request (its status and message kept), or every target
+    /// failed.
+    Provider {
+        status: StatusCode,
+        error_type: String,
+        code: String,
+        message: String,
+    },
     Internal,
 }
 
@@ -111,11 +119,12 @@ impl OpenAiError {
             OpenAiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             OpenAiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             OpenAiError::BudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OpenAiError::Provider { status, .. } => *status,
             OpenAiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    fn parts(&self) -> (String, &'static str, Option<&str>, &'static str) {
+    fn parts(&self) -> (String, &str, Option<&str>, &str) {
         match self {
             OpenAiError::MissingProviderKey => (
                 "X-Provider-Key header is required. Pass your upstream provider API key in this header.".to_owned(),
@@ -223,6 +232,12 @@ impl OpenAiError {
             OpenAiError::BudgetExceeded { message } => {
                 (message.clone(), "budget_exceeded", None, "budget_exceeded")
             }
+            OpenAiError::Provider {
+                error_type,
+                code,
+                message,
+                ..
+            } => (message.clone(), error_type.as_str(), None, code.as_str()),
             OpenAiError::Internal => {
                 ("Internal error; the request was not completed.".to_owned(), "server_error", None, "internal_error")
             }

@@ -49,6 +49,8 @@ pub enum StartError {
     TenantPolicies(#[from] axonflow_platform::policy_store::Unavailable),
     #[error("{0}")]
     Pricing(String),
+    #[error("{0}")]
+    ProviderKeys(#[from] axonflow_platform::routing::KeyCheckError),
     #[error("HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("audit journal unusable (AUDIT_FALLBACK_PATH): {0}")]
@@ -173,6 +175,17 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
     )
     .await?;
     db::migrate(&pool).await?;
+    let resealed = axonflow_platform::routing::check_stored_keys(
+        &pool,
+        config.common.provider_keys.as_deref(),
+    )
+    .await?;
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            "provider keys re-sealed under the current key-encryption key"
+        );
+    }
     let nonce_pool = db::connect_async_commit(config.common.database_url.expose(), 4).await?;
     let specs = db::load_system_policies(&pool).await?;
     let options = CompileOptions {

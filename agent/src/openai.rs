@@ -44,8 +44,12 @@ use crate::inspect::{self, Checked, InspectError, NotApplied, Seg};
 use crate::ratelimit;
 use crate::state::AppState;
 use axonflow_platform::policy_store::TenantPolicies;
+use axonflow_platform::routing::{self, attempts_json, Restrictions};
+use axonflow_providers::route::{Failure, RouteTarget, Router};
 
 pub const PROVIDER_KEY_HEADER: &str = "x-provider-key";
+/// Names the provider that served a routed call.
+const PROVIDER_HEADER: &str = "x-axonflow-provider";
 pub const DECISION_ID_HEADER: &str = "x-axonflow-decision-id";
 pub const TRACE_ID_HEADER: &str = "x-axonflow-trace-id";
 /// Every request of this endpoint goes to OpenAI (other providers are routed by the orchestrator).
@@ -436,14 +440,14 @@ fn set_header(response: &mut Response, name: &'static str, value: &str) {
     }
 }
 
-fn provider_key(headers: &HeaderMap) -> Result<ProviderKey, OpenAiError> {
-    let key = headers
+/// The caller's own upstream key; without one the tenant's registered providers serve the call.
+fn provider_key(headers: &HeaderMap) -> Option<ProviderKey> {
+    headers
         .get(PROVIDER_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or(OpenAiError::MissingProviderKey)?;
-    Ok(ProviderKey(key.to_owned()))
+        .map(|key| ProviderKey(key.to_owned()))
 }
 
 fn body_or_error(
@@ -467,8 +471,8 @@ pub async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let trace_id = TraceId::of_request(&headers);
-    let prepared = match provider_key(&headers)
-        .and_then(|key| Ok((key, body_or_error(body, state.config().max_body_bytes)?)))
+    let key = provider_key(&headers);
+    let prepared = match body_or_error(body, state.config().max_body_bytes).map(|body| (key, body))
     {
         Err(error) => Err(error),
         Ok((key, body)) => {
@@ -517,6 +521,33 @@ struct Outcome {
     latency_ms: u32,
     response_model: Option<String>,
     error: Option<&'static str>,
+    /// Who served: the registry name (routed) or `openai` (the caller's key).
+    provider: String,
+    /// The provider type the call is priced for.
+    provider_type: &'static str,
+    /// Routed calls: the model sent to the provider that served.
+    model_sent: Option<String>,
+    /// Routed calls: every attempt, in order.
+    attempts: Option<Value>,
+}
+
+impl Outcome {
+    /// The fields of a call made with the caller's own key, zero tokens.
+    fn direct() -> Outcome {
+        Outcome {
+            status: StatusCode::OK,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            total_tokens: 0,
+            latency_ms: 0,
+            response_model: None,
+            error: None,
+            provider: PROVIDER.to_owned(),
+            provider_type: PROVIDER,
+            model_sent: None,
+            attempts: None,
+        }
+    }
 }
 
 fn token_count(usage: &Value, field: &str) -> u32 {
@@ -567,10 +598,126 @@ async fn read_capped(mut upstream: reqwest::Response, limit: usize) -> Result<By
     Ok(body.freeze())
 }
 
+/// The call with the caller's own key: OpenAI at `OPENAI_BASE_URL`, the body as checked, the
+/// answer passed on as received.
+async fn forward_with_key(
+    state: &AppState,
+    key: ProviderKey,
+    body: Bytes,
+    decision_id: Uuid,
+) -> (Response, Outcome) {
+    let url = format!("{}/chat/completions", state.config().openai_base_url);
+    let timeout = state.config().upstream_timeout;
+    let started = Instant::now();
+    let sent = state
+        .http()
+        .post(&url)
+        .bearer_auth(&key.0)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .timeout(timeout)
+        .send()
+        .await;
+    drop(key);
+    let max_response_bytes = state.config().max_response_bytes;
+    let upstream = match sent {
+        Ok(upstream) => {
+            let status = upstream.status();
+            let upstream_headers = upstream.headers().clone();
+            read_capped(upstream, max_response_bytes)
+                .await
+                .map(|bytes| (status, upstream_headers, bytes))
+        }
+        Err(error) => Err(ReadError::Transport(error)),
+    };
+    let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+
+    match upstream {
+        Ok((status, upstream_headers, bytes)) => {
+            let parsed: Option<Value> = if status.is_success() {
+                serde_json::from_slice(&bytes).ok()
+            } else {
+                None
+            };
+            let usage = parsed
+                .as_ref()
+                .and_then(|v| v.get("usage"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let outcome = Outcome {
+                status,
+                prompt_tokens: token_count(&usage, "prompt_tokens"),
+                completion_tokens: token_count(&usage, "completion_tokens"),
+                total_tokens: token_count(&usage, "total_tokens"),
+                latency_ms,
+                response_model: parsed
+                    .as_ref()
+                    .and_then(|v| v.get("model"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                error: None,
+                ..Outcome::direct()
+            };
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            for (name, value) in &upstream_headers {
+                if is_passed_through(name) {
+                    response.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+            if !response.headers().contains_key(header::CONTENT_TYPE) {
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            }
+            (response, outcome)
+        }
+        Err(failure) => {
+            let (error, label) = match failure {
+                ReadError::TooLarge => {
+                    tracing::warn!(%decision_id, max_response_bytes, "upstream answer over the size limit");
+                    (
+                        OpenAiError::UpstreamTooLarge {
+                            limit_bytes: max_response_bytes,
+                        },
+                        "upstream_response_too_large",
+                    )
+                }
+                // reqwest's message names the URL (the configured base URL), never the key.
+                ReadError::Transport(error) if error.is_timeout() => {
+                    tracing::warn!(%decision_id, %error, "upstream call timed out");
+                    (
+                        OpenAiError::UpstreamTimeout {
+                            timeout_secs: timeout.as_secs().max(1),
+                        },
+                        "upstream_timeout",
+                    )
+                }
+                ReadError::Transport(error) => {
+                    tracing::warn!(%decision_id, %error, "upstream call failed");
+                    (OpenAiError::UpstreamUnreachable, "upstream_unreachable")
+                }
+            };
+            let outcome = Outcome {
+                status: error.status(),
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                total_tokens: 0,
+                latency_ms,
+                response_model: None,
+                error: Some(label),
+                ..Outcome::direct()
+            };
+            (error.into_response(), outcome)
+        }
+    }
+}
+
 async fn decide_and_forward(
     state: AppState,
     caller: Caller,
-    key: ProviderKey,
+    key: Option<ProviderKey>,
     mut request: ChatRequest,
     trace_id: TraceId,
 ) -> Response {
@@ -590,6 +737,24 @@ async fn decide_and_forward(
             return OpenAiError::PoliciesUnavailable.into_response();
         }
     };
+    // Without the caller's key: the tenant's providers serving the model, with their stored keys.
+    let mut targets = Vec::new();
+    if key.is_none() {
+        targets = routing::targets_for(
+            &tenant.providers,
+            state.config().common.provider_keys.as_deref(),
+            &request.model,
+            Restrictions::default(),
+        );
+        if targets.is_empty() {
+            return OpenAiError::MissingProviderKey.into_response();
+        }
+    }
+    let provider_fact = targets
+        .iter()
+        .max_by_key(|target| target.priority)
+        .map_or(PROVIDER, |target| target.provider())
+        .to_owned();
     let dynamic = match dynamic::evaluate(
         &state,
         &tenant,
@@ -598,7 +763,7 @@ async fn decide_and_forward(
             user: &request.user,
             request_type: "chat",
             model: Some(&request.model),
-            provider: Some(PROVIDER),
+            provider: Some(&provider_fact),
             context: &request.context,
         },
     )
@@ -643,9 +808,21 @@ async fn decide_and_forward(
     if let Some(workflow) = &workflow_id {
         metadata["workflow_id"] = json!(workflow);
     }
-    let dynamic_refusal = dynamic
-        .block_reason()
-        .or_else(|| dynamic::route_refusal(&dynamic, PROVIDER));
+    let route_refusal = match dynamic.allowed_providers() {
+        Some(allowed) if !targets.is_empty() => {
+            targets.retain(|target| routing::is_allowed(target, &allowed));
+            targets.is_empty().then(|| {
+                format!(
+                    "a routing policy allows only {} for this request and none of them serves model {}",
+                    allowed.join(", "),
+                    stored_model
+                )
+            })
+        }
+        _ if key.is_some() => dynamic::route_refusal(&dynamic, PROVIDER),
+        _ => None,
+    };
+    let dynamic_refusal = dynamic.block_reason().or(route_refusal);
     if dynamic_refusal.is_some() {
         decision.verdict = Verdict::Deny;
     }
@@ -763,111 +940,15 @@ async fn decide_and_forward(
         }
     }
 
-    let url = format!("{}/chat/completions", state.config().openai_base_url);
     let body = redacted_body.unwrap_or_else(|| request.body.clone());
-    let timeout = state.config().upstream_timeout;
-    let started = Instant::now();
-    let sent = state
-        .http()
-        .post(&url)
-        .bearer_auth(&key.0)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .timeout(timeout)
-        .send()
-        .await;
-    drop(key);
-    let max_response_bytes = state.config().max_response_bytes;
-    let upstream = match sent {
-        Ok(upstream) => {
-            let status = upstream.status();
-            let upstream_headers = upstream.headers().clone();
-            read_capped(upstream, max_response_bytes)
-                .await
-                .map(|bytes| (status, upstream_headers, bytes))
-        }
-        Err(error) => Err(ReadError::Transport(error)),
+    let (mut response, outcome) = match key {
+        Some(key) => forward_with_key(&state, key, body, decision_id).await,
+        None => forward_routed(&state, targets, &body, decision_id).await,
     };
-    let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-
-    let (mut response, outcome) = match upstream {
-        Ok((status, upstream_headers, bytes)) => {
-            let parsed: Option<Value> = if status.is_success() {
-                serde_json::from_slice(&bytes).ok()
-            } else {
-                None
-            };
-            let usage = parsed
-                .as_ref()
-                .and_then(|v| v.get("usage"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            let outcome = Outcome {
-                status,
-                prompt_tokens: token_count(&usage, "prompt_tokens"),
-                completion_tokens: token_count(&usage, "completion_tokens"),
-                total_tokens: token_count(&usage, "total_tokens"),
-                latency_ms,
-                response_model: parsed
-                    .as_ref()
-                    .and_then(|v| v.get("model"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                error: None,
-            };
-            let mut response = Response::new(Body::from(bytes));
-            *response.status_mut() = status;
-            for (name, value) in &upstream_headers {
-                if is_passed_through(name) {
-                    response.headers_mut().append(name.clone(), value.clone());
-                }
-            }
-            if !response.headers().contains_key(header::CONTENT_TYPE) {
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-            }
-            (response, outcome)
-        }
-        Err(failure) => {
-            let (error, label) = match failure {
-                ReadError::TooLarge => {
-                    tracing::warn!(%decision_id, max_response_bytes, "upstream answer over the size limit");
-                    (
-                        OpenAiError::UpstreamTooLarge {
-                            limit_bytes: max_response_bytes,
-                        },
-                        "upstream_response_too_large",
-                    )
-                }
-                // reqwest's message names the URL (the configured base URL), never the key.
-                ReadError::Transport(error) if error.is_timeout() => {
-                    tracing::warn!(%decision_id, %error, "upstream call timed out");
-                    (
-                        OpenAiError::UpstreamTimeout {
-                            timeout_secs: timeout.as_secs().max(1),
-                        },
-                        "upstream_timeout",
-                    )
-                }
-                ReadError::Transport(error) => {
-                    tracing::warn!(%decision_id, %error, "upstream call failed");
-                    (OpenAiError::UpstreamUnreachable, "upstream_unreachable")
-                }
-            };
-            let outcome = Outcome {
-                status: error.status(),
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                total_tokens: 0,
-                latency_ms,
-                response_model: None,
-                error: Some(label),
-            };
-            (error.into_response(), outcome)
-        }
-    };
+    if let Some(attempts) = &outcome.attempts {
+        metadata["attempts"] = attempts.clone();
+        metadata["provider_type"] = json!(outcome.provider_type);
+    }
 
     let total_tokens = if outcome.total_tokens == 0 {
         outcome
@@ -876,9 +957,14 @@ async fn decide_and_forward(
     } else {
         outcome.total_tokens
     };
-    let priced_model = outcome.response_model.as_deref().unwrap_or(&request.model);
+    // A routed call is priced for the model sent; a direct one for the model that answered.
+    let priced_model = outcome
+        .model_sent
+        .as_deref()
+        .or(outcome.response_model.as_deref())
+        .unwrap_or(&request.model);
     let cost = state.pricing().estimate(
-        PROVIDER,
+        outcome.provider_type,
         priced_model,
         u64::from(outcome.prompt_tokens),
         u64::from(outcome.completion_tokens),
@@ -892,6 +978,8 @@ async fn decide_and_forward(
     let counted_client = base.client_id.clone();
     let counted_caller = caller;
     let record = AuditRecord {
+        provider: outcome.provider.clone(),
+        model: outcome.model_sent.clone().unwrap_or(base.model.clone()),
         prompt_tokens: outcome.prompt_tokens,
         completion_tokens: outcome.completion_tokens,
         total_tokens,
@@ -915,7 +1003,134 @@ async fn decide_and_forward(
         "chat completion forwarded"
     );
     set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
+    if outcome.attempts.is_some() && !outcome.provider.is_empty() {
+        set_header(&mut response, PROVIDER_HEADER, &outcome.provider);
+    }
     response
+}
+
+/// The call without the caller's key: routed across the tenant's providers (retries, failover,
+/// breakers), the answer translated to OpenAI's shape.
+async fn forward_routed(
+    state: &AppState,
+    targets: Vec<RouteTarget>,
+    body: &Bytes,
+    decision_id: Uuid,
+) -> (Response, Outcome) {
+    let started = Instant::now();
+    let failed = |error: OpenAiError, label: &'static str, attempts: Value| {
+        let outcome = Outcome {
+            status: error.status(),
+            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            error: Some(label),
+            attempts: Some(attempts),
+            ..Outcome::direct()
+        };
+        (error.into_response(), outcome)
+    };
+    // The body was read strictly and checked: it parses.
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return failed(OpenAiError::Internal, "internal", json!([]));
+    };
+    let targets = Router::order(targets);
+    let timeout = state.config().upstream_timeout;
+    let routed = state
+        .router()
+        .call(&targets, &request, started + timeout)
+        .await;
+    let attempts = attempts_json(&routed.attempts);
+    let served = match routed.result {
+        Ok(served) => served,
+        Err(failure) => {
+            let (error, label) = routing_error(failure, timeout.as_secs().max(1));
+            tracing::warn!(%decision_id, error = label, "routed chat completion failed");
+            let served_by = routed.attempts.last().filter(|a| a.status.is_some());
+            let mut outcome = failed(error, label, attempts);
+            if let Some(attempt) = served_by {
+                outcome.1.provider = attempt.provider.clone();
+            }
+            return outcome;
+        }
+    };
+    let Some(target) = targets.get(served.target) else {
+        return failed(OpenAiError::Internal, "internal", attempts);
+    };
+    let bytes = serde_json::to_vec(&served.completion.body).unwrap_or_default();
+    let mut response = Response::new(Body::from(bytes));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let usage = served.completion.usage;
+    let outcome = Outcome {
+        status: StatusCode::OK,
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        total_tokens: usage.total_tokens,
+        latency_ms: served.latency_ms,
+        response_model: Some(served.completion.model.clone()),
+        error: None,
+        provider: target.provider().to_owned(),
+        provider_type: target.kind.as_str(),
+        model_sent: Some(target.model().to_owned()),
+        attempts: Some(attempts),
+    };
+    (response, outcome)
+}
+
+/// A routing failure as the OpenAI-shaped error the client gets, and the audit row's label.
+fn routing_error(failure: Failure, timeout_secs: u64) -> (OpenAiError, &'static str) {
+    match failure {
+        Failure::Unsupported(error) => (
+            OpenAiError::InvalidRequest {
+                message: error.message,
+                param: error.param,
+                code: "unsupported_parameter",
+            },
+            "unsupported_parameter",
+        ),
+        Failure::Refused(error) => (
+            OpenAiError::Provider {
+                status: StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_GATEWAY),
+                code: error.code.unwrap_or_else(|| error.error_type.clone()),
+                error_type: error.error_type,
+                message: error.message,
+            },
+            "provider_refused",
+        ),
+        Failure::Broken(error) => (
+            OpenAiError::Provider {
+                status: StatusCode::BAD_GATEWAY,
+                error_type: "upstream_error".to_owned(),
+                code: "upstream_error".to_owned(),
+                message: error.message,
+            },
+            "upstream_error",
+        ),
+        Failure::TooLarge { limit_bytes } => (
+            OpenAiError::UpstreamTooLarge { limit_bytes },
+            "upstream_response_too_large",
+        ),
+        Failure::AllFailed(last) => (
+            OpenAiError::Provider {
+                status: StatusCode::BAD_GATEWAY,
+                error_type: "upstream_error".to_owned(),
+                code: "upstream_unreachable".to_owned(),
+                message: match last {
+                    Some(error) => format!(
+                        "Every provider target failed; the last said: {}",
+                        error.message
+                    ),
+                    None => "Every provider target failed or could not be reached.".to_owned(),
+                },
+            },
+            "upstream_unreachable",
+        ),
+        Failure::Deadline => (
+            OpenAiError::UpstreamTimeout { timeout_secs },
+            "upstream_timeout",
+        ),
+    }
 }
 
 #[cfg(test)]

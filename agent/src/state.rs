@@ -14,6 +14,7 @@ use axonflow_platform::internal_auth::InternalAuth;
 use axonflow_platform::peer::PeerChecker;
 use axonflow_platform::pricing::PricingTable;
 use axonflow_policy::Engine;
+use axonflow_providers::route::Router;
 
 use crate::ratelimit::RateCounters;
 use axonflow_platform::policy_store::PolicyStore;
@@ -44,6 +45,7 @@ struct Inner {
     audit: AuditPipeline,
     in_flight: InFlightLimit,
     started_at: Instant,
+    router: Router,
 }
 
 impl AppState {
@@ -67,8 +69,14 @@ impl AppState {
             internal_auth.clone(),
             http.clone(),
         ));
+        let router = axonflow_platform::routing::router(
+            http.clone(),
+            config.max_response_bytes,
+            &config.common.breaker,
+        );
         AppState {
             inner: Arc::new(Inner {
+                router,
                 config,
                 pool,
                 nonce_pool,
@@ -120,6 +128,11 @@ impl AppState {
     /// The periodic signed check of the orchestrator.
     pub fn orchestrator(&self) -> &Arc<PeerChecker> {
         &self.inner.orchestrator
+    }
+
+    /// Sends routed LLM calls to the tenant's provider targets (retries, failover, breakers).
+    pub fn router(&self) -> &Router {
+        &self.inner.router
     }
 
     pub fn http(&self) -> &reqwest::Client {

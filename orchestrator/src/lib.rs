@@ -8,6 +8,7 @@ mod dynamic_policies;
 mod forward;
 mod guard;
 mod health;
+mod llm_providers;
 mod proxy;
 mod state;
 mod usage;
@@ -48,6 +49,8 @@ pub enum StartError {
     Policies(#[from] axonflow_policy::CompileErrors),
     #[error("{0}")]
     Pricing(String),
+    #[error("{0}")]
+    ProviderKeys(#[from] axonflow_platform::routing::KeyCheckError),
     #[error("HTTP client: {0}")]
     HttpClient(String),
     #[error("cannot listen on {address}: {source}")]
@@ -145,6 +148,26 @@ pub fn api_routes(state: AppState) -> Router {
         )
         .route("/api/v1/budgets/{id}/status", api(get(budgets::status)))
         .route("/api/v1/budgets/{id}/alerts", api(get(budgets::alerts)))
+        .route(
+            "/api/v1/llm-providers",
+            api(get(llm_providers::list).post(llm_providers::create)),
+        )
+        .route(
+            "/api/v1/llm-providers/{name}",
+            api(get(llm_providers::get)
+                .put(llm_providers::update)
+                .patch(llm_providers::update)
+                .delete(llm_providers::delete)),
+        )
+        .route(
+            "/api/v1/llm-providers/{name}/test",
+            api(post(llm_providers::test)),
+        )
+        .route(
+            "/api/v1/llm-providers/{name}/health",
+            api(get(llm_providers::health)),
+        )
+        .route("/api/v1/providers/status", api(get(llm_providers::status)))
         .route("/api/v1/usage", api(get(usage::summary)))
         .route("/api/v1/usage/breakdown", api(get(usage::breakdown)))
         .route("/api/v1/usage/records", api(get(usage::records)))
@@ -188,6 +211,15 @@ pub async fn run(config: axonflow_platform::config::OrchestratorConfig) -> Resul
     )
     .await?;
     db::migrate(&pool).await?;
+    let resealed =
+        axonflow_platform::routing::check_stored_keys(&pool, common.provider_keys.as_deref())
+            .await?;
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            "provider keys re-sealed under the current key-encryption key"
+        );
+    }
     let nonce_pool = db::connect_async_commit(common.database_url.expose(), 4).await?;
     let specs = db::load_system_policies(&pool).await?;
     let engine = Engine::compile(

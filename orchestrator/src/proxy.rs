@@ -18,12 +18,16 @@ use axonflow_platform::http::api_error::ApiError;
 use axonflow_platform::http::caller::Caller;
 use axonflow_platform::internal_call::{FoundMatch, ProxyAnswer, ProxyCall};
 use axonflow_platform::policy_store::TenantPolicies;
+use axonflow_platform::routing::{self, Restrictions};
 use axonflow_policy::{Action, Decision};
+use axonflow_providers::breaker::TargetKey;
+use axonflow_providers::route::{Failure, RouteTarget, Router};
+use axonflow_providers::{Credentials, ProviderKind};
 
 use crate::state::AppState;
 
-/// The provider Proxy Mode calls with the server-side key.
-const PROVIDER: &str = "openai";
+/// The provider name of calls made with the server-side `OPENAI_API_KEY`.
+const LEGACY_PROVIDER: &str = "openai";
 /// The model used when the client names none.
 const DEFAULT_MODEL: &str = "gpt-4o-mini";
 
@@ -93,6 +97,79 @@ pub async fn proxy(State(state): State<AppState>, body: Bytes) -> Response {
     Json(decide_and_call(&state, &tenant, call).await).into_response()
 }
 
+/// The targets of one call before policies: the tenant's providers serving `model` (restricted to
+/// the one the client named), else the server-side OpenAI key.
+fn plan_targets(
+    state: &AppState,
+    tenant: &TenantPolicies,
+    call: &ProxyCall,
+    model: &str,
+) -> Vec<RouteTarget> {
+    let only = call.provider.as_deref();
+    let targets = routing::targets_for(
+        &tenant.providers,
+        state.config().common.provider_keys.as_deref(),
+        model,
+        Restrictions {
+            allowed: None,
+            only,
+        },
+    );
+    if !targets.is_empty() {
+        return targets;
+    }
+    let legacy_allowed = only.is_none_or(|p| p.eq_ignore_ascii_case(LEGACY_PROVIDER));
+    match state.config().openai_api_key.as_ref() {
+        Some(key) if legacy_allowed => vec![RouteTarget {
+            key: TargetKey {
+                tenant: call.caller.tenant_id.clone(),
+                provider: LEGACY_PROVIDER.to_owned(),
+                model: model.to_owned(),
+            },
+            kind: ProviderKind::OpenAi,
+            endpoint: state.config().openai_base_url.clone(),
+            api_version: None,
+            region: None,
+            credentials: Some(Credentials::new(key.expose().to_owned())),
+            priority: 0,
+            weight: 1,
+            attempt_timeout: state.config().upstream_timeout,
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// Why routing produced no answer, as Proxy Mode reports it.
+fn routing_failure(failure: Failure, timeout_secs: u64) -> ProxyAnswer {
+    match failure {
+        Failure::Unsupported(error) => failed(400, "unsupported_parameter", error.message),
+        Failure::Refused(error) => failed(
+            if (400..500).contains(&error.status) { error.status } else { 502 },
+            "provider_refused",
+            error.message,
+        ),
+        Failure::Broken(error) => failed(502, "upstream_error", error.message),
+        Failure::TooLarge { limit_bytes } => failed(
+            502,
+            "upstream_response_too_large",
+            format!("the provider's answer is larger than {limit_bytes} bytes (AXONFLOW_MAX_RESPONSE_BYTES)"),
+        ),
+        Failure::AllFailed(last) => failed(
+            502,
+            "upstream_unreachable",
+            match last {
+                Some(error) => format!("every provider target failed; the last said: {}", error.message),
+                None => "every provider target failed or is unreachable".to_owned(),
+            },
+        ),
+        Failure::Deadline => failed(
+            504,
+            "upstream_timeout",
+            format!("no provider answered within {timeout_secs} s (AXONFLOW_UPSTREAM_TIMEOUT_SECS)"),
+        ),
+    }
+}
+
 async fn decide_and_call(
     state: &AppState,
     tenant: &std::sync::Arc<TenantPolicies>,
@@ -102,26 +179,46 @@ async fn decide_and_call(
         .model
         .clone()
         .filter(|m| !m.trim().is_empty())
+        .or_else(|| routing::default_model(&tenant.providers).map(str::to_owned))
         .unwrap_or_else(|| DEFAULT_MODEL.to_owned());
-    // An exhausted downgrade budget: the provider's cheapest listed model, when it is cheaper.
-    let downgraded = call
-        .downgrade
-        .then(|| state.pricing().cheaper_model(PROVIDER, &requested))
-        .flatten()
-        .map(str::to_owned);
-    let model = downgraded.clone().unwrap_or_else(|| requested.clone());
+    let mut targets = plan_targets(state, tenant, &call, &requested);
+    // An exhausted downgrade budget: each target's cheapest listed model, when it is cheaper.
+    let mut downgraded = false;
+    if call.downgrade {
+        for target in &mut targets {
+            if let Some(cheaper) = state
+                .pricing()
+                .cheaper_model(target.kind.as_str(), target.model())
+            {
+                target.key.model = cheaper.to_owned();
+                downgraded = true;
+            }
+        }
+    }
+    let first = targets.iter().max_by_key(|t| t.priority);
+    let provider_fact = call
+        .provider
+        .clone()
+        .or_else(|| first.map(|t| t.provider().to_owned()))
+        .unwrap_or_else(|| LEGACY_PROVIDER.to_owned());
+    let model = first.map_or_else(|| requested.clone(), |t| t.model().to_owned());
     let now = Utc::now();
     let estimated_tokens = estimate_tokens(call.query.len());
     let estimated_cost = state
         .pricing()
-        .estimate(PROVIDER, &model, estimated_tokens, 0)
+        .estimate(
+            first.map_or(LEGACY_PROVIDER, |t| t.kind.as_str()),
+            &model,
+            estimated_tokens,
+            0,
+        )
         .usd;
     let facts = OwnedFacts {
         query: call.query.clone(),
         user: call.user.clone(),
         request_type: Some(call.request_type.clone()),
         model: Some(model.clone()),
-        provider: Some(call.provider.clone().unwrap_or_else(|| PROVIDER.to_owned())),
+        provider: Some(provider_fact),
         estimated_tokens,
         estimated_cost_usd: estimated_cost,
         at: now,
@@ -154,7 +251,9 @@ async fn decide_and_call(
         });
     }
     if let Some(allowed) = dynamic.allowed_providers() {
-        if !allowed.iter().any(|p| p.eq_ignore_ascii_case(PROVIDER)) {
+        let planned = !targets.is_empty();
+        targets.retain(|target| routing::is_allowed(target, &allowed));
+        if planned && targets.is_empty() {
             return with_dynamic(ProxyAnswer {
                 block_reason: Some(format!(
                     "a routing policy allows only {} and none of them is available",
@@ -164,18 +263,26 @@ async fn decide_and_call(
             });
         }
     }
-    if let Some(provider) = call
-        .provider
-        .as_deref()
-        .filter(|p| !p.eq_ignore_ascii_case(PROVIDER))
-    {
-        return with_dynamic(failed(
-            400,
-            "unknown_provider",
-            format!(
-                "provider {provider:?} is not registered for your tenant (available: {PROVIDER})"
+    if targets.is_empty() {
+        return with_dynamic(match &call.provider {
+            Some(provider) => failed(
+                400,
+                "unknown_provider",
+                format!("no provider {provider:?} of your tenant serves model {requested:?}"),
             ),
-        ));
+            None if tenant.providers.is_empty() => failed(
+                503,
+                "no_provider",
+                "no provider is configured for Proxy Mode: register one at /api/v1/llm-providers, or set \
+                 OPENAI_API_KEY on the orchestrator"
+                    .to_owned(),
+            ),
+            None => failed(
+                400,
+                "no_route",
+                format!("no enabled provider of your tenant serves model {requested:?}"),
+            ),
+        });
     }
     // A redacting dynamic policy masks every piece of personal data in the query before it leaves.
     let mut query = call.query.clone();
@@ -194,103 +301,66 @@ async fn decide_and_call(
             query = masked;
         }
     }
-    let Some(key) = state.config().openai_api_key.as_ref() else {
-        return with_dynamic(failed(
-            503,
-            "no_provider",
-            "no provider is configured for Proxy Mode: set OPENAI_API_KEY on the orchestrator"
-                .to_owned(),
-        ));
-    };
-    let started = Instant::now();
-    let sent = state
-        .http()
-        .post(format!(
-            "{}/chat/completions",
-            state.config().openai_base_url
-        ))
-        .bearer_auth(key.expose())
-        .json(&json!({"model": model, "messages": [{"role": "user", "content": query}]}))
-        .timeout(state.config().upstream_timeout)
-        .send()
+    let targets = Router::order(targets);
+    let request = json!({"model": requested, "messages": [{"role": "user", "content": query}]});
+    let timeout = state.config().upstream_timeout;
+    let routed = state
+        .router()
+        .call(&targets, &request, Instant::now() + timeout)
         .await;
-    let upstream = match sent {
-        Ok(upstream) => upstream,
-        Err(error) => {
-            let (status, code) = if error.is_timeout() {
-                (504, "upstream_timeout")
-            } else {
-                (502, "upstream_unreachable")
-            };
-            tracing::warn!(error = %error.without_url(), "proxy provider call failed");
-            return with_dynamic(failed(
-                status,
-                code,
-                format!("the provider {PROVIDER} could not be reached"),
-            ));
+    let attempts = routing::attempts_json(&routed.attempts);
+    let served = match routed.result {
+        Ok(served) => served,
+        Err(failure) => {
+            let mut failure = routing_failure(failure, timeout.as_secs().max(1));
+            failure.details = json!({"attempts": attempts});
+            return with_dynamic(failure);
         }
     };
-    let status = upstream.status();
-    let body = read_capped(upstream, state.config().max_response_bytes).await;
-    let provider_latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-    let Some(body) = body else {
+    let Some(target) = targets.get(served.target) else {
         return with_dynamic(failed(
-            502,
-            "upstream_error",
-            format!("the provider {PROVIDER}'s answer could not be read in full"),
+            500,
+            "internal_error",
+            "routing lost its target".to_owned(),
         ));
     };
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = parsed
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .unwrap_or("the provider refused the call");
-        return with_dynamic(ProxyAnswer {
-            provider: Some(PROVIDER.to_owned()),
-            model: Some(model),
-            provider_latency_ms,
-            ..failed(
-                502,
-                "upstream_error",
-                format!("{PROVIDER} answered {}: {message}", status.as_u16()),
-            )
-        });
-    }
-    let tokens = |field: &str| {
-        parsed
-            .pointer(&format!("/usage/{field}"))
-            .and_then(Value::as_u64)
-            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
-    };
-    let (prompt_tokens, completion_tokens) = (tokens("prompt_tokens"), tokens("completion_tokens"));
-    let total_tokens = match tokens("total_tokens") {
+    let provider_type = target.kind.as_str();
+    let usage = served.completion.usage;
+    let (prompt_tokens, completion_tokens) = (usage.prompt_tokens, usage.completion_tokens);
+    let total_tokens = match usage.total_tokens {
         0 => prompt_tokens.saturating_add(completion_tokens),
         total => total,
     };
-    let served_model = parsed
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or(&model)
-        .to_owned();
+    let served_model = target.model().to_owned();
     let cost = state.pricing().estimate(
-        PROVIDER,
+        provider_type,
         &served_model,
         u64::from(prompt_tokens),
         u64::from(completion_tokens),
     );
+    let details = json!({
+        "pricing": {"priced_as": cost.priced_as, "fallback": cost.fallback},
+        "query_redacted": query != call.query,
+        "downgraded": downgraded,
+        "provider_type": provider_type,
+        "response_model": served.completion.model,
+        "attempts": attempts,
+    });
     // The provider billed the call: the tokens and cost are recorded whatever happens next.
     let billed = |failure: ProxyAnswer| ProxyAnswer {
-        provider: Some(PROVIDER.to_owned()),
+        provider: Some(target.provider().to_owned()),
         model: Some(served_model.clone()),
         prompt_tokens,
         completion_tokens,
         total_tokens,
         estimated_cost_usd: cost.usd,
-        provider_latency_ms,
+        provider_latency_ms: served.latency_ms,
+        details: details.clone(),
         ..failure
     };
-    let Some(text) = parsed
+    let Some(text) = served
+        .completion
+        .body
         .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -298,7 +368,10 @@ async fn decide_and_call(
         return with_dynamic(billed(failed(
             502,
             "upstream_error",
-            format!("the provider {PROVIDER} answered without a message"),
+            format!(
+                "the provider {} answered without a message",
+                target.provider()
+            ),
         )));
     };
     // Output filtering: what a `redact` or `block` policy matches in the answer is masked.
@@ -317,37 +390,9 @@ async fn decide_and_call(
             matches!(m.action, Action::Redact | Action::Block)
         })
         .unwrap_or(text);
-    with_dynamic(ProxyAnswer {
+    with_dynamic(billed(ProxyAnswer {
         answer: Some(filtered),
         output_matches: found(&output),
-        provider: Some(PROVIDER.to_owned()),
-        model: Some(served_model),
-        prompt_tokens,
-        completion_tokens,
-        total_tokens,
-        estimated_cost_usd: cost.usd,
-        provider_latency_ms,
-        details: json!({
-            "pricing": {"priced_as": cost.priced_as, "fallback": cost.fallback},
-            "query_redacted": query != call.query,
-            "downgraded": downgraded.is_some(),
-        }),
         ..answer("answered")
-    })
-}
-
-/// The provider's answer, at most `limit` bytes; `None` when longer or broken off.
-async fn read_capped(mut upstream: reqwest::Response, limit: usize) -> Option<Vec<u8>> {
-    if upstream.content_length().is_some_and(|n| n > limit as u64) {
-        return None;
-    }
-    let mut body = Vec::new();
-    // The request's own timeout bounds the reading.
-    while let Some(chunk) = upstream.chunk().await.ok()? {
-        if body.len() + chunk.len() > limit {
-            return None;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Some(body)
+    }))
 }

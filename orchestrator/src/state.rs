@@ -12,6 +12,7 @@ use axonflow_platform::internal_auth::InternalAuth;
 use axonflow_platform::peer::PeerChecker;
 use axonflow_platform::policy_store::PolicyStore;
 use axonflow_platform::pricing::PricingTable;
+use axonflow_providers::route::Router;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,6 +31,7 @@ struct Inner {
     http: reqwest::Client,
     pricing: PricingTable,
     in_flight: InFlightLimit,
+    router: Router,
 }
 
 /// The answer to a request shed by the in-flight limit.
@@ -57,8 +59,14 @@ impl AppState {
             http.clone(),
         ));
         let in_flight = InFlightLimit::new(config.max_in_flight, render_shed);
+        let router = axonflow_platform::routing::router(
+            http.clone(),
+            config.max_response_bytes,
+            &config.common.breaker,
+        );
         AppState {
             inner: Arc::new(Inner {
+                router,
                 in_flight,
                 config,
                 pool,
@@ -101,6 +109,11 @@ impl AppState {
 
     pub fn pricing(&self) -> &PricingTable {
         &self.inner.pricing
+    }
+
+    /// Sends LLM calls to provider targets (retries, failover, circuit breakers).
+    pub fn router(&self) -> &Router {
+        &self.inner.router
     }
 
     /// The in-flight limit (load shedding) of every route.

@@ -84,6 +84,20 @@ pub struct CommonConfig {
     pub internal_service_secret: Option<Secret>,
     pub admin_api_key: Option<Secret>,
     pub otel_endpoint: Option<String>,
+    /// `AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY` (+ `_PREVIOUS`): seals and opens stored provider
+    /// keys; `None` when unset (providers with keys cannot be created).
+    pub provider_keys: Option<std::sync::Arc<crate::provider_keys::KeyRing>>,
+    /// Circuit breakers of provider targets.
+    pub breaker: BreakerConfig,
+}
+
+/// `AXONFLOW_PROVIDER_CB_FAILURES` and `AXONFLOW_PROVIDER_CB_OPEN_SECS`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open a target's breaker.
+    pub failures: u32,
+    /// How long an open breaker skips its target before one half-open probe.
+    pub open_for: Duration,
 }
 
 /// Settings of the agent.
@@ -277,6 +291,33 @@ impl<'s> Reader<'s> {
         value.trim_end_matches('/').to_owned()
     }
 
+    /// The key-encryption keys of stored provider keys. A malformed one is a problem naming the
+    /// variable, never showing its value.
+    fn provider_keys(&mut self) -> Option<std::sync::Arc<crate::provider_keys::KeyRing>> {
+        const CURRENT: &str = "AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY";
+        const PREVIOUS: &str = "AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY_PREVIOUS";
+        let previous = self.raw(PREVIOUS);
+        let Some(current) = self.raw(CURRENT) else {
+            if previous.is_some() {
+                self.problems
+                    .push(format!("{PREVIOUS} is set but {CURRENT} is not"));
+            }
+            return None;
+        };
+        if let Err(error) = crate::provider_keys::KeyRing::parse(&current, None) {
+            self.problems.push(format!("{CURRENT} {error}"));
+            return None;
+        }
+        match crate::provider_keys::KeyRing::parse(&current, previous.as_deref()) {
+            Ok(ring) => Some(std::sync::Arc::new(ring)),
+            Err(error) => {
+                self.problems
+                    .push(format!("{PREVIOUS}: one of the keys {error}"));
+                None
+            }
+        }
+    }
+
     fn common(&mut self, default_port: u16) -> CommonConfig {
         let port = self.parsed("PORT", default_port, "a TCP port (0-65535)");
         let bind_address = self.string("AXONFLOW_BIND_ADDRESS", "0.0.0.0");
@@ -355,7 +396,30 @@ impl<'s> Reader<'s> {
             );
         }
         let otel_endpoint = self.raw("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let provider_keys = self.provider_keys();
+        let failures = self.bounded(
+            "AXONFLOW_PROVIDER_CB_FAILURES",
+            5,
+            1..=10_000,
+            "a number of failures",
+        );
+        let open_secs = self.parsed(
+            "AXONFLOW_PROVIDER_CB_OPEN_SECS",
+            30.0f64,
+            "a number of seconds",
+        );
+        if !(open_secs.is_finite() && open_secs > 0.0) {
+            self.problems.push(
+                "AXONFLOW_PROVIDER_CB_OPEN_SECS must be a positive number of seconds".to_owned(),
+            );
+        }
+        let breaker = BreakerConfig {
+            failures: u32::try_from(failures).unwrap_or(5),
+            open_for: Duration::from_secs_f64(open_secs.clamp(0.001, 86_400.0)),
+        };
         CommonConfig {
+            provider_keys,
+            breaker,
             port,
             bind_address,
             database_url,

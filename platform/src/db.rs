@@ -12,6 +12,7 @@ mod gateway;
 #[macro_use]
 mod policies;
 mod policy_changes;
+mod providers;
 
 pub use audit_rows::{
     audit_chain_page, audit_partitions, audit_row_size, drop_expired_audit_partitions,
@@ -45,6 +46,10 @@ pub use policies::{
 };
 pub use policy_changes::{
     list_policy_changes, override_state, policy_state, ChangeMeta, ChangeType, PolicyChange,
+};
+pub use providers::{
+    all_sealed_keys, delete_provider, find_provider, insert_provider, list_providers, reseal_key,
+    set_provider_health, update_provider, SealedKey, StoredProvider,
 };
 
 use std::time::Duration;

@@ -17,6 +17,8 @@ pub mod internal_call;
 pub mod peer;
 pub mod policy_store;
 pub mod pricing;
+pub mod provider_keys;
+pub mod routing;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace;

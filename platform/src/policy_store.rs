@@ -42,6 +42,8 @@ pub struct TenantPolicies {
     dynamic: Option<DynamicEngine>,
     /// The tenant's budgets, enforced before calls.
     pub budgets: Vec<db::StoredBudget>,
+    /// The tenant's LLM providers (routing), keys sealed.
+    pub providers: Vec<db::StoredProvider>,
 }
 
 impl TenantPolicies {
@@ -268,6 +270,7 @@ impl PolicyStore {
             skipped,
             dynamic,
             budgets: set.budgets,
+            providers: set.providers,
         })
     }
 

@@ -154,6 +154,15 @@ impl PricingTable {
     ) -> CostEstimate {
         let (priced_as, price, fallback) = match self.price_of(provider, model) {
             Some((name, price)) => (name, price, false),
+            // A model served on the operator's own machines (Ollama) costs nothing unless listed.
+            None if provider == "ollama" => (
+                "ollama/local".to_owned(),
+                ModelPrice {
+                    input_per_mtok: 0.0,
+                    output_per_mtok: 0.0,
+                },
+                false,
+            ),
             None => ("fallback".to_owned(), self.fallback, true),
         };
         // Token counts are far below 2^52, so the conversions are exact.
@@ -188,6 +197,14 @@ mod tests {
     #[test]
     fn lookups() {
         check("openai", "gpt-4o-mini", "openai/gpt-4o-mini", 0.75);
+        check("ollama", "llama3.2", "ollama/local", 0.0);
+        check("azure-openai", "gpt-4o-mini", "openai/gpt-4o-mini", 0.75);
+        check(
+            "bedrock",
+            "anthropic.claude-3-5-haiku-20241022-v1:0",
+            "bedrock/anthropic.claude-3-5-haiku",
+            4.8,
+        );
         check(
             "openai",
             "gpt-4o-mini-2024-07-18",

@@ -71,8 +71,13 @@ def test_allowed_call_answers_with_the_provider_text_and_one_audit_row(client, s
         "estimated_cost_usd::float8, http_status FROM llm_call_audits WHERE id = %s",
         decision_id,
     )
-    assert row[:7] == ("proxy", "allow", "openai", COMPLETION["model"], 14, 7, 21)
+    # The row keeps the model sent (what is priced); the provider's own name for it is in metadata.
+    assert row[:7] == ("proxy", "allow", "openai", "gpt-4o-mini", 14, 7, 21)
     assert row[7] > 0
+    (metadata,) = rows(stack, "SELECT metadata FROM llm_call_audits WHERE id = %s", decision_id)[0]
+    assert metadata["response_model"] == COMPLETION["model"]
+    assert metadata["provider_type"] == "openai"
+    assert [a["status"] for a in metadata["attempts"]] == [200]
     assert row[8] == 200
     everything = rows(stack, "SELECT string_agg(row_to_json(t)::text, ' ') FROM llm_call_audits t")[0][0]
     assert secret_query not in everything, "no prompt text at rest"

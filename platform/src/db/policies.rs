@@ -124,6 +124,8 @@ pub struct TenantPolicySet {
     pub dynamic: Vec<super::StoredDynamicPolicy>,
     /// The tenant's budgets (enforced before calls).
     pub budgets: Vec<super::StoredBudget>,
+    /// The tenant's LLM providers (routing), keys sealed.
+    pub providers: Vec<super::StoredProvider>,
 }
 
 /// Column lists as macros, so that statements are joined at compile time with `concat!`: constant
@@ -476,7 +478,9 @@ pub async fn load_tenant_policy_set(
     let overrides = list_overrides(pool, tenant_id, false).await?;
     let dynamic = super::list_dynamic_policies(pool, tenant_id).await?;
     let budgets = super::list_budgets(pool, tenant_id, None).await?;
+    let providers = super::list_providers(pool, tenant_id).await?;
     Ok(TenantPolicySet {
+        providers,
         revision: revision.unwrap_or(0),
         custom,
         overrides,

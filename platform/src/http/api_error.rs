@@ -70,6 +70,11 @@ pub enum ApiError {
     },
     /// The database could not be reached; nothing was decided.
     Unavailable,
+    /// A feature the request needs is not configured on this service.
+    NotConfigured {
+        message: String,
+        code: &'static str,
+    },
     /// The agent is serving its limit of requests at once.
     Overloaded {
         max_in_flight: usize,
@@ -125,6 +130,7 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotConfigured { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -194,6 +200,7 @@ impl IntoResponse for ApiError {
                 "the database is unavailable; nothing was decided, retry shortly".to_owned(),
                 "unavailable",
             ),
+            ApiError::NotConfigured { message, code } => (message.clone(), *code),
             ApiError::Overloaded { max_in_flight } => (
                 format!(
                     "this service is serving its limit of {max_in_flight} requests at once; retry after the \
