@@ -2,7 +2,8 @@
 //! `/api/v1/llm-providers…`, `/api/v1/providers/status`, `/api/v1/budgets…`, `/api/v1/usage…`,
 //! `/api/v1/pricing`) called on the agent are forwarded to the orchestrator, signed with the
 //! internal secret and carrying the caller this agent authenticated, and answered as the
-//! orchestrator answers.
+//! orchestrator answers. `/api/v1/providers/status` adds this agent's own view of the targets it
+//! routes to (the OpenAI endpoint's calls) to the orchestrator's (Proxy Mode's).
 //!
 //! Without an internal secret (community mode only: enterprise mode refuses to start without one)
 //! the call is passed on as received, with its own `Authorization`, to the orchestrator's route,
@@ -25,7 +26,6 @@ use crate::state::AppState;
 pub const ORCHESTRATOR_ROUTES: &[&str] = &[
     "/api/v1/dynamic-policies",
     "/api/v1/llm-providers",
-    "/api/v1/providers/status",
     "/api/v1/budgets",
     "/api/v1/usage",
     "/api/v1/pricing",
@@ -192,6 +192,47 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Some((response, body.freeze()))
+}
+
+/// `GET /api/v1/providers/status`: the orchestrator's targets merged with this agent's; a target
+/// both call shows the worse state. The orchestrator's error answers are passed on as they are.
+pub async fn providers_status(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+) -> Response {
+    let local: Vec<serde_json::Value> = state
+        .router()
+        .status_of(&caller.tenant_id)
+        .iter()
+        .map(axonflow_platform::routing::status_json)
+        .collect();
+    let forwarded = forward(State(state.clone()), Extension(caller), request).await;
+    if forwarded.status() != StatusCode::OK {
+        return forwarded;
+    }
+    let limit = state.config().max_response_bytes;
+    let Ok(bytes) = axum::body::to_bytes(forwarded.into_body(), limit).await else {
+        return unavailable(
+            &state,
+            StatusCode::BAD_GATEWAY,
+            "answered too much or broke off",
+        );
+    };
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return unavailable(
+            &state,
+            StatusCode::BAD_GATEWAY,
+            "answered something that is not JSON",
+        );
+    };
+    if let Some(targets) = body
+        .get_mut("targets")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        axonflow_platform::routing::merge_status(targets, &local);
+    }
+    axum::Json(body).into_response()
 }
 
 #[cfg(test)]

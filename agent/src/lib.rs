@@ -119,6 +119,10 @@ pub fn app(state: AppState) -> Router {
             api(post(static_policies::create_override).delete(static_policies::delete_override)),
         )
         .route("/api/request", api(post(proxy::request)))
+        .route(
+            "/api/v1/providers/status",
+            api(get(forward::providers_status)),
+        )
         .route("/api/v1/audit/search", api(post(audit_api::search)))
         .route(
             "/api/v1/audit/tenant/{tenant_id}",

@@ -721,21 +721,7 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     let providers = db::list_providers(state.pool(), &caller.tenant_id).await?;
     let seen = state.router().status_of(&caller.tenant_id);
-    let mut targets: Vec<Value> = seen
-        .iter()
-        .map(|target| {
-            json!({
-                "provider": target.key.provider,
-                "type": target.kind,
-                "model": target.key.model,
-                "state": target.state.as_str(),
-                "latency_ms": target.latency_ms.map(|ms| (ms * 10.0).round() / 10.0),
-                "error_rate": target.error_rate,
-                "consecutive_failures": target.consecutive_failures,
-                "opened_at": target.opened_at.map(|at| time(DateTime::<Utc>::from(at))),
-            })
-        })
-        .collect();
+    let mut targets: Vec<Value> = seen.iter().map(routing::status_json).collect();
     for provider in providers.iter().filter(|p| p.enabled) {
         let called = seen
             .iter()

@@ -134,6 +134,7 @@ fn plan_targets(
             priority: 0,
             weight: 1,
             attempt_timeout: state.config().upstream_timeout,
+            rate_limit: None,
         }],
         _ => Vec::new(),
     }

@@ -125,6 +125,9 @@ pub fn target_of(
         attempt_timeout: Duration::from_secs(
             u64::try_from(provider.timeout_seconds).unwrap_or(60).max(1),
         ),
+        rate_limit: provider
+            .rate_limit
+            .and_then(|limit| u32::try_from(limit).ok()),
     })
 }
 
@@ -240,6 +243,61 @@ pub fn router(
     )
 }
 
+/// One target's breaker state as `GET /api/v1/providers/status` shows it.
+pub fn status_json(target: &axonflow_providers::breaker::TargetStatus) -> Value {
+    serde_json::json!({
+        "provider": target.key.provider,
+        "type": target.kind,
+        "model": target.key.model,
+        "state": target.state.as_str(),
+        "latency_ms": target.latency_ms.map(|ms| (ms * 10.0).round() / 10.0),
+        "error_rate": target.error_rate,
+        "consecutive_failures": target.consecutive_failures,
+        "opened_at": target.opened_at.map(|at| {
+            chrono::DateTime::<chrono::Utc>::from(at)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        }),
+    })
+}
+
+fn state_rank(state: &Value) -> u8 {
+    match state.as_str() {
+        Some("open") => 2,
+        Some("half_open") => 1,
+        _ => 0,
+    }
+}
+
+/// Adds one service's view of its targets to another's (`targets` as `status_json` writes them):
+/// a target both know shows the worse state, the higher failure counts and error rate.
+pub fn merge_status(targets: &mut Vec<Value>, other: &[Value]) {
+    for theirs in other {
+        let same = targets.iter_mut().find(|ours| {
+            ours["provider"] == theirs["provider"] && ours["model"] == theirs["model"]
+        });
+        let Some(ours) = same else {
+            targets.push(theirs.clone());
+            continue;
+        };
+        if state_rank(&theirs["state"]) > state_rank(&ours["state"]) {
+            ours["state"] = theirs["state"].clone();
+            ours["opened_at"] = theirs["opened_at"].clone();
+        }
+        for field in ["error_rate", "consecutive_failures"] {
+            let (a, b) = (
+                ours[field].as_f64().unwrap_or(0.0),
+                theirs[field].as_f64().unwrap_or(0.0),
+            );
+            if b > a {
+                ours[field] = theirs[field].clone();
+            }
+        }
+        if ours["latency_ms"].is_null() {
+            ours["latency_ms"] = theirs["latency_ms"].clone();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +324,30 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    #[test]
+    fn merged_status_shows_the_worse_view() {
+        let target = |provider: &str, state: &str, failures: u32, rate: f64| {
+            serde_json::json!({"provider": provider, "model": "m", "state": state, "latency_ms": null,
+                               "error_rate": rate, "consecutive_failures": failures, "opened_at": null})
+        };
+        let mut ours = vec![target("a", "closed", 0, 0.0), target("b", "open", 7, 1.0)];
+        merge_status(
+            &mut ours,
+            &[
+                target("a", "open", 5, 0.5),
+                target("b", "closed", 0, 0.0),
+                target("c", "closed", 0, 0.0),
+            ],
+        );
+        assert_eq!(ours.len(), 3);
+        assert_eq!(ours[0]["state"], "open");
+        assert_eq!(ours[0]["consecutive_failures"], 5);
+        assert_eq!(ours[0]["error_rate"], 0.5);
+        assert_eq!(ours[1]["state"], "open");
+        assert_eq!(ours[1]["consecutive_failures"], 7);
+        assert_eq!(ours[2]["provider"], "c");
     }
 
     #[test]

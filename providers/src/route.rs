@@ -31,6 +31,8 @@ pub struct RouteTarget {
     pub weight: u32,
     /// Longest wait for one attempt (the total deadline may cut it shorter).
     pub attempt_timeout: Duration,
+    /// Most calls per second this process sends to the provider (all its models); `None`: no limit.
+    pub rate_limit: Option<u32>,
 }
 
 impl RouteTarget {
@@ -134,6 +136,8 @@ pub struct Router {
     http: reqwest::Client,
     settings: RouterSettings,
     breakers: Breakers,
+    /// Calls sent per (tenant, provider) in the current one-second window, for `rate_limit`.
+    sent: std::sync::Mutex<std::collections::HashMap<(String, String), (Instant, u32)>>,
 }
 
 /// What one attempt produced.
@@ -195,7 +199,30 @@ impl Router {
             http,
             settings,
             breakers,
+            sent: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Takes one call of the target's provider's per-second budget; `false` when it is spent.
+    fn take_rate_slot(&self, target: &RouteTarget, now: Instant) -> bool {
+        let Some(limit) = target.rate_limit else {
+            return true;
+        };
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = sent
+            .entry((target.key.tenant.clone(), target.key.provider.clone()))
+            .or_insert((now, 0));
+        if now.duration_since(slot.0) >= Duration::from_secs(1) {
+            *slot = (now, 0);
+        }
+        if slot.1 >= limit {
+            return false;
+        }
+        slot.1 += 1;
+        true
     }
 
     /// The state of `tenant`'s targets this process has called.
@@ -253,6 +280,17 @@ impl Router {
         let mut last_error: Option<ProviderError> = None;
         for (idx, target) in targets.iter().enumerate() {
             let kind = target.kind.as_str();
+            if !self.take_rate_slot(target, Instant::now()) {
+                // The provider's own rate limit is spent for this second: the next target.
+                attempts.push(Attempt {
+                    provider: target.provider().to_owned(),
+                    model: target.model().to_owned(),
+                    status: None,
+                    error: Some("rate_limit"),
+                    latency_ms: 0,
+                });
+                continue;
+            }
             let admission = self.breakers.admit(&target.key, kind, Instant::now());
             if admission == Admission::Skip {
                 attempts.push(Attempt {
@@ -578,7 +616,25 @@ mod tests {
             priority,
             weight,
             attempt_timeout: Duration::from_secs(1),
+            rate_limit: None,
         }
+    }
+
+    #[test]
+    fn a_rate_limit_spends_per_provider_per_second() {
+        let router = Router::new(
+            reqwest::Client::new(),
+            RouterSettings::default(),
+            Breakers::new(5, Duration::from_secs(30)),
+        );
+        let mut limited = target("limited", 0, 1);
+        limited.rate_limit = Some(2);
+        let now = Instant::now();
+        assert!(router.take_rate_slot(&limited, now));
+        assert!(router.take_rate_slot(&limited, now));
+        assert!(!router.take_rate_slot(&limited, now));
+        assert!(router.take_rate_slot(&target("free", 0, 1), now));
+        assert!(router.take_rate_slot(&limited, now + Duration::from_secs(1)));
     }
 
     #[test]

@@ -455,6 +455,30 @@ async fn failover_on_server_errors_rate_limits_timeouts_and_refused_connections(
         "{body}"
     );
     assert_eq!(body["error"]["code"], "context_length_exceeded", "{body}");
+
+    // The provider's own rate limit (per second, per process): past it, the next target serves.
+    let limited = json!({"rate_limit": 1});
+    let (status, _) = call(
+        agent,
+        reqwest::Method::PUT,
+        "/api/v1/llm-providers/primary",
+        Some(&limited),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut skipped = 0;
+    for _ in 0..3 {
+        let (_, row) = served_by(agent).await;
+        if row["metadata"]["attempts"][0]["error"] == "rate_limit" {
+            assert_eq!(row["provider"], "secondary", "{row}");
+            skipped += 1;
+        }
+    }
+    assert!(
+        skipped >= 1,
+        "three calls within a second all went to a provider limited to one"
+    );
 }
 
 #[tokio::test]
@@ -492,8 +516,17 @@ async fn refused_connections_fail_over_and_breakers_open_and_close() {
     );
     assert_eq!(row["metadata"]["attempts"][0]["latency_ms"], 0);
 
-    // Proxy Mode goes through the orchestrator's router: its breaker state is what the status
-    // endpoint shows.
+    // The agent's own breakers (the OpenAI endpoint's calls) show in the status through it.
+    let (status, body) = get_json(agent, "/api/v1/providers/status").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let primary = body["targets"]
+        .as_array()
+        .and_then(|targets| targets.iter().find(|t| t["provider"] == "primary").cloned())
+        .unwrap_or_else(|| panic!("no primary in {body}"));
+    assert_eq!(primary["state"], "open", "{body}");
+    assert_eq!(primary["consecutive_failures"], 2, "{body}");
+
+    // Proxy Mode goes through the orchestrator's router: its breakers open too.
     for _ in 0..2 {
         let (status, body) = post_json(
             agent,
