@@ -12,6 +12,8 @@
 #                                        # flight (LARGE_WORKERS=2, LARGE_BYTES=1000000, CONCURRENCY=8)
 #   ./bench/load.sh proxy                # Proxy Mode (agent -> orchestrator -> mock) next to the OpenAI
 #                                        # endpoint (agent -> mock) and the mock alone (CONCURRENCY=1,8)
+#   ./bench/load.sh routed               # the OpenAI endpoint without X-Provider-Key: routed through a
+#                                        # registered provider (stored sealed key) to the mock
 #
 # Every process it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
@@ -22,7 +24,7 @@ cd "$repo"
 source "$repo/install/lib.sh"
 
 bench=${1:-overhead}
-case $bench in overhead | isolation | proxy) ;; *) die "unknown benchmark $bench (overhead, isolation or proxy)" ;; esac
+case $bench in overhead | isolation | proxy | routed) ;; *) die "unknown benchmark $bench (overhead, isolation, proxy or routed)" ;; esac
 seconds_per_level=${SECONDS_PER_LEVEL:-5}
 case $bench in
     isolation) concurrency=${CONCURRENCY:-8} ;;
@@ -30,6 +32,7 @@ case $bench in
     *) concurrency=${CONCURRENCY:-1,8,32} ;;
 esac
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+kek=$(python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')
 modes=${MODES:-compliance,performance}
 work=$(mktemp -d /tmp/axonflow-load.XXXXXX)
 chmod 755 "$work"
@@ -81,18 +84,18 @@ run_mode() {
     database_url="${admin_url%/*}/$database"
     agent_port=$(free_port)
     orchestrator_url=http://127.0.0.1:1
-    if [ "$bench" = proxy ]; then
+    if [ "$bench" = proxy ] || [ "$bench" = routed ]; then
         orchestrator_port=$(free_port)
         orchestrator_url="http://127.0.0.1:$orchestrator_port"
         env DATABASE_URL="$database_url" PORT="$orchestrator_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 \
             OPENAI_BASE_URL="$mock_url" OPENAI_API_KEY=sk-load-test AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" \
-            RUST_LOG=warn target/release/axonflow-orchestrator >"$work/orchestrator_$mode.log" 2>&1 &
+            AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY="$kek" RUST_LOG=warn target/release/axonflow-orchestrator >"$work/orchestrator_$mode.log" 2>&1 &
         pids+=($!)
     fi
     # shellcheck disable=SC2086
     env DATABASE_URL="$database_url" PORT="$agent_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 OPENAI_BASE_URL="$mock_url" \
         ORCHESTRATOR_URL="$orchestrator_url" AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" \
-        RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback_$mode.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 \
+        AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY="$kek" RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback_$mode.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 \
         AGENT_PERFORMANCE_MODE=$performance ${AGENT_ENV:-} \
         target/release/axonflow-agent >"$work/agent_$mode.log" 2>&1 &
     agent_pid=$!
@@ -102,11 +105,16 @@ run_mode() {
         sleep 0.1
     done
     curl -fsS "http://127.0.0.1:$agent_port/health" >/dev/null || die "agent did not start: $(tail -20 "$work/agent_$mode.log")"
-    if [ "$bench" = proxy ]; then
+    if [ "$bench" = proxy ] || [ "$bench" = routed ]; then
         for _ in $(seq 100); do
             curl -fsS "http://127.0.0.1:$agent_port/health" | grep -q '"available":true' && break
             sleep 0.1
         done
+    fi
+    if [ "$bench" = routed ]; then
+        curl -fsS -o /dev/null -H 'Content-Type: application/json' "http://127.0.0.1:$agent_port/api/v1/llm-providers" \
+            -d "{\"name\":\"mock\",\"type\":\"openai\",\"endpoint\":\"$mock_url\",\"model\":\"gpt-4o-mini\",\"api_key\":\"sk-load-test\"}" ||
+            die "could not register the mock as a provider"
     fi
 
     log "$mode mode, $bench: ${seconds_per_level}s per level, concurrency $concurrency, $(nproc) cores shared by load generator, mock, agent and Postgres"
@@ -122,7 +130,9 @@ run_mode() {
             --concurrency "$concurrency" --seconds "$seconds_per_level" \
             --large-workers "${LARGE_WORKERS:-2}" --large-bytes "${LARGE_BYTES:-1000000}" | tee "$work/result_$mode.txt"
     else
-        target/release/examples/loadgen run \
+        routed=()
+        [ "$bench" = routed ] && routed=(--routed)
+        target/release/examples/loadgen run "${routed[@]}" \
             --direct "$mock_url/chat/completions" \
             --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
             --concurrency "$concurrency" --seconds "$seconds_per_level" | tee "$work/result_$mode.txt"

@@ -39,13 +39,27 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The provider key sent with each request; `None`: the agent routes with its stored keys.
+const KEY: Option<&str> = Some("sk-load-test");
+
 async fn measure(client: &reqwest::Client, url: &str, concurrency: usize, seconds: f64) -> Stats {
+    measure_keyed(client, url, concurrency, seconds, KEY).await
+}
+
+async fn measure_keyed(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: usize,
+    seconds: f64,
+    key: Option<&'static str>,
+) -> Stats {
     measure_body(
         client,
         url,
         concurrency,
         seconds,
         Bytes::from_static(REQUEST.as_bytes()),
+        key,
     )
     .await
 }
@@ -56,6 +70,7 @@ async fn measure_body(
     concurrency: usize,
     seconds: f64,
     body: Bytes,
+    key: Option<&'static str>,
 ) -> Stats {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -70,13 +85,11 @@ async fn measure_body(
             let mut n_errors = 0;
             while !stop.load(Ordering::Relaxed) {
                 let sent = Instant::now();
-                let result = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-provider-key", "sk-load-test")
-                    .body(body.clone())
-                    .send()
-                    .await;
+                let mut request = client.post(&url).header("content-type", "application/json");
+                if let Some(key) = key {
+                    request = request.header("x-provider-key", key);
+                }
+                let result = request.body(body.clone()).send().await;
                 match result {
                     Ok(response) if response.status().is_success() => {
                         if response.bytes().await.is_ok() {
@@ -170,10 +183,16 @@ async fn run(args: &[String]) {
     let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
     let seconds = seconds(args);
     let levels = levels(args, "1,8,32");
+    // `--routed`: no provider key, so the agent routes through the tenant's registered provider.
+    let agent_key = if args.iter().any(|a| a == "--routed") {
+        None
+    } else {
+        KEY
+    };
     let client = load_client();
     // Warm up connections and caches on both paths.
     measure(&client, &direct, 4, 1.0).await;
-    let mut answered = measure(&client, &agent, 4, 1.0).await.n_ok;
+    let mut answered = measure_keyed(&client, &agent, 4, 1.0, agent_key).await.n_ok;
     println!(
         "{:>11} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>10} {:>10} | errors",
         "concurrency",
@@ -188,7 +207,7 @@ async fn run(args: &[String]) {
     );
     for concurrency in levels {
         let baseline = measure(&client, &direct, concurrency, seconds).await;
-        let through = measure(&client, &agent, concurrency, seconds).await;
+        let through = measure_keyed(&client, &agent, concurrency, seconds, agent_key).await;
         answered += through.n_ok;
         println!(
             "{:>11} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>8.3}ms {:>8.3}ms | {}",
@@ -236,6 +255,7 @@ async fn isolation(args: &[String]) {
         large_workers,
         seconds + 1.0,
         large_request(large_bytes),
+        KEY,
     );
     let small = async {
         // The large prompts are under way before the small ones are timed.
@@ -283,7 +303,7 @@ async fn proxy_hop(args: &[String]) {
     let proxy_body = Bytes::from_static(PROXY_REQUEST.as_bytes());
     measure(&client, &direct, 4, 1.0).await;
     let mut answered = measure(&client, &chat, 4, 1.0).await.n_ok;
-    answered += measure_body(&client, &proxy, 4, 1.0, proxy_body.clone())
+    answered += measure_body(&client, &proxy, 4, 1.0, proxy_body.clone(), KEY)
         .await
         .n_ok;
     println!(
@@ -302,7 +322,15 @@ async fn proxy_hop(args: &[String]) {
     for concurrency in levels {
         let baseline = measure(&client, &direct, concurrency, seconds).await;
         let through = measure(&client, &chat, concurrency, seconds).await;
-        let proxied = measure_body(&client, &proxy, concurrency, seconds, proxy_body.clone()).await;
+        let proxied = measure_body(
+            &client,
+            &proxy,
+            concurrency,
+            seconds,
+            proxy_body.clone(),
+            KEY,
+        )
+        .await;
         answered += through.n_ok + proxied.n_ok;
         println!(
             "{:>11} | {:>7.3}ms {:>7.3}ms | {:>7.3}ms {:>7.3}ms | {:>7.3}ms {:>7.3}ms {:>8.0} | {:>7.3}ms {:>7.3}ms | {}",

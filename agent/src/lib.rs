@@ -207,6 +207,8 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
                 .min(std::time::Duration::from_secs(10)),
         )
         .pool_idle_timeout(std::time::Duration::from_secs(90))
+        // Never follow a redirect: a key or a checked prompt goes only where it was sent.
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let audit = AuditPipeline::start(
         pool.clone(),

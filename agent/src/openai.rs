@@ -1044,11 +1044,15 @@ async fn forward_routed(
         Err(failure) => {
             let (error, label) = routing_error(failure, timeout.as_secs().max(1));
             tracing::warn!(%decision_id, error = label, "routed chat completion failed");
-            let served_by = routed.attempts.last().filter(|a| a.status.is_some());
+            // The row names the last provider tried (none: no target was called).
+            let last = routed
+                .attempts
+                .last()
+                .and_then(|a| targets.iter().find(|t| t.provider() == a.provider));
             let mut outcome = failed(error, label, attempts);
-            if let Some(attempt) = served_by {
-                outcome.1.provider = attempt.provider.clone();
-            }
+            outcome.1.provider = last.map(|t| t.provider().to_owned()).unwrap_or_default();
+            outcome.1.provider_type = last.map_or("none", |t| t.kind.as_str());
+            outcome.1.model_sent = last.map(|t| t.model().to_owned());
             return outcome;
         }
     };
@@ -1129,6 +1133,18 @@ fn routing_error(failure: Failure, timeout_secs: u64) -> (OpenAiError, &'static 
         Failure::Deadline => (
             OpenAiError::UpstreamTimeout { timeout_secs },
             "upstream_timeout",
+        ),
+        Failure::Unavailable => (
+            OpenAiError::Provider {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                error_type: "server_error".to_owned(),
+                code: "providers_unavailable".to_owned(),
+                message:
+                    "Every provider serving this model is skipped for now (circuit breaker open or \
+                          rate limit spent); nothing was sent. Retry shortly."
+                        .to_owned(),
+            },
+            "providers_unavailable",
         ),
     }
 }

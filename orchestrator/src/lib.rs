@@ -238,6 +238,8 @@ pub async fn run(config: axonflow_platform::config::OrchestratorConfig) -> Resul
                 .min(std::time::Duration::from_secs(10)),
         )
         .pool_idle_timeout(std::time::Duration::from_secs(90))
+        // Never follow a redirect: a key or a checked prompt goes only where it was sent.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| StartError::HttpClient(e.to_string()))?;
     let policies = PolicyStore::new(engine, axonflow_platform::cpu::CpuPool::for_this_machine());

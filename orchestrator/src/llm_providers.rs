@@ -18,7 +18,7 @@ use axonflow_platform::http::api_error::{ApiError, ApiJson, Problem};
 use axonflow_platform::http::caller::Caller;
 use axonflow_platform::http::params;
 use axonflow_platform::routing;
-use axonflow_policy::Verdict;
+use axonflow_policy::{Action, Verdict};
 use axonflow_providers::route::{Attempt, Failure};
 use axonflow_providers::ProviderKind;
 
@@ -77,7 +77,9 @@ pub struct ProviderFields {
     enabled: Option<bool>,
     priority: Option<i64>,
     weight: Option<i64>,
-    rate_limit: Option<i64>,
+    /// Absent: kept; `null`: removed (so `null` must reach us as `Some(Null)`).
+    #[serde(default, deserialize_with = "present")]
+    rate_limit: Option<Value>,
     timeout_seconds: Option<i64>,
     settings: Option<Value>,
     /// Write-only. On update: a new key replaces the stored one; `""` removes it.
@@ -91,6 +93,11 @@ pub struct ProviderFields {
     _created_at: Option<serde::de::IgnoredAny>,
     #[serde(rename = "updated_at")]
     _updated_at: Option<serde::de::IgnoredAny>,
+}
+
+/// A field that is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 fn problem(problems: &mut Vec<Problem>, field: &str, message: impl Into<String>) {
@@ -109,6 +116,16 @@ fn check_settings(problems: &mut Vec<Problem>, settings: &Value) {
         problem(problems, "settings", "an object");
         return;
     };
+    // A misspelt setting would be ignored silently: only the known ones are accepted.
+    for key in object.keys() {
+        if !["models", "model_map", "api_version"].contains(&key.as_str()) {
+            problem(
+                problems,
+                &format!("settings.{key}"),
+                "not a setting (models, model_map, api_version)",
+            );
+        }
+    }
     if serde_json::to_vec(settings).map_or(true, |bytes| bytes.len() > MAX_SETTINGS_BYTES) {
         problem(
             problems,
@@ -300,14 +317,24 @@ fn apply(
     fields: ProviderFields,
     problems: &mut Vec<Problem>,
 ) -> Option<String> {
+    // The endpoint follows the type and region while it is their default (or was never set).
+    let old_default = provider
+        .provider_type
+        .parse::<ProviderKind>()
+        .ok()
+        .and_then(|kind| kind.default_endpoint(provider.region.as_deref()));
+    let endpoint_was_default =
+        provider.endpoint.is_empty() || old_default.as_deref() == Some(provider.endpoint.as_str());
     if let Some(kind) = fields.provider_type {
         provider.provider_type = kind;
     }
     if let Some(region) = fields.region {
         provider.region = Some(region).filter(|r| !r.is_empty());
     }
-    if let Some(endpoint) = fields.endpoint {
-        provider.endpoint = endpoint.trim().trim_end_matches('/').to_owned();
+    match fields.endpoint {
+        Some(endpoint) => provider.endpoint = endpoint.trim().trim_end_matches('/').to_owned(),
+        None if endpoint_was_default => provider.endpoint.clear(),
+        None => {}
     }
     if provider.endpoint.is_empty() {
         if let Ok(kind) = provider.provider_type.parse::<ProviderKind>() {
@@ -330,8 +357,19 @@ fn apply(
         fields.timeout_seconds,
         provider.timeout_seconds,
     );
-    if let Some(limit) = fields.rate_limit {
-        provider.rate_limit = Some(int(problems, "rate_limit", Some(limit), 0));
+    // `null` (or 0) removes the limit; absent keeps it.
+    match fields.rate_limit {
+        None => {}
+        Some(Value::Null) => provider.rate_limit = None,
+        Some(Value::Number(limit)) if limit.as_i64() == Some(0) => provider.rate_limit = None,
+        Some(Value::Number(limit)) if limit.as_i64().is_some() => {
+            provider.rate_limit = Some(int(problems, "rate_limit", limit.as_i64(), 0));
+        }
+        Some(_) => problem(
+            problems,
+            "rate_limit",
+            "a whole number of requests per second, or null for none",
+        ),
     }
     if let Some(settings) = fields.settings {
         provider.settings = if settings.is_null() {
@@ -511,6 +549,17 @@ pub async fn update(
         }
     };
     check_provider(&mut problems, &provider, has_key);
+    let destination_changed = provider.endpoint != before.endpoint
+        || provider.provider_type != before.provider_type
+        || provider.region != before.region;
+    if before.key.is_some() && key.is_none() && destination_changed {
+        problem(
+            &mut problems,
+            "api_key",
+            "send the key again (or \"\" to remove it) when endpoint, type or region changes: a stored \
+             key never goes to a destination it was not given for",
+        );
+    }
     if !problems.is_empty() {
         return Err(ApiError::invalid("the provider", problems));
     }
@@ -574,7 +623,11 @@ async fn check_provider_call(
         .policies()
         .evaluate_one(&tenant, prompt.clone())
         .await?;
-    if decision.verdict == Verdict::Deny {
+    let redacts = decision
+        .matches
+        .iter()
+        .any(|m| matches!(m.action, Action::Redact));
+    if decision.verdict == Verdict::Deny || redacts {
         return Err(ApiError::Forbidden {
             message: format!(
                 "the test prompt was blocked by policy: {}",
@@ -647,6 +700,7 @@ fn failure_message(failure: &Failure) -> String {
         Failure::TooLarge { limit_bytes } => format!("answer over {limit_bytes} bytes"),
         Failure::AllFailed(None) => "the provider could not be reached".to_owned(),
         Failure::Deadline => "the provider did not answer in time".to_owned(),
+        Failure::Unavailable => "the provider is skipped for now (rate limit spent)".to_owned(),
     }
 }
 
@@ -700,6 +754,8 @@ pub async fn health(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    // A health check calls the provider (and costs a token): like `test`, for those who may write.
+    require_write(&caller, "LLM providers")?;
     let (provider, attempt, outcome) =
         check_provider_call(&state, &caller, &name, DEFAULT_TEST_PROMPT.to_owned(), 1).await?;
     Ok(Json(json!({

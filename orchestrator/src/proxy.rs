@@ -115,7 +115,9 @@ fn plan_targets(
             only,
         },
     );
-    if !targets.is_empty() {
+    // The server-side key serves only tenants that registered no provider: a tenant's calls never
+    // go to a provider it did not choose.
+    if !targets.is_empty() || !tenant.providers.is_empty() {
         return targets;
     }
     let legacy_allowed = only.is_none_or(|p| p.eq_ignore_ascii_case(LEGACY_PROVIDER));
@@ -167,6 +169,13 @@ fn routing_failure(failure: Failure, timeout_secs: u64) -> ProxyAnswer {
             504,
             "upstream_timeout",
             format!("no provider answered within {timeout_secs} s (AXONFLOW_UPSTREAM_TIMEOUT_SECS)"),
+        ),
+        Failure::Unavailable => failed(
+            503,
+            "providers_unavailable",
+            "every provider serving this model is skipped for now (circuit breaker open or rate limit \
+             spent); nothing was sent, retry shortly"
+                .to_owned(),
         ),
     }
 }
@@ -314,6 +323,11 @@ async fn decide_and_call(
         Ok(served) => served,
         Err(failure) => {
             let mut failure = routing_failure(failure, timeout.as_secs().max(1));
+            // A provider that answered (even an error) was called: the row says which.
+            if let Some(called) = routed.attempts.iter().rev().find(|a| a.status.is_some()) {
+                failure.provider = Some(called.provider.clone());
+                failure.model = Some(called.model.clone());
+            }
             failure.details = json!({"attempts": attempts});
             return with_dynamic(failure);
         }

@@ -648,6 +648,14 @@ impl<'a> Reader<'_, 'a> {
             _ => return Err(refuse(at(".image_url"), "image_url must be an object")),
         };
         if let Some(data) = parse_data_url(url) {
+            // Only images travel as images: a `data:text/plain` or PDF payload here would be read
+            // by the provider but was never read as text by the policies.
+            if !data.mime.starts_with("image/") {
+                return Err(refuse(
+                    at(".image_url.url"),
+                    format!("an image_url must hold an image, not `{}`", data.mime),
+                ));
+            }
             if self.caps.common_images_only && ImageFormat::from_mime(data.mime).is_none() {
                 return Err(refuse(
                     at(".image_url.url"),

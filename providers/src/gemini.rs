@@ -279,9 +279,16 @@ fn part<'c>(part: &'c Part<'_>) -> Result<WirePart<'c>, TranslateError> {
             }),
             ..WirePart::default()
         },
+        // Gemini reads whatever a URL holds (a PDF too); only what is named as an image goes.
         Part::Image(Media::Url(url)) => WirePart {
             file_data: Some(FileData {
-                mime_type: mime_from_extension(url),
+                mime_type: Some(mime_from_extension(url).ok_or_else(|| {
+                    chat::refuse(
+                        "image_url.url",
+                        "gemini providers take image URLs ending in .png, .jpg, .jpeg, .gif or .webp; \
+                         send other images as base64 data: URLs",
+                    )
+                })?),
                 file_uri: url,
             }),
             ..WirePart::default()
@@ -322,8 +329,7 @@ fn part<'c>(part: &'c Part<'_>) -> Result<WirePart<'c>, TranslateError> {
     })
 }
 
-/// The media type of an image URL's file extension, when it is a common one (Gemini can tell
-/// the others itself).
+/// The media type of an image URL's file extension, when it is a common image type.
 fn mime_from_extension(url: &str) -> Option<&'static str> {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let extension = path.rsplit_once('.')?.1.to_ascii_lowercase();
@@ -332,7 +338,6 @@ fn mime_from_extension(url: &str) -> Option<&'static str> {
         "jpg" | "jpeg" => Some("image/jpeg"),
         "gif" => Some("image/gif"),
         "webp" => Some("image/webp"),
-        "pdf" => Some("application/pdf"),
         _ => None,
     }
 }

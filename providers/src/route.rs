@@ -122,6 +122,8 @@ pub enum Failure {
     AllFailed(Option<ProviderError>),
     /// The total deadline passed.
     Deadline,
+    /// No target was called: every one is skipped (circuit open, or its rate limit spent).
+    Unavailable,
 }
 
 /// The outcome of routing one call, with every attempt in order.
@@ -278,28 +280,18 @@ impl Router {
         let mut attempts = Vec::new();
         let mut first_unsupported: Option<TranslateError> = None;
         let mut last_error: Option<ProviderError> = None;
+        let skipped = |target: &RouteTarget, error: &'static str| Attempt {
+            provider: target.provider().to_owned(),
+            model: target.model().to_owned(),
+            status: None,
+            error: Some(error),
+            latency_ms: 0,
+        };
         for (idx, target) in targets.iter().enumerate() {
             let kind = target.kind.as_str();
-            if !self.take_rate_slot(target, Instant::now()) {
-                // The provider's own rate limit is spent for this second: the next target.
-                attempts.push(Attempt {
-                    provider: target.provider().to_owned(),
-                    model: target.model().to_owned(),
-                    status: None,
-                    error: Some("rate_limit"),
-                    latency_ms: 0,
-                });
-                continue;
-            }
             let admission = self.breakers.admit(&target.key, kind, Instant::now());
             if admission == Admission::Skip {
-                attempts.push(Attempt {
-                    provider: target.provider().to_owned(),
-                    model: target.model().to_owned(),
-                    status: None,
-                    error: Some("circuit_open"),
-                    latency_ms: 0,
-                });
+                attempts.push(skipped(target, "circuit_open"));
                 continue;
             }
             let mut retry = 0u32;
@@ -317,10 +309,25 @@ impl Router {
                         attempts,
                     };
                 };
+                // Every attempt, retries included, spends one call of the provider's rate limit.
+                if !self.take_rate_slot(target, now) {
+                    if admission == Admission::Probe {
+                        self.breakers.released(&target.key, kind);
+                    }
+                    attempts.push(skipped(target, "rate_limit"));
+                    break;
+                }
+                let cut_by_deadline = remaining < target.attempt_timeout;
                 let (attempt, result) = self
-                    .attempt(target, request, target.attempt_timeout.min(remaining))
+                    .attempt(
+                        target,
+                        request,
+                        target.attempt_timeout.min(remaining),
+                        cut_by_deadline,
+                    )
                     .await;
                 let deadline_hit = Instant::now() >= deadline;
+                let timed_out = attempt.error == Some("timeout");
                 attempts.push(attempt);
                 match result {
                     AttemptResult::Served(completion) => {
@@ -356,11 +363,12 @@ impl Router {
                                 attempts,
                             };
                         }
-                        // A sick target after a failed probe, or out of retries: the next target.
+                        // A target that did not answer in time is not waited for twice; a sick
+                        // target after a failed probe, or out of retries: the next target.
                         let breaker_open = admission == Admission::Probe
                             || self.breakers.admit(&target.key, kind, Instant::now())
                                 == Admission::Skip;
-                        if retry >= self.settings.retries_per_target || breaker_open {
+                        if timed_out || retry >= self.settings.retries_per_target || breaker_open {
                             break;
                         }
                         let wait = match asked_wait {
@@ -388,12 +396,15 @@ impl Router {
                 }
             }
         }
-        let every_unsupported = !attempts.is_empty()
-            && attempts
-                .iter()
-                .all(|a| matches!(a.error, Some("unsupported")));
+        let every = |labels: &[&str]| {
+            !attempts.is_empty()
+                && attempts
+                    .iter()
+                    .all(|a| a.error.is_some_and(|e| labels.contains(&e)))
+        };
         let result = match first_unsupported {
-            Some(reason) if every_unsupported => Failure::Unsupported(reason),
+            Some(reason) if every(&["unsupported"]) => Failure::Unsupported(reason),
+            _ if every(&["circuit_open", "rate_limit"]) => Failure::Unavailable,
             _ => Failure::AllFailed(last_error),
         };
         Routed {
@@ -448,6 +459,7 @@ impl Router {
         target: &RouteTarget,
         request: &Value,
         timeout: Duration,
+        cut_by_deadline: bool,
     ) -> (Attempt, AttemptResult) {
         let kind = target.kind.as_str();
         let (attempt, result) = self.send(target, request, timeout).await;
@@ -457,8 +469,10 @@ impl Router {
                 kind,
                 Duration::from_millis(u64::from(attempt.latency_ms)),
             ),
-            // Says nothing about the target's health.
+            // Says nothing about the target's health: the request did not fit its format, or the
+            // call's own deadline, shorter than the target's timeout, ran out.
             (_, Some("unsupported")) => self.breakers.released(&target.key, kind),
+            (_, Some("timeout")) if cut_by_deadline => self.breakers.released(&target.key, kind),
             // The provider answered and refused the request itself: it is healthy.
             (AttemptResult::Final(Failure::Refused(_)), _) => self.breakers.succeeded(
                 &target.key,
@@ -577,8 +591,24 @@ impl Router {
                 attempt(Some(status), Some("server_error")),
                 AttemptResult::Retryable(error, asked_wait),
             ),
-            401 | 403 => (
+            _ if is_credential_refusal(status, error.as_ref()) => (
                 attempt(Some(status), Some("unauthorized")),
+                // The provider's own text about a refused key may quote part of it: never passed on.
+                AttemptResult::NextTarget(Some(ProviderError {
+                    status,
+                    error_type: "authentication_error".to_owned(),
+                    code: Some("provider_auth_failed".to_owned()),
+                    message: format!(
+                        "{} refused the stored credentials of provider {} ({status})",
+                        target.kind,
+                        target.provider()
+                    ),
+                })),
+            ),
+            // The model or deployment does not exist there: this target's configuration, not the
+            // request, is at fault.
+            404 => (
+                attempt(Some(status), Some("not_found")),
                 AttemptResult::NextTarget(error),
             ),
             _ => {
@@ -595,6 +625,22 @@ impl Router {
             }
         }
     }
+}
+
+/// Whether the provider refused the credentials (401, 403, or a 400 that says so, as Gemini does
+/// for an invalid key).
+fn is_credential_refusal(status: u16, error: Option<&ProviderError>) -> bool {
+    matches!(status, 401 | 403)
+        || error.is_some_and(|error| {
+            matches!(
+                error.error_type.as_str(),
+                "authentication_error" | "permission_error"
+            ) || error
+                .code
+                .as_deref()
+                .is_some_and(|code| code.contains("API_KEY_INVALID"))
+                || error.message.contains("API key not valid")
+        })
 }
 
 #[cfg(test)]

@@ -53,7 +53,6 @@ fn image_content() {
 fn urls_audio_and_files() {
     let request = request(json!({"messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.JPG?size=large"}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/render"}},
         {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
         {"type": "file", "file": {"filename": "notes.txt", "file_data": "data:text/plain;base64,aGk="}}
     ]}]}));
@@ -61,10 +60,35 @@ fn urls_audio_and_files() {
         body(KIND, &request)["contents"][0]["parts"],
         json!([
             {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.JPG?size=large"}},
-            {"fileData": {"fileUri": "https://example.com/render"}},
             {"inlineData": {"mimeType": "audio/wav", "data": "UklGRg=="}},
             {"inlineData": {"mimeType": "text/plain", "data": "aGk="}}
         ])
+    );
+}
+
+/// Gemini reads whatever a URL or a data: URL holds: only images go as images, since the
+/// policies read nothing inside media.
+#[test]
+fn only_images_travel_as_images() {
+    let image = |url: &str| {
+        json!({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": url}}]}]})
+    };
+    check(
+        KIND,
+        image("https://example.com/report.pdf"),
+        "image_url.url",
+    );
+    check(KIND, image("https://example.com/render"), "image_url.url");
+    check(
+        KIND,
+        image("data:text/plain;base64,U1NOIDEyMy00NS02Nzg5"),
+        "messages[0].content[0].image_url.url",
+    );
+    check(
+        KIND,
+        image("data:application/pdf;base64,JVBERi0="),
+        "messages[0].content[0].image_url.url",
     );
 }
 
