@@ -135,13 +135,25 @@ pub(crate) fn redact(text: &str, matches: &[Match]) -> Option<String> {
 /// Replaces the selected matches in `text` (the text they were found in) with their masks; `None`
 /// when there are none.
 fn mask_spans<'m>(text: &str, matches: impl Iterator<Item = &'m Match>) -> Option<String> {
-    let mut spans: Vec<(Range<usize>, &str)> = matches
+    let spans: Vec<(Range<usize>, &str)> = matches
         .filter(|m| m.span.end <= text.len())
         .map(|m| (m.span.clone(), &*m.mask_label))
         .collect();
     if spans.is_empty() {
         return None;
     }
+    Some(mask_spans_at(text, spans))
+}
+
+/// `text` with each labelled span (relative to `text`, on character boundaries) replaced by
+/// `[REDACTED:<label>]`; overlapping or touching spans become one mask.
+pub(crate) fn mask_spans_at(text: &str, mut spans: Vec<(Range<usize>, &str)>) -> String {
+    spans.retain(|(span, _)| {
+        span.start < span.end
+            && span.end <= text.len()
+            && text.is_char_boundary(span.start)
+            && text.is_char_boundary(span.end)
+    });
     spans.sort_by_key(|(span, _)| (span.start, std::cmp::Reverse(span.end)));
     let mut merged: Vec<(Range<usize>, &str)> = Vec::with_capacity(spans.len());
     for (span, label) in spans {
@@ -160,5 +172,5 @@ fn mask_spans<'m>(text: &str, matches: impl Iterator<Item = &'m Match>) -> Optio
         cursor = span.end;
     }
     out.push_str(&text[cursor..]);
-    Some(out)
+    out
 }

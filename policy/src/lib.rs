@@ -54,6 +54,7 @@ mod detectors;
 mod dynamic;
 mod preview;
 mod spec;
+pub mod stream;
 
 #[cfg(test)]
 mod quality_tests;

@@ -16,6 +16,7 @@ mod ollama;
 mod openai;
 mod outgoing;
 pub mod route;
+pub mod sse;
 mod translate;
 
 pub use error::{ProviderError, TranslateError};

@@ -1,0 +1,464 @@
+//! Output policies over a growing text: an answer that arrives in pieces (a streamed completion's
+//! content deltas, a tool call's argument deltas). Each piece is evaluated together with the text
+//! around it, so a value split across pieces at any byte is found as if it had come whole.
+//!
+//! **Hold-back.** When enforcing, only the tail that could still become (part of) a match is held:
+//! the trailing run of value-like text, meaning the last token (no whitespace) and the tokens before it
+//! that a single space joins to a number (`4111 1111 1111 1111`, `+44 20 7946 0958`,
+//! `DE89 3704 0044 0532 0130 00`, `AB 12 34 56 C`), plus any match found that could still grow. Prose
+//! is released as soon as a space follows a word. The hold is bounded by `MAX_HOLD_BYTES`; a token
+//! longer than that (a base64 blob) is released in part before its end. Evaluation sees at most
+//! `CONTEXT_BYTES` of already released text before the held part, so a context word (`SSN:`) just
+//! before a value still counts. Memory per text is bounded by the two constants.
+//!
+//! When recording only, text is released at once and matches are reported once they are complete.
+//! No IO: the caller passes the evaluation (`Fn(&str) -> Decision`).
+
+use std::ops::Range;
+
+use crate::decision::{mask_spans_at, Decision, Match};
+use crate::spec::Action;
+
+/// Released text kept before the held part, as context for detectors.
+pub const CONTEXT_BYTES: usize = 256;
+/// The most text held back at once.
+pub const MAX_HOLD_BYTES: usize = 8 * 1024;
+
+/// Whether matches change what is released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// `redact` masks, `block` ends the text, `warn`/`log` record.
+    Enforce,
+    /// Every match is recorded; the text is released unchanged.
+    Record,
+}
+
+/// What one piece (or the end) of the text allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `text` may be sent now (masked where a `redact` policy matched, when enforcing); `found` are
+    /// the matches settled by this step, spans relative to the whole text.
+    Release { text: String, found: Vec<Match> },
+    /// A `block` policy matched (enforcing): nothing more of this text may be sent.
+    Block { found: Vec<Match> },
+}
+
+/// One growing text and what of it has been released and settled.
+#[derive(Debug)]
+pub struct HeldText {
+    mode: OutputMode,
+    /// The text from absolute position `base` to what has arrived.
+    text: String,
+    base: usize,
+    /// Absolute end of what has been released.
+    released: usize,
+    /// Absolute position before which every match has been reported.
+    settled: usize,
+    blocked: bool,
+}
+
+fn is_space(byte: u8) -> bool {
+    byte.is_ascii_whitespace()
+}
+
+fn numberish_end(byte: u8) -> bool {
+    byte.is_ascii_digit() || byte == b')'
+}
+
+fn numberish_start(byte: u8) -> bool {
+    byte.is_ascii_digit() || matches!(byte, b'+' | b'(')
+}
+
+/// Where the value-like tail of `text` starts (see the module comment).
+fn held_tail_start(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut start = bytes.len();
+    // A space right after a number may be inside a grouped value (`4111 ` of a card number).
+    if start >= 2 && bytes[start - 1] == b' ' && numberish_end(bytes[start - 2]) {
+        start -= 1;
+    }
+    loop {
+        while start > 0 && !is_space(bytes[start - 1]) {
+            start -= 1;
+        }
+        // One space between two tokens, either of them numeric: the tokens may be one value.
+        let joined = start >= 2
+            && start < bytes.len()
+            && bytes[start - 1] == b' '
+            && !is_space(bytes[start - 2])
+            && (numberish_end(bytes[start - 2]) || numberish_start(bytes[start]));
+        if !joined {
+            return start;
+        }
+        start -= 1;
+    }
+}
+
+/// The largest character boundary of `text` at or before `at`.
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+impl HeldText {
+    pub fn new(mode: OutputMode) -> HeldText {
+        HeldText {
+            mode,
+            text: String::new(),
+            base: 0,
+            released: 0,
+            settled: 0,
+            blocked: false,
+        }
+    }
+
+    /// Bytes received but not yet released.
+    pub fn held_bytes(&self) -> usize {
+        self.base + self.text.len() - self.released
+    }
+
+    /// Takes the next piece of the text.
+    pub fn push(&mut self, piece: &str, evaluate: impl Fn(&str) -> Decision) -> Step {
+        self.text.push_str(piece);
+        self.step(false, evaluate)
+    }
+
+    /// The text ended: everything left is settled and released (or blocked).
+    pub fn finish(&mut self, evaluate: impl Fn(&str) -> Decision) -> Step {
+        self.step(true, evaluate)
+    }
+
+    fn step(&mut self, last: bool, evaluate: impl Fn(&str) -> Decision) -> Step {
+        if self.blocked {
+            return Step::Block { found: Vec::new() };
+        }
+        let end = self.base + self.text.len();
+        if end == self.released && (end == self.settled || !last) {
+            return Step::Release {
+                text: String::new(),
+                found: Vec::new(),
+            };
+        }
+        let hold_from_local = if last {
+            self.text.len()
+        } else {
+            let tail = held_tail_start(&self.text);
+            let floor = self.text.len().saturating_sub(MAX_HOLD_BYTES);
+            floor_boundary(&self.text, tail.max(floor))
+        };
+        let hold_from = self.base + hold_from_local;
+        let decision = evaluate(&self.text);
+        let base = self.base;
+        let absolute = |m: &Match| (base + m.span.start)..(base + m.span.end);
+        // Matches already reported are behind `settled`.
+        let open: Vec<&Match> = decision
+            .matches
+            .iter()
+            .filter(|m| absolute(m).end > self.settled)
+            .collect();
+        let complete = |m: &Match| absolute(m).end <= hold_from;
+
+        let (release_to, found): (usize, Vec<Match>) = match self.mode {
+            OutputMode::Record => {
+                let found = open
+                    .iter()
+                    .filter(|m| complete(m))
+                    .map(|m| (*m).clone())
+                    .collect();
+                (end, found)
+            }
+            OutputMode::Enforce => {
+                if open
+                    .iter()
+                    .any(|m| complete(m) && m.action == Action::Block)
+                {
+                    self.blocked = true;
+                    let found = open
+                        .iter()
+                        .filter(|m| complete(m))
+                        .map(|m| (*m).clone())
+                        .collect();
+                    return Step::Block { found };
+                }
+                // Up to where nothing can still change: before the held tail and before any match
+                // that may grow; never inside a match.
+                let mut to = open
+                    .iter()
+                    .filter(|m| !complete(m))
+                    .map(|m| absolute(m).start)
+                    .fold(hold_from, usize::min);
+                loop {
+                    let inside = open
+                        .iter()
+                        .map(|m| absolute(m))
+                        .filter(|span| span.start < to && to < span.end)
+                        .map(|span| span.start)
+                        .min();
+                    match inside {
+                        Some(start) => to = start,
+                        None => break,
+                    }
+                }
+                let to = to.max(self.released);
+                let found = open
+                    .iter()
+                    .filter(|m| absolute(m).end <= to)
+                    .map(|m| (*m).clone())
+                    .collect();
+                (to, found)
+            }
+        };
+
+        let from_local = self.released - self.base;
+        let to_local = floor_boundary(&self.text, release_to - self.base);
+        let slice = &self.text[from_local..to_local];
+        let text = match self.mode {
+            OutputMode::Record => slice.to_owned(),
+            OutputMode::Enforce => {
+                let masked: Vec<(Range<usize>, &str)> = found
+                    .iter()
+                    .filter(|m| m.action == Action::Redact)
+                    .map(|m| {
+                        let span = absolute(m);
+                        let start = span.start.max(self.released) - self.released;
+                        let stop = span.end.min(base + to_local) - self.released;
+                        (start..stop, &*m.mask_label)
+                    })
+                    .filter(|(span, _)| span.start < span.end)
+                    .collect();
+                mask_spans_at(slice, masked)
+            }
+        };
+        self.released = base + to_local;
+        self.settled = match self.mode {
+            OutputMode::Record => self.settled.max(hold_from),
+            OutputMode::Enforce => self.settled.max(self.released),
+        };
+        // Keep the unsettled and unreleased text and some context before it.
+        let keep_from = self
+            .released
+            .min(self.settled)
+            .saturating_sub(CONTEXT_BYTES);
+        if keep_from > self.base {
+            let cut = floor_boundary(&self.text, keep_from - self.base);
+            self.text.drain(..cut);
+            self.base += cut;
+        }
+        Step::Release { text, found }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{system_policies, CompileOptions, Engine};
+
+    fn engine(pii: Action) -> Engine {
+        Engine::compile(
+            &system_policies(),
+            CompileOptions {
+                pii_action: Some(pii),
+                sqli_action: None,
+            },
+        )
+        .expect("the catalogue compiles")
+    }
+
+    /// Streams `pieces` through a held text; the released text (`None` when blocked) and the ids of
+    /// every match reported.
+    fn stream(engine: &Engine, mode: OutputMode, pieces: &[&str]) -> (Option<String>, Vec<String>) {
+        let mut held = HeldText::new(mode);
+        let mut out = String::new();
+        let mut ids = Vec::new();
+        let evaluate = |text: &str| engine.evaluate(text);
+        let mut steps: Vec<Step> = pieces
+            .iter()
+            .map(|piece| held.push(piece, evaluate))
+            .collect();
+        steps.push(held.finish(evaluate));
+        for step in steps {
+            match step {
+                Step::Release { text, found } => {
+                    out.push_str(&text);
+                    ids.extend(found.iter().map(|m| m.policy_id.to_string()));
+                }
+                Step::Block { found } => {
+                    ids.extend(found.iter().map(|m| m.policy_id.to_string()));
+                    return (None, ids);
+                }
+            }
+        }
+        (Some(out), ids)
+    }
+
+    #[test]
+    fn a_value_split_at_every_byte_is_masked_and_never_released() {
+        let engine = engine(Action::Redact);
+        for value in ["123-45-6789", "4111 1111 1111 1111", "jane.doe@example.com"] {
+            let text = format!("Sure, the value is {value}. Anything else?");
+            let whole = engine.evaluate(&text);
+            let expected = whole
+                .mask_where(&text, |m| m.action == Action::Redact)
+                .expect("the value is redacted when whole");
+            for cut in 1..text.len() {
+                if !text.is_char_boundary(cut) {
+                    continue;
+                }
+                let (released, ids) =
+                    stream(&engine, OutputMode::Enforce, &[&text[..cut], &text[cut..]]);
+                let released = released.expect("not blocked");
+                assert_eq!(released, expected, "cut at {cut}");
+                assert!(!released.contains(value), "{value} released at cut {cut}");
+                assert!(!ids.is_empty(), "no match reported at cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn block_stops_before_any_part_of_the_value() {
+        let engine = engine(Action::Block);
+        let text = "Here it is: 123-45-6789 and more";
+        for cut in 1..text.len() {
+            let mut held = HeldText::new(OutputMode::Enforce);
+            let evaluate = |t: &str| engine.evaluate(t);
+            let mut sent = String::new();
+            let mut blocked = false;
+            for step in [
+                held.push(&text[..cut], evaluate),
+                held.push(&text[cut..], evaluate),
+                held.finish(evaluate),
+            ] {
+                match step {
+                    Step::Release { text, .. } => sent.push_str(&text),
+                    Step::Block { .. } => blocked = true,
+                }
+                if blocked {
+                    break;
+                }
+            }
+            assert!(blocked, "cut {cut}");
+            assert!(
+                !sent.contains("123"),
+                "part of the value sent at cut {cut}: {sent:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn recording_releases_everything_at_once_and_reports_each_match_once() {
+        let engine = engine(Action::Redact);
+        let text = "call 555-867-5309 or mail a@b.io, ssn 123-45-6789 end";
+        for cut in 1..text.len() {
+            let (released, ids) =
+                stream(&engine, OutputMode::Record, &[&text[..cut], &text[cut..]]);
+            assert_eq!(released.as_deref(), Some(text), "cut {cut}");
+            let whole: Vec<String> = engine
+                .evaluate(text)
+                .matches
+                .iter()
+                .map(|m| m.policy_id.to_string())
+                .collect();
+            assert_eq!(ids, whole, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn prose_flows_while_numbers_are_held() {
+        let engine = engine(Action::Redact);
+        let mut held = HeldText::new(OutputMode::Enforce);
+        let evaluate = |t: &str| engine.evaluate(t);
+        let step = held.push("The capital of France is Paris and ", evaluate);
+        assert_eq!(
+            step,
+            Step::Release {
+                text: "The capital of France is Paris and ".to_owned(),
+                found: Vec::new()
+            }
+        );
+        let Step::Release { text, .. } = held.push("the code is 4111 1111", evaluate) else {
+            panic!("blocked")
+        };
+        // The word before a number is held with it: it may be the start of a grouped value.
+        assert_eq!(text, "the code ");
+        assert_eq!(held.held_bytes(), "is 4111 1111".len());
+        // The hold is bounded however long a token grows.
+        let blob = "A".repeat(3 * MAX_HOLD_BYTES);
+        let _ = held.push(&blob, evaluate);
+        assert!(held.held_bytes() <= MAX_HOLD_BYTES);
+        assert!(held.text.len() <= MAX_HOLD_BYTES + CONTEXT_BYTES + 16);
+    }
+
+    #[test]
+    fn tails_that_may_be_values() {
+        for (text, tail) in [
+            ("hello world", "world"),
+            ("hello world ", ""),
+            ("the card 4111 1111 1111", "card 4111 1111 1111"),
+            ("is 4111 ", "is 4111 "),
+            ("call +44 20 7946", "call +44 20 7946"),
+            ("nino: AB 12 34 56", "AB 12 34 56"),
+            ("iban DE89 3704 0044", "DE89 3704 0044"),
+            ("the (555) ", "the (555) "),
+            ("a  12", "12"),
+            ("done. ", ""),
+            ("", ""),
+        ] {
+            assert_eq!(&text[held_tail_start(text)..], tail, "{text:?}");
+        }
+    }
+
+    /// Random chunkings of random text release what the whole text, masked, would be.
+    #[test]
+    fn any_chunking_releases_the_same_text() {
+        let engine = engine(Action::Redact);
+        let words = [
+            "the",
+            "order",
+            "123-45-6789",
+            "shipped,",
+            "mail",
+            "ops@example.org",
+            "card",
+            "4111 1111 1111 1111",
+            "today.",
+            "\n",
+            "résumé",
+            "call",
+            "+1 (555) 010-9999",
+            "ok",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..200 {
+            let n_words = 1 + next(30);
+            let text: String = (0..n_words)
+                .map(|_| words[next(words.len())])
+                .collect::<Vec<_>>()
+                .join(" ");
+            let expected = engine
+                .evaluate(&text)
+                .mask_where(&text, |m| m.action == Action::Redact)
+                .unwrap_or_else(|| text.clone());
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            while at < text.len() {
+                let mut to = (at + 1 + next(12)).min(text.len());
+                while !text.is_char_boundary(to) {
+                    to += 1;
+                }
+                pieces.push(&text[at..to]);
+                at = to;
+            }
+            let (released, _) = stream(&engine, OutputMode::Enforce, &pieces);
+            assert_eq!(released.as_deref(), Some(expected.as_str()), "{pieces:?}");
+        }
+    }
+}
