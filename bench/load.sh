@@ -14,6 +14,9 @@
 #                                        # endpoint (agent -> mock) and the mock alone (CONCURRENCY=1,8)
 #   ./bench/load.sh routed               # the OpenAI endpoint without X-Provider-Key: routed through a
 #                                        # registered provider (stored sealed key) to the mock
+#   ./bench/load.sh stream               # streamed answers with output policies enforcing: added time to
+#                                        # the first content event and per event (CONCURRENCY=1,8), then
+#                                        # the agent's memory while it holds STREAMS=1000 slow streams
 #
 # Every process it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
@@ -24,11 +27,11 @@ cd "$repo"
 source "$repo/install/lib.sh"
 
 bench=${1:-overhead}
-case $bench in overhead | isolation | proxy | routed) ;; *) die "unknown benchmark $bench (overhead, isolation, proxy or routed)" ;; esac
+case $bench in overhead | isolation | proxy | routed | stream) ;; *) die "unknown benchmark $bench (overhead, isolation, proxy, routed or stream)" ;; esac
 seconds_per_level=${SECONDS_PER_LEVEL:-5}
 case $bench in
     isolation) concurrency=${CONCURRENCY:-8} ;;
-    proxy) concurrency=${CONCURRENCY:-1,8} ;;
+    proxy | stream) concurrency=${CONCURRENCY:-1,8} ;;
     *) concurrency=${CONCURRENCY:-1,8,32} ;;
 esac
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
@@ -96,7 +99,8 @@ run_mode() {
     env DATABASE_URL="$database_url" PORT="$agent_port" AXONFLOW_BIND_ADDRESS=127.0.0.1 OPENAI_BASE_URL="$mock_url" \
         ORCHESTRATOR_URL="$orchestrator_url" AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" \
         AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY="$kek" RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback_$mode.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 \
-        AGENT_PERFORMANCE_MODE=$performance ${AGENT_ENV:-} \
+        AGENT_PERFORMANCE_MODE=$performance AXONFLOW_MAX_IN_FLIGHT=4096 \
+        AXONFLOW_OUTPUT_POLICIES="$([ "$bench" = stream ] && echo enforce || echo log)" ${AGENT_ENV:-} \
         target/release/axonflow-agent >"$work/agent_$mode.log" 2>&1 &
     agent_pid=$!
     pids+=("$agent_pid")
@@ -124,6 +128,26 @@ run_mode() {
             --chat "http://127.0.0.1:$agent_port/v1/chat/completions" \
             --proxy "http://127.0.0.1:$agent_port/api/request" \
             --concurrency "$concurrency" --seconds "$seconds_per_level" | tee "$work/result_$mode.txt"
+    elif [ "$bench" = stream ]; then
+        target/release/examples/loadgen stream \
+            --direct "$mock_url/chat/completions" \
+            --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
+            --concurrency "$concurrency" --seconds "$seconds_per_level" | tee "$work/result_$mode.txt"
+        local streams=${STREAMS:-1000} before during held
+        before=$(awk '/^VmRSS/ {print $2}' "/proc/$agent_pid/status")
+        target/release/examples/loadgen hold --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
+            --streams "$streams" --seconds 3 >"$work/hold_$mode.txt" 2>&1 &
+        local hold_pid=$!
+        for _ in $(seq 300); do
+            grep -q '^holding' "$work/hold_$mode.txt" && break
+            sleep 0.1
+        done
+        during=$(awk '/^VmRSS/ {print $2}' "/proc/$agent_pid/status")
+        held=$(sed -n 's/^holding \([0-9]*\) streams/\1/p' "$work/hold_$mode.txt")
+        wait "$hold_pid" || true
+        log "memory: agent RSS ${before} kB idle, ${during} kB holding ${held:-0} open streams: $(( (during - before) / ${held:-1} )) kB per stream"
+        answered=$(sed -n 's/^answered by the agent: //p' "$work/result_$mode.txt")
+        echo "answered by the agent: $((answered + ${held:-0}))" >>"$work/result_$mode.txt"
     elif [ "$bench" = isolation ]; then
         target/release/examples/loadgen isolation \
             --agent "http://127.0.0.1:$agent_port/v1/chat/completions" \
@@ -142,7 +166,7 @@ run_mode() {
         sleep 0.1
     done
     rows=$(pg_psql -qAt "$database_url" -c "SELECT count(*) FROM llm_call_audits")
-    answered=$(sed -n 's/^answered by the agent: //p' "$work/result_$mode.txt")
+    answered=$(sed -n 's/^answered by the agent: //p' "$work/result_$mode.txt" | tail -1)
     log "$mode mode: $answered calls answered, $rows audit rows; journaled $(metric axonflow_audit_rows_journaled_total), queue-full fallbacks $(metric axonflow_audit_queue_full_total)"
     [ "$rows" = "$answered" ] || die "$mode mode: $answered answered calls but $rows audit rows"
     kill "$agent_pid" 2>/dev/null || true

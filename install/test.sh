@@ -3,9 +3,12 @@
 #   1. PostgreSQL: a throwaway cluster on a free loopback port (PostgreSQL is apt-installed if missing),
 #      removed on exit, unless DATABASE_URL is set (its role must be allowed to CREATE DATABASE).
 #   2. .venv with tests/compat/requirements.txt (reinstalled only when that file changes).
-#   3. cargo build --workspace --bins --examples --locked
-#   4. cargo test --workspace --locked [ARGS...]
-#   5. pytest tests/compat (official openai and axonflow SDKs) against the debug binaries.
+#   3. tests/node/node_modules: node >= 18 and npm (the nodejs and npm apt packages are installed if
+#      missing), `npm ci` only when tests/node/package-lock.json changes.
+#   4. cargo build --workspace --bins --examples --locked
+#   5. cargo test --workspace --locked [ARGS...]
+#   6. pytest tests/compat (official openai and axonflow SDKs) against the debug binaries.
+#   7. node --test in tests/node (official openai Node SDK) against the debug binaries.
 #
 # Usage: ./install/test.sh [-- CARGO_TEST_ARGS...]     e.g. ./install/test.sh -- gateway
 set -euo pipefail
@@ -18,7 +21,7 @@ source "$repo/install/lib.sh"
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     --) shift ;;
@@ -145,6 +148,52 @@ run_compat() {
     return "$status"
 }
 
+# Node and npm for tests/node: installed with apt-get when either is missing; node must be 18 or newer.
+ensure_node() {
+    local major
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        log "node or npm is missing: installing nodejs and npm with apt-get"
+        _apt_install nodejs npm || die "could not install nodejs and npm (apt-get install nodejs npm)"
+    fi
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || major=0
+    [ "${major:-0}" -ge 18 ] ||
+        die "tests/node needs node 18 or newer, found $(node --version 2>/dev/null || echo none)"
+}
+
+prepare_node_modules() {
+    local dir="$repo/tests/node" lock stamp want
+    lock="$dir/package-lock.json"
+    [ -f "$lock" ] || die "$lock is missing"
+    ensure_node
+    stamp="$dir/node_modules/.axonflow-package-lock.sha256"
+    want="$(sha256sum "$lock" | cut -d ' ' -f 1) $(node --version)"
+    if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
+        log "tests/node/node_modules is up to date with tests/node/package-lock.json"
+        return 0
+    fi
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    printf '%s\n' "$want" >"$stamp"
+}
+
+run_node_tests() {
+    local target log_dir pg_dir=""
+    target=$(cargo_target_dir "$repo")
+    [ -x "$target/debug/axonflow-agent" ] || die "$target/debug/axonflow-agent was not built"
+    [ -x "$target/debug/examples/mock_providers" ] || die "$target/debug/examples/mock_providers was not built"
+    # The harness creates its database with psql: the one on PATH, else PostgreSQL's bin directory.
+    command -v psql >/dev/null 2>&1 || pg_dir=$(pg_bindir)
+    log_dir="$target/node-logs/$(date -u +%Y%m%dT%H%M%SZ)-$$"
+    mkdir -p "$log_dir"
+    log "node test logs: $log_dir"
+    cd "$repo/tests/node"
+    AXONFLOW_AGENT_BIN="$target/debug/axonflow-agent" \
+        AXONFLOW_ORCHESTRATOR_BIN="$target/debug/axonflow-orchestrator" \
+        AXONFLOW_MOCK_PROVIDERS_BIN="$target/debug/examples/mock_providers" \
+        AXONFLOW_TEST_LOG_DIR="$log_dir" \
+        PG_BINDIR="$pg_dir" \
+        npm test --silent
+}
+
 command -v cargo >/dev/null 2>&1 || die "cargo is required: install the Rust toolchain (https://rustup.rs)"
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
 
@@ -163,8 +212,10 @@ else
 fi
 
 run_stage "python: .venv (tests/compat/requirements.txt)" prepare_venv
+run_stage "node: tests/node/node_modules (package-lock.json)" prepare_node_modules
 run_stage "cargo build --workspace --bins --examples --locked" \
     cargo build --workspace --bins --examples --locked
 run_stage "cargo test --workspace --locked${cargo_test_args[*]:+ ${cargo_test_args[*]}}" \
     cargo test --workspace --locked "${cargo_test_args[@]}"
 run_stage "pytest tests/compat (official openai and axonflow SDKs)" run_compat
+run_stage "node --test tests/node (official openai Node SDK)" run_node_tests

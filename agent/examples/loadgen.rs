@@ -10,6 +10,12 @@
 //!   question to the mock directly, through the agent's OpenAI endpoint, and through Proxy Mode
 //!   (agent, then orchestrator, then mock); the hop to the orchestrator is Proxy Mode minus the
 //!   OpenAI endpoint.
+//! - `loadgen stream --direct URL --agent URL [--concurrency 1,8] [--seconds 5]`: streamed chat
+//!   completions (the mock streams `STREAM_EVENTS` content events): time to the first content event
+//!   and to the end, direct and through the agent, and what the agent adds to each.
+//! - `loadgen hold --agent URL [--streams 1000] [--seconds 10]`: holds that many slow streams open at
+//!   once through the agent (the mock sends an event every 100 ms), printing `holding N streams`
+//!   once all are open, so the script can read the agent's memory.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -136,20 +142,79 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .cloned()
 }
 
+/// Content events of a streamed mock answer.
+const STREAM_EVENTS: usize = 20;
+
+/// The mock's streamed answer: `STREAM_EVENTS` content events of one word, the finish, usage when
+/// asked, `[DONE]`. A model named `slow` sends 100 content events 100 ms apart.
+fn stream_answer(request: &serde_json::Value) -> axum::response::Response {
+    let slow = request["model"] == "slow";
+    let usage = request
+        .pointer("/stream_options/include_usage")
+        .and_then(serde_json::Value::as_bool)
+        == Some(true);
+    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+        let chunk = serde_json::json!({"id": "chatcmpl-load", "object": "chat.completion.chunk",
+            "created": 1700000000, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+        Bytes::from(format!("data: {chunk}\n\n"))
+    };
+    let mut events = vec![chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        serde_json::Value::Null,
+    )];
+    // A slow stream lasts about ten seconds.
+    let n_events = if slow { 100 } else { STREAM_EVENTS };
+    for i in 0..n_events {
+        events.push(chunk(
+            serde_json::json!({"content": format!("word{i} ")}),
+            serde_json::Value::Null,
+        ));
+    }
+    events.push(chunk(serde_json::json!({}), serde_json::json!("stop")));
+    if usage {
+        let usage = serde_json::json!({"id": "chatcmpl-load", "object": "chat.completion.chunk", "created": 1700000000,
+            "model": "gpt-4o-mini", "choices": [], "usage": {"prompt_tokens": 14, "completion_tokens": 20, "total_tokens": 34}});
+        events.push(Bytes::from(format!("data: {usage}\n\n")));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    let body = futures_util::stream::unfold(events.into_iter(), move |mut events| async move {
+        let event = events.next()?;
+        if slow {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some((Ok::<_, std::convert::Infallible>(event), events))
+    });
+    axum::response::Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap_or_default()
+}
+
+async fn mock_answer(body: Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(request) if request["stream"] == true => stream_answer(&request),
+        _ => ([("content-type", "application/json")], COMPLETION).into_response(),
+    }
+}
+
 async fn serve_mock() {
     // The body is read whole, as a provider would, before the answer.
     let app = Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(|_body: Bytes| async { ([("content-type", "application/json")], COMPLETION) }),
-        )
+        .route("/v1/chat/completions", post(mock_answer))
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind mock");
     let address = listener.local_addr().expect("address");
     println!("mock listening on http://{address}/v1");
-    axum::serve(listener, app).await.expect("mock serves");
+    axum::serve(
+        axonflow_platform::http::listener_without_delay(listener),
+        app,
+    )
+    .await
+    .expect("mock serves");
 }
 
 /// `--seconds` per level (default 5).
@@ -350,6 +415,209 @@ async fn proxy_hop(args: &[String]) {
     println!("answered by the agent: {answered}");
 }
 
+/// Times of one streamed call: to the first content event and to the end.
+struct StreamTimes {
+    first: Vec<Duration>,
+    total: Vec<Duration>,
+    n_errors: usize,
+}
+
+/// Streams the same request back to back from `concurrency` workers for `seconds`.
+async fn measure_streams(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: usize,
+    seconds: f64,
+    model: &'static str,
+) -> StreamTimes {
+    let stop = Arc::new(AtomicBool::new(false));
+    let body = {
+        let mut request: serde_json::Value = serde_json::from_str(REQUEST).expect("request");
+        request["stream"] = serde_json::Value::Bool(true);
+        request["model"] = serde_json::Value::from(model);
+        Bytes::from(request.to_string())
+    };
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, stop, body) =
+            (client.clone(), url.to_owned(), stop.clone(), body.clone());
+        workers.push(tokio::spawn(async move {
+            let mut times = StreamTimes {
+                first: Vec::new(),
+                total: Vec::new(),
+                n_errors: 0,
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-provider-key", "sk-load-test")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let Ok(mut response) = response.map_err(|_| ()).and_then(|r| {
+                    if r.status().is_success() {
+                        Ok(r)
+                    } else {
+                        Err(())
+                    }
+                }) else {
+                    times.n_errors += 1;
+                    continue;
+                };
+                let mut first = None;
+                let mut seen = Vec::new();
+                let mut ok = true;
+                loop {
+                    match response.chunk().await {
+                        Ok(Some(bytes)) => {
+                            seen.extend_from_slice(&bytes);
+                            // The role chunk's empty content does not count: a word must be there.
+                            if first.is_none() && seen.windows(4).any(|w| w == b"word") {
+                                first = Some(sent.elapsed());
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                match (ok, first) {
+                    (true, Some(first)) if seen.ends_with(b"data: [DONE]\n\n") => {
+                        times.first.push(first);
+                        times.total.push(sent.elapsed());
+                    }
+                    _ => times.n_errors += 1,
+                }
+            }
+            times
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = StreamTimes {
+        first: Vec::new(),
+        total: Vec::new(),
+        n_errors: 0,
+    };
+    for worker in workers {
+        if let Ok(times) = worker.await {
+            all.first.extend(times.first);
+            all.total.extend(times.total);
+            all.n_errors += times.n_errors;
+        }
+    }
+    all.first.sort_unstable();
+    all.total.sort_unstable();
+    all
+}
+
+async fn streams(args: &[String]) {
+    let direct = arg(args, "--direct").expect("--direct URL of the mock's chat completions");
+    let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
+    let seconds = seconds(args);
+    let client = load_client();
+    measure_streams(&client, &direct, 2, 1.0, "gpt-4o-mini").await;
+    let mut answered = measure_streams(&client, &agent, 2, 1.0, "gpt-4o-mini")
+        .await
+        .total
+        .len();
+    println!(
+        "{:>11} | {:>10} {:>10} | {:>10} {:>10} | {:>14} {:>14} | {:>15} | errors",
+        "concurrency",
+        "direct ttfe",
+        "agent ttfe",
+        "direct end",
+        "agent end",
+        "added ttfe p50",
+        "added ttfe p99",
+        "added per event"
+    );
+    for concurrency in levels(args, "1,8") {
+        let base = measure_streams(&client, &direct, concurrency, seconds, "gpt-4o-mini").await;
+        let through = measure_streams(&client, &agent, concurrency, seconds, "gpt-4o-mini").await;
+        answered += through.total.len();
+        let p = |v: &[Duration], q: f64| ms(percentile(v, q));
+        // What the agent adds to the whole stream, spread over its events (first one excluded).
+        let per_event_us = (p(&through.total, 50.0)
+            - p(&through.first, 50.0)
+            - (p(&base.total, 50.0) - p(&base.first, 50.0)))
+            * 1000.0
+            / STREAM_EVENTS as f64;
+        println!(
+            "{:>11} | {:>8.3}ms {:>8.3}ms | {:>8.3}ms {:>8.3}ms | {:>12.3}ms {:>12.3}ms | {:>13.1}us | {}",
+            concurrency,
+            p(&base.first, 50.0),
+            p(&through.first, 50.0),
+            p(&base.total, 50.0),
+            p(&through.total, 50.0),
+            p(&through.first, 50.0) - p(&base.first, 50.0),
+            p(&through.first, 99.0) - p(&base.first, 99.0),
+            per_event_us,
+            base.n_errors + through.n_errors
+        );
+    }
+    println!("answered by the agent: {answered}");
+}
+
+/// Holds `--streams` slow streams open through the agent for `--seconds`.
+async fn hold(args: &[String]) {
+    let agent = arg(args, "--agent").expect("--agent URL of the agent's chat completions");
+    let n_streams: usize =
+        arg(args, "--streams").map_or(1000, |n| n.parse().expect("--streams is a number"));
+    let seconds = seconds(args);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(n_streams)
+        .build()
+        .expect("client");
+    let mut request: serde_json::Value = serde_json::from_str(REQUEST).expect("request");
+    request["stream"] = serde_json::Value::Bool(true);
+    request["model"] = serde_json::Value::from("slow");
+    let body = Bytes::from(request.to_string());
+    let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut streams = Vec::new();
+    for _ in 0..n_streams {
+        let (client, agent, body, opened) =
+            (client.clone(), agent.clone(), body.clone(), opened.clone());
+        streams.push(tokio::spawn(async move {
+            let Ok(mut response) = client
+                .post(&agent)
+                .header("content-type", "application/json")
+                .header("x-provider-key", "sk-load-test")
+                .body(body)
+                .send()
+                .await
+            else {
+                return false;
+            };
+            let first = response.chunk().await;
+            opened.fetch_add(1, Ordering::Relaxed);
+            if !matches!(first, Ok(Some(_))) {
+                return false;
+            }
+            // Read slowly: one event at a time, as a client rendering tokens would.
+            while let Ok(Some(_)) = response.chunk().await {}
+            true
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while opened.load(Ordering::Relaxed) < n_streams && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("holding {} streams", opened.load(Ordering::Relaxed));
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let mut completed = 0;
+    for stream in streams {
+        if let Ok(true) = stream.await {
+            completed += 1;
+        }
+    }
+    println!("streams completed: {completed}");
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -358,10 +626,14 @@ async fn main() {
         Some("run") => run(&args).await,
         Some("isolation") => isolation(&args).await,
         Some("proxy") => proxy_hop(&args).await,
+        Some("stream") => streams(&args).await,
+        Some("hold") => hold(&args).await,
         _ => eprintln!(
             "usage: loadgen mock | loadgen run --direct URL --agent URL [--concurrency 1,8,32] [--seconds 5] \
              | loadgen isolation --agent URL [--concurrency 8] [--seconds 5] [--large-workers 2] [--large-bytes 1000000] \
-             | loadgen proxy --direct URL --chat URL --proxy URL [--concurrency 1,8] [--seconds 5]"
+             | loadgen proxy --direct URL --chat URL --proxy URL [--concurrency 1,8] [--seconds 5] \
+             | loadgen stream --direct URL --agent URL [--concurrency 1,8] [--seconds 5] \
+             | loadgen hold --agent URL [--streams 1000] [--seconds 10]"
         ),
     }
 }

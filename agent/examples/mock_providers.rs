@@ -1,5 +1,5 @@
-//! A mock of six LLM providers' HTTP APIs, for the integration tests (Rust and Python) that check
-//! the gateway sends each provider a correct request.
+//! A mock of six LLM providers' HTTP APIs, for the integration tests (Rust, Python and Node) that
+//! check the gateway sends each provider a correct request.
 //!
 //! Run `mock_providers [--port N]` (port 0, the default, picks a free one). It binds 127.0.0.1 and
 //! prints one line, `mock providers listening on http://127.0.0.1:PORT`, that tests parse.
@@ -15,15 +15,50 @@
 //!   `AKIDMOCKEXAMPLE` / `mock/secret/key/EXAMPLE` (optional session token `mock-session-token`).
 //! - Ollama: `POST /api/chat` with `"stream": false`.
 //!
+//! The OpenAI and Azure OpenAI answers say `Hello from openai` (or `Hello from azure-openai`) with
+//! usage 11 + 5 = 16 tokens. When the request has `tools` and no message of role `tool`, they call
+//! the first tool instead: tool call `call_mock1` with the arguments `{"city": "Paris"}` and
+//! `finish_reason` `tool_calls`.
+//!
+//! Streaming (OpenAI and Azure OpenAI): a valid request with `"stream": true` gets `200`,
+//! `content-type: text/event-stream` and Server-Sent Events, each `data: <json>\n\n` written and
+//! flushed as its own body chunk. Every JSON chunk is `{"id": "chatcmpl-mock", "object":
+//! "chat.completion.chunk", "created": 1700000000, "model": <the model of the non-streamed answer>,
+//! "choices": [{"index": 0, "delta": ..., "logprobs": null, "finish_reason": ...}]}`; in order:
+//! 1. `delta: {"role": "assistant", "content": ""}`, `finish_reason: null`;
+//! 2. one chunk per piece of the text, split into pieces of at most 4 bytes (`Hell`, `o fr`,
+//!    `om o`, `pena`, `i`), each `delta: {"content": <piece>}`, `finish_reason: null`;
+//! 3. `delta: {}`, `finish_reason: "stop"`;
+//! 4. only when the request has `stream_options.include_usage: true`: `{"id", "object", "created",
+//!    "model", "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 5,
+//!    "total_tokens": 16}}`;
+//! 5. `data: [DONE]`.
+//!
+//! A streamed tool call (tools and no `tool` message) replaces 1-3 with:
+//! `delta: {"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": "call_mock1",
+//! "type": "function", "function": {"name": <first tool's name>, "arguments": ""}}]}`, then one
+//! chunk per piece (at most 4 bytes) of `{"city": "Paris"}` with `delta: {"tool_calls": [{"index":
+//! 0, "function": {"arguments": <piece>}}]}`, then `delta: {}` with `finish_reason: "tool_calls"`.
+//!
 //! Control API for tests:
 //! - `POST /_script` `{"path_contains": "...", "replies": [{"status", "body", "headers",
-//!   "delay_ms", "close"}]}` queues replies that the next requests whose path contains the
-//!   substring get instead of the normal answer (status 0: the normal answer after `delay_ms`;
+//!   "delay_ms", "close", "stream"}]}` queues replies that the next requests whose path contains
+//!   the substring get instead of the normal answer (status 0: the normal answer after `delay_ms`;
 //!   `close: true`: the connection is dropped without an answer).
+//!   A reply with `"stream": {"chunks": ["<raw text>", ...], "delay_ms": N, "then": "end" |
+//!   "close" | "stall"}` writes each chunk exactly as given (no framing added) as its own flushed
+//!   body chunk, waiting `delay_ms` (default 0) between chunks. A chunk is a string (its UTF-8
+//!   bytes) or `{"base64": "..."}` (any bytes, such as half of a multi-byte character). Then
+//!   `end` (the default) finishes the body, `close` drops the connection without finishing the
+//!   chunked body, and `stall` sends nothing more for 120 s and then drops the connection. The
+//!   status is 200 and the content type `text/event-stream` unless the reply gives `status` or
+//!   `headers`; the reply's own `delay_ms` delays the response head. `stream` excludes `body` and
+//!   `close`.
 //! - `POST /_reset` clears the queues and the recorded requests.
 //! - `GET /_received` lists every provider request received, in arrival order.
 
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 use std::io::{self, Write};
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -36,14 +71,16 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::serve::{IncomingStream, Listener};
 use axum::Router;
+use base64::Engine as _;
+use http_body::{Body as HttpBody, Frame};
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -219,6 +256,10 @@ impl Listener for KillableListener {
         loop {
             match self.0.accept().await {
                 Ok((inner, _peer)) => {
+                    // Streamed chunks go out as soon as they are flushed, one by one.
+                    if let Err(err) = inner.set_nodelay(true) {
+                        eprintln!("mock providers: cannot set TCP_NODELAY: {err}");
+                    }
                     let conn = Conn::new();
                     let stream = KillableStream {
                         inner,
@@ -248,6 +289,86 @@ impl Connected<IncomingStream<'_, KillableListener>> for Conn {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Streamed bodies.
+// ---------------------------------------------------------------------------------------------
+
+/// A response body that hands the server one chunk at a time and is pending once after each, so
+/// that the server writes and flushes every chunk on its own before it sees the next.
+struct StreamBody {
+    chunks: VecDeque<Bytes>,
+    delay: Duration,
+    then: StreamEnd,
+    /// The wait in progress: the delay between two chunks, or the stall.
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Set when a chunk has just been handed out and the server has not flushed it yet.
+    flush: bool,
+    /// Set once the stall has been waited out.
+    stalled: bool,
+}
+
+impl StreamBody {
+    fn new(script: StreamScript) -> Self {
+        Self {
+            chunks: script.chunks.into(),
+            delay: script.delay,
+            then: script.then,
+            wait: None,
+            flush: false,
+            stalled: false,
+        }
+    }
+}
+
+impl HttpBody for StreamBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        loop {
+            if this.flush {
+                // Pending with an immediate wake-up: the server flushes what it holds, then polls
+                // again.
+                this.flush = false;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if let Some(wait) = this.wait.as_mut() {
+                if wait.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.wait = None;
+            }
+            if let Some(chunk) = this.chunks.pop_front() {
+                if !this.chunks.is_empty() && !this.delay.is_zero() {
+                    this.wait = Some(Box::pin(tokio::time::sleep(this.delay)));
+                }
+                this.flush = true;
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            }
+            match this.then {
+                StreamEnd::End => return Poll::Ready(None),
+                StreamEnd::Stall if !this.stalled => {
+                    this.stalled = true;
+                    this.wait = Some(Box::pin(tokio::time::sleep(STALL)));
+                }
+                // A body error makes the server drop the connection without the chunked body's
+                // last chunk.
+                StreamEnd::Close | StreamEnd::Stall => {
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "a scripted stream broke off",
+                    ))))
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Shared state: scripted replies and recorded requests.
 // ---------------------------------------------------------------------------------------------
 
@@ -269,7 +390,7 @@ struct Script {
     replies: VecDeque<Reply>,
 }
 
-/// One scripted reply. Status 0 means the normal answer, after the delay.
+/// One scripted reply. Status 0 means the normal answer, after the delay (unless `stream` is set).
 #[derive(Clone)]
 struct Reply {
     status: u16,
@@ -277,7 +398,30 @@ struct Reply {
     headers: Vec<(HeaderName, HeaderValue)>,
     delay: Duration,
     close: bool,
+    stream: Option<StreamScript>,
 }
+
+/// A scripted streamed body: raw chunks written one by one, then how the body finishes.
+#[derive(Clone, Debug, PartialEq)]
+struct StreamScript {
+    chunks: Vec<Bytes>,
+    delay: Duration,
+    then: StreamEnd,
+}
+
+/// How a streamed body finishes after its last chunk.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum StreamEnd {
+    /// The body ends normally (the chunked body's last chunk is written).
+    End,
+    /// The connection is dropped without finishing the body.
+    Close,
+    /// Nothing is sent for `STALL`, then the connection is dropped.
+    Stall,
+}
+
+/// How long a stalled stream sends nothing before its connection is dropped.
+const STALL: Duration = Duration::from_secs(120);
 
 /// One recorded provider request.
 struct Received {
@@ -553,7 +697,10 @@ async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
     }
 
     let scripted = mock.take_reply(&incoming.path);
-    if let Some(reply) = scripted.as_ref().filter(|r| r.close || r.status != 0) {
+    if let Some(reply) = scripted
+        .as_ref()
+        .filter(|r| r.close || r.status != 0 || r.stream.is_some())
+    {
         mock.record(&arrival, &incoming, None);
         tokio::time::sleep(reply.delay).await;
         if reply.close {
@@ -579,40 +726,58 @@ async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
         tokio::time::sleep(reply.delay).await;
     }
     match outcome {
-        Ok(body) => json_response(StatusCode::OK, &body, &[]),
+        Ok(Answer::Json(body)) => json_response(StatusCode::OK, &body, &[]),
+        Ok(Answer::Events(events)) => {
+            let script = StreamScript {
+                chunks: events.into_iter().map(Bytes::from).collect(),
+                delay: Duration::ZERO,
+                then: StreamEnd::End,
+            };
+            stream_response(StatusCode::OK, script, &[])
+        }
         Err(err) => err.into_response(),
     }
 }
 
+/// A provider's answer to a valid request: one JSON body, or Server-Sent Events streamed one
+/// event per body chunk.
+#[derive(Debug)]
+enum Answer {
+    Json(Value),
+    Events(Vec<String>),
+}
+
 /// Validates a provider request and builds the provider's answer.
-fn answer(provider: &Provider, req: &Incoming, now: SystemTime) -> Result<Value, ApiError> {
+fn answer(provider: &Provider, req: &Incoming, now: SystemTime) -> Result<Answer, ApiError> {
     let text = format!("Hello from {}", provider.kind());
-    match provider {
+    let json = match provider {
         Provider::OpenAi => {
-            let model = validate_openai(req)?;
-            Ok(openai_answer(&model, &text))
+            let ask = validate_openai(req)?;
+            let model = ask.model.clone().unwrap_or_default();
+            return Ok(openai_reply(&model, &text, &ask));
         }
         Provider::Azure { deployment } => {
-            validate_azure(req)?;
-            Ok(openai_answer(deployment, &text))
+            let ask = validate_azure(req)?;
+            return Ok(openai_reply(deployment, &text, &ask));
         }
         Provider::Anthropic => {
             let valid = validate_anthropic(req)?;
-            Ok(anthropic_answer(&valid, &text))
+            anthropic_answer(&valid, &text)
         }
         Provider::Gemini { model } => {
             let call = validate_gemini(req)?;
-            Ok(gemini_answer(model, call.as_deref(), &text))
+            gemini_answer(model, call.as_deref(), &text)
         }
         Provider::Bedrock { model_id } => {
             let call = validate_bedrock(req, model_id, now)?;
-            Ok(bedrock_answer(call.as_deref(), &text))
+            bedrock_answer(call.as_deref(), &text)
         }
         Provider::Ollama => {
             let model = validate_ollama(req)?;
-            Ok(ollama_answer(&model, &text))
+            ollama_answer(&model, &text)
         }
-    }
+    };
+    Ok(Answer::Json(json))
 }
 
 /// What a valid request asks of the answer: the model and, when the answer should call a tool,
@@ -702,16 +867,86 @@ fn parse_reply(reply: &Value) -> Result<Reply, String> {
         None => false,
         Some(close) => close.as_bool().ok_or("close must be true or false")?,
     };
+    let stream = match reply.get("stream") {
+        None | Some(Value::Null) => None,
+        Some(stream) => Some(parse_stream(stream).map_err(|message| format!("stream: {message}"))?),
+    };
+    if stream.is_some() && close {
+        return Err("stream and close exclude each other".to_owned());
+    }
+    if stream.is_some() && reply.get("body").is_some_and(|body| !body.is_null()) {
+        return Err("stream and body exclude each other".to_owned());
+    }
     Ok(Reply {
         status,
         body,
         headers,
         delay: Duration::from_millis(delay_ms),
         close,
+        stream,
     })
 }
 
+fn parse_stream(stream: &Value) -> Result<StreamScript, String> {
+    let stream = stream.as_object().ok_or("it must be an object")?;
+    if let Some(unknown) = stream
+        .keys()
+        .find(|key| !["chunks", "delay_ms", "then"].contains(&key.as_str()))
+    {
+        return Err(format!("unknown field {unknown:?}"));
+    }
+    let chunks = stream
+        .get("chunks")
+        .and_then(Value::as_array)
+        .ok_or("chunks must be an array")?
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| parse_chunk(chunk).map_err(|message| format!("chunks[{i}]: {message}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let delay_ms = match stream.get("delay_ms") {
+        None => 0,
+        Some(delay) => delay.as_u64().ok_or("delay_ms must be a whole number")?,
+    };
+    let then = match stream.get("then").map(Value::as_str) {
+        None | Some(Some("end")) => StreamEnd::End,
+        Some(Some("close")) => StreamEnd::Close,
+        Some(Some("stall")) => StreamEnd::Stall,
+        Some(_) => return Err(r#"then must be "end", "close" or "stall""#.to_owned()),
+    };
+    Ok(StreamScript {
+        chunks,
+        delay: Duration::from_millis(delay_ms),
+        then,
+    })
+}
+
+/// One raw chunk: a string stands for its UTF-8 bytes, `{"base64": "..."}` for any bytes (such as
+/// half of a multi-byte character).
+fn parse_chunk(chunk: &Value) -> Result<Bytes, String> {
+    match chunk {
+        Value::String(text) => Ok(Bytes::copy_from_slice(text.as_bytes())),
+        Value::Object(object) if object.len() == 1 => {
+            let encoded = object
+                .get("base64")
+                .and_then(Value::as_str)
+                .ok_or(r#"a chunk object must be {"base64": "..."}"#)?;
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map(Bytes::from)
+                .map_err(|err| format!("bad base64: {err}"))
+        }
+        _ => Err(r#"a chunk must be a string or {"base64": "..."}"#.to_owned()),
+    }
+}
+
 fn scripted_response(reply: &Reply) -> Response {
+    if let Some(stream) = &reply.stream {
+        let status = match reply.status {
+            0 => StatusCode::OK,
+            status => StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        };
+        return stream_response(status, stream.clone(), &reply.headers);
+    }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, reply.body.clone()).into_response();
     let headers = response.headers_mut();
@@ -759,6 +994,24 @@ fn not_found(req: &Incoming) -> ApiError {
         StatusCode::NOT_FOUND,
         json!({"error": format!("mock: no route for {} {}", req.method, req.path)}),
     )
+}
+
+/// A `text/event-stream` answer that writes and flushes the script's chunks one by one; the given
+/// headers come last and may replace the content type.
+fn stream_response(
+    status: StatusCode,
+    script: StreamScript,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Response {
+    let mut response = Response::new(Body::new(StreamBody::new(script)));
+    *response.status_mut() = status;
+    let map = response.headers_mut();
+    map.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    map.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    for (name, value) in headers {
+        map.insert(name.clone(), value.clone());
+    }
+    response
 }
 
 fn json_response(status: StatusCode, body: &Value, headers: &[(&str, &str)]) -> Response {
@@ -850,8 +1103,22 @@ fn openai_error(status: StatusCode, message: impl Into<String>, code: Option<&st
     )
 }
 
-/// Checks an OpenAI request and returns its model.
-fn validate_openai(req: &Incoming) -> Result<String, ApiError> {
+/// What a valid Chat Completions request asks of the answer.
+#[derive(Debug, Default, PartialEq)]
+struct ChatAsk {
+    /// The request's model, when it has one (Azure OpenAI takes it from the deployment).
+    model: Option<String>,
+    /// The first tool's name, when the answer should call it: the request has tools and no
+    /// message of role `tool`.
+    call_tool: Option<String>,
+    /// `"stream": true`.
+    stream: bool,
+    /// `"stream_options": {"include_usage": true}`.
+    include_usage: bool,
+}
+
+/// Checks an OpenAI request and returns what it asks.
+fn validate_openai(req: &Incoming) -> Result<ChatAsk, ApiError> {
     let has_key = req
         .header("authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -864,12 +1131,11 @@ fn validate_openai(req: &Incoming) -> Result<String, ApiError> {
             None,
         ));
     }
-    let model = validate_chat_body(req, true)?;
-    Ok(model.unwrap_or_default())
+    validate_chat_body(req, true)
 }
 
 /// Checks an Azure OpenAI request (the deployment names the model).
-fn validate_azure(req: &Incoming) -> Result<(), ApiError> {
+fn validate_azure(req: &Incoming) -> Result<ChatAsk, ApiError> {
     let azure_error = |status: StatusCode, message: &str| {
         ApiError::new(
             status,
@@ -897,11 +1163,11 @@ fn validate_azure(req: &Incoming) -> Result<(), ApiError> {
              endpoint for your resource.",
         ));
     }
-    validate_chat_body(req, false).map(|_| ())
+    validate_chat_body(req, false)
 }
 
-/// Checks a Chat Completions body and returns its model, when it has one.
-fn validate_chat_body(req: &Incoming, model_required: bool) -> Result<Option<String>, ApiError> {
+/// Checks a Chat Completions body and returns what it asks.
+fn validate_chat_body(req: &Incoming, model_required: bool) -> Result<ChatAsk, ApiError> {
     let bad =
         |message: String, code: Option<&str>| openai_error(StatusCode::BAD_REQUEST, message, code);
     let body = req.json_object().map_err(|_| {
@@ -999,10 +1265,173 @@ fn validate_chat_body(req: &Incoming, model_required: bool) -> Result<Option<Str
             }
         }
     }
-    Ok(model)
+    let has_tool_message = messages
+        .iter()
+        .any(|message| message.get("role").and_then(Value::as_str) == Some("tool"));
+
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(stream)) => *stream,
+        Some(other) => {
+            return Err(bad(
+                format!(
+                    "Invalid type for 'stream': expected a boolean, but got {} instead.",
+                    json_type_name(other)
+                ),
+                Some("invalid_type"),
+            ))
+        }
+    };
+    let include_usage = match body.get("stream_options") {
+        None | Some(Value::Null) => false,
+        Some(_) if !stream => {
+            return Err(bad(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+                    .to_owned(),
+                None,
+            ))
+        }
+        Some(Value::Object(options)) => match options.get("include_usage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(include)) => *include,
+            Some(other) => {
+                return Err(bad(
+                    format!(
+                        "Invalid type for 'stream_options.include_usage': expected a boolean, \
+                         but got {} instead.",
+                        json_type_name(other)
+                    ),
+                    Some("invalid_type"),
+                ))
+            }
+        },
+        Some(other) => {
+            return Err(bad(
+                format!(
+                    "Invalid type for 'stream_options': expected an object, but got {} instead.",
+                    json_type_name(other)
+                ),
+                Some("invalid_type"),
+            ))
+        }
+    };
+    let first_tool = match body.get("tools") {
+        None | Some(Value::Null) => None,
+        Some(tools) => validate_openai_tools(tools)?,
+    };
+
+    Ok(ChatAsk {
+        model,
+        call_tool: first_tool.filter(|_| !has_tool_message),
+        stream,
+        include_usage,
+    })
 }
 
-fn openai_answer(model: &str, text: &str) -> Value {
+/// Checks `tools` and returns the first tool's name.
+fn validate_openai_tools(tools: &Value) -> Result<Option<String>, ApiError> {
+    let bad =
+        |message: String, code: &str| openai_error(StatusCode::BAD_REQUEST, message, Some(code));
+    let tools = tools.as_array().ok_or_else(|| {
+        bad(
+            format!(
+                "Invalid type for 'tools': expected an array of objects, but got {} instead.",
+                json_type_name(tools)
+            ),
+            "invalid_type",
+        )
+    })?;
+    if tools.is_empty() {
+        return Err(bad(
+            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an \
+             empty array instead."
+                .to_owned(),
+            "empty_array",
+        ));
+    }
+    let mut first = None;
+    for (k, tool) in tools.iter().enumerate() {
+        let tool = tool.as_object().ok_or_else(|| {
+            bad(
+                format!(
+                    "Invalid type for 'tools[{k}]': expected an object, but got {} instead.",
+                    json_type_name(tool)
+                ),
+                "invalid_type",
+            )
+        })?;
+        let kind = match tool.get("type").and_then(Value::as_str) {
+            Some(kind @ ("function" | "custom")) => kind,
+            Some(other) => {
+                return Err(bad(
+                    format!(
+                        "Invalid value: '{other}'. Supported values are: 'function' and 'custom'."
+                    ),
+                    "invalid_value",
+                ))
+            }
+            None => {
+                return Err(bad(
+                    format!("Missing required parameter: 'tools[{k}].type'."),
+                    "missing_required_parameter",
+                ))
+            }
+        };
+        let spec = tool.get(kind).and_then(Value::as_object).ok_or_else(|| {
+            bad(
+                format!("Missing required parameter: 'tools[{k}].{kind}'."),
+                "missing_required_parameter",
+            )
+        })?;
+        let name = non_empty_str(spec, "name").ok_or_else(|| {
+            bad(
+                format!("Missing required parameter: 'tools[{k}].{kind}.name'."),
+                "missing_required_parameter",
+            )
+        })?;
+        first.get_or_insert_with(|| name.to_owned());
+    }
+    Ok(first)
+}
+
+/// The arguments of the mock's tool calls, as the model writes them.
+const TOOL_ARGUMENTS: &str = r#"{"city": "Paris"}"#;
+
+/// The id of the mock's OpenAI tool calls.
+const TOOL_CALL_ID: &str = "call_mock1";
+
+/// The largest piece of text or tool arguments in one streamed chunk, in bytes.
+const STREAM_PIECE_BYTES: usize = 4;
+
+/// The answer to a valid Chat Completions request: streamed when it asks for a stream.
+fn openai_reply(model: &str, text: &str, ask: &ChatAsk) -> Answer {
+    if ask.stream {
+        Answer::Events(openai_stream_events(model, text, ask))
+    } else {
+        Answer::Json(openai_answer(model, text, ask.call_tool.as_deref()))
+    }
+}
+
+fn openai_answer(model: &str, text: &str, call_tool: Option<&str>) -> Value {
+    let (message, finish_reason) = match call_tool {
+        Some(name) => (
+            json!({
+                "role": "assistant",
+                "content": null,
+                "tool_calls": [{
+                    "id": TOOL_CALL_ID,
+                    "type": "function",
+                    "function": {"name": name, "arguments": TOOL_ARGUMENTS},
+                }],
+                "refusal": null,
+            }),
+            "tool_calls",
+        ),
+        None => (
+            json!({"role": "assistant", "content": text, "refusal": null}),
+            "stop",
+        ),
+    };
     json!({
         "id": "chatcmpl-mock",
         "object": "chat.completion",
@@ -1010,12 +1439,96 @@ fn openai_answer(model: &str, text: &str) -> Value {
         "model": model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": text, "refusal": null},
+            "message": message,
             "logprobs": null,
-            "finish_reason": "stop",
+            "finish_reason": finish_reason,
         }],
         "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
     })
+}
+
+/// The Server-Sent Events of a streamed answer, each a whole `data: ...\n\n` event; the header
+/// comment of this file lists them.
+fn openai_stream_events(model: &str, text: &str, ask: &ChatAsk) -> Vec<String> {
+    let chunk = |delta: Value, finish_reason: Option<&str>| {
+        json!({
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "delta": delta,
+                "logprobs": null,
+                "finish_reason": finish_reason,
+            }],
+        })
+    };
+    let mut chunks = Vec::new();
+    let finish_reason = match &ask.call_tool {
+        Some(name) => {
+            chunks.push(chunk(
+                json!({
+                    "role": "assistant",
+                    "content": null,
+                    "tool_calls": [{
+                        "index": 0,
+                        "id": TOOL_CALL_ID,
+                        "type": "function",
+                        "function": {"name": name, "arguments": ""},
+                    }],
+                }),
+                None,
+            ));
+            for piece in pieces(TOOL_ARGUMENTS, STREAM_PIECE_BYTES) {
+                chunks.push(chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+                    None,
+                ));
+            }
+            "tool_calls"
+        }
+        None => {
+            chunks.push(chunk(json!({"role": "assistant", "content": ""}), None));
+            for piece in pieces(text, STREAM_PIECE_BYTES) {
+                chunks.push(chunk(json!({"content": piece}), None));
+            }
+            "stop"
+        }
+    };
+    chunks.push(chunk(json!({}), Some(finish_reason)));
+    if ask.include_usage {
+        chunks.push(json!({
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+        }));
+    }
+    let mut events: Vec<String> = chunks
+        .iter()
+        .map(|chunk| format!("data: {chunk}\n\n"))
+        .collect();
+    events.push("data: [DONE]\n\n".to_owned());
+    events
+}
+
+/// Splits text into pieces of at most `max` bytes, never inside a character.
+fn pieces(text: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for (at, ch) in text.char_indices() {
+        if at + ch.len_utf8() - start > max && at > start {
+            pieces.push(&text[start..at]);
+            start = at;
+        }
+    }
+    if start < text.len() {
+        pieces.push(&text[start..]);
+    }
+    pieces
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2422,7 +2935,9 @@ mod tests {
         let now = SystemTime::now();
         let req = client_request(AWS_SECRET_ACCESS_KEY, None, BODY, now);
         let provider = provider_route(&req.path).expect("the path routes");
-        let body = answer(&provider, &req, now).expect("the request is valid");
+        let Answer::Json(body) = answer(&provider, &req, now).expect("the request is valid") else {
+            panic!("a Converse answer is one JSON body");
+        };
         assert_eq!(
             body["output"]["message"]["content"][0]["text"],
             "Hello from bedrock"
@@ -2449,5 +2964,348 @@ mod tests {
         );
         assert_eq!(kind("/api/chat"), Some("ollama"));
         assert_eq!(kind("/v1/other"), None);
+    }
+
+    /// An OpenAI request with the given body and a bearer key.
+    fn openai_request(body: &Value) -> Incoming {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer sk-test"));
+        Incoming {
+            method: Method::POST,
+            path: "/v1/chat/completions".to_owned(),
+            query: None,
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    /// The JSON payloads of the events, checking that each is one `data: ` line and a blank
+    /// line; `[DONE]` must come last and is left out.
+    fn payloads(events: &[String]) -> Vec<Value> {
+        let (done, rest) = events.split_last().expect("at least one event");
+        assert_eq!(done, "data: [DONE]\n\n");
+        rest.iter()
+            .map(|event| {
+                let data = event
+                    .strip_prefix("data: ")
+                    .and_then(|event| event.strip_suffix("\n\n"))
+                    .unwrap_or_else(|| panic!("not one data line: {event:?}"));
+                assert!(!data.contains('\n'), "one line: {data:?}");
+                serde_json::from_str(data).expect("JSON")
+            })
+            .collect()
+    }
+
+    fn streamed(body: &Value) -> Vec<Value> {
+        let req = openai_request(body);
+        match answer(&Provider::OpenAi, &req, SystemTime::now()).expect("valid") {
+            Answer::Events(events) => payloads(&events),
+            Answer::Json(json) => panic!("not streamed: {json}"),
+        }
+    }
+
+    fn user(text: &str) -> Value {
+        json!([{"role": "user", "content": text}])
+    }
+
+    #[test]
+    fn pieces_have_at_most_four_bytes_and_whole_characters() {
+        assert_eq!(
+            pieces("Hello from openai", 4),
+            ["Hell", "o fr", "om o", "pena", "i"]
+        );
+        assert_eq!(pieces("Héllo", 4), ["Hél", "lo"]);
+        assert_eq!(pieces("a😀b", 4), ["a", "😀", "b"]);
+        assert!(pieces("", 4).is_empty());
+    }
+
+    #[test]
+    fn a_streamed_answer_is_role_text_pieces_stop_and_done() {
+        let chunks = streamed(&json!({"model": "gpt-4o-mini", "stream": true,
+                                      "messages": user("hi")}));
+        for chunk in &chunks {
+            assert_eq!(chunk["id"], "chatcmpl-mock");
+            assert_eq!(chunk["object"], "chat.completion.chunk");
+            assert_eq!(chunk["created"], 1_700_000_000);
+            assert_eq!(chunk["model"], "gpt-4o-mini");
+            assert_eq!(chunk["choices"][0]["index"], 0);
+            assert!(chunk["choices"][0]["logprobs"].is_null());
+            assert!(chunk.get("usage").is_none());
+        }
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
+        let (last, middle) = chunks[1..].split_last().expect("more chunks");
+        let mut text = String::new();
+        for chunk in middle {
+            let piece = chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .expect("a content delta");
+            assert!(!piece.is_empty() && piece.len() <= 4, "{piece:?}");
+            assert!(chunk["choices"][0]["finish_reason"].is_null());
+            text.push_str(piece);
+        }
+        assert_eq!(text, "Hello from openai");
+        assert_eq!(middle.len(), 5);
+        assert_eq!(last["choices"][0]["delta"], json!({}));
+        assert_eq!(last["choices"][0]["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn usage_comes_last_only_when_asked() {
+        let chunks = streamed(&json!({"model": "gpt-4o-mini", "stream": true,
+                                      "stream_options": {"include_usage": true},
+                                      "messages": user("hi")}));
+        let (usage, rest) = chunks.split_last().expect("chunks");
+        assert_eq!(
+            *usage,
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+                   "created": 1_700_000_000, "model": "gpt-4o-mini", "choices": [],
+                   "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}})
+        );
+        assert_eq!(
+            rest.last().expect("stop")["choices"][0]["finish_reason"],
+            "stop"
+        );
+        assert!(rest.iter().all(|chunk| chunk.get("usage").is_none()));
+        let without = streamed(&json!({"model": "m", "stream": true,
+                                       "stream_options": {"include_usage": false},
+                                       "messages": user("hi")}));
+        assert_eq!(without.len(), rest.len());
+    }
+
+    #[test]
+    fn a_streamed_tool_call_spells_the_arguments_in_pieces() {
+        let tools = json!([{"type": "function", "function": {"name": "get_weather",
+                            "parameters": {"type": "object"}}}]);
+        let chunks = streamed(
+            &json!({"model": "gpt-4o-mini", "stream": true, "tools": tools,
+                                      "messages": user("Weather in Paris?")}),
+        );
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0,
+                   "id": "call_mock1", "type": "function",
+                   "function": {"name": "get_weather", "arguments": ""}}]})
+        );
+        let (last, middle) = chunks[1..].split_last().expect("more chunks");
+        let mut arguments = String::new();
+        for chunk in middle {
+            let delta = &chunk["choices"][0]["delta"];
+            assert_eq!(delta["tool_calls"][0]["index"], 0);
+            assert_eq!(delta.as_object().map(Map::len), Some(1), "{delta}");
+            let piece = delta["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .expect("an arguments delta");
+            assert!(piece.len() <= 4, "{piece:?}");
+            arguments.push_str(piece);
+        }
+        assert_eq!(arguments, r#"{"city": "Paris"}"#);
+        assert_eq!(last["choices"][0]["finish_reason"], "tool_calls");
+
+        // After the tool's result the answer is text again.
+        let follow_up = streamed(&json!({"model": "m", "stream": true, "tools": tools,
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_mock1",
+                 "type": "function", "function": {"name": "get_weather",
+                 "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_mock1", "content": "21"}]}));
+        assert_eq!(
+            follow_up.last().expect("stop")["choices"][0]["finish_reason"],
+            "stop"
+        );
+    }
+
+    #[test]
+    fn an_unstreamed_tool_call_matches_the_streamed_one() {
+        let req = openai_request(&json!({"model": "m", "messages": user("Weather?"),
+            "tools": [{"type": "function", "function": {"name": "get_weather"}}]}));
+        let Answer::Json(body) = answer(&Provider::OpenAi, &req, SystemTime::now()).expect("valid")
+        else {
+            panic!("not streamed");
+        };
+        let choice = &body["choices"][0];
+        assert_eq!(choice["finish_reason"], "tool_calls");
+        assert_eq!(choice["message"]["tool_calls"][0]["id"], "call_mock1");
+        assert_eq!(
+            choice["message"]["tool_calls"][0]["function"]["arguments"],
+            r#"{"city": "Paris"}"#
+        );
+    }
+
+    #[test]
+    fn azure_streams_with_its_deployment_as_the_model() {
+        let mut req = openai_request(&json!({"stream": true, "messages": user("hi")}));
+        req.path = "/openai/deployments/dep-1/chat/completions".to_owned();
+        req.query = Some("api-version=2024-10-21".to_owned());
+        req.headers.remove("authorization");
+        req.headers
+            .insert("api-key", HeaderValue::from_static("azure-key"));
+        let provider = provider_route(&req.path).expect("routes");
+        let Answer::Events(events) = answer(&provider, &req, SystemTime::now()).expect("valid")
+        else {
+            panic!("streamed");
+        };
+        let chunks = payloads(&events);
+        let text: String = chunks
+            .iter()
+            .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(text, "Hello from azure-openai");
+        assert!(chunks.iter().all(|chunk| chunk["model"] == "dep-1"));
+    }
+
+    #[test]
+    fn stream_fields_are_checked() {
+        let status = |body: Value| {
+            answer(&Provider::OpenAi, &openai_request(&body), SystemTime::now())
+                .err()
+                .map(|err| err.status.as_u16())
+        };
+        assert_eq!(
+            status(json!({"model": "m", "stream": "yes", "messages": user("hi")})),
+            Some(400)
+        );
+        assert_eq!(
+            status(
+                json!({"model": "m", "stream_options": {"include_usage": true},
+                          "messages": user("hi")})
+            ),
+            Some(400)
+        );
+        assert_eq!(
+            status(
+                json!({"model": "m", "stream": true, "stream_options": {"include_usage": 1},
+                          "messages": user("hi")})
+            ),
+            Some(400)
+        );
+        assert_eq!(
+            status(json!({"model": "m", "tools": [{"type": "function"}], "messages": user("hi")})),
+            Some(400)
+        );
+        assert_eq!(
+            status(json!({"model": "m", "stream": false, "messages": user("hi")})),
+            None
+        );
+    }
+
+    fn reply_of(reply: Value) -> Result<Reply, String> {
+        parse_reply(&reply)
+    }
+
+    #[test]
+    fn stream_scripts_parse() {
+        let reply = reply_of(
+            json!({"stream": {"chunks": ["data: a", "\n\n"], "delay_ms": 5,
+                                               "then": "close"}}),
+        )
+        .expect("valid");
+        assert_eq!(
+            reply.stream,
+            Some(StreamScript {
+                chunks: vec![Bytes::from("data: a"), Bytes::from("\n\n")],
+                delay: Duration::from_millis(5),
+                then: StreamEnd::Close,
+            })
+        );
+        let split = reply_of(json!({"stream": {"chunks": ["data: H", {"base64": "w6k="}]}}))
+            .expect("valid");
+        assert_eq!(
+            split.stream.map(|s| s.chunks),
+            Some(vec![
+                Bytes::from("data: H"),
+                Bytes::from_static(&[0xc3, 0xa9])
+            ])
+        );
+        let plain = reply_of(json!({"stream": {"chunks": []}})).expect("valid");
+        assert_eq!(plain.stream.map(|s| s.then), Some(StreamEnd::End));
+        for bad in [
+            json!({"stream": {"chunks": "data: x"}}),
+            json!({"stream": {"chunks": [1]}}),
+            json!({"stream": {"chunks": [{"base64": "%%"}]}}),
+            json!({"stream": {"chunks": [{"hex": "c3"}]}}),
+            json!({"stream": {"chunks": [], "then": "later"}}),
+            json!({"stream": {"chunks": [], "delay": 5}}),
+            json!({"stream": {"chunks": []}, "close": true}),
+            json!({"stream": {"chunks": []}, "body": "x"}),
+        ] {
+            assert!(reply_of(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    /// Polls a body to its end: the data chunks in order, and whether it ended with an error.
+    async fn drain(mut body: StreamBody) -> (Vec<Bytes>, bool) {
+        let mut chunks = Vec::new();
+        loop {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+            match frame {
+                None => return (chunks, false),
+                Some(Err(_)) => return (chunks, true),
+                Some(Ok(frame)) => chunks.push(frame.into_data().expect("a data frame")),
+            }
+        }
+    }
+
+    fn script_of(chunks: &[&'static str], delay_ms: u64, then: StreamEnd) -> StreamScript {
+        StreamScript {
+            chunks: chunks
+                .iter()
+                .map(|c| Bytes::from_static(c.as_bytes()))
+                .collect(),
+            delay: Duration::from_millis(delay_ms),
+            then,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_body_hands_out_each_chunk_and_then_ends_or_breaks() {
+        let started = Instant::now();
+        let (chunks, failed) = drain(StreamBody::new(script_of(
+            &["data: {\"a\"", ":1}\r\n\r\n", ": keep-alive\n\n"],
+            20,
+            StreamEnd::End,
+        )))
+        .await;
+        assert_eq!(chunks, ["data: {\"a\"", ":1}\r\n\r\n", ": keep-alive\n\n"]);
+        assert!(!failed);
+        assert!(started.elapsed() >= Duration::from_millis(40), "two delays");
+
+        let (chunks, failed) = drain(StreamBody::new(script_of(
+            &["data: x\n\n"],
+            0,
+            StreamEnd::Close,
+        )))
+        .await;
+        assert_eq!(chunks, ["data: x\n\n"]);
+        assert!(failed);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_stream_sends_nothing_more() {
+        let mut body = StreamBody::new(script_of(&["data: x\n\n"], 0, StreamEnd::Stall));
+        let first = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(matches!(first, Some(Ok(_))));
+        let next = tokio::time::timeout(
+            Duration::from_millis(100),
+            std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
+        )
+        .await;
+        assert!(next.is_err(), "nothing within 100 ms");
+    }
+
+    #[test]
+    fn the_body_is_pending_once_after_each_chunk() {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut body = StreamBody::new(script_of(&["a", "b"], 0, StreamEnd::End));
+        let mut poll = || Pin::new(&mut body).poll_frame(&mut cx);
+        assert!(matches!(poll(), Poll::Ready(Some(Ok(_)))));
+        assert!(poll().is_pending());
+        assert!(matches!(poll(), Poll::Ready(Some(Ok(_)))));
+        assert!(poll().is_pending());
+        assert!(matches!(poll(), Poll::Ready(None)));
     }
 }

@@ -14,7 +14,6 @@ pub use axonflow_platform::http::api_error::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenAiError {
     MissingProviderKey,
-    StreamNotSupported,
     /// The body is not valid JSON, or a field is missing or of the wrong type.
     InvalidRequest {
         message: String,
@@ -103,7 +102,6 @@ impl OpenAiError {
     pub fn status(&self) -> StatusCode {
         match self {
             OpenAiError::MissingProviderKey => StatusCode::BAD_REQUEST,
-            OpenAiError::StreamNotSupported => StatusCode::BAD_REQUEST,
             OpenAiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             OpenAiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             OpenAiError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -131,12 +129,6 @@ impl OpenAiError {
                 "invalid_request_error",
                 None,
                 "missing_provider_key",
-            ),
-            OpenAiError::StreamNotSupported => (
-                "Streaming is not supported in this release. Remove `stream: true` from your request.".to_owned(),
-                "invalid_request_error",
-                Some("stream"),
-                "stream_not_supported",
             ),
             OpenAiError::InvalidRequest { message, param, code } => {
                 (message.clone(), "invalid_request_error", param.as_deref(), code)

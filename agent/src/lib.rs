@@ -16,10 +16,12 @@ mod inspect;
 mod internal;
 mod metrics;
 mod openai;
+mod output;
 mod proxy;
 mod ratelimit;
 mod state;
 mod static_policies;
+mod stream;
 mod time;
 
 use std::net::SocketAddr;
@@ -324,10 +326,13 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
     ];
     tracing::info!("axonflow-agent listening on http://{local}");
     let state_for_drain = state.clone();
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(axonflow_platform::shutdown::signal())
-        .await
-        .map_err(StartError::Serve);
+    let served = axum::serve(
+        axonflow_platform::http::listener_without_delay(listener),
+        app(state),
+    )
+    .with_graceful_shutdown(axonflow_platform::shutdown::signal())
+    .await
+    .map_err(StartError::Serve);
     // In-flight requests have finished; what they queued is written before exit.
     state_for_drain.audit().drain().await;
     for task in background {

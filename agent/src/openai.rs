@@ -29,7 +29,7 @@ use std::collections::HashMap;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::budget::{self, user_hash, RequestScope};
-use axonflow_platform::facts::flatten_context;
+use axonflow_platform::facts::{estimate_tokens, flatten_context};
 use axonflow_platform::http::inflight::InFlightSlot;
 use axonflow_platform::http::json::{self, JsonError};
 use axonflow_platform::internal_call::EndUser;
@@ -41,8 +41,11 @@ use crate::decisions;
 use crate::dynamic;
 use crate::error::OpenAiError;
 use crate::inspect::{self, Checked, InspectError, NotApplied, Seg};
+use crate::output;
 use crate::ratelimit;
 use crate::state::AppState;
+use crate::stream;
+use axonflow_platform::config::OutputPolicies;
 use axonflow_platform::policy_store::TenantPolicies;
 use axonflow_platform::routing::{self, attempts_json, Restrictions};
 use axonflow_providers::route::{Failure, RouteTarget, Router};
@@ -70,6 +73,8 @@ struct ChatRequest {
     body: Bytes,
     json: Value,
     model: String,
+    /// `stream: true`: answered as Server-Sent Events (`stream.rs`).
+    stream: bool,
     /// Every string the policies must read.
     checked: Vec<Checked>,
     /// The text parts of each message that has several, joined as the model reads them: a value
@@ -207,10 +212,14 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
         Some(Value::String(model)) => model.clone(),
         Some(other) => return Err(wrong_type("model", "a string", other)),
     };
-    match object.get("stream") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => {}
-        Some(Value::Bool(true)) => return Err(OpenAiError::StreamNotSupported),
+    let stream = match object.get("stream") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
         Some(other) => return Err(wrong_type("stream", "a boolean", other)),
+    };
+    match object.get("stream_options") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(other) => return Err(wrong_type("stream_options", "an object", other)),
     }
     let messages = match object.get("messages") {
         None | Some(Value::Null) => return Err(missing("messages")),
@@ -309,6 +318,7 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
         body,
         json,
         model,
+        stream,
         checked,
         joined,
         query_fact,
@@ -493,12 +503,9 @@ pub async fn chat_completions(
             // The decision, the upstream call and the audit write run in their own task so that a
             // client that disconnects mid-request still leaves its audit row behind. The task holds
             // the request's in-flight slot: disconnecting frees no slot while the work goes on.
-            let forward = decide_and_forward(state, caller, key, request, trace_id.clone());
-            let task = tokio::spawn(async move {
-                let response = forward.await;
-                drop(slot);
-                response
-            });
+            let slot = slot.map(|Extension(slot)| slot);
+            let forward = decide_and_forward(state, caller, key, request, trace_id.clone(), slot);
+            let task = tokio::spawn(forward);
             match task.await {
                 Ok(response) => response,
                 Err(join_error) => {
@@ -529,6 +536,8 @@ struct Outcome {
     model_sent: Option<String>,
     /// Routed calls: every attempt, in order.
     attempts: Option<Value>,
+    /// The output policies' findings on the answer (2xx answers).
+    output: Option<output::Checked>,
 }
 
 impl Outcome {
@@ -546,6 +555,7 @@ impl Outcome {
             provider_type: PROVIDER,
             model_sent: None,
             attempts: None,
+            output: None,
         }
     }
 }
@@ -605,6 +615,7 @@ async fn forward_with_key(
     key: ProviderKey,
     body: Bytes,
     decision_id: Uuid,
+    tenant: &Arc<TenantPolicies>,
 ) -> (Response, Outcome) {
     let url = format!("{}/chat/completions", state.config().openai_base_url);
     let timeout = state.config().upstream_timeout;
@@ -633,11 +644,15 @@ async fn forward_with_key(
     let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
 
     match upstream {
-        Ok((status, upstream_headers, bytes)) => {
-            let parsed: Option<Value> = if status.is_success() {
+        Ok((status, upstream_headers, mut bytes)) => {
+            let mut parsed: Option<Value> = if status.is_success() {
                 serde_json::from_slice(&bytes).ok()
             } else {
                 None
+            };
+            let checked = match parsed.as_mut() {
+                Some(answer) => Some(check_output(state, tenant, answer).await),
+                None => None,
             };
             let usage = parsed
                 .as_ref()
@@ -658,6 +673,17 @@ async fn forward_with_key(
                 error: None,
                 ..Outcome::direct()
             };
+            let (mut outcome, refusal) =
+                with_output(outcome, checked, state.config().output_policies);
+            if let Some(error) = refusal {
+                return (error.into_response(), outcome);
+            }
+            if outcome.output.as_ref().is_some_and(|c| c.masked) {
+                if let Some(answer) = &parsed {
+                    bytes = Bytes::from(serde_json::to_vec(answer).unwrap_or_default());
+                }
+            }
+            outcome.status = status;
             let mut response = Response::new(Body::from(bytes));
             *response.status_mut() = status;
             for (name, value) in &upstream_headers {
@@ -720,7 +746,9 @@ async fn decide_and_forward(
     key: Option<ProviderKey>,
     mut request: ChatRequest,
     trace_id: TraceId,
+    slot: Option<InFlightSlot>,
 ) -> Response {
+    let started = Instant::now();
     let decision_id = Uuid::now_v7();
     let rate = ratelimit::count(&state, &caller, &caller.client_id).await;
     if rate.exceeded.is_some() {
@@ -941,10 +969,61 @@ async fn decide_and_forward(
     }
 
     let body = redacted_body.unwrap_or_else(|| request.body.clone());
-    let (mut response, outcome) = match key {
-        Some(key) => forward_with_key(&state, key, body, decision_id).await,
-        None => forward_routed(&state, targets, &body, decision_id).await,
+    let (mut response, outcome) = if request.stream {
+        match open_stream(&state, key, targets, &body, started).await {
+            Opened::Failed(response, outcome) => (response, outcome),
+            Opened::Stream {
+                upstream,
+                provider,
+                provider_type,
+                model,
+                attempts,
+                client_wants_usage,
+            } => {
+                metadata["output_policies"] = json!(state.config().output_policies.as_str());
+                let routed = attempts.is_some();
+                if let Some(attempts) = attempts {
+                    metadata["attempts"] = attempts;
+                    metadata["provider_type"] = json!(provider_type);
+                }
+                let call = stream::StreamCall {
+                    state: state.clone(),
+                    tenant: tenant.clone(),
+                    caller,
+                    started,
+                    record: AuditRecord { metadata, ..base },
+                    client_wants_usage,
+                    prompt_estimate: u32::try_from(estimate_tokens(request.query_fact.len()))
+                        .unwrap_or(u32::MAX),
+                    provider: provider.clone(),
+                    provider_type,
+                    priced_model: model.unwrap_or_else(|| request.model.clone()),
+                    slot,
+                };
+                let mut response = stream::respond(call, upstream);
+                set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
+                if routed {
+                    set_header(&mut response, PROVIDER_HEADER, &provider);
+                }
+                return response;
+            }
+        }
+    } else {
+        match key {
+            Some(key) => forward_with_key(&state, key, body, decision_id, &tenant).await,
+            None => forward_routed(&state, targets, &body, decision_id, &tenant).await,
+        }
     };
+    drop(slot);
+    metadata["output_policies"] = json!(state.config().output_policies.as_str());
+    if let Some(checked) = &outcome.output {
+        if !checked.matches.is_empty() {
+            metadata["output_matches"] = checked.matches_json();
+        }
+        if let Some(reason) = &checked.blocked {
+            metadata["block_reason"] = json!(reason);
+        }
+    }
     if let Some(attempts) = &outcome.attempts {
         metadata["attempts"] = attempts.clone();
         metadata["provider_type"] = json!(outcome.provider_type);
@@ -969,7 +1048,13 @@ async fn decide_and_forward(
         u64::from(outcome.prompt_tokens),
         u64::from(outcome.completion_tokens),
     );
-    metadata["upstream_status"] = json!(outcome.status.as_u16());
+    // An answer the output policies blocked came with 200; the client got 400.
+    let output_blocked = outcome.output.as_ref().is_some_and(|c| c.blocked.is_some());
+    metadata["upstream_status"] = json!(if output_blocked {
+        200
+    } else {
+        outcome.status.as_u16()
+    });
     metadata["response_model"] = json!(outcome.response_model);
     metadata["pricing"] = json!({"priced_as": cost.priced_as, "fallback": cost.fallback});
     if let Some(error) = outcome.error {
@@ -978,6 +1063,11 @@ async fn decide_and_forward(
     let counted_client = base.client_id.clone();
     let counted_caller = caller;
     let record = AuditRecord {
+        verdict: if output_blocked {
+            Verdict::Deny
+        } else {
+            base.verdict
+        },
         provider: outcome.provider.clone(),
         model: outcome.model_sent.clone().unwrap_or(base.model.clone()),
         prompt_tokens: outcome.prompt_tokens,
@@ -1016,6 +1106,7 @@ async fn forward_routed(
     targets: Vec<RouteTarget>,
     body: &Bytes,
     decision_id: Uuid,
+    tenant: &Arc<TenantPolicies>,
 ) -> (Response, Outcome) {
     let started = Instant::now();
     let failed = |error: OpenAiError, label: &'static str, attempts: Value| {
@@ -1059,7 +1150,9 @@ async fn forward_routed(
     let Some(target) = targets.get(served.target) else {
         return failed(OpenAiError::Internal, "internal", attempts);
     };
-    let bytes = serde_json::to_vec(&served.completion.body).unwrap_or_default();
+    let mut answer = served.completion.body;
+    let checked = check_output(state, tenant, &mut answer).await;
+    let bytes = serde_json::to_vec(&answer).unwrap_or_default();
     let mut response = Response::new(Body::from(bytes));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -1078,8 +1171,178 @@ async fn forward_routed(
         provider_type: target.kind.as_str(),
         model_sent: Some(target.model().to_owned()),
         attempts: Some(attempts),
+        output: None,
     };
+    let (outcome, refusal) = with_output(outcome, Some(checked), state.config().output_policies);
+    if let Some(error) = refusal {
+        return (error.into_response(), outcome);
+    }
     (response, outcome)
+}
+
+/// A streamed call's upstream, opened (2xx headers received) or not.
+enum Opened {
+    Stream {
+        upstream: reqwest::Response,
+        provider: String,
+        provider_type: &'static str,
+        /// Routed calls: the model sent (priced); direct ones price the client's model.
+        model: Option<String>,
+        attempts: Option<Value>,
+        client_wants_usage: bool,
+    },
+    /// Refused or failed before the stream started: answered and audited like a plain call.
+    Failed(Response, Outcome),
+}
+
+/// Opens the upstream stream: the caller's key to OpenAI, or the tenant's route. `usage` is
+/// requested upstream so that the stream can be audited with the provider's token counts.
+async fn open_stream(
+    state: &AppState,
+    key: Option<ProviderKey>,
+    targets: Vec<RouteTarget>,
+    body: &Bytes,
+    started: Instant,
+) -> Opened {
+    let failed = |error: OpenAiError, label: &'static str, outcome: Outcome| {
+        let outcome = Outcome {
+            status: error.status(),
+            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            error: Some(label),
+            ..outcome
+        };
+        Opened::Failed(error.into_response(), outcome)
+    };
+    let Some((request, client_wants_usage)) = stream::with_usage_requested(body) else {
+        return failed(OpenAiError::Internal, "internal", Outcome::direct());
+    };
+    let timeout = state.config().upstream_timeout;
+    let Some(key) = key else {
+        let targets = Router::order(targets);
+        let routed = state
+            .router()
+            .open_stream(&targets, &request, started + timeout)
+            .await;
+        let attempts = attempts_json(&routed.attempts);
+        return match routed.result {
+            Ok(opened) => match targets.get(opened.target) {
+                Some(target) => Opened::Stream {
+                    upstream: opened.response,
+                    provider: target.provider().to_owned(),
+                    provider_type: target.kind.as_str(),
+                    model: Some(target.model().to_owned()),
+                    attempts: Some(attempts),
+                    client_wants_usage,
+                },
+                None => failed(OpenAiError::Internal, "internal", Outcome::direct()),
+            },
+            Err(failure) => {
+                let (error, label) = routing_error(failure, timeout.as_secs().max(1));
+                let last = routed
+                    .attempts
+                    .last()
+                    .and_then(|a| targets.iter().find(|t| t.provider() == a.provider));
+                let outcome = Outcome {
+                    provider: last.map(|t| t.provider().to_owned()).unwrap_or_default(),
+                    provider_type: last.map_or("none", |t| t.kind.as_str()),
+                    model_sent: last.map(|t| t.model().to_owned()),
+                    attempts: Some(attempts),
+                    ..Outcome::direct()
+                };
+                failed(error, label, outcome)
+            }
+        };
+    };
+    let Ok(upstream_body) = serde_json::to_vec(&request) else {
+        return failed(OpenAiError::Internal, "internal", Outcome::direct());
+    };
+    let url = format!("{}/chat/completions", state.config().openai_base_url);
+    // Only the response headers are timed: the stream itself is watched for silence.
+    let sent = tokio::time::timeout(
+        timeout,
+        state
+            .http()
+            .post(&url)
+            .bearer_auth(&key.0)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(upstream_body)
+            .send(),
+    )
+    .await;
+    drop(key);
+    match sent {
+        Err(_) => failed(
+            OpenAiError::UpstreamTimeout {
+                timeout_secs: timeout.as_secs().max(1),
+            },
+            "upstream_timeout",
+            Outcome::direct(),
+        ),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error.without_url(), "upstream stream could not be opened");
+            failed(
+                OpenAiError::UpstreamUnreachable,
+                "upstream_unreachable",
+                Outcome::direct(),
+            )
+        }
+        Ok(Ok(upstream)) if !upstream.status().is_success() => {
+            // Refused before the stream started: status and body forwarded as received.
+            let status = upstream.status();
+            let body = read_capped(upstream, state.config().max_response_bytes)
+                .await
+                .unwrap_or_default();
+            let outcome = Outcome {
+                status,
+                latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+                ..Outcome::direct()
+            };
+            Opened::Failed(stream::refused(status, body), outcome)
+        }
+        Ok(Ok(upstream)) => Opened::Stream {
+            upstream,
+            provider: PROVIDER.to_owned(),
+            provider_type: PROVIDER,
+            model: None,
+            attempts: None,
+            client_wants_usage,
+        },
+    }
+}
+
+/// The output policies on a 2xx answer (`None` from the check: the evaluation failed).
+async fn check_output(
+    state: &AppState,
+    tenant: &Arc<TenantPolicies>,
+    answer: &mut Value,
+) -> Option<output::Checked> {
+    output::check_answer(state, tenant, state.config().output_policies, answer).await
+}
+
+/// Notes the output check on the outcome; the error to answer instead when the answer may not
+/// go out (a `block` match, or enforcing without a completed check).
+fn with_output(
+    mut outcome: Outcome,
+    checked: Option<Option<output::Checked>>,
+    mode: OutputPolicies,
+) -> (Outcome, Option<OpenAiError>) {
+    let refusal = match &checked {
+        None => None,
+        Some(None) => {
+            tracing::error!("output policies could not be evaluated");
+            outcome.error = Some("output_check_failed");
+            (mode == OutputPolicies::Enforce).then_some(OpenAiError::Internal)
+        }
+        Some(Some(checked)) => checked
+            .blocked
+            .clone()
+            .map(|reason| OpenAiError::PolicyDenied { reason }),
+    };
+    if let Some(error) = &refusal {
+        outcome.status = error.status();
+    }
+    outcome.output = checked.flatten();
+    (outcome, refusal)
 }
 
 /// A routing failure as the OpenAI-shaped error the client gets, and the audit row's label.
@@ -1194,8 +1457,8 @@ mod tests {
             "invalid_type",
         );
         check_error(
-            r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
-            "StreamNotSupported",
+            r#"{"model":"m","stream":true,"stream_options":"usage","messages":[{"role":"user","content":"hi"}]}"#,
+            "invalid_type",
         );
     }
 

@@ -272,10 +272,13 @@ pub async fn run(config: axonflow_platform::config::OrchestratorConfig) -> Resul
         tokio::spawn(state.agent().clone().run_forever(peer_interval)),
     ];
     tracing::info!("axonflow-orchestrator listening on http://{local}");
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(axonflow_platform::shutdown::signal())
-        .await
-        .map_err(StartError::Serve);
+    let served = axum::serve(
+        axonflow_platform::http::listener_without_delay(listener),
+        app(state),
+    )
+    .with_graceful_shutdown(axonflow_platform::shutdown::signal())
+    .await
+    .map_err(StartError::Serve);
     for task in background {
         task.abort();
     }

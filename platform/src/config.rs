@@ -100,10 +100,35 @@ pub struct BreakerConfig {
     pub open_for: Duration,
 }
 
+/// `AXONFLOW_OUTPUT_POLICIES`: what output policies do on `/v1/chat/completions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputPolicies {
+    /// Actions apply: `redact` masks, `block` refuses or ends the stream.
+    Enforce,
+    /// Matches are recorded; the answer is passed on unchanged.
+    Log,
+    /// Not evaluated.
+    Off,
+}
+
+impl OutputPolicies {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputPolicies::Enforce => "enforce",
+            OutputPolicies::Log => "log",
+            OutputPolicies::Off => "off",
+        }
+    }
+}
+
 /// Settings of the agent.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
     pub common: CommonConfig,
+    /// Output policies on `/v1/chat/completions` (Proxy Mode always enforces).
+    pub output_policies: OutputPolicies,
+    /// Longest silence tolerated from an upstream stream after its headers.
+    pub upstream_idle_timeout: Duration,
     pub orchestrator_url: String,
     pub openai_base_url: String,
     pub performance_mode: bool,
@@ -524,6 +549,33 @@ impl AgentConfig {
             "a number of bytes",
         );
         let max_in_flight = reader.max_in_flight();
+        let output_policies = match reader
+            .string("AXONFLOW_OUTPUT_POLICIES", "log")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "enforce" => OutputPolicies::Enforce,
+            "log" => OutputPolicies::Log,
+            "off" => OutputPolicies::Off,
+            other => {
+                reader.problems.push(format!(
+                    "AXONFLOW_OUTPUT_POLICIES={other:?} must be enforce, log or off"
+                ));
+                OutputPolicies::Log
+            }
+        };
+        let idle_ms = reader.parsed(
+            "AXONFLOW_UPSTREAM_IDLE_TIMEOUT_MS",
+            60_000u64,
+            "a number of milliseconds",
+        );
+        if !(1..=3_600_000).contains(&idle_ms) {
+            reader.problems.push(
+                "AXONFLOW_UPSTREAM_IDLE_TIMEOUT_MS must be between 1 and 3600000 milliseconds"
+                    .to_owned(),
+            );
+        }
+        let upstream_idle_timeout = Duration::from_millis(idle_ms.clamp(1, 3_600_000));
         let context_ttl_secs = reader.parsed(
             "AXONFLOW_GATEWAY_CONTEXT_TTL_SECS",
             300u64,
@@ -587,6 +639,8 @@ impl AgentConfig {
             },
         };
         let config = AgentConfig {
+            output_policies,
+            upstream_idle_timeout,
             common,
             orchestrator_url,
             openai_base_url,

@@ -23,3 +23,19 @@ pub fn error_body(message: &str, code: &str) -> serde_json::Value {
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(error_body(message, code))).into_response()
 }
+
+/// Sets `TCP_NODELAY` on an accepted connection: a small write (a streamed event, the end of an
+/// answer) goes out at once instead of waiting up to 40 ms for the peer's delayed acknowledgement.
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+    }
+}
+
+/// The listener both services serve on: every accepted connection without Nagle's delay.
+pub fn listener_without_delay(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
+}

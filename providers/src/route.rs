@@ -106,6 +106,30 @@ pub struct Served {
     pub latency_ms: u32,
 }
 
+/// A streamed call whose provider answered 2xx: its body is the provider's event stream, not read
+/// yet. Nothing is retried from here on.
+#[derive(Debug)]
+pub struct OpenedStream {
+    /// Index of the target that answered, in the order given.
+    pub target: usize,
+    pub response: reqwest::Response,
+    /// Time to the provider's response headers.
+    pub latency_ms: u32,
+}
+
+/// The outcome of opening a streamed call, with every attempt in order.
+#[derive(Debug)]
+pub struct RoutedStream {
+    pub result: Result<OpenedStream, Failure>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// What a successful attempt produced.
+enum Answer {
+    Completion(Completion),
+    Stream(reqwest::Response),
+}
+
 /// Why no target served.
 #[derive(Debug)]
 pub enum Failure {
@@ -144,7 +168,7 @@ pub struct Router {
 
 /// What one attempt produced.
 enum AttemptResult {
-    Served(Completion),
+    Served(Answer),
     /// Worth another try (same target after a wait, else the next one); the wait the provider
     /// asked for, if any.
     Retryable(Option<ProviderError>, Option<Duration>),
@@ -277,6 +301,48 @@ impl Router {
         request: &Value,
         deadline: Instant,
     ) -> Routed {
+        let (result, attempts) = self.route(targets, request, deadline, false).await;
+        let result = match result {
+            Ok((target, Answer::Completion(completion), latency_ms)) => Ok(Served {
+                target,
+                completion,
+                latency_ms,
+            }),
+            // A call that did not ask for a stream never gets one.
+            Ok((_, Answer::Stream(_), _)) => Err(Failure::AllFailed(None)),
+            Err(failure) => Err(failure),
+        };
+        Routed { result, attempts }
+    }
+
+    /// Like `call` for a streamed request: tries the targets until one answers 2xx, and hands over
+    /// its unread event stream. Each attempt's timeout bounds the wait for the response headers.
+    pub async fn open_stream(
+        &self,
+        targets: &[RouteTarget],
+        request: &Value,
+        deadline: Instant,
+    ) -> RoutedStream {
+        let (result, attempts) = self.route(targets, request, deadline, true).await;
+        let result = match result {
+            Ok((target, Answer::Stream(response), latency_ms)) => Ok(OpenedStream {
+                target,
+                response,
+                latency_ms,
+            }),
+            Ok((_, Answer::Completion(_), _)) => Err(Failure::AllFailed(None)),
+            Err(failure) => Err(failure),
+        };
+        RoutedStream { result, attempts }
+    }
+
+    async fn route(
+        &self,
+        targets: &[RouteTarget],
+        request: &Value,
+        deadline: Instant,
+        streaming: bool,
+    ) -> (Result<(usize, Answer, u32), Failure>, Vec<Attempt>) {
         let mut attempts = Vec::new();
         let mut first_unsupported: Option<TranslateError> = None;
         let mut last_error: Option<ProviderError> = None;
@@ -304,10 +370,7 @@ impl Router {
                     if admission == Admission::Probe {
                         self.breakers.released(&target.key, kind);
                     }
-                    return Routed {
-                        result: Err(Failure::Deadline),
-                        attempts,
-                    };
+                    return (Err(Failure::Deadline), attempts);
                 };
                 // Every attempt, retries included, spends one call of the provider's rate limit.
                 if !self.take_rate_slot(target, now) {
@@ -324,29 +387,18 @@ impl Router {
                         request,
                         target.attempt_timeout.min(remaining),
                         cut_by_deadline,
+                        streaming,
                     )
                     .await;
                 let deadline_hit = Instant::now() >= deadline;
                 let timed_out = attempt.error == Some("timeout");
                 attempts.push(attempt);
                 match result {
-                    AttemptResult::Served(completion) => {
+                    AttemptResult::Served(answer) => {
                         let latency_ms = attempts.last().map_or(0, |a| a.latency_ms);
-                        return Routed {
-                            result: Ok(Served {
-                                target: idx,
-                                completion,
-                                latency_ms,
-                            }),
-                            attempts,
-                        };
+                        return (Ok((idx, answer, latency_ms)), attempts);
                     }
-                    AttemptResult::Final(failure) => {
-                        return Routed {
-                            result: Err(failure),
-                            attempts,
-                        }
-                    }
+                    AttemptResult::Final(failure) => return (Err(failure), attempts),
                     AttemptResult::NextTarget(error) => {
                         if let Some(error) = error {
                             last_error = Some(error);
@@ -358,10 +410,7 @@ impl Router {
                             last_error = Some(error);
                         }
                         if deadline_hit {
-                            return Routed {
-                                result: Err(Failure::Deadline),
-                                attempts,
-                            };
+                            return (Err(Failure::Deadline), attempts);
                         }
                         // A target that did not answer in time is not waited for twice; a sick
                         // target after a failed probe, or out of retries: the next target.
@@ -407,10 +456,7 @@ impl Router {
             _ if every(&["circuit_open", "rate_limit"]) => Failure::Unavailable,
             _ => Failure::AllFailed(last_error),
         };
-        Routed {
-            result: Err(result),
-            attempts,
-        }
+        (Err(result), attempts)
     }
 
     /// One call to one target outside routing (no breaker, no retry): the `test` and `health`
@@ -421,9 +467,10 @@ impl Router {
         request: &Value,
         timeout: Duration,
     ) -> (Attempt, Result<Completion, Failure>) {
-        let (attempt, result) = self.send(target, request, timeout).await;
+        let (attempt, result) = self.send(target, request, timeout, false).await;
         let result = match result {
-            AttemptResult::Served(completion) => Ok(completion),
+            AttemptResult::Served(Answer::Completion(completion)) => Ok(completion),
+            AttemptResult::Served(Answer::Stream(_)) => Err(Failure::AllFailed(None)),
             AttemptResult::Final(failure) => Err(failure),
             AttemptResult::Retryable(error, _) | AttemptResult::NextTarget(error) => {
                 Err(match (error, attempt.error) {
@@ -460,9 +507,10 @@ impl Router {
         request: &Value,
         timeout: Duration,
         cut_by_deadline: bool,
+        streaming: bool,
     ) -> (Attempt, AttemptResult) {
         let kind = target.kind.as_str();
-        let (attempt, result) = self.send(target, request, timeout).await;
+        let (attempt, result) = self.send(target, request, timeout, streaming).await;
         match (&result, attempt.error) {
             (AttemptResult::Served(_), _) => self.breakers.succeeded(
                 &target.key,
@@ -489,6 +537,7 @@ impl Router {
         target: &RouteTarget,
         request: &Value,
         timeout: Duration,
+        streaming: bool,
     ) -> (Attempt, AttemptResult) {
         let started = Instant::now();
         let attempt = |status: Option<u16>, error: Option<&'static str>| Attempt {
@@ -507,17 +556,29 @@ impl Router {
                 )
             }
         };
-        let sent = self
+        let builder = self
             .http
             .post(&outgoing.url)
             .headers(outgoing.headers)
-            .body(outgoing.body)
-            .timeout(timeout)
-            .send()
-            .await;
+            .body(outgoing.body);
+        // A stream's body may last longer than any attempt timeout: only the headers are timed.
+        let sent = if streaming {
+            match tokio::time::timeout(timeout, builder.send()).await {
+                Ok(sent) => sent.map_err(Some),
+                Err(_) => Err(None),
+            }
+        } else {
+            builder.timeout(timeout).send().await.map_err(Some)
+        };
         let response = match sent {
             Ok(response) => response,
-            Err(error) => {
+            Err(None) => {
+                return (
+                    attempt(None, Some("timeout")),
+                    AttemptResult::Retryable(None, None),
+                )
+            }
+            Err(Some(error)) => {
                 let label = if error.is_timeout() {
                     "timeout"
                 } else {
@@ -532,13 +593,19 @@ impl Router {
             }
         };
         let status = response.status().as_u16();
+        if response.status().is_success() && streaming {
+            return (
+                attempt(Some(status), None),
+                AttemptResult::Served(Answer::Stream(response)),
+            );
+        }
         if response.status().is_success() {
             // The provider started answering: from here on nothing is retried.
             return match read_capped(response, self.settings.max_response_bytes).await {
                 Ok(body) => match parse_answer(target.kind, target.model(), status, &body) {
                     Ok(completion) => (
                         attempt(Some(status), None),
-                        AttemptResult::Served(completion),
+                        AttemptResult::Served(Answer::Completion(completion)),
                     ),
                     Err(error) => (
                         attempt(Some(status), Some("invalid_answer")),

@@ -117,6 +117,7 @@ class Agent:
 
     def __init__(self, database_url, log_dir, env, binary_env="AXONFLOW_AGENT_BIN", name="agent"):
         self.log_path = Path(log_dir) / f"{name}-{uuid.uuid4().hex[:8]}.log"
+        self.database_url = database_url
         full_env = {
             "PATH": os.environ.get("PATH", ""),
             "DATABASE_URL": database_url,

@@ -110,16 +110,6 @@ def test_missing_provider_key(agent, mock):
     assert mock.requests == []
 
 
-def test_stream_true_is_refused(agent, mock):
-    client = client_for(agent)
-    with pytest.raises(openai.BadRequestError) as raised:
-        client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
-        )
-    assert raised.value.code == "stream_not_supported"
-    assert mock.requests == []
-
-
 def test_upstream_401_is_passed_through(agent, mock, db):
     upstream_error = {
         "error": {

@@ -428,11 +428,11 @@ async fn bad_requests_get_openai_shaped_errors_and_no_audit() {
             "missing_provider_key",
         ),
         (
-            r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+            r#"{"model":"gpt-4o-mini","stream":1,"messages":[{"role":"user","content":"hi"}]}"#
                 .to_owned(),
             &key,
             StatusCode::BAD_REQUEST,
-            "stream_not_supported",
+            "invalid_type",
         ),
         (
             "{not json".to_owned(),

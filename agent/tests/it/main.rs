@@ -16,3 +16,4 @@ mod providers;
 mod proxy_mode;
 mod startup;
 mod static_policies;
+mod streaming;

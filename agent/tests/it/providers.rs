@@ -950,3 +950,53 @@ async fn proxy_mode_routes_to_the_tenants_provider_and_policies_restrict_the_rou
     let (status, _, body) = chat(agent, &user_chat("m-anthropic", "the capital of France?")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn routed_streams_come_from_openai_compatible_providers() {
+    let mock = MockProviders::start();
+    let (_orchestrator, agents) = stack(1, &[]).await;
+    let agent = &agents[0];
+    for provider in six_providers(&mock) {
+        register(agent, provider).await;
+    }
+    for (model, name, text) in [
+        ("m-openai", "oai", "Hello from openai"),
+        ("m-azure-openai", "azure", "Hello from azure-openai"),
+    ] {
+        let response = client()
+            .post(agent.url("/v1/chat/completions"))
+            .json(&json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(response.headers(), "x-axonflow-provider"), name);
+        let decision_id = header(response.headers(), "x-axonflow-decision-id").to_owned();
+        let body = response.text().await.expect("body");
+        let streamed: String = body
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+            .filter_map(|c| {
+                c.pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(streamed, text, "{body}");
+        let row = audit_row(agent, &decision_id).await;
+        assert_eq!(row["provider"], name, "{row}");
+        assert_eq!(row["metadata"]["stream_end"], "completed", "{row}");
+        assert_eq!(row["metadata"]["attempts"][0]["status"], 200, "{row}");
+    }
+    // A provider whose stream format is not translated yet: a clear 400, nothing sent.
+    let before = mock.received().await.len();
+    let (status, _, body) = chat(
+        agent,
+        &json!({"model": "m-anthropic", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["param"], "stream", "{body}");
+    assert_eq!(mock.received().await.len(), before);
+}

@@ -1,0 +1,132 @@
+//! Output policies on `/v1/chat/completions` answers: the text of every choice's content, refusal
+//! and tool-call arguments is evaluated with the tenant's policies. `AXONFLOW_OUTPUT_POLICIES=log`
+//! (the default: the provider's answer is passed on unchanged) records the matches, `enforce` masks
+//! what a `redact` policy matched and refuses the answer when a `block` policy matched, `off` skips
+//! the evaluation. Non-streamed answers are checked here; `stream.rs` applies the same policies to
+//! streams as they flow.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use axonflow_platform::config::OutputPolicies;
+use axonflow_platform::policy_store::TenantPolicies;
+use axonflow_policy::{Action, Match};
+
+use crate::decisions;
+use crate::state::AppState;
+
+/// What the output policies made of one answer.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Every match, masked previews only.
+    pub matches: Vec<Match>,
+    /// Enforcing, a `block` policy matched: why.
+    pub blocked: Option<String>,
+    /// Enforcing, a value was masked in the answer.
+    pub masked: bool,
+}
+
+impl Checked {
+    /// `metadata.output_matches` of the audit row.
+    pub fn matches_json(&self) -> Value {
+        Value::Array(
+            self.matches
+                .iter()
+                .take(decisions::MAX_RECORDED_MATCHES)
+                .map(|m| decisions::match_json(m, None))
+                .collect(),
+        )
+    }
+}
+
+/// The reason a block names: each blocking policy once.
+pub fn block_reason(matches: &[Match]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for found in matches.iter().filter(|m| m.action == Action::Block) {
+        if !names.contains(&&*found.policy_name) {
+            names.push(&found.policy_name);
+        }
+    }
+    if names.is_empty() {
+        return "policy violation in the answer".to_owned();
+    }
+    names
+        .iter()
+        .map(|name| format!("{name} detected in the answer"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Pointers to the texts of a chat completion that output policies read.
+fn answer_texts(body: &Value) -> Vec<(String, String)> {
+    let mut texts = Vec::new();
+    let Some(choices) = body.get("choices").and_then(Value::as_array) else {
+        return texts;
+    };
+    for (choice_idx, choice) in choices.iter().enumerate() {
+        let Some(message) = choice.get("message") else {
+            continue;
+        };
+        for field in ["content", "refusal"] {
+            if let Some(text) = message.get(field).and_then(Value::as_str) {
+                texts.push((
+                    format!("/choices/{choice_idx}/message/{field}"),
+                    text.to_owned(),
+                ));
+            }
+        }
+        if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+            for (call_idx, call) in calls.iter().enumerate() {
+                if let Some(arguments) = call.pointer("/function/arguments").and_then(Value::as_str)
+                {
+                    texts.push((
+                        format!("/choices/{choice_idx}/message/tool_calls/{call_idx}/function/arguments"),
+                        arguments.to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    texts
+}
+
+/// Evaluates the answer `body` (a `chat.completion`) and, when enforcing, masks it in place.
+/// `None` when the evaluation could not run (the caller refuses the answer rather than pass it
+/// unchecked under `enforce`).
+pub async fn check_answer(
+    state: &AppState,
+    tenant: &Arc<TenantPolicies>,
+    mode: OutputPolicies,
+    body: &mut Value,
+) -> Option<Checked> {
+    if mode == OutputPolicies::Off {
+        return Some(Checked::default());
+    }
+    let texts = answer_texts(body);
+    if texts.is_empty() {
+        return Some(Checked::default());
+    }
+    let decisions = state
+        .policies()
+        .evaluate_many(tenant, texts.iter().map(|(_, text)| text.clone()).collect())
+        .await
+        .ok()?;
+    let mut checked = Checked::default();
+    for ((pointer, text), decision) in texts.iter().zip(decisions) {
+        if mode == OutputPolicies::Enforce {
+            if let Some(masked) = decision.mask_where(text, |m| m.action == Action::Redact) {
+                if let Some(slot) = body.pointer_mut(pointer) {
+                    *slot = Value::String(masked);
+                    checked.masked = true;
+                }
+            }
+        }
+        checked.matches.extend(decision.matches);
+    }
+    if mode == OutputPolicies::Enforce && checked.matches.iter().any(|m| m.action == Action::Block)
+    {
+        checked.blocked = Some(block_reason(&checked.matches));
+    }
+    Some(checked)
+}

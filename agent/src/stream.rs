@@ -1,0 +1,608 @@
+//! `stream: true` on `/v1/chat/completions`: the upstream event stream is read as it arrives
+//! (`axonflow_providers::sse`), the text of every choice's content, refusal and tool-call argument
+//! deltas goes through the output policies as one growing text per choice and tool call
+//! (`axonflow_policy::stream`), and each event is forwarded as soon as the policies allow. Nothing
+//! is buffered whole: what is held per text is bounded (`stream::MAX_HOLD_BYTES`), and a client that
+//! reads slowly slows the upstream read through a small bounded channel.
+//!
+//! The stream ends with `[DONE]` however it ends; the gateway's own endings carry an OpenAI-shaped
+//! error event first (policy block, upstream broken off or silent). One audit row is written when
+//! it ends (also when the client leaves), with tokens (the provider's usage, else counted from the
+//! text), time to first token, how it ended and the output matches.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use axonflow_platform::audit::AuditRecord;
+use axonflow_platform::config::OutputPolicies;
+use axonflow_platform::facts::estimate_tokens;
+use axonflow_platform::http::inflight::InFlightSlot;
+use axonflow_platform::policy_store::TenantPolicies;
+use axonflow_policy::stream::{HeldText, OutputMode, Step};
+use axonflow_policy::{Action, Match, Verdict};
+use axonflow_providers::sse::{SseEvent, SseReader};
+
+use crate::auth::Caller;
+use crate::decisions;
+use crate::output;
+use crate::ratelimit;
+use crate::state::AppState;
+
+/// Events queued for a client that reads slowly; past it the upstream read waits.
+const CLIENT_QUEUE: usize = 16;
+/// The largest single upstream event.
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// How a stream ended, as the audit row says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Completed,
+    Blocked,
+    ClientDisconnected,
+    UpstreamError,
+    UpstreamTimeout,
+}
+
+impl Ending {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ending::Completed => "completed",
+            Ending::Blocked => "blocked",
+            Ending::ClientDisconnected => "client_disconnected",
+            Ending::UpstreamError => "upstream_error",
+            Ending::UpstreamTimeout => "upstream_timeout",
+        }
+    }
+}
+
+/// Everything the stream's audit row and output policies need, gathered before the upstream call.
+pub struct StreamCall {
+    pub state: AppState,
+    pub tenant: Arc<TenantPolicies>,
+    pub caller: Caller,
+    pub started: Instant,
+    /// The row as decided before the call (verdict, policies, metadata).
+    pub record: AuditRecord,
+    /// Whether the client asked for the usage chunk itself.
+    pub client_wants_usage: bool,
+    /// Tokens of the prompt, estimated from its text (used when the provider sends no usage).
+    pub prompt_estimate: u32,
+    /// Who is called: the provider name and type the row names, the model priced.
+    pub provider: String,
+    pub provider_type: &'static str,
+    pub priced_model: String,
+    pub slot: Option<InFlightSlot>,
+}
+
+/// The client's request with `stream_options.include_usage` set, so that usage can be audited;
+/// whether the client asked for it itself.
+pub fn with_usage_requested(body: &Bytes) -> Option<(Value, bool)> {
+    let mut json: Value = serde_json::from_slice(body).ok()?;
+    let asked = json
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
+    if !asked {
+        match json
+            .get_mut("stream_options")
+            .and_then(Value::as_object_mut)
+        {
+            Some(options) => {
+                options.insert("include_usage".to_owned(), Value::Bool(true));
+            }
+            None => json["stream_options"] = json!({"include_usage": true}),
+        }
+    }
+    Some((json, asked))
+}
+
+/// Which text of a choice a delta extends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Channel {
+    Content,
+    Refusal,
+    ToolArguments(u64),
+}
+
+/// The running state of one stream.
+struct Pump {
+    mode: OutputPolicies,
+    held: HashMap<(u64, Channel), HeldText>,
+    found: Vec<Match>,
+    usage: Option<(u32, u32, u32)>,
+    client_wants_usage: bool,
+    /// Bytes of answer text received (for the token estimate).
+    text_bytes: usize,
+    first_token: Option<Instant>,
+    response_model: Option<String>,
+}
+
+/// What one upstream event means for the client.
+enum Next {
+    Continue,
+    End(Ending),
+}
+
+fn sse(data: &str) -> Bytes {
+    let mut event = String::with_capacity(data.len() + 8);
+    event.push_str("data: ");
+    event.push_str(data);
+    event.push_str("\n\n");
+    Bytes::from(event)
+}
+
+fn error_event(message: &str, kind: &str, code: &str) -> Bytes {
+    sse(
+        &json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+            .to_string(),
+    )
+}
+
+const DONE: &str = "[DONE]";
+
+impl Pump {
+    fn output_mode(&self) -> OutputMode {
+        match self.mode {
+            OutputPolicies::Enforce => OutputMode::Enforce,
+            _ => OutputMode::Record,
+        }
+    }
+
+    /// One text's next piece (or its end) through the output policies: the text to send, or
+    /// `None` when a block policy matched.
+    fn step(
+        &mut self,
+        state: &AppState,
+        tenant: &TenantPolicies,
+        key: (u64, Channel),
+        piece: Option<&str>,
+    ) -> Option<String> {
+        if self.mode == OutputPolicies::Off {
+            return Some(piece.unwrap_or_default().to_owned());
+        }
+        let mode = self.output_mode();
+        let held = self.held.entry(key).or_insert_with(|| HeldText::new(mode));
+        let evaluate = |text: &str| state.policies().evaluate(tenant, text);
+        let step = match piece {
+            Some(piece) => held.push(piece, evaluate),
+            None => held.finish(evaluate),
+        };
+        match step {
+            Step::Release { text, found } => {
+                self.found.extend(found);
+                Some(text)
+            }
+            Step::Block { found } => {
+                self.found.extend(found);
+                None
+            }
+        }
+    }
+
+    /// Reads one upstream event; returns what to send the client and whether the stream goes on.
+    fn event(
+        &mut self,
+        state: &AppState,
+        tenant: &TenantPolicies,
+        event: SseEvent,
+        out: &mut Vec<Bytes>,
+    ) -> Next {
+        if event.data.trim() == DONE {
+            out.push(sse(DONE));
+            return Next::End(Ending::Completed);
+        }
+        let Ok(mut chunk) = serde_json::from_str::<Value>(&event.data) else {
+            // An event no policy could read is not passed on.
+            out.push(error_event(
+                "The upstream stream sent an event that is not JSON.",
+                "upstream_error",
+                "upstream_error",
+            ));
+            out.push(sse(DONE));
+            return Next::End(Ending::UpstreamError);
+        };
+        if chunk.get("error").is_some() {
+            out.push(sse(&event.data));
+            out.push(sse(DONE));
+            return Next::End(Ending::UpstreamError);
+        }
+        if let Some(model) = chunk.get("model").and_then(Value::as_str) {
+            if self.response_model.is_none() {
+                self.response_model = Some(model.to_owned());
+            }
+        }
+        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            let count = |field: &str| {
+                usage
+                    .get(field)
+                    .and_then(Value::as_u64)
+                    .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+            };
+            self.usage = Some((
+                count("prompt_tokens"),
+                count("completion_tokens"),
+                count("total_tokens"),
+            ));
+        }
+        let no_choices = chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
+        if no_choices {
+            // The usage-only chunk the gateway asked for is the client's only if it asked too.
+            if chunk.get("usage").is_some() && !self.client_wants_usage {
+                return Next::Continue;
+            }
+            out.push(sse(&event.data));
+            return Next::Continue;
+        }
+        if !self.client_wants_usage {
+            if let Some(object) = chunk.as_object_mut() {
+                object.remove("usage");
+            }
+        }
+        let mut carries = false;
+        let mut any_text = false;
+        let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) else {
+            return Next::Continue;
+        };
+        for choice in choices.iter_mut() {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let finished = choice
+                .get("finish_reason")
+                .is_some_and(|reason| !reason.is_null());
+            let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) else {
+                carries |= finished;
+                continue;
+            };
+            for (field, channel) in [("content", Channel::Content), ("refusal", Channel::Refusal)] {
+                let Some(piece) = delta.get(field).and_then(Value::as_str).map(str::to_owned)
+                else {
+                    continue;
+                };
+                self.text_bytes += piece.len();
+                let Some(mut released) = self.step(state, tenant, (index, channel), Some(&piece))
+                else {
+                    return self.blocked(out);
+                };
+                if finished {
+                    match self.step(state, tenant, (index, channel), None) {
+                        Some(rest) => released.push_str(&rest),
+                        None => return self.blocked(out),
+                    }
+                }
+                if released.is_empty() && !piece.is_empty() {
+                    delta.remove(field);
+                } else {
+                    any_text |= !released.is_empty();
+                    delta.insert(field.to_owned(), Value::String(released));
+                }
+            }
+            if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                for call in calls.iter_mut() {
+                    let call_index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    let channel = Channel::ToolArguments(call_index);
+                    let Some(piece) = call
+                        .pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                    else {
+                        continue;
+                    };
+                    self.text_bytes += piece.len();
+                    let Some(released) = self.step(state, tenant, (index, channel), Some(&piece))
+                    else {
+                        return self.blocked(out);
+                    };
+                    any_text |= !released.is_empty() || call.get("id").is_some();
+                    if let Some(function) = call.get_mut("function").and_then(Value::as_object_mut)
+                    {
+                        function.insert("arguments".to_owned(), Value::String(released));
+                    }
+                }
+            }
+            if finished {
+                // What each text of the choice still holds goes out with its last event.
+                let channels: Vec<Channel> = self
+                    .held
+                    .keys()
+                    .filter(|(choice, _)| *choice == index)
+                    .map(|(_, channel)| *channel)
+                    .collect();
+                for channel in channels {
+                    let Some(rest) = self.step(state, tenant, (index, channel), None) else {
+                        return self.blocked(out);
+                    };
+                    if rest.is_empty() {
+                        continue;
+                    }
+                    any_text = true;
+                    match channel {
+                        Channel::Content | Channel::Refusal => {
+                            let field = if channel == Channel::Content {
+                                "content"
+                            } else {
+                                "refusal"
+                            };
+                            let mut text = delta
+                                .get(field)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned();
+                            text.push_str(&rest);
+                            delta.insert(field.to_owned(), Value::String(text));
+                        }
+                        Channel::ToolArguments(call_index) => {
+                            let calls = delta
+                                .entry("tool_calls")
+                                .or_insert_with(|| Value::Array(Vec::new()));
+                            if let Some(calls) = calls.as_array_mut() {
+                                calls.push(
+                                    json!({"index": call_index, "function": {"arguments": rest}}),
+                                );
+                            }
+                        }
+                    }
+                }
+                self.held.retain(|(choice, _), _| *choice != index);
+            }
+            // Drop tool-call entries that carry nothing now.
+            if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                calls.retain(|call| {
+                    call.get("id").is_some()
+                        || call.get("type").is_some()
+                        || call.pointer("/function/name").is_some()
+                        || call
+                            .pointer("/function/arguments")
+                            .and_then(Value::as_str)
+                            .is_some_and(|a| !a.is_empty())
+                });
+                if calls.is_empty() {
+                    delta.remove("tool_calls");
+                }
+            }
+            carries |= finished || !delta.is_empty();
+        }
+        if carries {
+            if any_text && self.first_token.is_none() {
+                self.first_token = Some(Instant::now());
+            }
+            out.push(sse(&chunk.to_string()));
+        }
+        Next::Continue
+    }
+
+    fn blocked(&mut self, out: &mut Vec<Bytes>) -> Next {
+        let reason = output::block_reason(&self.found);
+        out.push(error_event(
+            &format!("Response blocked by policy: {reason}"),
+            "policy_violation",
+            "policy_denied",
+        ));
+        out.push(sse(DONE));
+        Next::End(Ending::Blocked)
+    }
+}
+
+/// The event-stream response for an upstream that answered 2xx: forwards its events through the
+/// output policies from a task that also writes the audit row when the stream ends.
+pub fn respond(call: StreamCall, upstream: reqwest::Response) -> Response {
+    let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
+    tokio::spawn(pump(call, upstream, tx));
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, Infallible>(bytes), rx))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Sends `events` to the client; `false` when it has gone.
+async fn send_all(tx: &mpsc::Sender<Bytes>, events: &mut Vec<Bytes>) -> bool {
+    for event in events.drain(..) {
+        if tx.send(event).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+async fn pump(call: StreamCall, mut upstream: reqwest::Response, tx: mpsc::Sender<Bytes>) {
+    let state = call.state.clone();
+    let idle = state.config().upstream_idle_timeout;
+    let max_bytes = state.config().max_response_bytes;
+    let mut pump = Pump {
+        mode: state.config().output_policies,
+        held: HashMap::new(),
+        found: Vec::new(),
+        usage: None,
+        client_wants_usage: call.client_wants_usage,
+        text_bytes: 0,
+        first_token: None,
+        response_model: None,
+    };
+    let mut reader = SseReader::new(MAX_EVENT_BYTES.min(max_bytes));
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    let mut received = 0usize;
+    let ending = 'read: loop {
+        let chunk = tokio::select! {
+            _ = tx.closed() => break 'read Ending::ClientDisconnected,
+            chunk = tokio::time::timeout(idle, upstream.chunk()) => chunk,
+        };
+        let bytes = match chunk {
+            Err(_) => {
+                out.push(error_event(
+                    &format!(
+                        "The upstream stream sent nothing for {} ms.",
+                        idle.as_millis()
+                    ),
+                    "upstream_error",
+                    "upstream_timeout",
+                ));
+                out.push(sse(DONE));
+                break Ending::UpstreamTimeout;
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error.without_url(), "upstream stream broke off");
+                out.push(error_event(
+                    "The upstream stream broke off.",
+                    "upstream_error",
+                    "upstream_error",
+                ));
+                out.push(sse(DONE));
+                break Ending::UpstreamError;
+            }
+            Ok(Ok(None)) => {
+                // The body ended without `[DONE]`: truncated.
+                out.push(error_event(
+                    "The upstream stream ended before it was complete.",
+                    "upstream_error",
+                    "upstream_error",
+                ));
+                out.push(sse(DONE));
+                break Ending::UpstreamError;
+            }
+            Ok(Ok(Some(bytes))) => bytes,
+        };
+        received += bytes.len();
+        if received > max_bytes {
+            out.push(error_event(
+                &format!("The upstream stream was longer than {max_bytes} bytes (AXONFLOW_MAX_RESPONSE_BYTES)."),
+                "upstream_error",
+                "upstream_response_too_large",
+            ));
+            out.push(sse(DONE));
+            break Ending::UpstreamError;
+        }
+        if let Err(error) = reader.push(&bytes, &mut events) {
+            out.push(error_event(
+                &format!("The upstream stream is malformed: {error}."),
+                "upstream_error",
+                "upstream_error",
+            ));
+            out.push(sse(DONE));
+            break Ending::UpstreamError;
+        }
+        for event in events.drain(..) {
+            if let Next::End(ending) = pump.event(&state, &call.tenant, event, &mut out) {
+                break 'read ending;
+            }
+        }
+        if !send_all(&tx, &mut out).await {
+            break Ending::ClientDisconnected;
+        }
+    };
+    // The upstream connection closes here, before the last events and the audit row.
+    drop(upstream);
+    let ending = if ending == Ending::ClientDisconnected || send_all(&tx, &mut out).await {
+        ending
+    } else {
+        Ending::ClientDisconnected
+    };
+    drop(tx);
+    audit(call, pump, ending).await;
+}
+
+async fn audit(call: StreamCall, pump: Pump, ending: Ending) {
+    let StreamCall {
+        state,
+        caller,
+        started,
+        mut record,
+        prompt_estimate,
+        provider,
+        provider_type,
+        priced_model,
+        slot,
+        ..
+    } = call;
+    let estimated = pump.usage.is_none();
+    let (prompt_tokens, completion_tokens, total_tokens) = pump.usage.unwrap_or_else(|| {
+        let completion = u32::try_from(estimate_tokens(pump.text_bytes)).unwrap_or(u32::MAX);
+        (
+            prompt_estimate,
+            completion,
+            prompt_estimate.saturating_add(completion),
+        )
+    });
+    let total_tokens = if total_tokens == 0 {
+        prompt_tokens.saturating_add(completion_tokens)
+    } else {
+        total_tokens
+    };
+    let cost = state.pricing().estimate(
+        provider_type,
+        &priced_model,
+        u64::from(prompt_tokens),
+        u64::from(completion_tokens),
+    );
+    let metadata = &mut record.metadata;
+    metadata["stream"] = json!(true);
+    metadata["stream_end"] = json!(ending.as_str());
+    metadata["ttft_ms"] = json!(pump
+        .first_token
+        .map(|at| u64::try_from(at.duration_since(started).as_millis()).unwrap_or(u64::MAX)));
+    metadata["tokens_estimated"] = json!(estimated);
+    metadata["output_policies"] = json!(pump.mode.as_str());
+    metadata["response_model"] = json!(pump.response_model);
+    metadata["pricing"] = json!({"priced_as": cost.priced_as, "fallback": cost.fallback});
+    metadata["upstream_status"] = json!(200);
+    if !pump.found.is_empty() {
+        metadata["output_matches"] = output::Checked {
+            matches: pump.found.clone(),
+            ..output::Checked::default()
+        }
+        .matches_json();
+    }
+    if ending == Ending::Blocked {
+        metadata["block_reason"] = json!(output::block_reason(&pump.found));
+        record.verdict = Verdict::Deny;
+    }
+    if pump.found.iter().any(|m| m.action == Action::Redact) && pump.mode == OutputPolicies::Enforce
+    {
+        metadata["output_redacted"] = json!(true);
+    }
+    record.provider = provider;
+    record.model = priced_model;
+    record.prompt_tokens = prompt_tokens;
+    record.completion_tokens = completion_tokens;
+    record.total_tokens = total_tokens;
+    record.estimated_cost_usd = cost.usd;
+    record.latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    record.http_status = Some(StatusCode::OK.as_u16());
+    let decision_id = record.decision_id;
+    let client_id = record.client_id.clone();
+    if decisions::write_audit(&state, record).await.is_err() {
+        tracing::error!(%decision_id, "the stream's audit row could not be written");
+    }
+    ratelimit::add_tokens(&state, &caller, &client_id, total_tokens).await;
+    tracing::info!(%decision_id, ending = ending.as_str(), "chat completion stream ended");
+    drop(slot);
+}
+
+/// An upstream that refused the stream before it started: status and body as received.
+pub fn refused(status: StatusCode, body: Bytes) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

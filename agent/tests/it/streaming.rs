@@ -1,0 +1,472 @@
+//! `stream: true` end to end against the mock providers' event streams: text forwarded as it
+//! flows, usage requested upstream and stripped, output policies over values split at every byte,
+//! SSE quirks, and one audit row per stream however it ends (completed, blocked, upstream broken
+//! off or silent, client gone).
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::{client, fresh_database, Agent, PROVIDER_KEY};
+use crate::providers::MockProviders;
+
+/// An agent on a fresh database whose OpenAI upstream is the mock providers.
+async fn agent(mock: &MockProviders, env: &[(&str, &str)]) -> Agent {
+    let base = format!("{}/v1", mock.base_url);
+    let mut all = vec![("OPENAI_BASE_URL", base.as_str())];
+    all.extend_from_slice(env);
+    Agent::start(&fresh_database().await, &all)
+}
+
+/// What a streamed call answered: status, headers, and each `data:` payload in order.
+struct Streamed {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    events: Vec<String>,
+}
+
+impl Streamed {
+    fn text(&self) -> String {
+        self.chunks()
+            .iter()
+            .filter_map(|c| {
+                c.pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+            })
+            .collect()
+    }
+
+    fn chunks(&self) -> Vec<Value> {
+        self.events
+            .iter()
+            .filter(|e| e.as_str() != "[DONE]")
+            .map(|e| serde_json::from_str(e).unwrap_or_else(|_| panic!("not JSON: {e}")))
+            .collect()
+    }
+
+    fn decision_id(&self) -> String {
+        self.headers
+            .get("x-axonflow-decision-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("decision id header")
+            .to_owned()
+    }
+}
+
+async fn stream(agent: &Agent, body: Value) -> Streamed {
+    let response = client()
+        .post(agent.url("/v1/chat/completions"))
+        .header("x-provider-key", PROVIDER_KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("agent answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let events = text
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect();
+    Streamed {
+        status,
+        headers,
+        events,
+    }
+}
+
+fn ask(content: &str) -> Value {
+    json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": content}]})
+}
+
+/// One OpenAI chunk event carrying `content`.
+fn content_event(content: &str) -> String {
+    let chunk = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+                       "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]});
+    format!("data: {chunk}\n\n")
+}
+
+fn finish_event() -> String {
+    let chunk = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+    format!("data: {chunk}\n\ndata: [DONE]\n\n")
+}
+
+/// The audit row of a stream, once written (streams are audited when they end).
+async fn audit_row(agent: &Agent, decision_id: &str) -> Value {
+    let pool = agent.pool().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let row: Option<Value> = sqlx::query_scalar(
+            "SELECT json_build_object('verdict', verdict, 'http_status', http_status, 'prompt_tokens', prompt_tokens, \
+             'completion_tokens', completion_tokens, 'total_tokens', total_tokens, 'metadata', metadata) \
+             FROM llm_call_audits WHERE id = $1::uuid",
+        )
+        .bind(decision_id)
+        .fetch_optional(&pool)
+        .await
+        .expect("query audit");
+        if let Some(row) = row {
+            return row;
+        }
+        assert!(Instant::now() < deadline, "no audit row for {decision_id}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn text_flows_with_usage_requested_upstream_and_one_audit_row() {
+    let mock = MockProviders::start();
+    let agent = agent(&mock, &[]).await;
+    let streamed = stream(&agent, ask("Say hello")).await;
+    assert_eq!(streamed.status, StatusCode::OK);
+    assert_eq!(
+        streamed
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    assert!(streamed.headers.get("x-axonflow-trace-id").is_some());
+    assert_eq!(streamed.text(), "Hello from openai");
+    assert_eq!(streamed.events.last().map(String::as_str), Some("[DONE]"));
+    // The usage chunk the gateway asked for is not the client's.
+    assert!(
+        streamed.chunks().iter().all(|c| c.get("usage").is_none()),
+        "{:?}",
+        streamed.events
+    );
+    let sent: Value = serde_json::from_str(
+        mock.received().await.last().expect("called")["body"]
+            .as_str()
+            .unwrap_or("{}"),
+    )
+    .expect("json");
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    assert_eq!(row["http_status"], 200);
+    assert_eq!(row["total_tokens"], 16, "{row}");
+    let metadata = &row["metadata"];
+    assert_eq!(metadata["stream"], true);
+    assert_eq!(metadata["stream_end"], "completed");
+    assert_eq!(metadata["tokens_estimated"], false);
+    assert_eq!(metadata["output_policies"], "log");
+    assert!(metadata["ttft_ms"].is_u64(), "{row}");
+
+    // A client that asked for usage gets its chunk.
+    let mut with_usage = ask("Say hello");
+    with_usage["stream_options"] = json!({"include_usage": true});
+    let streamed = stream(&agent, with_usage).await;
+    let usage: Vec<Value> = streamed
+        .chunks()
+        .into_iter()
+        .filter(|c| c.get("usage").is_some_and(|u| !u.is_null()))
+        .collect();
+    assert_eq!(usage.len(), 1, "{:?}", streamed.events);
+    assert_eq!(usage[0]["usage"]["total_tokens"], 16);
+    assert_eq!(usage[0]["choices"], json!([]));
+
+    // Tool-call argument deltas arrive intact.
+    let mut tools = ask("Weather in Paris?");
+    tools["tools"] = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
+    let streamed = stream(&agent, tools).await;
+    let arguments: String = streamed
+        .chunks()
+        .iter()
+        .filter_map(|c| {
+            c.pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                .and_then(Value::as_str)
+        })
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).expect("arguments"),
+        json!({"city": "Paris"})
+    );
+    assert!(streamed
+        .chunks()
+        .iter()
+        .any(|c| c.pointer("/choices/0/delta/tool_calls/0/id") == Some(&json!("call_mock1"))));
+}
+
+#[tokio::test]
+async fn values_split_at_every_byte_never_reach_the_client_when_enforcing() {
+    let mock = MockProviders::start();
+    let enforce = agent(
+        &mock,
+        &[
+            ("AXONFLOW_OUTPUT_POLICIES", "enforce"),
+            ("PII_ACTION", "redact"),
+        ],
+    )
+    .await;
+    let record = agent(&mock, &[("PII_ACTION", "redact")]).await;
+    for value in ["123-45-6789", "4111 1111 1111 1111", "jane.doe@example.com"] {
+        let text = format!("Here you go: {value}. Bye");
+        for cut in 1..text.len() {
+            let chunks = json!([
+                content_event(&text[..cut]),
+                content_event(&text[cut..]),
+                finish_event()
+            ]);
+            mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+                .await;
+            let streamed = stream(&enforce, ask("tell me")).await;
+            let received = streamed.text();
+            assert!(
+                !received.contains(value),
+                "{value} reached the client at cut {cut}: {received:?}"
+            );
+            assert!(received.contains("[REDACTED:"), "cut {cut}: {received:?}");
+            assert!(
+                received.starts_with("Here you go: ") && received.ends_with(". Bye"),
+                "{received:?}"
+            );
+        }
+        // Recording only: the answer arrives unchanged and the row lists the match.
+        let chunks = json!([
+            content_event(&text[..15]),
+            content_event(&text[15..]),
+            finish_event()
+        ]);
+        mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+            .await;
+        let streamed = stream(&record, ask("tell me")).await;
+        assert_eq!(streamed.text(), text);
+        let row = audit_row(&record, &streamed.decision_id()).await;
+        let matches = row["metadata"]["output_matches"]
+            .as_array()
+            .expect("output matches")
+            .clone();
+        assert!(!matches.is_empty(), "{row}");
+        assert!(
+            !row.to_string().contains(value),
+            "the raw value is in the row"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_block_ends_the_stream_before_the_value_and_is_audited() {
+    let mock = MockProviders::start();
+    let agent = agent(&mock, &[("AXONFLOW_OUTPUT_POLICIES", "enforce")]).await;
+    let chunks = json!([
+        content_event("The number is 123-"),
+        content_event("45-6789, and "),
+        content_event("more text"),
+        finish_event()
+    ]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("tell me")).await;
+    assert!(!streamed.text().contains("123"), "{:?}", streamed.events);
+    let last_chunk = streamed.chunks().pop().expect("an error event");
+    assert_eq!(
+        last_chunk["error"]["type"], "policy_violation",
+        "{:?}",
+        streamed.events
+    );
+    assert_eq!(last_chunk["error"]["code"], "policy_denied");
+    assert_eq!(streamed.events.last().map(String::as_str), Some("[DONE]"));
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    assert_eq!(row["metadata"]["stream_end"], "blocked", "{row}");
+    assert_eq!(row["verdict"], "deny");
+    assert_eq!(
+        row["metadata"]["tokens_estimated"], true,
+        "no usage arrived: {row}"
+    );
+    assert!(
+        row["completion_tokens"].as_u64().is_some_and(|n| n > 0),
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn sse_quirks_are_read_as_the_standard_says() {
+    let mock = MockProviders::start();
+    let agent = agent(&mock, &[]).await;
+    let e_acute = "é".as_bytes();
+    let first = format!(
+        "data: {}\r\n\r\n",
+        json!({"choices": [{"index": 0, "delta": {"content": "H"}}]})
+    );
+    // A multi-line data field (JSON may hold a newline between tokens), event/id/retry fields,
+    // `data:` without its space, a comment, CR line ends, and `é` split across two reads.
+    let chunks = json!([
+        first,
+        ": keep-alive\n\nevent: message\nid: 2\nretry: 100\ndata:{\"choices\": [{\"index\": 0,\ndata: \"delta\": {\"content\": \"",
+        {"base64": base64_of(&e_acute[..1])},
+        {"base64": base64_of(&[&e_acute[1..], "llo w\u{f6}rld\"}}]}\r\r".as_bytes()].concat())},
+        finish_event(),
+    ]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    assert_eq!(streamed.text(), "Héllo wörld", "{:?}", streamed.events);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn broken_silent_and_abandoned_streams_are_each_audited_once() {
+    let mock = MockProviders::start();
+    let agent = agent(&mock, &[("AXONFLOW_UPSTREAM_IDLE_TIMEOUT_MS", "300")]).await;
+    // Broken off mid-stream.
+    mock.script(
+        "/chat/completions",
+        json!([{"stream": {"chunks": [content_event("Hel")], "then": "close"}}]),
+    )
+    .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    let error = streamed.chunks().pop().expect("error event");
+    assert_eq!(
+        error["error"]["code"], "upstream_error",
+        "{:?}",
+        streamed.events
+    );
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    assert_eq!(row["metadata"]["stream_end"], "upstream_error", "{row}");
+    // Silent past the idle timeout.
+    mock.script(
+        "/chat/completions",
+        json!([{"stream": {"chunks": [content_event("Hel")], "then": "stall"}}]),
+    )
+    .await;
+    let started = Instant::now();
+    let streamed = stream(&agent, ask("hi")).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let error = streamed.chunks().pop().expect("error event");
+    assert_eq!(
+        error["error"]["code"], "upstream_timeout",
+        "{:?}",
+        streamed.events
+    );
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    assert_eq!(row["metadata"]["stream_end"], "upstream_timeout", "{row}");
+    // The upstream's own error event is passed on.
+    let upstream_error =
+        json!({"error": {"message": "overloaded", "type": "server_error", "code": "overloaded"}});
+    mock.script("/chat/completions", json!([{"stream": {"chunks": [content_event("Hel"), format!("data: {upstream_error}\n\n")]}}])).await;
+    let streamed = stream(&agent, ask("hi")).await;
+    assert!(
+        streamed.events.iter().any(|e| e.contains("overloaded")),
+        "{:?}",
+        streamed.events
+    );
+    // The client leaves mid-stream: the row is written, marked so.
+    let slow: Vec<String> = (0..50)
+        .map(|i| content_event(&format!("word{i} ")))
+        .collect();
+    mock.script(
+        "/chat/completions",
+        json!([{"stream": {"chunks": slow, "delay_ms": 100}}]),
+    )
+    .await;
+    let mut response = client()
+        .post(agent.url("/v1/chat/completions"))
+        .header("x-provider-key", PROVIDER_KEY)
+        .json(&ask("hi"))
+        .send()
+        .await
+        .expect("answers");
+    let decision_id = response
+        .headers()
+        .get("x-axonflow-decision-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("id")
+        .to_owned();
+    let first = response.chunk().await.expect("a first event");
+    assert!(first.is_some());
+    drop(response);
+    let row = audit_row(&agent, &decision_id).await;
+    assert_eq!(
+        row["metadata"]["stream_end"], "client_disconnected",
+        "{row}"
+    );
+    // Refused before the stream started: status and body as the upstream sent them.
+    let refusal = json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}});
+    mock.script(
+        "/chat/completions",
+        json!([{"status": 429, "body": refusal.to_string()}]),
+    )
+    .await;
+    let response = client()
+        .post(agent.url("/v1/chat/completions"))
+        .header("x-provider-key", PROVIDER_KEY)
+        .json(&ask("hi"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body, refusal);
+}
+
+#[tokio::test]
+async fn non_streamed_answers_go_through_output_policies_too() {
+    let mock = MockProviders::start();
+    let enforce = agent(
+        &mock,
+        &[
+            ("AXONFLOW_OUTPUT_POLICIES", "enforce"),
+            ("PII_ACTION", "redact"),
+        ],
+    )
+    .await;
+    let answer = json!({"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Her SSN is 123-45-6789."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}});
+    mock.script(
+        "/chat/completions",
+        json!([{"status": 200, "body": answer.to_string()}]),
+    )
+    .await;
+    let response = client()
+        .post(enforce.url("/v1/chat/completions"))
+        .header("x-provider-key", PROVIDER_KEY)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["choices"][0]["message"]["content"], "Her SSN is [REDACTED:SSN].",
+        "{body}"
+    );
+    // Blocking policies refuse the answer with the policy error.
+    let blocking = agent(&mock, &[("AXONFLOW_OUTPUT_POLICIES", "enforce")]).await;
+    mock.script(
+        "/chat/completions",
+        json!([{"status": 200, "body": answer.to_string()}]),
+    )
+    .await;
+    let response = client()
+        .post(blocking.url("/v1/chat/completions"))
+        .header("x-provider-key", PROVIDER_KEY)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let decision_id = response
+        .headers()
+        .get("x-axonflow-decision-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("id")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "policy_denied", "{body}");
+    assert!(!body.to_string().contains("123-45-6789"));
+    let row = audit_row(&blocking, &decision_id).await;
+    assert_eq!(row["verdict"], "deny", "{row}");
+    assert_eq!(row["http_status"], 400);
+    assert_eq!(
+        row["total_tokens"], 7,
+        "the provider billed the call: {row}"
+    );
+}
