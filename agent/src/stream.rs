@@ -124,6 +124,37 @@ struct Pump {
     text_bytes: usize,
     first_token: Option<Instant>,
     response_model: Option<String>,
+    /// `id`, `object`, `created`, `model` of the stream's chunks, for a chunk the gateway writes.
+    template: Option<Value>,
+}
+
+/// Appends a text's released rest to a delta: to its content or refusal, or as a tool call's
+/// arguments.
+fn add_rest(delta: &mut serde_json::Map<String, Value>, channel: Channel, rest: String) {
+    match channel {
+        Channel::Content | Channel::Refusal => {
+            let field = if channel == Channel::Content {
+                "content"
+            } else {
+                "refusal"
+            };
+            let mut text = delta
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            text.push_str(&rest);
+            delta.insert(field.to_owned(), Value::String(text));
+        }
+        Channel::ToolArguments(call_index) => {
+            let calls = delta
+                .entry("tool_calls")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(calls) = calls.as_array_mut() {
+                calls.push(json!({"index": call_index, "function": {"arguments": rest}}));
+            }
+        }
+    }
 }
 
 /// What one upstream event means for the client.
@@ -197,6 +228,36 @@ impl Pump {
         out: &mut Vec<Bytes>,
     ) -> Next {
         if event.data.trim() == DONE {
+            // Text still held (a provider that ends without a finish reason) goes out first.
+            let keys: Vec<(u64, Channel)> = self.held.keys().copied().collect();
+            let mut deltas: Vec<(u64, serde_json::Map<String, Value>)> = Vec::new();
+            for (index, channel) in keys {
+                let Some(rest) = self.step(state, tenant, (index, channel), None) else {
+                    return self.blocked(out);
+                };
+                if rest.is_empty() {
+                    continue;
+                }
+                let position = match deltas.iter().position(|(i, _)| *i == index) {
+                    Some(position) => position,
+                    None => {
+                        deltas.push((index, serde_json::Map::new()));
+                        deltas.len() - 1
+                    }
+                };
+                add_rest(&mut deltas[position].1, channel, rest);
+            }
+            self.held.clear();
+            if !deltas.is_empty() {
+                let mut chunk = self.template.clone().unwrap_or_else(|| json!({}));
+                chunk["choices"] = Value::Array(
+                    deltas
+                        .into_iter()
+                        .map(|(index, delta)| json!({"index": index, "delta": delta, "finish_reason": null}))
+                        .collect(),
+                );
+                out.push(sse(&chunk.to_string()));
+            }
             out.push(sse(DONE));
             return Next::End(Ending::Completed);
         }
@@ -219,6 +280,15 @@ impl Pump {
             if self.response_model.is_none() {
                 self.response_model = Some(model.to_owned());
             }
+        }
+        if self.template.is_none() {
+            let mut template = serde_json::Map::new();
+            for field in ["id", "object", "created", "model", "system_fingerprint"] {
+                if let Some(value) = chunk.get(field) {
+                    template.insert(field.to_owned(), value.clone());
+                }
+            }
+            self.template = Some(Value::Object(template));
         }
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             let count = |field: &str| {
@@ -326,32 +396,7 @@ impl Pump {
                         continue;
                     }
                     any_text = true;
-                    match channel {
-                        Channel::Content | Channel::Refusal => {
-                            let field = if channel == Channel::Content {
-                                "content"
-                            } else {
-                                "refusal"
-                            };
-                            let mut text = delta
-                                .get(field)
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned();
-                            text.push_str(&rest);
-                            delta.insert(field.to_owned(), Value::String(text));
-                        }
-                        Channel::ToolArguments(call_index) => {
-                            let calls = delta
-                                .entry("tool_calls")
-                                .or_insert_with(|| Value::Array(Vec::new()));
-                            if let Some(calls) = calls.as_array_mut() {
-                                calls.push(
-                                    json!({"index": call_index, "function": {"arguments": rest}}),
-                                );
-                            }
-                        }
-                    }
+                    add_rest(delta, channel, rest);
                 }
                 self.held.retain(|(choice, _), _| *choice != index);
             }
@@ -436,6 +481,7 @@ async fn pump(call: StreamCall, mut upstream: reqwest::Response, tx: mpsc::Sende
         text_bytes: 0,
         first_token: None,
         response_model: None,
+        template: None,
     };
     let mut reader = SseReader::new(MAX_EVENT_BYTES.min(max_bytes));
     let mut events = Vec::new();

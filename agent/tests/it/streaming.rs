@@ -224,6 +224,20 @@ async fn values_split_at_every_byte_never_reach_the_client_when_enforcing() {
                 "{received:?}"
             );
         }
+        // A provider that ends without a finish reason: the held tail still goes out, masked.
+        let chunks = json!([
+            content_event(&text[..20]),
+            content_event(&text[20..]),
+            "data: [DONE]\n\n"
+        ]);
+        mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+            .await;
+        let streamed = stream(&enforce, ask("tell me")).await;
+        let received = streamed.text();
+        assert!(
+            received.ends_with(". Bye") && !received.contains(value),
+            "{received:?}"
+        );
         // Recording only: the answer arrives unchanged and the row lists the match.
         let chunks = json!([
             content_event(&text[..15]),
