@@ -749,6 +749,19 @@ async fn decide_and_forward(
     slot: Option<InFlightSlot>,
 ) -> Response {
     let started = Instant::now();
+    if state.config().output_policies == OutputPolicies::Enforce {
+        if let Some(param) = output::unreadable_request_field(&request.json) {
+            return OpenAiError::invalid(
+                format!(
+                    "'{param}' asks for answer content the output policies cannot check \
+                     (AXONFLOW_OUTPUT_POLICIES=enforce); remove it."
+                ),
+                Some(param),
+                "unsupported_parameter",
+            )
+            .into_response();
+        }
+    }
     let decision_id = Uuid::now_v7();
     let rate = ratelimit::count(&state, &caller, &caller.client_id).await;
     if rate.exceeded.is_some() {
@@ -1289,9 +1302,15 @@ async fn open_stream(
         Ok(Ok(upstream)) if !upstream.status().is_success() => {
             // Refused before the stream started: status and body forwarded as received.
             let status = upstream.status();
-            let body = read_capped(upstream, state.config().max_response_bytes)
-                .await
-                .unwrap_or_default();
+            let left = (started + timeout).saturating_duration_since(Instant::now());
+            let body = tokio::time::timeout(
+                left,
+                read_capped(upstream, state.config().max_response_bytes),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
             let outcome = Outcome {
                 status,
                 latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),

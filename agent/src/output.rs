@@ -58,6 +58,27 @@ pub fn block_reason(matches: &[Match]) -> String {
         .join("; ")
 }
 
+/// Request fields whose answer the output policies cannot read, refused while enforcing.
+pub fn unreadable_request_field(request: &Value) -> Option<&'static str> {
+    if request.get("logprobs") == Some(&Value::Bool(true)) {
+        return Some("logprobs");
+    }
+    if request
+        .get("top_logprobs")
+        .is_some_and(|n| !n.is_null() && n.as_u64() != Some(0))
+    {
+        return Some("top_logprobs");
+    }
+    if request.get("audio").is_some_and(|a| !a.is_null()) {
+        return Some("audio");
+    }
+    let audio_out = request
+        .get("modalities")
+        .and_then(Value::as_array)
+        .is_some_and(|m| m.iter().any(|m| m == "audio"));
+    audio_out.then_some("modalities")
+}
+
 /// Pointers to the texts of a chat completion that output policies read.
 fn answer_texts(body: &Value) -> Vec<(String, String)> {
     let mut texts = Vec::new();
@@ -75,6 +96,15 @@ fn answer_texts(body: &Value) -> Vec<(String, String)> {
                     text.to_owned(),
                 ));
             }
+        }
+        if let Some(arguments) = message
+            .pointer("/function_call/arguments")
+            .and_then(Value::as_str)
+        {
+            texts.push((
+                format!("/choices/{choice_idx}/message/function_call/arguments"),
+                arguments.to_owned(),
+            ));
         }
         if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
             for (call_idx, call) in calls.iter().enumerate() {
@@ -103,6 +133,21 @@ pub async fn check_answer(
     if mode == OutputPolicies::Off {
         return Some(Checked::default());
     }
+    if mode == OutputPolicies::Enforce {
+        // Enforcing, nothing beside the checked texts repeats the answer: token log
+        // probabilities and audio transcripts go (the request may not ask for them either).
+        if let Some(choices) = body.get_mut("choices").and_then(Value::as_array_mut) {
+            for choice in choices {
+                if let Some(choice) = choice.as_object_mut() {
+                    choice.insert("logprobs".to_owned(), Value::Null);
+                    if let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut)
+                    {
+                        message.remove("audio");
+                    }
+                }
+            }
+        }
+    }
     let texts = answer_texts(body);
     if texts.is_empty() {
         return Some(Checked::default());
@@ -127,6 +172,14 @@ pub async fn check_answer(
     if mode == OutputPolicies::Enforce && checked.matches.iter().any(|m| m.action == Action::Block)
     {
         checked.blocked = Some(block_reason(&checked.matches));
+    }
+    // Arguments are JSON: a `\u` escape hides a character from the policies that the client's
+    // parser restores.
+    let escaped = texts
+        .iter()
+        .any(|(pointer, text)| pointer.ends_with("/arguments") && text.contains("\\u"));
+    if mode == OutputPolicies::Enforce && escaped && checked.blocked.is_none() {
+        checked.blocked = Some("tool-call arguments with \\u escapes cannot be checked".to_owned());
     }
     Some(checked)
 }

@@ -111,6 +111,8 @@ enum Channel {
     Content,
     Refusal,
     ToolArguments(u64),
+    /// The legacy `function_call.arguments`.
+    FunctionArguments,
 }
 
 /// The running state of one stream.
@@ -126,6 +128,10 @@ struct Pump {
     response_model: Option<String>,
     /// `id`, `object`, `created`, `model` of the stream's chunks, for a chunk the gateway writes.
     template: Option<Value>,
+    /// Argument texts whose last piece ended in a backslash (an escape may continue).
+    ends_in_backslash: std::collections::HashSet<(u64, Channel)>,
+    /// Enforcing, arguments came with `\u` escapes: the stream was ended for them.
+    escaped_arguments: bool,
 }
 
 /// Appends a text's released rest to a delta: to its content or refusal, or as a tool call's
@@ -146,6 +152,16 @@ fn add_rest(delta: &mut serde_json::Map<String, Value>, channel: Channel, rest: 
             text.push_str(&rest);
             delta.insert(field.to_owned(), Value::String(text));
         }
+        Channel::FunctionArguments => {
+            let call = delta.entry("function_call").or_insert_with(|| json!({}));
+            let mut text = call
+                .get("arguments")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            text.push_str(&rest);
+            call["arguments"] = Value::String(text);
+        }
         Channel::ToolArguments(call_index) => {
             let calls = delta
                 .entry("tool_calls")
@@ -155,6 +171,109 @@ fn add_rest(delta: &mut serde_json::Map<String, Value>, channel: Channel, rest: 
             }
         }
     }
+}
+
+/// Keeps the fields of a chunk that carry no answer text or that the output policies read; `None`
+/// when answer text comes in a form they cannot read (content as an array, say). `logprobs`, audio
+/// and unknown fields are left out: they would repeat the text around the policies.
+fn allowed_fields(chunk: Value) -> Option<Value> {
+    let Value::Object(mut chunk) = chunk else {
+        return None;
+    };
+    let mut kept = serde_json::Map::new();
+    for field in [
+        "id",
+        "object",
+        "created",
+        "model",
+        "system_fingerprint",
+        "service_tier",
+        "usage",
+    ] {
+        if let Some(value) = chunk.remove(field) {
+            kept.insert(field.to_owned(), value);
+        }
+    }
+    let Some(choices) = chunk.remove("choices") else {
+        return Some(Value::Object(kept));
+    };
+    let mut out = Vec::new();
+    for choice in choices.as_array()? {
+        let mut kept_choice = serde_json::Map::new();
+        kept_choice.insert(
+            "index".to_owned(),
+            choice.get("index").cloned().unwrap_or(json!(0)),
+        );
+        kept_choice.insert("logprobs".to_owned(), Value::Null);
+        kept_choice.insert(
+            "finish_reason".to_owned(),
+            choice.get("finish_reason").cloned().unwrap_or(Value::Null),
+        );
+        let delta = choice.get("delta").and_then(Value::as_object);
+        let mut kept_delta = serde_json::Map::new();
+        if let Some(delta) = delta {
+            for (field, value) in delta {
+                match (field.as_str(), value) {
+                    ("role", _) => {}
+                    ("content" | "refusal", Value::String(_) | Value::Null) => {}
+                    ("content" | "refusal", _) => return None,
+                    ("tool_calls", Value::Array(calls)) => {
+                        let mut kept_calls = Vec::new();
+                        for call in calls {
+                            let mut kept_call = serde_json::Map::new();
+                            for key in ["index", "id", "type"] {
+                                if let Some(value) = call.get(key) {
+                                    kept_call.insert(key.to_owned(), value.clone());
+                                }
+                            }
+                            if let Some(function) = call.get("function") {
+                                let name = function.get("name").cloned();
+                                let arguments = function.get("arguments");
+                                if arguments.is_some_and(|a| !a.is_string() && !a.is_null()) {
+                                    return None;
+                                }
+                                let mut kept_function = serde_json::Map::new();
+                                if let Some(name) = name {
+                                    kept_function.insert("name".to_owned(), name);
+                                }
+                                if let Some(arguments) = arguments {
+                                    kept_function.insert("arguments".to_owned(), arguments.clone());
+                                }
+                                kept_call
+                                    .insert("function".to_owned(), Value::Object(kept_function));
+                            }
+                            kept_calls.push(Value::Object(kept_call));
+                        }
+                        kept_delta.insert(field.clone(), Value::Array(kept_calls));
+                        continue;
+                    }
+                    ("function_call", Value::Object(call)) => {
+                        if call.get("arguments").is_some_and(|a| !a.is_string()) {
+                            return None;
+                        }
+                        let mut kept_call = serde_json::Map::new();
+                        for key in ["name", "arguments"] {
+                            if let Some(value) = call.get(key) {
+                                kept_call.insert(key.to_owned(), value.clone());
+                            }
+                        }
+                        kept_delta.insert(field.clone(), Value::Object(kept_call));
+                        continue;
+                    }
+                    // Anything else (audio, reasoning text, fields not known here) stays behind.
+                    _ => continue,
+                }
+                kept_delta.insert(field.clone(), value.clone());
+            }
+        } else if choice.get("message").is_some() || choice.get("text").is_some() {
+            // A whole message or legacy text in a chunk: not a delta the policies follow.
+            return None;
+        }
+        kept_choice.insert("delta".to_owned(), Value::Object(kept_delta));
+        out.push(Value::Object(kept_choice));
+    }
+    kept.insert("choices".to_owned(), Value::Array(out));
+    Some(Value::Object(kept))
 }
 
 /// What one upstream event means for the client.
@@ -199,6 +318,26 @@ impl Pump {
     ) -> Option<String> {
         if self.mode == OutputPolicies::Off {
             return Some(piece.unwrap_or_default().to_owned());
+        }
+        // Arguments are JSON: a `\u` escape would hide a character from the policies that the
+        // client's parser restores. Enforcing, such arguments end the stream.
+        if self.mode == OutputPolicies::Enforce
+            && matches!(
+                key.1,
+                Channel::ToolArguments(_) | Channel::FunctionArguments
+            )
+        {
+            if let Some(piece) = piece {
+                let after_backslash = self.ends_in_backslash.remove(&key);
+                let escaped = piece.contains("\\u") || (after_backslash && piece.starts_with('u'));
+                if piece.ends_with('\\') {
+                    self.ends_in_backslash.insert(key);
+                }
+                if escaped {
+                    self.escaped_arguments = true;
+                    return None;
+                }
+            }
         }
         let mode = self.output_mode();
         let held = self.held.entry(key).or_insert_with(|| HeldText::new(mode));
@@ -261,7 +400,7 @@ impl Pump {
             out.push(sse(DONE));
             return Next::End(Ending::Completed);
         }
-        let Ok(mut chunk) = serde_json::from_str::<Value>(&event.data) else {
+        let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else {
             // An event no policy could read is not passed on.
             out.push(error_event(
                 "The upstream stream sent an event that is not JSON.",
@@ -271,11 +410,41 @@ impl Pump {
             out.push(sse(DONE));
             return Next::End(Ending::UpstreamError);
         };
-        if chunk.get("error").is_some() {
+        if chunk.get("error").is_some_and(Value::is_object) {
             out.push(sse(&event.data));
             out.push(sse(DONE));
             return Next::End(Ending::UpstreamError);
         }
+        let shaped = chunk.is_object()
+            && chunk
+                .get("choices")
+                .is_none_or(|choices| choices.is_array());
+        if !shaped {
+            out.push(error_event(
+                "The upstream stream sent an event that is not a completion chunk.",
+                "upstream_error",
+                "upstream_error",
+            ));
+            out.push(sse(DONE));
+            return Next::End(Ending::UpstreamError);
+        }
+        // Enforcing, only the fields the policies read or that carry no answer text go out.
+        let mut chunk = if self.mode == OutputPolicies::Enforce {
+            match allowed_fields(chunk) {
+                Some(chunk) => chunk,
+                None => {
+                    out.push(error_event(
+                        "The upstream stream sent text in a form the output policies cannot read.",
+                        "upstream_error",
+                        "upstream_error",
+                    ));
+                    out.push(sse(DONE));
+                    return Next::End(Ending::UpstreamError);
+                }
+            }
+        } else {
+            chunk
+        };
         if let Some(model) = chunk.get("model").and_then(Value::as_str) {
             if self.response_model.is_none() {
                 self.response_model = Some(model.to_owned());
@@ -312,7 +481,7 @@ impl Pump {
             if chunk.get("usage").is_some() && !self.client_wants_usage {
                 return Next::Continue;
             }
-            out.push(sse(&event.data));
+            out.push(sse(&chunk.to_string()));
             return Next::Continue;
         }
         if !self.client_wants_usage {
@@ -380,6 +549,29 @@ impl Pump {
                     }
                 }
             }
+            if let Some(piece) = delta
+                .get("function_call")
+                .and_then(|call| call.get("arguments"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            {
+                self.text_bytes += piece.len();
+                let Some(released) = self.step(
+                    state,
+                    tenant,
+                    (index, Channel::FunctionArguments),
+                    Some(&piece),
+                ) else {
+                    return self.blocked(out);
+                };
+                any_text |= !released.is_empty();
+                if let Some(call) = delta
+                    .get_mut("function_call")
+                    .and_then(Value::as_object_mut)
+                {
+                    call.insert("arguments".to_owned(), Value::String(released));
+                }
+            }
             if finished {
                 // What each text of the choice still holds goes out with its last event.
                 let channels: Vec<Channel> = self
@@ -427,7 +619,11 @@ impl Pump {
     }
 
     fn blocked(&mut self, out: &mut Vec<Bytes>) -> Next {
-        let reason = output::block_reason(&self.found);
+        let reason = if self.escaped_arguments {
+            "tool-call arguments with \\u escapes cannot be checked".to_owned()
+        } else {
+            output::block_reason(&self.found)
+        };
         out.push(error_event(
             &format!("Response blocked by policy: {reason}"),
             "policy_violation",
@@ -458,20 +654,8 @@ pub fn respond(call: StreamCall, upstream: reqwest::Response) -> Response {
     response
 }
 
-/// Sends `events` to the client; `false` when it has gone.
-async fn send_all(tx: &mpsc::Sender<Bytes>, events: &mut Vec<Bytes>) -> bool {
-    for event in events.drain(..) {
-        if tx.send(event).await.is_err() {
-            return false;
-        }
-    }
-    true
-}
-
-async fn pump(call: StreamCall, mut upstream: reqwest::Response, tx: mpsc::Sender<Bytes>) {
+async fn pump(call: StreamCall, upstream: reqwest::Response, tx: mpsc::Sender<Bytes>) {
     let state = call.state.clone();
-    let idle = state.config().upstream_idle_timeout;
-    let max_bytes = state.config().max_response_bytes;
     let mut pump = Pump {
         mode: state.config().output_policies,
         held: HashMap::new(),
@@ -482,8 +666,57 @@ async fn pump(call: StreamCall, mut upstream: reqwest::Response, tx: mpsc::Sende
         first_token: None,
         response_model: None,
         template: None,
+        ends_in_backslash: std::collections::HashSet::new(),
+        escaped_arguments: false,
     };
-    let mut reader = SseReader::new(MAX_EVENT_BYTES.min(max_bytes));
+    // Whatever happens while reading (a bug included), the stream is audited once.
+    let read = std::panic::AssertUnwindSafe(read(&state, &call.tenant, &mut pump, upstream, &tx));
+    let ending = match futures_util::FutureExt::catch_unwind(read).await {
+        Ok(ending) => ending,
+        Err(_) => {
+            tracing::error!("a stream's processing failed; it ends as an upstream error");
+            let _ = tx.try_send(error_event(
+                "The stream could not be processed.",
+                "server_error",
+                "internal_error",
+            ));
+            Ending::UpstreamError
+        }
+    };
+    // The row is written before the client's body ends, so a graceful shutdown (which waits for
+    // open responses, then drains the audit queue) cannot lose it.
+    audit(call, pump, ending).await;
+    drop(tx);
+}
+
+/// Sends `events` to the client; `false` when it has gone or stopped reading for `patience`.
+async fn send_all(
+    tx: &mpsc::Sender<Bytes>,
+    events: &mut Vec<Bytes>,
+    patience: std::time::Duration,
+) -> bool {
+    for event in events.drain(..) {
+        match tokio::time::timeout(patience, tx.send(event)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Reads the upstream stream to its end (or the client's), forwarding what the policies allow.
+async fn read(
+    state: &AppState,
+    tenant: &TenantPolicies,
+    pump: &mut Pump,
+    mut upstream: reqwest::Response,
+    tx: &mpsc::Sender<Bytes>,
+) -> Ending {
+    let idle = state.config().upstream_idle_timeout;
+    let max_text = state.config().max_response_bytes;
+    // The wire carries framing around the text: it may be several times longer.
+    let max_wire = max_text.saturating_mul(8);
+    let mut reader = SseReader::new(MAX_EVENT_BYTES.min(max_wire));
     let mut events = Vec::new();
     let mut out = Vec::new();
     let mut received = 0usize;
@@ -528,9 +761,9 @@ async fn pump(call: StreamCall, mut upstream: reqwest::Response, tx: mpsc::Sende
             Ok(Ok(Some(bytes))) => bytes,
         };
         received += bytes.len();
-        if received > max_bytes {
+        if received > max_wire || pump.text_bytes > max_text {
             out.push(error_event(
-                &format!("The upstream stream was longer than {max_bytes} bytes (AXONFLOW_MAX_RESPONSE_BYTES)."),
+                &format!("The upstream answer was longer than {max_text} bytes (AXONFLOW_MAX_RESPONSE_BYTES)."),
                 "upstream_error",
                 "upstream_response_too_large",
             ));
@@ -547,23 +780,21 @@ async fn pump(call: StreamCall, mut upstream: reqwest::Response, tx: mpsc::Sende
             break Ending::UpstreamError;
         }
         for event in events.drain(..) {
-            if let Next::End(ending) = pump.event(&state, &call.tenant, event, &mut out) {
+            if let Next::End(ending) = pump.event(state, tenant, event, &mut out) {
                 break 'read ending;
             }
         }
-        if !send_all(&tx, &mut out).await {
+        if !send_all(tx, &mut out, idle).await {
             break Ending::ClientDisconnected;
         }
     };
     // The upstream connection closes here, before the last events and the audit row.
     drop(upstream);
-    let ending = if ending == Ending::ClientDisconnected || send_all(&tx, &mut out).await {
+    if ending == Ending::ClientDisconnected || send_all(tx, &mut out, idle).await {
         ending
     } else {
         Ending::ClientDisconnected
-    };
-    drop(tx);
-    audit(call, pump, ending).await;
+    }
 }
 
 async fn audit(call: StreamCall, pump: Pump, ending: Ending) {
@@ -618,7 +849,11 @@ async fn audit(call: StreamCall, pump: Pump, ending: Ending) {
         .matches_json();
     }
     if ending == Ending::Blocked {
-        metadata["block_reason"] = json!(output::block_reason(&pump.found));
+        metadata["block_reason"] = json!(if pump.escaped_arguments {
+            "tool-call arguments with \\u escapes cannot be checked".to_owned()
+        } else {
+            output::block_reason(&pump.found)
+        });
         record.verdict = Verdict::Deny;
     }
     if pump.found.iter().any(|m| m.action == Action::Redact) && pump.mode == OutputPolicies::Enforce

@@ -3,10 +3,13 @@
 //! around it, so a value split across pieces at any byte is found as if it had come whole.
 //!
 //! **Hold-back.** When enforcing, only the tail that could still become (part of) a match is held:
-//! the trailing run of value-like text, meaning the last token (no whitespace) and the tokens before it
-//! that a single space joins to a number (`4111 1111 1111 1111`, `+44 20 7946 0958`,
-//! `DE89 3704 0044 0532 0130 00`, `AB 12 34 56 C`), plus any match found that could still grow. Prose
-//! is released as soon as a space follows a word. The hold is bounded by `MAX_HOLD_BYTES`; a token
+//! the last token (no whitespace after it yet), every token with a digit or an `@` until
+//! `LOOKAHEAD_BYTES` have followed it (validators read words after a value: `0958 at home`), each with
+//! the tokens a single space joins to it where either side is numeric (`4111 1111 1111 1111`,
+//! `+44 20 7946 0958`, `NL91 ABNA 0417`, `AB 12 34 56 C`), and any match found that could still grow.
+//! Prose without digits is released as soon as a space follows a word. A match that turns out to
+//! begin in text already sent, where that text looks like part of a value, ends the text (blocked)
+//! rather than masking only the rest. The hold is bounded by `MAX_HOLD_BYTES`; a token
 //! longer than that (a base64 blob) is released in part before its end. Evaluation sees at most
 //! `CONTEXT_BYTES` of already released text before the held part, so a context word (`SSN:`) just
 //! before a value still counts. Memory per text is bounded by the two constants.
@@ -23,6 +26,9 @@ use crate::spec::Action;
 pub const CONTEXT_BYTES: usize = 256;
 /// The most text held back at once.
 pub const MAX_HOLD_BYTES: usize = 8 * 1024;
+/// Text after a value-like token (one with a digit or an `@`) that detectors may read to decide on
+/// it (`... 0958 at home`): the token is held until this much has followed it.
+pub const LOOKAHEAD_BYTES: usize = 64;
 
 /// Whether matches change what is released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,19 +75,10 @@ fn numberish_start(byte: u8) -> bool {
     byte.is_ascii_digit() || matches!(byte, b'+' | b'(')
 }
 
-/// Where the value-like tail of `text` starts (see the module comment).
-fn held_tail_start(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let mut start = bytes.len();
-    // A space right after a number may be inside a grouped value (`4111 ` of a card number).
-    if start >= 2 && bytes[start - 1] == b' ' && numberish_end(bytes[start - 2]) {
-        start -= 1;
-    }
+/// The start of the group a token starting at `start` belongs to: tokens joined by single spaces
+/// where either side is numeric (`4111 1111`, `AB 12 34`).
+fn group_start(bytes: &[u8], mut start: usize) -> usize {
     loop {
-        while start > 0 && !is_space(bytes[start - 1]) {
-            start -= 1;
-        }
-        // One space between two tokens, either of them numeric: the tokens may be one value.
         let joined = start >= 2
             && start < bytes.len()
             && bytes[start - 1] == b' '
@@ -91,6 +88,59 @@ fn held_tail_start(text: &str) -> usize {
             return start;
         }
         start -= 1;
+        while start > 0 && !is_space(bytes[start - 1]) {
+            start -= 1;
+        }
+    }
+}
+
+/// Where the held tail of `text` starts (see the module comment): the last token's group, and the
+/// group of every token holding a digit or an `@` that ends within `LOOKAHEAD_BYTES` of the end.
+fn held_tail_start(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    // A space right after a number, or after a short capital-letter token, may be inside a grouped
+    // value (`4111 ` of a card number, `AB ` of a National Insurance number).
+    if end >= 2 && bytes[end - 1] == b' ' && !is_space(bytes[end - 2]) {
+        let mut token_start = end - 1;
+        while token_start > 0 && !is_space(bytes[token_start - 1]) {
+            token_start -= 1;
+        }
+        let token = &bytes[token_start..end - 1];
+        let capitals = token.len() <= 4 && token.iter().all(u8::is_ascii_uppercase);
+        if numberish_end(bytes[end - 2]) || capitals {
+            end -= 1;
+        }
+    }
+    let mut start = end;
+    while start > 0 && !is_space(bytes[start - 1]) {
+        start -= 1;
+    }
+    let mut held = if start < end || end < bytes.len() {
+        group_start(bytes, start)
+    } else {
+        bytes.len()
+    };
+    let limit = bytes.len().saturating_sub(LOOKAHEAD_BYTES);
+    let mut token_end = bytes.len();
+    loop {
+        while token_end > 0 && is_space(bytes[token_end - 1]) {
+            token_end -= 1;
+        }
+        if token_end == 0 || token_end < limit {
+            return held;
+        }
+        let mut token_start = token_end;
+        while token_start > 0 && !is_space(bytes[token_start - 1]) {
+            token_start -= 1;
+        }
+        if bytes[token_start..token_end]
+            .iter()
+            .any(|b| b.is_ascii_digit() || *b == b'@')
+        {
+            held = held.min(group_start(bytes, token_start));
+        }
+        token_end = token_start;
     }
 }
 
@@ -201,6 +251,28 @@ impl HeldText {
                         Some(start) => to = start,
                         None => break,
                     }
+                }
+                // A match that begins in text already sent: when what was sent of it looks like part
+                // of a value, masking the rest would not hide it: the text ends here instead.
+                let sent_part = |m: &Match| {
+                    let span = absolute(m);
+                    (span.start < self.released).then(|| {
+                        let from = span.start.saturating_sub(base);
+                        let to = (self.released - base).min(self.text.len());
+                        self.text
+                            .get(from..to)
+                            .is_some_and(|s| s.bytes().any(|b| b.is_ascii_digit() || b == b'@'))
+                    })
+                };
+                if open.iter().any(|m| {
+                    m.action != Action::Warn
+                        && m.action != Action::Log
+                        && sent_part(m) == Some(true)
+                }) {
+                    self.blocked = true;
+                    return Step::Block {
+                        found: open.iter().map(|m| (*m).clone()).collect(),
+                    };
                 }
                 let to = to.max(self.released);
                 let found = open
@@ -317,6 +389,42 @@ mod tests {
         }
     }
 
+    /// Values whose validators read words around them, or whose groups start with letters: every
+    /// cut either releases exactly the whole text masked, or blocks; no digit of a value is sent.
+    #[test]
+    fn values_read_with_their_surroundings_are_never_partly_released() {
+        let engine = engine(Action::Redact);
+        for (text, value) in [
+            ("reach Jane on 020 7946 0958 at home. Thanks", "7946"),
+            ("Pay to IBAN NL91 ABNA 0417 1643 00 today", "0417"),
+            ("Her NI number is AB 12 34 56 C, noted", "34 56"),
+            ("Write to jane.doe@example.com soon", "jane.doe"),
+        ] {
+            let whole = engine.evaluate(text);
+            assert!(!whole.matches.is_empty(), "no match in {text:?}");
+            let expected = whole
+                .mask_where(text, |m| m.action == Action::Redact)
+                .unwrap_or_else(|| text.to_owned());
+            for cut in 1..text.len() {
+                let (released, _) =
+                    stream(&engine, OutputMode::Enforce, &[&text[..cut], &text[cut..]]);
+                if let Some(released) = released {
+                    assert_eq!(released, expected, "{text:?} cut at {cut}");
+                    assert!(!released.contains(value), "{value} released at cut {cut}");
+                }
+            }
+            // Word by word, as models stream.
+            let words: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
+            let pieces: Vec<&str> = words.iter().map(String::as_str).collect();
+            let (released, _) = stream(&engine, OutputMode::Enforce, &pieces);
+            assert_eq!(
+                released.as_deref(),
+                Some(expected.as_str()),
+                "{text:?} word by word"
+            );
+        }
+    }
+
     #[test]
     fn block_stops_before_any_part_of_the_value() {
         let engine = engine(Action::Block);
@@ -400,6 +508,8 @@ mod tests {
             ("is 4111 ", "is 4111 "),
             ("call +44 20 7946", "call +44 20 7946"),
             ("nino: AB 12 34 56", "AB 12 34 56"),
+            ("reach Jane on 020 7946 0958 at ", "on 020 7946 0958 at "),
+            ("IBAN NL91 ABNA ", "NL91 ABNA "),
             ("iban DE89 3704 0044", "DE89 3704 0044"),
             ("the (555) ", "the (555) "),
             ("a  12", "12"),
@@ -429,6 +539,12 @@ mod tests {
             "call",
             "+1 (555) 010-9999",
             "ok",
+            "020 7946 0958",
+            "at",
+            "home.",
+            "AB 12 34 56 C",
+            "NL91 ABNA 0417 1643 00",
+            "IBAN",
         ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move |n: usize| {
@@ -437,7 +553,7 @@ mod tests {
             seed ^= seed << 17;
             (seed % n as u64) as usize
         };
-        for _ in 0..200 {
+        for _ in 0..500 {
             let n_words = 1 + next(30);
             let text: String = (0..n_words)
                 .map(|_| words[next(words.len())])

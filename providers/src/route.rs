@@ -641,8 +641,11 @@ impl Router {
             };
         }
         let asked_wait = retry_after(response.headers());
-        let body = read_capped(response, ERROR_BODY_LIMIT)
+        // A stream's request has no overall timeout: the error body gets the attempt's own.
+        let body = tokio::time::timeout(timeout, read_capped(response, ERROR_BODY_LIMIT))
             .await
+            .ok()
+            .and_then(Result::ok)
             .unwrap_or_default();
         let error = parse_answer(target.kind, target.model(), status, &body).err();
         match status {

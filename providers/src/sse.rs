@@ -35,7 +35,12 @@ pub struct SseReader {
     has_data: bool,
     event: Option<String>,
     id: Option<String>,
+    /// Past the start of the stream (where a byte order mark may stand).
+    started: bool,
+    bom_seen: usize,
 }
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 impl SseReader {
     pub fn new(max_event_bytes: usize) -> SseReader {
@@ -47,17 +52,41 @@ impl SseReader {
             has_data: false,
             event: None,
             id: None,
+            started: false,
+            bom_seen: 0,
         }
     }
 
     /// Reads `bytes`, appending every event they complete to `out`.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
         let mut rest = bytes;
+        if rest.is_empty() {
+            return Ok(());
+        }
         if self.after_cr {
             self.after_cr = false;
             if let Some(stripped) = rest.strip_prefix(b"\n") {
                 rest = stripped;
             }
+        }
+        // A byte order mark may open the stream (also split across reads); it is not data.
+        if !self.started {
+            let wanted = &BOM[self.bom_seen..];
+            let n = wanted.len().min(rest.len());
+            if rest[..n] == wanted[..n] {
+                self.bom_seen += n;
+                rest = &rest[n..];
+                if self.bom_seen < BOM.len() {
+                    return Ok(());
+                }
+            } else if self.bom_seen > 0 {
+                // A partial mark that did not go on: those bytes were data.
+                let seen = BOM[..self.bom_seen].to_vec();
+                self.started = true;
+                self.push(&seen, out)?;
+                return self.push(rest, out);
+            }
+            self.started = true;
         }
         while !rest.is_empty() {
             match rest.iter().position(|b| *b == b'\n' || *b == b'\r') {
@@ -170,6 +199,19 @@ mod tests {
         }
         let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
         assert_eq!(read_all(&bytewise), whole);
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_empty_reads_change_nothing() {
+        let stream = "\u{feff}data: a\r\n\r\ndata: b\n\n".as_bytes();
+        for cut in 0..=stream.len() {
+            let events = read_all(&[&stream[..cut], b"", &stream[cut..]]);
+            assert_eq!(data(&events), vec!["a", "b"], "cut at {cut}");
+        }
+        assert_eq!(
+            data(&read_all(&[b"data: a\r", b"", b"\ndata: b\r\n\r\n"])),
+            vec!["a\nb"]
+        );
     }
 
     #[test]

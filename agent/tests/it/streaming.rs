@@ -484,3 +484,50 @@ async fn non_streamed_answers_go_through_output_policies_too() {
         "the provider billed the call: {row}"
     );
 }
+
+#[tokio::test]
+async fn enforcing_leaves_out_what_the_policies_cannot_read() {
+    let mock = MockProviders::start();
+    let agent = agent(
+        &mock,
+        &[
+            ("AXONFLOW_OUTPUT_POLICIES", "enforce"),
+            ("PII_ACTION", "redact"),
+        ],
+    )
+    .await;
+    // Asking for token log probabilities (they repeat the text) is refused.
+    let mut asked = ask("hi");
+    asked["logprobs"] = json!(true);
+    let streamed = stream(&agent, asked).await;
+    assert_eq!(streamed.status, StatusCode::BAD_REQUEST);
+    // Fields that would repeat the answer around the policies never reach the client.
+    let leaky = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "SSN 123-45-6789 ", "reasoning_content": "123-45-6789",
+                     "audio": {"transcript": "123-45-6789"}},
+                     "logprobs": {"content": [{"token": "123-45-6789", "logprob": 0.0}]}, "finish_reason": null}]});
+    let chunks = json!([format!("data: {leaky}\n\n"), finish_event()]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    let everything = streamed.events.join("\n");
+    assert!(!everything.contains("6789"), "{everything}");
+    assert!(streamed.text().contains("[REDACTED:SSN]"), "{everything}");
+    // Tool-call arguments with \u escapes would hide characters the client restores: blocked.
+    let escaped = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "f", "arguments": "{\"ssn\": \"123\\u002d45\\u002d6789\"}"}}]}, "finish_reason": null}]});
+    let chunks = json!([format!("data: {escaped}\n\n"), finish_event()]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    let last = streamed.chunks().pop().expect("events");
+    assert_eq!(
+        last["error"]["code"], "policy_denied",
+        "{:?}",
+        streamed.events
+    );
+    assert!(!streamed.events.join("\n").contains("6789"));
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    assert_eq!(row["metadata"]["stream_end"], "blocked", "{row}");
+}
