@@ -178,6 +178,9 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
     }
     let mut record = record;
     limit_matches(&mut record.metadata);
+    if let Some(metrics) = axonflow_platform::metrics::metrics() {
+        metrics.record_decision(&record);
+    }
     let audit = state.audit().clone();
     match tokio::spawn(async move { audit.record(record).await }).await {
         Ok(Ok(_)) => Ok(decision_id),

@@ -170,6 +170,7 @@ pub fn app(state: AppState) -> Router {
             state.in_flight().clone(),
             axonflow_platform::http::inflight::limit_in_flight,
         ))
+        .layer(axum::middleware::from_fn(metrics::observe))
         .with_state(state)
 }
 

@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text exposition of the audit pipeline (queue depth, journal backlog,
-//! rows written, journaled, replayed, failures, queue-full fallbacks) and of load shedding (requests
-//! in flight, the limit, requests shed). Counts across tenants, never
+//! rows written, journaled, replayed, failures, queue-full fallbacks), of load shedding (requests
+//! in flight, the limit, requests shed), and of decisions, matches, durations, tokens and cost
+//! (`platform::metrics`, recorded from each audit row; durations by the `observe` layer). Counts across tenants, never
 //! tenant data; in enterprise mode the scraper authenticates like any client.
 
 use std::fmt::Write as _;
@@ -115,5 +116,26 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "# HELP axonflow_build_info Version and audit mode.\n# TYPE axonflow_build_info gauge\naxonflow_build_info{{version=\"{}\",audit_mode=\"{mode}\"}} 1",
         crate::health::VERSION
     );
+    if let Some(metrics) = axonflow_platform::metrics::metrics() {
+        out.push_str(&metrics.render());
+    }
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Times every deciding request (by its `endpoint` label) and, from the `UpstreamTime` its
+/// handler set, the part of it that was not spent waiting on the provider.
+pub async fn observe(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let Some(endpoint) = axonflow_platform::metrics::endpoint_of_path(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let upstream = response
+        .extensions()
+        .get::<axonflow_platform::metrics::UpstreamTime>()
+        .map_or(std::time::Duration::ZERO, |time| time.0);
+    if let Some(metrics) = axonflow_platform::metrics::metrics() {
+        metrics.observe_request(endpoint, started.elapsed(), upstream);
+    }
+    response
 }

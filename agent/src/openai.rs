@@ -11,7 +11,7 @@
 //! The provider key lives only in this request's memory: never stored, never logged.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
@@ -1106,6 +1106,11 @@ async fn decide_and_forward(
         "chat completion forwarded"
     );
     set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
+    response
+        .extensions_mut()
+        .insert(axonflow_platform::metrics::UpstreamTime(
+            Duration::from_millis(u64::from(outcome.latency_ms)),
+        ));
     if outcome.attempts.is_some() && !outcome.provider.is_empty() {
         set_header(&mut response, PROVIDER_HEADER, &outcome.provider);
     }

@@ -477,7 +477,12 @@ async fn handle(
             "could not be reached or failed",
         ));
     };
-    finish(&state, &caller, call, answer).await
+    let upstream = std::time::Duration::from_millis(u64::from(answer.provider_latency_ms));
+    let mut response = finish(&state, &caller, call, answer).await?;
+    response
+        .extensions_mut()
+        .insert(axonflow_platform::metrics::UpstreamTime(upstream));
+    Ok(response)
 }
 
 /// Audits the orchestrator's outcome and answers it in the SDK's shape.

@@ -70,6 +70,27 @@ async fn ping() -> Json<serde_json::Value> {
     }))
 }
 
+/// `GET /metrics`: this orchestrator's policy evaluation times and load shedding, in Prometheus
+/// text (decisions are counted by the agent that audits them).
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut out = format!(
+        "# HELP axonflow_requests_shed_total Requests refused with 503 because AXONFLOW_MAX_IN_FLIGHT requests were being served.\n\
+         # TYPE axonflow_requests_shed_total counter\naxonflow_requests_shed_total {}\n",
+        state.in_flight().shed_total()
+    );
+    if let Some(metrics) = axonflow_platform::metrics::metrics() {
+        out.push_str(&metrics.render());
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response()
+}
+
 async fn not_found(request: Request) -> Response {
     ApiError::NotFound {
         path: request.uri().path().to_owned(),
@@ -173,6 +194,7 @@ pub fn api_routes(state: AppState) -> Router {
         .route("/api/v1/usage/records", api(get(usage::records)))
         .route("/api/v1/pricing", api(get(usage::pricing)))
         .route("/health", api(get(health::health)))
+        .route("/metrics", api(get(metrics)))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -14,6 +14,7 @@ pub mod facts;
 pub mod http;
 pub mod internal_auth;
 pub mod internal_call;
+pub mod metrics;
 pub mod peer;
 pub mod policy_store;
 pub mod pricing;

@@ -324,6 +324,15 @@ impl PolicyStore {
     /// Evaluates `text` with the system catalogue (as the tenant adjusted it) and the tenant's own
     /// policies: one decision. Inline: callers with large texts use `evaluate_many`.
     pub fn evaluate(&self, tenant: &TenantPolicies, text: &str) -> Decision {
+        let started = std::time::Instant::now();
+        let decision = self.evaluate_layers(tenant, text);
+        if let Some(metrics) = crate::metrics::metrics() {
+            metrics.observe_policy_eval(started.elapsed());
+        }
+        decision
+    }
+
+    fn evaluate_layers(&self, tenant: &TenantPolicies, text: &str) -> Decision {
         let system = Layer {
             engine: &self.system,
             adjustments: Some(&tenant.system_adjustments),

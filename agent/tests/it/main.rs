@@ -12,6 +12,7 @@ mod fail_closed;
 mod gateway;
 mod gateway_mode;
 mod governance;
+mod metrics;
 mod providers;
 mod proxy_mode;
 mod startup;

@@ -1,0 +1,375 @@
+//! The Prometheus metrics both services expose on `/metrics` (names and labels as the contract
+//! lists them): decisions by endpoint, verdict and tenant; policy matches by policy and action;
+//! request duration and gateway overhead (request time minus time waiting on the provider);
+//! policy evaluation time; tokens and cost by provider, model and tenant; spans dropped. One
+//! process-wide registry, recorded from the audit row of each decision (`record_decision`), so
+//! every decision is counted once whatever its endpoint.
+//!
+//! Label values that come from users are bounded: at most `MAX_TENANTS` tenants, `MAX_MODELS`
+//! models and `MAX_POLICIES` policy ids get their own series; the rest are reported as `other`.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use prometheus::{
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
+    Registry, TextEncoder,
+};
+use serde_json::Value;
+
+use crate::audit::{AuditRecord, AuditSource};
+
+/// Tenants with their own label value.
+pub const MAX_TENANTS: usize = 100;
+/// Models with their own label value.
+pub const MAX_MODELS: usize = 200;
+/// Policy ids with their own label value.
+pub const MAX_POLICIES: usize = 500;
+const OTHER: &str = "other";
+
+/// Request-time buckets, in seconds: from 100 µs to 60 s.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    10.0, 60.0,
+];
+/// Policy evaluation buckets, in seconds: from 1 µs to 100 ms.
+const EVAL_BUCKETS: [f64; 12] = [
+    0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+    0.01, 0.1,
+];
+
+/// A label whose values are capped: the first `cap` distinct values keep their name.
+struct Capped {
+    cap: usize,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl Capped {
+    fn new(cap: usize) -> Capped {
+        Capped {
+            cap,
+            seen: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn value<'v>(&self, value: &'v str) -> &'v str {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(value) {
+            return value;
+        }
+        if seen.len() < self.cap {
+            seen.insert(value.to_owned());
+            return value;
+        }
+        OTHER
+    }
+}
+
+/// How long a deciding request waited on the LLM provider, set by its handler as a response
+/// extension so that the overhead can be told apart.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamTime(pub Duration);
+
+pub struct Metrics {
+    registry: Registry,
+    decisions: IntCounterVec,
+    policy_matches: IntCounterVec,
+    request_duration: HistogramVec,
+    gateway_overhead: HistogramVec,
+    policy_eval: Histogram,
+    tokens: IntCounterVec,
+    cost: CounterVec,
+    spans_dropped: IntCounter,
+    tenants: Capped,
+    models: Capped,
+    policies: Capped,
+}
+
+fn build() -> Result<Metrics, prometheus::Error> {
+    let registry = Registry::new();
+    let decisions = IntCounterVec::new(
+        Opts::new(
+            "axonflow_decisions_total",
+            "Decisions, one per audited call.",
+        ),
+        &["endpoint", "verdict", "tenant"],
+    )?;
+    let policy_matches = IntCounterVec::new(
+        Opts::new(
+            "axonflow_policy_matches_total",
+            "Matched policies, one per policy per decision, by the action applied.",
+        ),
+        &["policy_id", "action"],
+    )?;
+    let request_duration = HistogramVec::new(
+        HistogramOpts::new(
+            "axonflow_request_duration_seconds",
+            "Time from a deciding request's arrival to its answer.",
+        )
+        .buckets(DURATION_BUCKETS.to_vec()),
+        &["endpoint"],
+    )?;
+    let gateway_overhead = HistogramVec::new(
+        HistogramOpts::new(
+            "axonflow_gateway_overhead_seconds",
+            "Request time minus the time spent waiting on the LLM provider.",
+        )
+        .buckets(DURATION_BUCKETS.to_vec()),
+        &["endpoint"],
+    )?;
+    let policy_eval = Histogram::with_opts(
+        HistogramOpts::new(
+            "axonflow_policy_eval_duration_seconds",
+            "Time of one policy evaluation of one text.",
+        )
+        .buckets(EVAL_BUCKETS.to_vec()),
+    )?;
+    let tokens = IntCounterVec::new(
+        Opts::new(
+            "axonflow_llm_tokens_total",
+            "Tokens the provider reported (or the llm-call audit declared).",
+        ),
+        &["provider", "model", "tenant", "direction"],
+    )?;
+    let cost = CounterVec::new(
+        Opts::new(
+            "axonflow_llm_cost_usd_total",
+            "Estimated cost of LLM calls, the audit rows' estimated_cost_usd.",
+        ),
+        &["provider", "model", "tenant"],
+    )?;
+    let spans_dropped = IntCounter::new(
+        "axonflow_otel_spans_dropped_total",
+        "Spans lost before export (queue full or export failed).",
+    )?;
+    registry.register(Box::new(decisions.clone()))?;
+    registry.register(Box::new(policy_matches.clone()))?;
+    registry.register(Box::new(request_duration.clone()))?;
+    registry.register(Box::new(gateway_overhead.clone()))?;
+    registry.register(Box::new(policy_eval.clone()))?;
+    registry.register(Box::new(tokens.clone()))?;
+    registry.register(Box::new(cost.clone()))?;
+    registry.register(Box::new(spans_dropped.clone()))?;
+    Ok(Metrics {
+        registry,
+        decisions,
+        policy_matches,
+        request_duration,
+        gateway_overhead,
+        policy_eval,
+        tokens,
+        cost,
+        spans_dropped,
+        tenants: Capped::new(MAX_TENANTS),
+        models: Capped::new(MAX_MODELS),
+        policies: Capped::new(MAX_POLICIES),
+    })
+}
+
+static METRICS: OnceLock<Option<Metrics>> = OnceLock::new();
+
+/// The process's metrics; `None` only if the registry could not be built (then nothing is
+/// recorded, and `/metrics` shows the rest).
+pub fn metrics() -> Option<&'static Metrics> {
+    METRICS
+        .get_or_init(|| match build() {
+            Ok(metrics) => Some(metrics),
+            Err(error) => {
+                tracing::error!(%error, "metrics registry could not be built");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// The `endpoint` label of a decision's source.
+pub fn endpoint_of(source: AuditSource) -> &'static str {
+    match source {
+        AuditSource::OpenAiGateway => "openai",
+        AuditSource::PreCheck => "pre_check",
+        AuditSource::LlmCall => "llm_call",
+        AuditSource::Decide => "decide",
+        AuditSource::McpCheckInput => "check_input",
+        AuditSource::Proxy => "proxy",
+    }
+}
+
+/// The `endpoint` label of a deciding route, `None` for other routes.
+pub fn endpoint_of_path(path: &str) -> Option<&'static str> {
+    match path {
+        "/v1/chat/completions" => Some("openai"),
+        "/api/policy/pre-check" => Some("pre_check"),
+        "/api/audit/llm-call" => Some("llm_call"),
+        "/api/v1/decide" => Some("decide"),
+        "/api/v1/mcp/check-input" => Some("check_input"),
+        "/api/request" => Some("proxy"),
+        _ => None,
+    }
+}
+
+/// Every matched policy of a row: static input matches, dynamic policies, output matches.
+fn matched_policies(metadata: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for field in ["matches", "output_matches"] {
+        if let Some(matches) = metadata.get(field).and_then(Value::as_array) {
+            for found in matches {
+                if let (Some(id), Some(action)) = (
+                    found.get("policy_id").and_then(Value::as_str),
+                    found.get("action").and_then(Value::as_str),
+                ) {
+                    out.push((id.to_owned(), action.to_owned()));
+                }
+            }
+        }
+    }
+    if let Some(dynamic) = metadata.get("dynamic_policies").and_then(Value::as_array) {
+        for found in dynamic {
+            let id = found
+                .get("policy_id")
+                .or_else(|| found.get("id"))
+                .and_then(Value::as_str)
+                .or_else(|| found.as_str());
+            let action = found
+                .get("actions")
+                .and_then(Value::as_array)
+                .and_then(|actions| actions.first())
+                .and_then(Value::as_str)
+                .or_else(|| found.get("action").and_then(Value::as_str))
+                .unwrap_or("match");
+            if let Some(id) = id {
+                out.push((id.to_owned(), action.to_owned()));
+            }
+        }
+    }
+    // One per policy per decision.
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+impl Metrics {
+    /// Counts one decision from its audit row.
+    pub fn record_decision(&self, record: &AuditRecord) {
+        let tenant = self.tenants.value(&record.tenant_id);
+        let endpoint = endpoint_of(record.source);
+        self.decisions
+            .with_label_values(&[endpoint, record.verdict.as_str(), tenant])
+            .inc();
+        for (policy_id, action) in matched_policies(&record.metadata) {
+            self.policy_matches
+                .with_label_values(&[self.policies.value(&policy_id), &action])
+                .inc();
+        }
+        if record.prompt_tokens == 0
+            && record.completion_tokens == 0
+            && record.estimated_cost_usd == 0.0
+        {
+            return;
+        }
+        let provider = if record.provider.is_empty() {
+            "unknown"
+        } else {
+            record.provider.as_str()
+        };
+        let model = self.models.value(&record.model);
+        for (direction, tokens) in [
+            ("input", record.prompt_tokens),
+            ("output", record.completion_tokens),
+        ] {
+            if tokens > 0 {
+                self.tokens
+                    .with_label_values(&[provider, model, tenant, direction])
+                    .inc_by(u64::from(tokens));
+            }
+        }
+        if record.estimated_cost_usd.is_finite() && record.estimated_cost_usd > 0.0 {
+            self.cost
+                .with_label_values(&[provider, model, tenant])
+                .inc_by(record.estimated_cost_usd);
+        }
+    }
+
+    /// One deciding request's time, and the part of it spent waiting on the provider.
+    pub fn observe_request(&self, endpoint: &str, total: Duration, upstream: Duration) {
+        self.request_duration
+            .with_label_values(&[endpoint])
+            .observe(total.as_secs_f64());
+        self.gateway_overhead
+            .with_label_values(&[endpoint])
+            .observe(total.saturating_sub(upstream).as_secs_f64());
+    }
+
+    /// One policy evaluation's time.
+    pub fn observe_policy_eval(&self, elapsed: Duration) {
+        self.policy_eval.observe(elapsed.as_secs_f64());
+    }
+
+    /// Spans lost before export.
+    pub fn spans_dropped(&self, n: u64) {
+        self.spans_dropped.inc_by(n);
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_labels_fold_the_rest_into_other() {
+        let capped = Capped::new(2);
+        assert_eq!(capped.value("a"), "a");
+        assert_eq!(capped.value("b"), "b");
+        assert_eq!(capped.value("c"), OTHER);
+        assert_eq!(capped.value("a"), "a");
+    }
+
+    #[test]
+    fn every_kind_of_match_is_one_per_policy() {
+        let metadata = serde_json::json!({
+            "matches": [{"policy_id": "sys_pii_ssn", "action": "block"}, {"policy_id": "sys_pii_ssn", "action": "block"}],
+            "output_matches": [{"policy_id": "sys_pii_email", "action": "redact"}],
+            "dynamic_policies": [{"policy_id": "dyn-1", "actions": ["warn"]}],
+        });
+        let found = matched_policies(&metadata);
+        assert_eq!(
+            found,
+            vec![
+                ("dyn-1".to_owned(), "warn".to_owned()),
+                ("sys_pii_email".to_owned(), "redact".to_owned()),
+                ("sys_pii_ssn".to_owned(), "block".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_registry_renders_every_family() {
+        let metrics = build().expect("registry");
+        metrics.observe_policy_eval(Duration::from_micros(3));
+        metrics.observe_request("openai", Duration::from_millis(5), Duration::from_millis(4));
+        let text = metrics.render();
+        for name in [
+            "axonflow_policy_eval_duration_seconds_bucket",
+            "axonflow_request_duration_seconds_bucket{endpoint=\"openai\"",
+            "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\"} 0.001",
+            "axonflow_otel_spans_dropped_total 0",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}
