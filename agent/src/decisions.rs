@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use axonflow_platform::audit::AuditRecord;
+use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_policy::{Decision, Match, Severity};
 
 use std::sync::Arc;
@@ -18,6 +18,40 @@ use axonflow_platform::policy_store::TenantPolicies;
 /// Matches an audit row lists; past this, `matches_total` says how many there were (a text full of
 /// matches must not make one row megabytes long).
 pub const MAX_RECORDED_MATCHES: usize = 100;
+
+/// The AxonFlow attributes of the request's span, from its audit row: ids, verdict, every matched
+/// policy, tenant, client, mode and cost. Never text.
+fn describe_span(span: &tracing::Span, record: &AuditRecord) {
+    use axonflow_platform::telemetry::set_attribute;
+    let mode = match record.source {
+        AuditSource::OpenAiGateway => "openai",
+        AuditSource::PreCheck | AuditSource::LlmCall => "gateway",
+        AuditSource::Decide | AuditSource::McpCheckInput => "decision",
+        AuditSource::Proxy => "proxy",
+    };
+    set_attribute(span, "axonflow.decision_id", record.decision_id.to_string());
+    set_attribute(span, "axonflow.verdict", record.verdict.as_str());
+    set_attribute(span, "axonflow.tenant_id", record.tenant_id.clone());
+    set_attribute(span, "axonflow.client_id", record.client_id.clone());
+    set_attribute(span, "axonflow.mode", mode);
+    set_attribute(span, "axonflow.cost_usd", record.estimated_cost_usd);
+    let mut policies: Vec<String> = Vec::new();
+    for field in ["matches", "output_matches"] {
+        if let Some(Value::Array(matches)) = record.metadata.get(field) {
+            for found in matches {
+                if let Some(id) = found.get("policy_id").and_then(Value::as_str) {
+                    policies.push(id.to_owned());
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(ids)) = record.metadata.get("policies") {
+        policies.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    policies.sort();
+    policies.dedup();
+    axonflow_platform::telemetry::set_string_list(span, "axonflow.policies", policies);
+}
 
 /// Cuts `metadata.matches` to `MAX_RECORDED_MATCHES`, noting the full count in `matches_total`.
 pub fn limit_matches(metadata: &mut Value) {
@@ -181,8 +215,13 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
     if let Some(metrics) = axonflow_platform::metrics::metrics() {
         metrics.record_decision(&record);
     }
+    describe_span(&tracing::Span::current(), &record);
     let audit = state.audit().clone();
-    match tokio::spawn(async move { audit.record(record).await }).await {
+    let write = tracing::Instrument::instrument(
+        async move { audit.record(record).await },
+        axonflow_platform::telemetry::internal_span("axonflow.audit.write"),
+    );
+    match tokio::spawn(write).await {
         Ok(Ok(_)) => Ok(decision_id),
         Ok(Err(error)) => {
             tracing::error!(%decision_id, verdict, error = %error, "audit record lost: neither Postgres nor the journal took it");

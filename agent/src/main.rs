@@ -12,19 +12,28 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let one_shot = !args.is_empty();
     let filter = env.get("RUST_LOG").map_or("info", String::as_str);
-    let logging = if one_shot {
-        axonflow_platform::telemetry::init_logging_to_stderr(filter)
-    } else {
-        axonflow_platform::telemetry::init_logging(filter)
-    };
-    if let Err(error) = logging {
-        eprintln!("axonflow-agent: {error}");
-        return ExitCode::from(2);
-    }
     let config = match AgentConfig::from_source(&env) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("axonflow-agent: {errors}");
+            return ExitCode::from(2);
+        }
+    };
+    // One-shot commands log to standard error and export no traces.
+    let telemetry = axonflow_platform::telemetry::init(
+        filter,
+        one_shot,
+        if one_shot {
+            None
+        } else {
+            config.common.otel.as_ref()
+        },
+        "axonflow-agent",
+    );
+    let telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("axonflow-agent: {error}");
             return ExitCode::from(2);
         }
     };
@@ -58,7 +67,9 @@ async fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    match axonflow_agent::run(config).await {
+    let result = axonflow_agent::run(config).await;
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "axonflow-agent stopped");

@@ -129,7 +129,36 @@ pub async fn observe(request: axum::extract::Request, next: axum::middleware::Ne
         return next.run(request).await;
     };
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    let mut request = request;
+    let span = axonflow_platform::telemetry::server_span(
+        request.method().as_str(),
+        request.uri().path(),
+        request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+    );
+    // The trace id answered (`X-AxonFlow-Trace-Id`) is the exported trace's: a request without a
+    // valid `traceparent` gets the server span's own.
+    let has_parent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(axonflow_platform::trace::TraceId::from_traceparent)
+        .is_some();
+    if !has_parent {
+        if let Some(own) = axonflow_platform::telemetry::traceparent_of(&span)
+            .and_then(|value| axum::http::HeaderValue::from_str(&value).ok())
+        {
+            request.headers_mut().insert("traceparent", own);
+        }
+    }
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    axonflow_platform::telemetry::set_attribute(
+        &span,
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    );
     let upstream = response
         .extensions()
         .get::<axonflow_platform::metrics::UpstreamTime>()

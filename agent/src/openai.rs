@@ -48,7 +48,10 @@ use crate::stream;
 use axonflow_platform::config::OutputPolicies;
 use axonflow_platform::policy_store::TenantPolicies;
 use axonflow_platform::routing::{self, attempts_json, Restrictions};
-use axonflow_providers::route::{Failure, RouteTarget, Router};
+use axonflow_providers::route::{
+    provider_span, record_provider_answer, Failure, RouteTarget, Router,
+};
+use axonflow_providers::ProviderKind;
 
 pub const PROVIDER_KEY_HEADER: &str = "x-provider-key";
 /// Names the provider that served a routed call.
@@ -505,7 +508,7 @@ pub async fn chat_completions(
             // the request's in-flight slot: disconnecting frees no slot while the work goes on.
             let slot = slot.map(|Extension(slot)| slot);
             let forward = decide_and_forward(state, caller, key, request, trace_id.clone(), slot);
-            let task = tokio::spawn(forward);
+            let task = tokio::spawn(tracing::Instrument::in_current_span(forward));
             match task.await {
                 Ok(response) => response,
                 Err(join_error) => {
@@ -616,31 +619,35 @@ async fn forward_with_key(
     body: Bytes,
     decision_id: Uuid,
     tenant: &Arc<TenantPolicies>,
+    model: &str,
 ) -> (Response, Outcome) {
     let url = format!("{}/chat/completions", state.config().openai_base_url);
     let timeout = state.config().upstream_timeout;
     let started = Instant::now();
-    let sent = state
+    let span = provider_span(ProviderKind::OpenAi, model);
+    let mut builder = state
         .http()
         .post(&url)
         .bearer_auth(&key.0)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .timeout(timeout)
-        .send()
-        .await;
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(traceparent) = axonflow_platform::telemetry::traceparent_of(&span) {
+        builder = builder.header("traceparent", traceparent);
+    }
     drop(key);
     let max_response_bytes = state.config().max_response_bytes;
-    let upstream = match sent {
-        Ok(upstream) => {
-            let status = upstream.status();
-            let upstream_headers = upstream.headers().clone();
-            read_capped(upstream, max_response_bytes)
-                .await
-                .map(|bytes| (status, upstream_headers, bytes))
+    let call = async {
+        match builder.body(body).timeout(timeout).send().await {
+            Ok(upstream) => {
+                let status = upstream.status();
+                let upstream_headers = upstream.headers().clone();
+                read_capped(upstream, max_response_bytes)
+                    .await
+                    .map(|bytes| (status, upstream_headers, bytes))
+            }
+            Err(error) => Err(ReadError::Transport(error)),
         }
-        Err(error) => Err(ReadError::Transport(error)),
     };
+    let upstream = tracing::Instrument::instrument(call, span.clone()).await;
     let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
 
     match upstream {
@@ -673,6 +680,21 @@ async fn forward_with_key(
                 error: None,
                 ..Outcome::direct()
             };
+            record_provider_answer(
+                &span,
+                Some(status.as_u16()),
+                None,
+                outcome.response_model.as_deref().map(|model| {
+                    (
+                        model,
+                        axonflow_providers::Usage {
+                            prompt_tokens: outcome.prompt_tokens,
+                            completion_tokens: outcome.completion_tokens,
+                            total_tokens: outcome.total_tokens,
+                        },
+                    )
+                }),
+            );
             let (mut outcome, refusal) =
                 with_output(outcome, checked, state.config().output_policies);
             if let Some(error) = refusal {
@@ -1023,7 +1045,9 @@ async fn decide_and_forward(
         }
     } else {
         match key {
-            Some(key) => forward_with_key(&state, key, body, decision_id, &tenant).await,
+            Some(key) => {
+                forward_with_key(&state, key, body, decision_id, &tenant, &request.model).await
+            }
             None => forward_routed(&state, targets, &body, decision_id, &tenant).await,
         }
     };
@@ -1275,18 +1299,28 @@ async fn open_stream(
         return failed(OpenAiError::Internal, "internal", Outcome::direct());
     };
     let url = format!("{}/chat/completions", state.config().openai_base_url);
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let span = provider_span(ProviderKind::OpenAi, model);
+    let mut builder = state
+        .http()
+        .post(&url)
+        .bearer_auth(&key.0)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(traceparent) = axonflow_platform::telemetry::traceparent_of(&span) {
+        builder = builder.header("traceparent", traceparent);
+    }
     // Only the response headers are timed: the stream itself is watched for silence.
-    let sent = tokio::time::timeout(
-        timeout,
-        state
-            .http()
-            .post(&url)
-            .bearer_auth(&key.0)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(upstream_body)
-            .send(),
+    let sent = tracing::Instrument::instrument(
+        tokio::time::timeout(timeout, builder.body(upstream_body).send()),
+        span.clone(),
     )
     .await;
+    if let Ok(Ok(upstream)) = &sent {
+        record_provider_answer(&span, Some(upstream.status().as_u16()), None, None);
+    }
     drop(key);
     match sent {
         Err(_) => failed(

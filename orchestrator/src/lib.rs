@@ -91,6 +91,20 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Each internal call (an agent's Proxy Mode call or forwarded route) is a SERVER span continuing
+/// the agent's trace.
+async fn traced(request: Request, next: Next) -> Response {
+    let span = axonflow_platform::telemetry::server_span(
+        request.method().as_str(),
+        request.uri().path(),
+        request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+    );
+    tracing::Instrument::instrument(next.run(request), span).await
+}
+
 async fn not_found(request: Request) -> Response {
     ApiError::NotFound {
         path: request.uri().path().to_owned(),
@@ -215,6 +229,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             signature::require_signature::<AppState>,
         ))
+        .layer(axum::middleware::from_fn(traced))
         .with_state(state.clone());
     // One limit over everything, internal calls included: a flood of unsigned bodies is bounded too.
     api.merge(internal)

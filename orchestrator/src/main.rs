@@ -9,12 +9,6 @@ use axonflow_platform::config::OrchestratorConfig;
 #[tokio::main]
 async fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
-    if let Err(error) = axonflow_platform::telemetry::init_logging(
-        env.get("RUST_LOG").map_or("info", String::as_str),
-    ) {
-        eprintln!("axonflow-orchestrator: {error}");
-        return ExitCode::from(2);
-    }
     let config = match OrchestratorConfig::from_source(&env) {
         Ok(config) => config,
         Err(errors) => {
@@ -22,7 +16,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match axonflow_orchestrator::run(config).await {
+    let telemetry = match axonflow_platform::telemetry::init(
+        env.get("RUST_LOG").map_or("info", String::as_str),
+        false,
+        config.common.otel.as_ref(),
+        axonflow_orchestrator::SERVICE,
+    ) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("axonflow-orchestrator: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = axonflow_orchestrator::run(config).await;
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "axonflow-orchestrator stopped");

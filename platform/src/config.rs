@@ -83,7 +83,8 @@ pub struct CommonConfig {
     pub org_id: String,
     pub internal_service_secret: Option<Secret>,
     pub admin_api_key: Option<Secret>,
-    pub otel_endpoint: Option<String>,
+    /// Trace export (`OTEL_*`); `None` when `OTEL_EXPORTER_OTLP_ENDPOINT` is unset.
+    pub otel: Option<crate::telemetry::OtelConfig>,
     /// `AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY` (+ `_PREVIOUS`): seals and opens stored provider
     /// keys; `None` when unset (providers with keys cannot be created).
     pub provider_keys: Option<std::sync::Arc<crate::provider_keys::KeyRing>>,
@@ -343,6 +344,85 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// The standard `OTEL_*` variables of trace export.
+    fn otel(&mut self) -> Option<crate::telemetry::OtelConfig> {
+        use crate::telemetry::{OtelConfig, OtlpProtocol, SamplerChoice};
+        let endpoint = self.raw("OTEL_EXPORTER_OTLP_ENDPOINT")?;
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            self.problems.push(format!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint:?} must be an http:// or https:// URL"
+            ));
+        }
+        let protocol = match self
+            .string("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .as_str()
+        {
+            "http/protobuf" => OtlpProtocol::HttpProtobuf,
+            "grpc" => OtlpProtocol::Grpc,
+            other => {
+                self.problems.push(format!(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL={other:?} must be http/protobuf or grpc"
+                ));
+                OtlpProtocol::HttpProtobuf
+            }
+        };
+        let ratio = match self.raw("OTEL_TRACES_SAMPLER_ARG") {
+            None => 1.0,
+            Some(arg) => match arg.parse::<f64>() {
+                Ok(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
+                _ => {
+                    self.problems.push(format!(
+                        "OTEL_TRACES_SAMPLER_ARG={arg:?} must be a ratio between 0 and 1"
+                    ));
+                    1.0
+                }
+            },
+        };
+        let sampler = match self
+            .string("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+            .as_str()
+        {
+            "always_on" => SamplerChoice::AlwaysOn,
+            "always_off" => SamplerChoice::AlwaysOff,
+            "traceidratio" => SamplerChoice::TraceIdRatio(ratio),
+            "parentbased_always_on" => SamplerChoice::ParentBasedAlwaysOn,
+            "parentbased_always_off" => SamplerChoice::ParentBasedAlwaysOff,
+            "parentbased_traceidratio" => SamplerChoice::ParentBasedTraceIdRatio(ratio),
+            other => {
+                self.problems.push(format!(
+                    "OTEL_TRACES_SAMPLER={other:?} must be always_on, always_off, traceidratio, \
+                     parentbased_always_on, parentbased_always_off or parentbased_traceidratio"
+                ));
+                SamplerChoice::ParentBasedAlwaysOn
+            }
+        };
+        let delay_ms = self.parsed(
+            "OTEL_BSP_SCHEDULE_DELAY",
+            5000u64,
+            "a number of milliseconds",
+        );
+        let max_queue_size = self.bounded(
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            2048,
+            1..=1_000_000,
+            "a number of spans",
+        );
+        let timeout_ms = self.parsed(
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            10_000u64,
+            "a number of milliseconds",
+        );
+        Some(OtelConfig {
+            endpoint,
+            protocol,
+            service_name: self.raw("OTEL_SERVICE_NAME"),
+            sampler,
+            schedule_delay: Duration::from_millis(delay_ms.clamp(1, 600_000)),
+            max_queue_size,
+            export_timeout: Duration::from_millis(timeout_ms.clamp(1, 600_000)),
+        })
+    }
+
     fn common(&mut self, default_port: u16) -> CommonConfig {
         let port = self.parsed("PORT", default_port, "a TCP port (0-65535)");
         let bind_address = self.string("AXONFLOW_BIND_ADDRESS", "0.0.0.0");
@@ -420,7 +500,7 @@ impl<'s> Reader<'s> {
                 "ADMIN_API_KEY must be at least 16 characters (`openssl rand -hex 32` makes a good one)".to_owned(),
             );
         }
-        let otel_endpoint = self.raw("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let otel = self.otel();
         let provider_keys = self.provider_keys();
         let failures = self.bounded(
             "AXONFLOW_PROVIDER_CB_FAILURES",
@@ -454,7 +534,7 @@ impl<'s> Reader<'s> {
             org_id,
             internal_service_secret,
             admin_api_key,
-            otel_endpoint,
+            otel,
         }
     }
 

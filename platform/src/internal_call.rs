@@ -185,14 +185,19 @@ pub async fn post_signed(
     let signed = auth
         .sign("POST", path, &body, chrono::Utc::now().timestamp())
         .map_err(|_| CallError::Sign)?;
-    http.post(format!("{base_url}{path}"))
+    // The hop is a CLIENT span; the orchestrator's SERVER span continues it through `traceparent`.
+    let span = crate::telemetry::client_span(&format!("POST {path}"));
+    let mut request = http
+        .post(format!("{base_url}{path}"))
         .header(TIMESTAMP_HEADER, signed.timestamp)
         .header(NONCE_HEADER, signed.nonce)
         .header(SIGNATURE_HEADER, signed.signature)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .timeout(timeout)
-        .send()
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    if let Some(traceparent) = crate::telemetry::traceparent_of(&span) {
+        request = request.header("traceparent", traceparent);
+    }
+    let sent = request.body(body).timeout(timeout).send();
+    tracing::Instrument::instrument(sent, span)
         .await
         .map_err(|error| {
             if error.is_timeout() {

@@ -284,14 +284,17 @@ impl PolicyStore {
         // Each text costs a little besides its length: many tiny texts are work too.
         let cost: usize = texts.iter().map(|text| text.len() + 64).sum();
         let (store, tenant) = (self.clone(), tenant.clone());
-        self.cpu
-            .run(cost, move || {
-                texts
-                    .iter()
-                    .map(|text| store.evaluate(&tenant, text))
-                    .collect()
-            })
-            .await
+        let run = self.cpu.run(cost, move || {
+            texts
+                .iter()
+                .map(|text| store.evaluate(&tenant, text))
+                .collect()
+        });
+        tracing::Instrument::instrument(
+            run,
+            crate::telemetry::internal_span("axonflow.policy.evaluate"),
+        )
+        .await
     }
 
     /// The tenant's dynamic policies on `facts`: on the CPU pool when the query is large (regex
@@ -306,9 +309,14 @@ impl PolicyStore {
         }
         let cost = facts.query.len() + 64 * tenant.n_dynamic();
         let tenant = tenant.clone();
-        self.cpu
-            .run(cost, move || tenant.evaluate_dynamic(&facts.as_facts()))
-            .await
+        let run = self
+            .cpu
+            .run(cost, move || tenant.evaluate_dynamic(&facts.as_facts()));
+        tracing::Instrument::instrument(
+            run,
+            crate::telemetry::internal_span("axonflow.policy.evaluate"),
+        )
+        .await
     }
 
     /// `evaluate_many` for one text.

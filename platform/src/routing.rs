@@ -241,6 +241,7 @@ pub fn router(
         },
         axonflow_providers::breaker::Breakers::new(breaker.failures, breaker.open_for),
     )
+    .with_trace_context(crate::telemetry::traceparent_of)
 }
 
 /// One target's breaker state as `GET /api/v1/providers/status` shows it.

@@ -164,6 +164,8 @@ pub struct Router {
     breakers: Breakers,
     /// Calls sent per (tenant, provider) in the current one-second window, for `rate_limit`.
     sent: std::sync::Mutex<std::collections::HashMap<(String, String), (Instant, u32)>>,
+    /// The `traceparent` that continues a span in the provider's request (trace export on).
+    trace_context: Option<fn(&tracing::Span) -> Option<String>>,
 }
 
 /// What one attempt produced.
@@ -180,6 +182,60 @@ enum AttemptResult {
 
 fn millis(elapsed: Duration) -> u32 {
     u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// The CLIENT span of one provider call, following the OpenTelemetry GenAI conventions: names,
+/// model and counts only, never text.
+pub fn provider_span(kind: ProviderKind, model: &str) -> tracing::Span {
+    tracing::info_span!(
+        target: "axonflow",
+        "client",
+        otel.name = %format!("chat {model}"),
+        otel.kind = "client",
+        "gen_ai.operation.name" = "chat",
+        "gen_ai.provider.name" = gen_ai_provider(kind),
+        "gen_ai.request.model" = %model,
+        "gen_ai.response.model" = tracing::field::Empty,
+        "gen_ai.usage.input_tokens" = tracing::field::Empty,
+        "gen_ai.usage.output_tokens" = tracing::field::Empty,
+        "http.response.status_code" = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+    )
+}
+
+/// What a provider call's span records when it ends.
+pub fn record_provider_answer(
+    span: &tracing::Span,
+    status: Option<u16>,
+    error: Option<&str>,
+    served: Option<(&str, crate::Usage)>,
+) {
+    if let Some(status) = status {
+        span.record("http.response.status_code", i64::from(status));
+    }
+    if let Some(error) = error {
+        span.record("error.type", error);
+    }
+    if let Some((model, usage)) = served {
+        span.record("gen_ai.response.model", model);
+        span.record("gen_ai.usage.input_tokens", i64::from(usage.prompt_tokens));
+        span.record(
+            "gen_ai.usage.output_tokens",
+            i64::from(usage.completion_tokens),
+        );
+    }
+}
+
+/// The `gen_ai.provider.name` of a provider type (OpenTelemetry GenAI conventions).
+pub fn gen_ai_provider(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::OpenAi => "openai",
+        ProviderKind::AzureOpenAi => "azure.ai.openai",
+        ProviderKind::Anthropic => "anthropic",
+        ProviderKind::Gemini => "gcp.gemini",
+        ProviderKind::Bedrock => "aws.bedrock",
+        ProviderKind::Ollama => "ollama",
+    }
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -226,7 +282,14 @@ impl Router {
             settings,
             breakers,
             sent: std::sync::Mutex::new(std::collections::HashMap::new()),
+            trace_context: None,
         }
+    }
+
+    /// Provider requests carry a `traceparent` made by `context` from their CLIENT span.
+    pub fn with_trace_context(mut self, context: fn(&tracing::Span) -> Option<String>) -> Router {
+        self.trace_context = Some(context);
+        self
     }
 
     /// Takes one call of the target's provider's per-second budget; `false` when it is spent.
@@ -532,7 +595,31 @@ impl Router {
         (attempt, result)
     }
 
+    /// One request to one target, as a CLIENT span following the GenAI conventions (no text in it).
     async fn send(
+        &self,
+        target: &RouteTarget,
+        request: &Value,
+        timeout: Duration,
+        streaming: bool,
+    ) -> (Attempt, AttemptResult) {
+        let span = provider_span(target.kind, target.model());
+        let (attempt, result) = tracing::Instrument::instrument(
+            self.send_in_span(target, request, timeout, streaming),
+            span.clone(),
+        )
+        .await;
+        let served = match &result {
+            AttemptResult::Served(Answer::Completion(completion)) => {
+                Some((completion.model.as_str(), completion.usage))
+            }
+            _ => None,
+        };
+        record_provider_answer(&span, attempt.status, attempt.error, served);
+        (attempt, result)
+    }
+
+    async fn send_in_span(
         &self,
         target: &RouteTarget,
         request: &Value,
@@ -556,11 +643,17 @@ impl Router {
                 )
             }
         };
-        let builder = self
+        let mut builder = self
             .http
             .post(&outgoing.url)
             .headers(outgoing.headers)
             .body(outgoing.body);
+        if let Some(traceparent) = self
+            .trace_context
+            .and_then(|context| context(&tracing::Span::current()))
+        {
+            builder = builder.header("traceparent", traceparent);
+        }
         // A stream's body may last longer than any attempt timeout: only the headers are timed.
         let sent = if streaming {
             match tokio::time::timeout(timeout, builder.send()).await {

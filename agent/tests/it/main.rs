@@ -18,3 +18,4 @@ mod proxy_mode;
 mod startup;
 mod static_policies;
 mod streaming;
+mod tracing;
