@@ -8,6 +8,8 @@
 #   SECONDS_PER_LEVEL=10 CONCURRENCY=1,8,32,64 MODES=performance ./bench/load.sh
 #   DATABASE_URL=postgres://... ./bench/load.sh   # use an existing server (fresh databases are created)
 #   AGENT_ENV="AXONFLOW_AUDIT_FLUSH_MS=5" ./bench/load.sh
+#   MODES=performance,traced ./bench/load.sh   # traced: performance mode exporting every span over
+#                                        # OTLP to the mock (which accepts /v1/traces), side by side
 #   ./bench/load.sh isolation            # p50/p99 of small requests alone and while 1 MB prompts are in
 #                                        # flight (LARGE_WORKERS=2, LARGE_BYTES=1000000, CONCURRENCY=8)
 #   ./bench/load.sh proxy                # Proxy Mode (agent -> orchestrator -> mock) next to the OpenAI
@@ -80,8 +82,12 @@ metric() {
 }
 
 run_mode() {
-    local mode=$1 performance=false database database_url agent_pid rows answered
+    local mode=$1 performance=false database database_url agent_pid rows answered otel=""
     [ "$mode" = performance ] && performance=true
+    if [ "$mode" = traced ]; then
+        performance=true
+        otel="OTEL_EXPORTER_OTLP_ENDPOINT=${mock_url%/v1} OTEL_BSP_SCHEDULE_DELAY=200"
+    fi
     database="axonflow_load_${mode}_$$"
     pg_psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null
     database_url="${admin_url%/*}/$database"
@@ -100,7 +106,7 @@ run_mode() {
         ORCHESTRATOR_URL="$orchestrator_url" AXONFLOW_INTERNAL_SERVICE_SECRET="$secret" \
         AXONFLOW_PROVIDER_KEY_ENCRYPTION_KEY="$kek" RUST_LOG=warn AUDIT_FALLBACK_PATH="$work/audit_fallback_$mode.jsonl" AXONFLOW_RATE_LIMIT_RPM=100000000 \
         AGENT_PERFORMANCE_MODE=$performance AXONFLOW_MAX_IN_FLIGHT=4096 \
-        AXONFLOW_OUTPUT_POLICIES="$([ "$bench" = stream ] && echo enforce || echo log)" ${AGENT_ENV:-} \
+        AXONFLOW_OUTPUT_POLICIES="$([ "$bench" = stream ] && echo enforce || echo log)" $otel ${AGENT_ENV:-} \
         target/release/axonflow-agent >"$work/agent_$mode.log" 2>&1 &
     agent_pid=$!
     pids+=("$agent_pid")
@@ -175,5 +181,5 @@ run_mode() {
 
 IFS=',' read -r -a mode_list <<<"$modes"
 for mode in "${mode_list[@]}"; do
-    case $mode in compliance | performance) run_mode "$mode" ;; *) die "MODES: unknown mode $mode" ;; esac
+    case $mode in compliance | performance | traced) run_mode "$mode" ;; *) die "MODES: unknown mode $mode" ;; esac
 done

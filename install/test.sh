@@ -9,6 +9,9 @@
 #   5. cargo test --workspace --locked [ARGS...]
 #   6. pytest tests/compat (official openai and axonflow SDKs) against the debug binaries.
 #   7. node --test in tests/node (official openai Node SDK) against the debug binaries.
+#   8. pytest tests/observability: the Compose bundle rendered by docker-compose 1.29 and held to the
+#      contract, and every PromQL query of grafana/dashboards/ evaluated in a real Prometheus scraping
+#      the debug binaries (the docker-compose and prometheus apt packages are installed if missing).
 #
 # Usage: ./install/test.sh [-- CARGO_TEST_ARGS...]     e.g. ./install/test.sh -- gateway
 set -euo pipefail
@@ -21,7 +24,7 @@ source "$repo/install/lib.sh"
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     --) shift ;;
@@ -194,6 +197,41 @@ run_node_tests() {
         npm test --silent
 }
 
+# docker-compose (renders the Compose bundle without a Docker engine) and Prometheus (evaluates the
+# dashboards' queries): installed with apt-get when missing, without recommended packages (which would
+# bring a Docker engine and exporters).
+ensure_observability_tools() {
+    local missing=()
+    command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+    if [ -z "${PROMETHEUS_BIN:-}" ] && ! command -v prometheus >/dev/null 2>&1; then missing+=(prometheus); fi
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    log "${missing[*]} missing: installing with apt-get"
+    _apt_install --no-install-recommends "${missing[@]}" ||
+        die "could not install ${missing[*]} (apt-get install ${missing[*]})"
+}
+
+run_observability() {
+    local target log_dir status
+    ensure_observability_tools
+    target=$(cargo_target_dir "$repo")
+    [ -x "$target/debug/axonflow-agent" ] || die "$target/debug/axonflow-agent was not built"
+    [ -x "$target/debug/axonflow-orchestrator" ] || die "$target/debug/axonflow-orchestrator was not built"
+    log_dir="$target/observability-logs/$(date -u +%Y%m%dT%H%M%SZ)-$$"
+    mkdir -p "$log_dir"
+    log "observability test logs: $log_dir"
+    set +e
+    AXONFLOW_AGENT_BIN="$target/debug/axonflow-agent" \
+        AXONFLOW_ORCHESTRATOR_BIN="$target/debug/axonflow-orchestrator" \
+        AXONFLOW_TEST_LOG_DIR="$log_dir" \
+        PROMETHEUS_BIN="${PROMETHEUS_BIN:-$(command -v prometheus)}" \
+        PYTHONDONTWRITEBYTECODE=1 \
+        .venv/bin/python -m pytest -q -p no:cacheprovider tests/observability
+    status=$?
+    set -e
+    [ "$status" -ne 5 ] || die "pytest collected no tests in tests/observability"
+    return "$status"
+}
+
 command -v cargo >/dev/null 2>&1 || die "cargo is required: install the Rust toolchain (https://rustup.rs)"
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
 
@@ -219,3 +257,4 @@ run_stage "cargo test --workspace --locked${cargo_test_args[*]:+ ${cargo_test_ar
     cargo test --workspace --locked "${cargo_test_args[@]}"
 run_stage "pytest tests/compat (official openai and axonflow SDKs)" run_compat
 run_stage "node --test tests/node (official openai Node SDK)" run_node_tests
+run_stage "observability: Compose bundle and dashboard queries in Prometheus" run_observability

@@ -203,6 +203,8 @@ async fn serve_mock() {
     // The body is read whole, as a provider would, before the answer.
     let app = Router::new()
         .route("/v1/chat/completions", post(mock_answer))
+        // An OTLP/HTTP trace receiver that accepts and forgets, for the traced bench.
+        .route("/v1/traces", post(|_body: Bytes| async { "" }))
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

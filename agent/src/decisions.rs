@@ -23,6 +23,9 @@ pub const MAX_RECORDED_MATCHES: usize = 100;
 /// policy, tenant, client, mode and cost. Never text.
 fn describe_span(span: &tracing::Span, record: &AuditRecord) {
     use axonflow_platform::telemetry::set_attribute;
+    if span.is_none() {
+        return;
+    }
     let mode = match record.source {
         AuditSource::OpenAiGateway => "openai",
         AuditSource::PreCheck | AuditSource::LlmCall => "gateway",

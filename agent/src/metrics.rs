@@ -146,7 +146,7 @@ pub async fn observe(request: axum::extract::Request, next: axum::middleware::Ne
         .and_then(|v| v.to_str().ok())
         .and_then(axonflow_platform::trace::TraceId::from_traceparent)
         .is_some();
-    if !has_parent {
+    if !has_parent && !span.is_none() {
         if let Some(own) = axonflow_platform::telemetry::traceparent_of(&span)
             .and_then(|value| axum::http::HeaderValue::from_str(&value).ok())
         {

@@ -624,7 +624,11 @@ async fn forward_with_key(
     let url = format!("{}/chat/completions", state.config().openai_base_url);
     let timeout = state.config().upstream_timeout;
     let started = Instant::now();
-    let span = provider_span(ProviderKind::OpenAi, model);
+    let span = if axonflow_platform::telemetry::exporting() {
+        provider_span(ProviderKind::OpenAi, model)
+    } else {
+        tracing::Span::none()
+    };
     let mut builder = state
         .http()
         .post(&url)
@@ -1303,7 +1307,11 @@ async fn open_stream(
         .get("model")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let span = provider_span(ProviderKind::OpenAi, model);
+    let span = if axonflow_platform::telemetry::exporting() {
+        provider_span(ProviderKind::OpenAi, model)
+    } else {
+        tracing::Span::none()
+    };
     let mut builder = state
         .http()
         .post(&url)

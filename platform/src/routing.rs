@@ -233,15 +233,19 @@ pub fn router(
     max_response_bytes: usize,
     breaker: &crate::config::BreakerConfig,
 ) -> axonflow_providers::route::Router {
-    axonflow_providers::route::Router::new(
+    let router = axonflow_providers::route::Router::new(
         http,
         axonflow_providers::route::RouterSettings {
             max_response_bytes,
             ..axonflow_providers::route::RouterSettings::default()
         },
         axonflow_providers::breaker::Breakers::new(breaker.failures, breaker.open_for),
-    )
-    .with_trace_context(crate::telemetry::traceparent_of)
+    );
+    if crate::telemetry::exporting() {
+        router.with_trace_context(crate::telemetry::traceparent_of)
+    } else {
+        router
+    }
 }
 
 /// One target's breaker state as `GET /api/v1/providers/status` shows it.

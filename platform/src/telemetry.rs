@@ -68,6 +68,14 @@ pub struct OtelConfig {
 /// Spans exported in one request at most.
 const MAX_BATCH: usize = 512;
 
+/// Whether spans are exported: without export no span is made at all (a request pays nothing).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process exports spans.
+pub fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What `init` set up; `shutdown` exports what is queued before the process exits.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
@@ -147,6 +155,7 @@ pub fn init(
         .with(otel_layer)
         .try_init()
         .map_err(|e| format!("logging is already initialised: {e}"))?;
+    EXPORTING.store(provider.is_some(), std::sync::atomic::Ordering::Relaxed);
     Ok(Telemetry { provider })
 }
 
@@ -294,6 +303,9 @@ fn remote_parent(traceparent: &str) -> Option<Context> {
 /// The SERVER span of one deciding request, a child of the caller's span when its `traceparent`
 /// is valid.
 pub fn server_span(method: &str, route: &str, traceparent: Option<&str>) -> tracing::Span {
+    if !exporting() {
+        return tracing::Span::none();
+    }
     let make = || {
         tracing::info_span!(
             target: "axonflow",
@@ -319,11 +331,17 @@ pub fn server_span(method: &str, route: &str, traceparent: Option<&str>) -> trac
 
 /// A CLIENT span of a call to another service or provider, under the current span.
 pub fn client_span(name: &str) -> tracing::Span {
+    if !exporting() {
+        return tracing::Span::none();
+    }
     tracing::info_span!(target: "axonflow", "client", otel.name = %name, otel.kind = "client")
 }
 
 /// An INTERNAL span (policy evaluation, audit write) under the current span.
 pub fn internal_span(name: &'static str) -> tracing::Span {
+    if !exporting() {
+        return tracing::Span::none();
+    }
     tracing::info_span!(target: "axonflow", "internal", otel.name = name)
 }
 

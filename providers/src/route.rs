@@ -603,7 +603,12 @@ impl Router {
         timeout: Duration,
         streaming: bool,
     ) -> (Attempt, AttemptResult) {
-        let span = provider_span(target.kind, target.model());
+        // Without trace export no span is made.
+        let span = if self.trace_context.is_some() {
+            provider_span(target.kind, target.model())
+        } else {
+            tracing::Span::none()
+        };
         let (attempt, result) = tracing::Instrument::instrument(
             self.send_in_span(target, request, timeout, streaming),
             span.clone(),
