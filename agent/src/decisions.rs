@@ -215,17 +215,22 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
     }
     let mut record = record;
     limit_matches(&mut record.metadata);
-    if let Some(metrics) = axonflow_platform::metrics::metrics() {
-        metrics.record_decision(&record);
-    }
     describe_span(&tracing::Span::current(), &record);
+    let metrics = axonflow_platform::metrics::metrics();
+    let decided = metrics.map(|_| axonflow_platform::metrics::Decided::of(&record));
     let audit = state.audit().clone();
     let write = tracing::Instrument::instrument(
         async move { audit.record(record).await },
         axonflow_platform::telemetry::internal_span("axonflow.audit.write"),
     );
     match tokio::spawn(write).await {
-        Ok(Ok(_)) => Ok(decision_id),
+        Ok(Ok(_)) => {
+            // Counted once its record is kept.
+            if let (Some(metrics), Some(decided)) = (metrics, decided) {
+                metrics.record_decision(&decided);
+            }
+            Ok(decision_id)
+        }
         Ok(Err(error)) => {
             tracing::error!(%decision_id, verdict, error = %error, "audit record lost: neither Postgres nor the journal took it");
             Err(ApiError::Unavailable)

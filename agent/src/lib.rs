@@ -166,11 +166,12 @@ pub fn app(state: AppState) -> Router {
             auth::resolve_caller,
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Inside the in-flight limit: a request it sheds is neither timed nor traced.
+        .layer(axum::middleware::from_fn(metrics::observe))
         .layer(axum::middleware::from_fn_with_state(
             state.in_flight().clone(),
             axonflow_platform::http::inflight::limit_in_flight,
         ))
-        .layer(axum::middleware::from_fn(metrics::observe))
         .with_state(state)
 }
 

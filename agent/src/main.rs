@@ -68,7 +68,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let result = axonflow_agent::run(config).await;
-    telemetry.shutdown();
+    telemetry.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -624,19 +624,7 @@ async fn forward_with_key(
     let url = format!("{}/chat/completions", state.config().openai_base_url);
     let timeout = state.config().upstream_timeout;
     let started = Instant::now();
-    let span = if axonflow_platform::telemetry::exporting() {
-        provider_span(ProviderKind::OpenAi, model)
-    } else {
-        tracing::Span::none()
-    };
-    let mut builder = state
-        .http()
-        .post(&url)
-        .bearer_auth(&key.0)
-        .header(header::CONTENT_TYPE, "application/json");
-    if let Some(traceparent) = axonflow_platform::telemetry::traceparent_of(&span) {
-        builder = builder.header("traceparent", traceparent);
-    }
+    let (builder, span) = keyed_request(state, &url, &key, model);
     drop(key);
     let max_response_bytes = state.config().max_response_bytes;
     let call = async {
@@ -1009,7 +997,8 @@ async fn decide_and_forward(
 
     let body = redacted_body.unwrap_or_else(|| request.body.clone());
     let (mut response, outcome) = if request.stream {
-        match open_stream(&state, key, targets, &body, started).await {
+        let opening = Instant::now();
+        match open_stream(&state, key, targets, &body, started, &stored_model).await {
             Opened::Failed(response, outcome) => (response, outcome),
             Opened::Stream {
                 upstream,
@@ -1040,6 +1029,10 @@ async fn decide_and_forward(
                     slot,
                 };
                 let mut response = stream::respond(call, upstream);
+                // Until the stream's headers, the provider's time is the time to open it.
+                response
+                    .extensions_mut()
+                    .insert(axonflow_platform::metrics::UpstreamTime(opening.elapsed()));
                 set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
                 if routed {
                     set_header(&mut response, PROVIDER_HEADER, &provider);
@@ -1050,7 +1043,7 @@ async fn decide_and_forward(
     } else {
         match key {
             Some(key) => {
-                forward_with_key(&state, key, body, decision_id, &tenant, &request.model).await
+                forward_with_key(&state, key, body, decision_id, &tenant, &stored_model).await
             }
             None => forward_routed(&state, targets, &body, decision_id, &tenant).await,
         }
@@ -1226,6 +1219,30 @@ async fn forward_routed(
     (response, outcome)
 }
 
+/// A request to OpenAI with the caller's key, and its CLIENT span (none without trace export),
+/// whose `traceparent` it carries.
+fn keyed_request(
+    state: &AppState,
+    url: &str,
+    key: &ProviderKey,
+    model: &str,
+) -> (reqwest::RequestBuilder, tracing::Span) {
+    let span = if axonflow_platform::telemetry::exporting() {
+        provider_span(ProviderKind::OpenAi, model)
+    } else {
+        tracing::Span::none()
+    };
+    let mut builder = state
+        .http()
+        .post(url)
+        .bearer_auth(&key.0)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(traceparent) = axonflow_platform::telemetry::traceparent_of(&span) {
+        builder = builder.header("traceparent", traceparent);
+    }
+    (builder, span)
+}
+
 /// A streamed call's upstream, opened (2xx headers received) or not.
 enum Opened {
     Stream {
@@ -1249,6 +1266,8 @@ async fn open_stream(
     targets: Vec<RouteTarget>,
     body: &Bytes,
     started: Instant,
+    // The model as it may be recorded (masked where a policy matched it).
+    model: &str,
 ) -> Opened {
     let failed = |error: OpenAiError, label: &'static str, outcome: Outcome| {
         let outcome = Outcome {
@@ -1303,23 +1322,7 @@ async fn open_stream(
         return failed(OpenAiError::Internal, "internal", Outcome::direct());
     };
     let url = format!("{}/chat/completions", state.config().openai_base_url);
-    let model = request
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let span = if axonflow_platform::telemetry::exporting() {
-        provider_span(ProviderKind::OpenAi, model)
-    } else {
-        tracing::Span::none()
-    };
-    let mut builder = state
-        .http()
-        .post(&url)
-        .bearer_auth(&key.0)
-        .header(header::CONTENT_TYPE, "application/json");
-    if let Some(traceparent) = axonflow_platform::telemetry::traceparent_of(&span) {
-        builder = builder.header("traceparent", traceparent);
-    }
+    let (builder, span) = keyed_request(state, &url, &key, model);
     // Only the response headers are timed: the stream itself is watched for silence.
     let sent = tracing::Instrument::instrument(
         tokio::time::timeout(timeout, builder.body(upstream_body).send()),

@@ -94,6 +94,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// Each internal call (an agent's Proxy Mode call or forwarded route) is a SERVER span continuing
 /// the agent's trace.
 async fn traced(request: Request, next: Next) -> Response {
+    if request.uri().path() == PING_PATH {
+        return next.run(request).await;
+    }
     let span = axonflow_platform::telemetry::server_span(
         request.method().as_str(),
         request.uri().path(),
@@ -102,7 +105,13 @@ async fn traced(request: Request, next: Next) -> Response {
             .get("traceparent")
             .and_then(|v| v.to_str().ok()),
     );
-    tracing::Instrument::instrument(next.run(request), span).await
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    axonflow_platform::telemetry::set_attribute(
+        &span,
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    );
+    response
 }
 
 async fn not_found(request: Request) -> Response {
@@ -225,11 +234,12 @@ pub fn app(state: AppState) -> Router {
         .route(FORWARD_PATH, post(forward::forward))
         .route(PROXY_PATH, post(proxy::proxy))
         .layer(axum::Extension(forward::ApiRouter(api.clone())))
+        // Inside the signature check: only signed calls make spans.
+        .layer(axum::middleware::from_fn(traced))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             signature::require_signature::<AppState>,
         ))
-        .layer(axum::middleware::from_fn(traced))
         .with_state(state.clone());
     // One limit over everything, internal calls included: a flood of unsigned bodies is bounded too.
     api.merge(internal)

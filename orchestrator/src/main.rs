@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
         }
     };
     let result = axonflow_orchestrator::run(config).await;
-    telemetry.shutdown();
+    telemetry.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

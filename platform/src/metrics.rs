@@ -6,7 +6,8 @@
 //! every decision is counted once whatever its endpoint.
 //!
 //! Label values that come from users are bounded: at most `MAX_TENANTS` tenants, `MAX_MODELS`
-//! models and `MAX_POLICIES` policy ids get their own series; the rest are reported as `other`.
+//! models, `MAX_PROVIDERS` providers and `MAX_POLICIES` policy ids get their own series; the rest
+//! are reported as `other`.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
@@ -26,6 +27,8 @@ pub const MAX_TENANTS: usize = 100;
 pub const MAX_MODELS: usize = 200;
 /// Policy ids with their own label value.
 pub const MAX_POLICIES: usize = 500;
+/// Providers with their own label value (an llm-call audit declares its own).
+pub const MAX_PROVIDERS: usize = 50;
 const OTHER: &str = "other";
 
 /// Request-time buckets, in seconds: from 100 µs to 60 s.
@@ -74,6 +77,36 @@ impl Capped {
 #[derive(Debug, Clone, Copy)]
 pub struct UpstreamTime(pub Duration);
 
+/// What the metrics count of one decision, taken from its audit row before the row is written.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    endpoint: &'static str,
+    verdict: &'static str,
+    tenant: String,
+    provider: String,
+    model: String,
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    cost_usd: f64,
+    policies: Vec<(String, String)>,
+}
+
+impl Decided {
+    pub fn of(record: &AuditRecord) -> Decided {
+        Decided {
+            endpoint: endpoint_of(record.source),
+            verdict: record.verdict.as_str(),
+            tenant: record.tenant_id.clone(),
+            provider: record.provider.clone(),
+            model: record.model.clone(),
+            prompt_tokens: record.prompt_tokens,
+            completion_tokens: record.completion_tokens,
+            cost_usd: record.estimated_cost_usd,
+            policies: matched_policies(&record.metadata),
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     decisions: IntCounterVec,
@@ -87,6 +120,7 @@ pub struct Metrics {
     tenants: Capped,
     models: Capped,
     policies: Capped,
+    providers: Capped,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -167,6 +201,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         tenants: Capped::new(MAX_TENANTS),
         models: Capped::new(MAX_MODELS),
         policies: Capped::new(MAX_POLICIES),
+        providers: Capped::new(MAX_PROVIDERS),
     })
 }
 
@@ -252,33 +287,29 @@ fn matched_policies(metadata: &Value) -> Vec<(String, String)> {
 }
 
 impl Metrics {
-    /// Counts one decision from its audit row.
-    pub fn record_decision(&self, record: &AuditRecord) {
-        let tenant = self.tenants.value(&record.tenant_id);
-        let endpoint = endpoint_of(record.source);
+    /// Counts one decision, from what `Decided::of` took of its audit row.
+    pub fn record_decision(&self, decided: &Decided) {
+        let tenant = self.tenants.value(&decided.tenant);
         self.decisions
-            .with_label_values(&[endpoint, record.verdict.as_str(), tenant])
+            .with_label_values(&[decided.endpoint, decided.verdict, tenant])
             .inc();
-        for (policy_id, action) in matched_policies(&record.metadata) {
+        for (policy_id, action) in &decided.policies {
             self.policy_matches
-                .with_label_values(&[self.policies.value(&policy_id), &action])
+                .with_label_values(&[self.policies.value(policy_id), action])
                 .inc();
         }
-        if record.prompt_tokens == 0
-            && record.completion_tokens == 0
-            && record.estimated_cost_usd == 0.0
-        {
+        if decided.prompt_tokens == 0 && decided.completion_tokens == 0 && decided.cost_usd == 0.0 {
             return;
         }
-        let provider = if record.provider.is_empty() {
+        let provider = if decided.provider.is_empty() {
             "unknown"
         } else {
-            record.provider.as_str()
+            self.providers.value(&decided.provider)
         };
-        let model = self.models.value(&record.model);
+        let model = self.models.value(&decided.model);
         for (direction, tokens) in [
-            ("input", record.prompt_tokens),
-            ("output", record.completion_tokens),
+            ("input", decided.prompt_tokens),
+            ("output", decided.completion_tokens),
         ] {
             if tokens > 0 {
                 self.tokens
@@ -286,10 +317,10 @@ impl Metrics {
                     .inc_by(u64::from(tokens));
             }
         }
-        if record.estimated_cost_usd.is_finite() && record.estimated_cost_usd > 0.0 {
+        if decided.cost_usd.is_finite() && decided.cost_usd > 0.0 {
             self.cost
                 .with_label_values(&[provider, model, tenant])
-                .inc_by(record.estimated_cost_usd);
+                .inc_by(decided.cost_usd);
         }
     }
 

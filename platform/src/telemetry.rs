@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer as _};
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// How spans leave: the OTLP protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,14 +79,23 @@ pub fn exporting() -> bool {
 /// What `init` set up; `shutdown` exports what is queued before the process exits.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    export: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Telemetry {
-    /// Exports the spans still queued (bounded wait) and stops the exporter.
-    pub fn shutdown(&self) {
+    /// Exports the spans still queued and stops the exporter, waiting at most 3 s.
+    pub async fn shutdown(self) {
         if let Some(provider) = &self.provider {
             if let Err(error) = provider.shutdown_with_timeout(Duration::from_secs(3)) {
                 tracing::debug!(%error, "trace exporter shut down with an error");
+            }
+        }
+        if let Some(export) = self.export {
+            if tokio::time::timeout(Duration::from_secs(3), export)
+                .await
+                .is_err()
+            {
+                tracing::warn!("queued spans were not all exported before exit");
             }
         }
     }
@@ -121,14 +130,8 @@ pub fn init(
     } else {
         filter
     };
-    let mut filter = EnvFilter::try_new(filter)
+    let filter = EnvFilter::try_new(filter)
         .map_err(|e| format!("RUST_LOG={filter:?} is not a valid filter: {e}"))?;
-    if otel.is_some() {
-        // The services' spans are made at `info`: exported whatever the log level asks.
-        if let Ok(directive) = "axonflow=info".parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(true)
         .with_ansi(false);
@@ -137,17 +140,24 @@ pub fn init(
     } else {
         fmt.boxed()
     };
-    let provider = otel
-        .map(|otel| tracer_provider(otel, service_name))
-        .transpose()?;
+    let (provider, export) = match otel {
+        Some(otel) => {
+            let (provider, export) = tracer_provider(otel, service_name)?;
+            (Some(provider), Some(export))
+        }
+        None => (None, None),
+    };
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("axonflow"))
             .with_location(false)
             .with_threads(false)
             .with_target(false)
-            // Log events never become span events: spans carry only what is set on them.
-            .with_counting_event_filter(tracing_subscriber::filter::filter_fn(|_| false))
+            // Only the services' own spans (target `axonflow`); log events never become span
+            // events: spans carry only what is set on them.
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.is_span() && meta.target() == "axonflow"
+            }))
     });
     tracing_subscriber::registry()
         .with(filter)
@@ -156,7 +166,7 @@ pub fn init(
         .try_init()
         .map_err(|e| format!("logging is already initialised: {e}"))?;
     EXPORTING.store(provider.is_some(), std::sync::atomic::Ordering::Relaxed);
-    Ok(Telemetry { provider })
+    Ok(Telemetry { provider, export })
 }
 
 fn sampler(choice: SamplerChoice) -> Sampler {
@@ -172,7 +182,10 @@ fn sampler(choice: SamplerChoice) -> Sampler {
     }
 }
 
-fn tracer_provider(otel: &OtelConfig, service_name: &str) -> Result<SdkTracerProvider, String> {
+fn tracer_provider(
+    otel: &OtelConfig,
+    service_name: &str,
+) -> Result<(SdkTracerProvider, tokio::task::JoinHandle<()>), String> {
     let endpoint = otel.endpoint.trim_end_matches('/');
     let built = match otel.protocol {
         OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
@@ -196,13 +209,14 @@ fn tracer_provider(otel: &OtelConfig, service_name: &str) -> Result<SdkTracerPro
         )
         .build();
     exporter.set_resource(&resource);
-    let processor =
+    let (processor, export) =
         QueueProcessor::start(exporter, otel.max_queue_size.max(1), otel.schedule_delay);
-    Ok(SdkTracerProvider::builder()
+    let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
         .with_sampler(sampler(otel.sampler))
         .with_resource(resource)
-        .build())
+        .build();
+    Ok((provider, export))
 }
 
 fn dropped(n: usize) {
@@ -219,9 +233,13 @@ struct QueueProcessor {
 }
 
 impl QueueProcessor {
-    fn start<E: SpanExporter + 'static>(exporter: E, capacity: usize, delay: Duration) -> Self {
+    fn start<E: SpanExporter + 'static>(
+        exporter: E,
+        capacity: usize,
+        delay: Duration,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<SpanData>(capacity);
-        tokio::spawn(async move {
+        let export = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             loop {
                 let Some(first) = rx.recv().await else {
@@ -244,9 +262,12 @@ impl QueueProcessor {
         });
         // Touch the counter so that it is exposed (at 0) whenever export is on.
         dropped(0);
-        QueueProcessor {
-            queue: Mutex::new(Some(tx)),
-        }
+        (
+            QueueProcessor {
+                queue: Mutex::new(Some(tx)),
+            },
+            export,
+        )
     }
 }
 

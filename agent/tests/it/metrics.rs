@@ -66,7 +66,8 @@ async fn decisions_matches_durations_tokens_and_cost_are_counted() {
         text.contains("axonflow_otel_spans_dropped_total 0"),
         "{text}"
     );
-    // Overhead is request time minus the provider's: never more than the request time.
+    // Overhead is request time minus the provider's: the allowed call waited on the mock, so the
+    // overhead's sum is below the requests' time.
     let total = sample(
         &text,
         r#"axonflow_request_duration_seconds_sum{endpoint="openai"}"#,
@@ -77,7 +78,7 @@ async fn decisions_matches_durations_tokens_and_cost_are_counted() {
         r#"axonflow_gateway_overhead_seconds_sum{endpoint="openai"}"#,
     )
     .expect("sum");
-    assert!(overhead <= total, "{overhead} > {total}");
+    assert!(overhead < total, "{overhead} >= {total}");
     // No prompt text in the metrics.
     assert!(!text.contains("6789") && !text.contains("2+2"));
 }

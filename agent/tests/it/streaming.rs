@@ -54,14 +54,19 @@ impl Streamed {
     }
 }
 
-async fn stream(agent: &Agent, body: Value) -> Streamed {
-    let response = client()
+/// `POST /v1/chat/completions` with the provider key.
+async fn send(agent: &Agent, body: &Value) -> reqwest::Response {
+    client()
         .post(agent.url("/v1/chat/completions"))
         .header("x-provider-key", PROVIDER_KEY)
-        .json(&body)
+        .json(body)
         .send()
         .await
-        .expect("agent answers");
+        .expect("agent answers")
+}
+
+async fn stream(agent: &Agent, body: Value) -> Streamed {
+    let response = send(agent, &body).await;
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
@@ -380,13 +385,7 @@ async fn broken_silent_and_abandoned_streams_are_each_audited_once() {
         json!([{"stream": {"chunks": slow, "delay_ms": 100}}]),
     )
     .await;
-    let mut response = client()
-        .post(agent.url("/v1/chat/completions"))
-        .header("x-provider-key", PROVIDER_KEY)
-        .json(&ask("hi"))
-        .send()
-        .await
-        .expect("answers");
+    let mut response = send(&agent, &ask("hi")).await;
     let decision_id = response
         .headers()
         .get("x-axonflow-decision-id")
@@ -408,13 +407,7 @@ async fn broken_silent_and_abandoned_streams_are_each_audited_once() {
         json!([{"status": 429, "body": refusal.to_string()}]),
     )
     .await;
-    let response = client()
-        .post(agent.url("/v1/chat/completions"))
-        .header("x-provider-key", PROVIDER_KEY)
-        .json(&ask("hi"))
-        .send()
-        .await
-        .expect("answers");
+    let response = send(&agent, &ask("hi")).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body, refusal);
@@ -439,13 +432,8 @@ async fn non_streamed_answers_go_through_output_policies_too() {
         json!([{"status": 200, "body": answer.to_string()}]),
     )
     .await;
-    let response = client()
-        .post(enforce.url("/v1/chat/completions"))
-        .header("x-provider-key", PROVIDER_KEY)
-        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .expect("answers");
+    let plain = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let response = send(&enforce, &plain).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
     assert_eq!(
@@ -459,13 +447,7 @@ async fn non_streamed_answers_go_through_output_policies_too() {
         json!([{"status": 200, "body": answer.to_string()}]),
     )
     .await;
-    let response = client()
-        .post(blocking.url("/v1/chat/completions"))
-        .header("x-provider-key", PROVIDER_KEY)
-        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .expect("answers");
+    let response = send(&blocking, &plain).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let decision_id = response
         .headers()

@@ -188,11 +188,8 @@ async fn deciding_requests_are_traced_without_any_text() {
         .await
         .expect("answers");
     assert_eq!(proxied.status(), 200);
-    let proxy_trace = proxied
-        .headers()
-        .get("x-axonflow-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let proxied: serde_json::Value = proxied.json().await.expect("json");
+    let proxy_trace = proxied["metadata"]["trace_id"].as_str().map(str::to_owned);
 
     let seen = wait_for(&receiver, |seen| {
         seen.iter()
@@ -317,9 +314,8 @@ async fn deciding_requests_are_traced_without_any_text() {
         .get(&hex(&orchestrator_server.parent_span_id))
         .expect("the orchestrator's parent was exported by the agent");
     assert_eq!(hop.kind, 3, "CLIENT");
-    if let Some(trace) = proxy_trace {
-        assert_eq!(hex(&orchestrator_server.trace_id), trace);
-    }
+    let proxy_trace = proxy_trace.expect("Proxy Mode answers its trace id in metadata");
+    assert_eq!(hex(&orchestrator_server.trace_id), proxy_trace);
     assert!(seen.iter().all(|s| !s.service.is_empty()));
     // No text of any request or answer, and no key, in what was exported.
     let everything: Vec<u8> = receiver
