@@ -1,8 +1,13 @@
 //! The admin API (`/api/v1/admin/*`), used by the terminal portal: clients (create, list, read,
-//! change, rotate the secret, delete), the admin audit log and a cross-tenant audit tail. Bearer
-//! `ADMIN_API_KEY`; without a configured key the whole API answers 404. Every change is written to
-//! `admin_audit_log` in the same transaction as the change itself. A client secret is shown exactly
-//! once, in the answer that created it (create, rotate); only its argon2id hash is stored.
+//! change, rotate the secret, delete), the admin audit log and the audit trail across tenants;
+//! tenants with their policies and overrides (`tenants.rs`); the audit tail and decision
+//! statistics (`activity.rs`). Bearer `ADMIN_API_KEY`; without a configured key the whole API
+//! answers 404. Every change is written to `admin_audit_log` in the same transaction as the change
+//! itself. A client secret is shown exactly once, in the answer that created it (create, rotate);
+//! only its argon2id hash is stored.
+
+mod activity;
+mod tenants;
 
 use std::collections::HashMap;
 
@@ -10,7 +15,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
@@ -63,6 +68,28 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/admin/audit/maintenance",
             post(maintain_audit).fallback(not_allowed),
+        )
+        .route(
+            "/api/v1/admin/audit/tail",
+            get(activity::tail).fallback(not_allowed),
+        )
+        .route(
+            "/api/v1/admin/stats",
+            get(activity::stats).fallback(not_allowed),
+        )
+        .route(
+            "/api/v1/admin/tenants",
+            get(tenants::list).fallback(not_allowed),
+        )
+        .route(
+            "/api/v1/admin/tenants/{tenant_id}/policies",
+            get(tenants::policies).fallback(not_allowed),
+        )
+        .route(
+            "/api/v1/admin/tenants/{tenant_id}/policies/{policy_id}/override",
+            put(tenants::set_override)
+                .delete(tenants::clear_override)
+                .fallback(not_allowed),
         )
 }
 

@@ -5,7 +5,9 @@
 //! interval. A tenant sees the catalogue and its own policies, never another tenant's.
 //!
 //! Weakening a system policy needs admin rights, and every change leaves a record served at
-//! `/{id}/versions` (`governance.rs`); submitted policies are checked in `validate.rs`.
+//! `/{id}/versions` (`governance.rs`); submitted policies are checked in `validate.rs`. The admin
+//! API's tenant view (`admin/tenants.rs`) reads and changes a tenant's policies through the same
+//! functions (`tenant_policies`, `set_override`, `clear_override`).
 
 mod governance;
 mod validate;
@@ -236,6 +238,33 @@ pub async fn get(
     Ok(Json(policy_json(&policy, applied, false)).into_response())
 }
 
+/// Every policy `tenant_id` sees (the system catalogue, then its own), each system policy with the
+/// tenant's override in force: what `/effective` serves, and the admin API's view of a tenant.
+pub async fn tenant_policies(
+    state: &AppState,
+    tenant_id: &str,
+) -> Result<Vec<(StoredPolicy, Option<StoredOverride>)>, DbError> {
+    let mut overrides = overrides_by_policy(state, tenant_id).await?;
+    Ok(db::list_policies(state.pool(), tenant_id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let applied = if p.is_system() {
+                overrides.remove(&p.policy_id)
+            } else {
+                None
+            };
+            (p, applied)
+        })
+        .collect())
+}
+
+/// A policy as it applies to the tenant: the override (when there is one) applied to `action` and
+/// `enabled`, and shown with its reason.
+pub fn effective_json(policy: &StoredPolicy, applied: Option<&StoredOverride>) -> Value {
+    policy_json(policy, applied, true)
+}
+
 /// `GET /api/v1/static-policies/effective`: what this tenant's evaluation runs, overrides applied.
 pub async fn effective(
     State(state): State<AppState>,
@@ -244,21 +273,19 @@ pub async fn effective(
 ) -> Result<Response, ApiError> {
     let include_disabled = bool_param(&params, "include_disabled")?.unwrap_or(false);
     let include_overridden = bool_param(&params, "include_overridden")?.unwrap_or(true);
-    let overrides = overrides_by_policy(&state, &caller.tenant_id).await?;
-    let policies: Vec<Value> = db::list_policies(state.pool(), &caller.tenant_id)
+    let policies: Vec<Value> = tenant_policies(&state, &caller.tenant_id)
         .await?
         .iter()
-        .filter(|p| {
+        .filter(|(p, _)| {
             params
                 .get("category")
                 .is_none_or(|c| c.is_empty() || &p.category == c)
         })
-        .filter_map(|p| {
-            let applied = overrides.get(&p.policy_id).filter(|_| p.is_system());
+        .filter_map(|(p, applied)| {
             if applied.is_some() && !include_overridden {
                 return None;
             }
-            let json = policy_json(p, applied, true);
+            let json = effective_json(p, applied.as_ref());
             let enabled = json["enabled"].as_bool().unwrap_or(false);
             (enabled || include_disabled).then_some(json)
         })
@@ -540,7 +567,25 @@ pub async fn create_override(
     Path(key): Path<String>,
     ApiJson(request): ApiJson<OverrideRequest>,
 ) -> Result<Response, ApiError> {
-    let policy = find(&state, &caller, &key).await?;
+    let (policy, stored) = set_override(&state, &caller, &key, request).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(db::override_state(&stored, &policy.action)),
+    )
+        .into_response())
+}
+
+/// Sets (or replaces) `caller`'s tenant's override of the system policy `key` (UUID or policy id):
+/// validated (422 listing every problem, `override_reason` required), refused (403) when it weakens
+/// the policy without admin rights, stored with its change record in one transaction, and applied
+/// at once on this agent. Returns the policy and the stored override.
+pub async fn set_override(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    request: OverrideRequest,
+) -> Result<(StoredPolicy, StoredOverride), ApiError> {
+    let policy = find(state, caller, key).await?;
     let mut problems = Problems(Vec::new());
     if !policy.is_system() {
         problems.add(
@@ -585,17 +630,17 @@ pub async fn create_override(
     let action_override = request
         .action_override
         .map(|a| a.trim().to_ascii_lowercase());
-    let existing = overrides_by_policy(&state, &caller.tenant_id)
+    let existing = overrides_by_policy(state, &caller.tenant_id)
         .await?
         .remove(&policy.policy_id);
     check_weakening(
-        &caller,
+        caller,
         &policy,
         existing.as_ref(),
         (action_override.as_deref(), request.enabled_override),
     )?;
     let record = change(
-        &caller,
+        caller,
         &policy.policy_id,
         ChangeType::OverrideSet,
         Some(reason.clone()),
@@ -626,11 +671,7 @@ pub async fn create_override(
         .changed(state.pool(), &caller.tenant_id)
         .await;
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, actor = %caller.actor, action = ?stored.action_override, enabled = ?stored.enabled_override, "override set");
-    Ok((
-        StatusCode::CREATED,
-        Json(db::override_state(&stored, &policy.action)),
-    )
-        .into_response())
+    Ok((policy, stored))
 }
 
 /// `DELETE /api/v1/static-policies/{id}/override`: the system policy applies as shipped again.
@@ -641,15 +682,28 @@ pub async fn delete_override(
     Path(key): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let policy = find(&state, &caller, &key).await?;
-    let reason = checked_reason(params.get("reason").cloned())?;
-    let existing = overrides_by_policy(&state, &caller.tenant_id)
+    clear_override(&state, &caller, &key, params.get("reason").cloned()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Clears `caller`'s tenant's override of the policy `key` (UUID or policy id), recording `reason`
+/// with the change in one transaction and applying it at once on this agent. 404 when the policy
+/// or the override does not exist. Returns the policy.
+pub async fn clear_override(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    reason: Option<String>,
+) -> Result<StoredPolicy, ApiError> {
+    let policy = find(state, caller, key).await?;
+    let reason = checked_reason(reason)?;
+    let existing = overrides_by_policy(state, &caller.tenant_id)
         .await?
         .remove(&policy.policy_id);
     // Back to the policy as shipped: no weakening of it, but perhaps of a stricter override.
-    check_weakening(&caller, &policy, existing.as_ref(), (None, None))?;
+    check_weakening(caller, &policy, existing.as_ref(), (None, None))?;
     let record = change(
-        &caller,
+        caller,
         &policy.policy_id,
         ChangeType::OverrideClear,
         reason,
@@ -657,7 +711,10 @@ pub async fn delete_override(
     );
     if !db::delete_override(state.pool(), &record).await? {
         return Err(ApiError::ResourceNotFound {
-            message: format!("your tenant has no override of {}", policy.policy_id),
+            message: format!(
+                "tenant {:?} has no override of {}",
+                caller.tenant_id, policy.policy_id
+            ),
         });
     }
     state
@@ -665,7 +722,7 @@ pub async fn delete_override(
         .changed(state.pool(), &caller.tenant_id)
         .await;
     tracing::info!(policy_id = %policy.policy_id, tenant_id = %caller.tenant_id, actor = %caller.actor, "override cleared");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(policy)
 }
 
 /// `GET /api/v1/static-policies/{id}/versions`: the tenant's recorded changes of one policy, newest

@@ -4,6 +4,7 @@
 
 mod audit_rows;
 mod audit_search;
+mod audit_stats;
 mod budgets;
 mod clients;
 #[macro_use]
@@ -13,12 +14,14 @@ mod gateway;
 mod policies;
 mod policy_changes;
 mod providers;
+mod tenants;
 
 pub use audit_rows::{
     audit_chain_page, audit_partitions, audit_row_size, drop_expired_audit_partitions,
     ensure_audit_partitions, insert_audit_lines, now, unchained_audit_rows, ChainCursor,
 };
-pub use audit_search::{search_audits, AuditQuery, StoredAudit};
+pub use audit_search::{audit_tail, search_audits, AuditQuery, StoredAudit};
+pub use audit_stats::{decisions_per_minute, top_matched_policies, MinuteCounts};
 pub use budgets::{
     delete_budget, find_budget, insert_budget, list_budget_alerts, list_budgets,
     record_budget_alert, spent_usd, update_budget, usage_breakdown, usage_records, usage_totals,
@@ -51,6 +54,7 @@ pub use providers::{
     all_sealed_keys, delete_provider, find_provider, insert_provider, list_providers, reseal_key,
     set_provider_health, update_provider, SealedKey, StoredProvider,
 };
+pub use tenants::{list_tenants, TenantSummary};
 
 use std::time::Duration;
 

@@ -1,7 +1,9 @@
 //! Audit reads: one tenant's rows of `llm_call_audits` (OpenAI-endpoint calls, pre-checks,
-//! decisions, check-inputs and llm-call audits), filtered and paged, newest first.
+//! decisions, check-inputs and llm-call audits), filtered and paged, newest first; and the tail of
+//! the rows across tenants, in the order of their ids.
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -101,27 +103,61 @@ pub async fn search_audits(
         .await?;
     let entries = rows
         .iter()
-        .map(|row| {
-            Ok(StoredAudit {
-                decision_id: row.try_get("id")?,
-                source: row.try_get("source")?,
-                client_id: row.try_get("client_id")?,
-                tenant_id: row.try_get("tenant_id")?,
-                org_id: row.try_get("org_id")?,
-                provider: row.try_get("provider")?,
-                model: row.try_get("model")?,
-                verdict: row.try_get("verdict")?,
-                prompt_tokens: row.try_get("prompt_tokens")?,
-                completion_tokens: row.try_get("completion_tokens")?,
-                total_tokens: row.try_get("total_tokens")?,
-                estimated_cost_usd: row.try_get("cost")?,
-                latency_ms: row.try_get("latency_ms")?,
-                http_status: row.try_get("http_status")?,
-                trace_id: row.try_get("trace_id")?,
-                metadata: row.try_get("metadata")?,
-                created_at: row.try_get("created_at")?,
-            })
-        })
+        .map(audit_from_row)
         .collect::<Result<_, sqlx::Error>>()?;
     Ok((entries, total))
+}
+
+fn audit_from_row(row: &PgRow) -> Result<StoredAudit, sqlx::Error> {
+    Ok(StoredAudit {
+        decision_id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        client_id: row.try_get("client_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        org_id: row.try_get("org_id")?,
+        provider: row.try_get("provider")?,
+        model: row.try_get("model")?,
+        verdict: row.try_get("verdict")?,
+        prompt_tokens: row.try_get("prompt_tokens")?,
+        completion_tokens: row.try_get("completion_tokens")?,
+        total_tokens: row.try_get("total_tokens")?,
+        estimated_cost_usd: row.try_get("cost")?,
+        latency_ms: row.try_get("latency_ms")?,
+        http_status: row.try_get("http_status")?,
+        trace_id: row.try_get("trace_id")?,
+        metadata: row.try_get("metadata")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// At most `limit` rows across tenants, oldest first: those whose id follows `after`, or without
+/// `after` the newest. Ids are UUID v7 (time-ordered), so this is a range scan of the id index.
+pub async fn audit_tail(
+    pool: &PgPool,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<StoredAudit>, DbError> {
+    let rows = match after {
+        Some(after) => {
+            let sql = [SELECT, "id > $1 ORDER BY id LIMIT $2"].concat();
+            sqlx::query(&sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            let sql = [
+                "SELECT * FROM (",
+                SELECT,
+                "TRUE ORDER BY id DESC LIMIT $1) AS newest ORDER BY id",
+            ]
+            .concat();
+            sqlx::query(&sql).bind(limit).fetch_all(pool).await?
+        }
+    };
+    Ok(rows
+        .iter()
+        .map(audit_from_row)
+        .collect::<Result<_, sqlx::Error>>()?)
 }
