@@ -1,0 +1,494 @@
+//! Dialogs drawn over a screen: the full help, `y/n` confirmations, the new-client form, the override
+//! reason and the one-time secret. A dialog takes every key while it is open.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::api::{NewClient, Request, SecretText};
+use crate::keys::{self, Binding, Hint};
+
+/// An open dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialog {
+    /// The full help: every key of the current screen and the global keys.
+    Help {
+        sections: Vec<(String, Vec<Hint>)>,
+    },
+    /// A question answered with `y` (the request is sent) or `n`/Esc.
+    Confirm {
+        question: String,
+        request: Request,
+    },
+    NewClient(NewClientForm),
+    /// The reason of an override (a field labelled `reason`).
+    OverrideReason(OverrideForm),
+    /// A secret shown once, in full, on one line.
+    Secret {
+        client_id: String,
+        secret: SecretText,
+    },
+}
+
+/// What a key did to a dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DialogOutcome {
+    Keep,
+    Close,
+    Submit(Request),
+    /// Copy this text to the clipboard (OSC 52).
+    Copy(SecretText),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DialogAction {
+    Close,
+    Confirm,
+    Submit,
+    NextField,
+    PreviousField,
+    DeleteChar,
+    Copy,
+}
+
+const HELP_KEYS: &[Binding<DialogAction>] = &[Binding {
+    keys: &[KeyCode::Esc, KeyCode::Char('?')],
+    label: "?/Esc",
+    help: "close",
+    action: DialogAction::Close,
+}];
+
+const CONFIRM_KEYS: &[Binding<DialogAction>] = &[
+    Binding {
+        keys: &[KeyCode::Char('y')],
+        label: "y",
+        help: "yes",
+        action: DialogAction::Confirm,
+    },
+    Binding {
+        keys: &[KeyCode::Char('n'), KeyCode::Esc],
+        label: "n/Esc",
+        help: "no",
+        action: DialogAction::Close,
+    },
+];
+
+const FORM_KEYS: &[Binding<DialogAction>] = &[
+    Binding {
+        keys: &[KeyCode::Tab, KeyCode::Down],
+        label: "Tab",
+        help: "next field",
+        action: DialogAction::NextField,
+    },
+    Binding {
+        keys: &[KeyCode::BackTab, KeyCode::Up],
+        label: "S-Tab",
+        help: "previous field",
+        action: DialogAction::PreviousField,
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "Enter",
+        help: "create",
+        action: DialogAction::Submit,
+    },
+    Binding {
+        keys: &[KeyCode::Backspace],
+        label: "Bksp",
+        help: "erase",
+        action: DialogAction::DeleteChar,
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        label: "Esc",
+        help: "cancel",
+        action: DialogAction::Close,
+    },
+];
+
+const REASON_KEYS: &[Binding<DialogAction>] = &[
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "Enter",
+        help: "submit",
+        action: DialogAction::Submit,
+    },
+    Binding {
+        keys: &[KeyCode::Backspace],
+        label: "Bksp",
+        help: "erase",
+        action: DialogAction::DeleteChar,
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        label: "Esc",
+        help: "cancel",
+        action: DialogAction::Close,
+    },
+];
+
+const SECRET_KEYS: &[Binding<DialogAction>] = &[
+    Binding {
+        keys: &[KeyCode::Char('c')],
+        label: "c",
+        help: "copy to clipboard",
+        action: DialogAction::Copy,
+    },
+    Binding {
+        keys: &[KeyCode::Esc, KeyCode::Enter],
+        label: "Esc/Enter",
+        help: "close",
+        action: DialogAction::Close,
+    },
+];
+
+/// The fields of the new-client form, in order.
+pub const NEW_CLIENT_FIELDS: [&str; 6] = [
+    "client_id",
+    "name",
+    "tenant_id",
+    "org_id",
+    "rate_limit_rpm",
+    "rate_limit_tpm",
+];
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewClientForm {
+    pub values: [String; 6],
+    pub focus: usize,
+    pub error: Option<String>,
+}
+
+impl NewClientForm {
+    /// The request the form describes, or what is wrong with it.
+    pub fn to_request(&self) -> Result<Request, String> {
+        let text = |field_idx: usize| self.values[field_idx].trim().to_owned();
+        let optional = |field_idx: usize| Some(text(field_idx)).filter(|value| !value.is_empty());
+        let limit = |field_idx: usize| -> Result<Option<i64>, String> {
+            match optional(field_idx) {
+                None => Ok(None),
+                Some(value) => value.parse::<i64>().map(Some).map_err(|_| {
+                    format!("{} must be a whole number", NEW_CLIENT_FIELDS[field_idx])
+                }),
+            }
+        };
+        if text(1).is_empty() {
+            return Err("name is required".to_owned());
+        }
+        if text(2).is_empty() {
+            return Err("tenant_id is required".to_owned());
+        }
+        Ok(Request::CreateClient(NewClient {
+            client_id: optional(0),
+            name: text(1),
+            tenant_id: text(2),
+            org_id: optional(3),
+            rate_limit_rpm: limit(4)?,
+            rate_limit_tpm: limit(5)?,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OverrideForm {
+    pub tenant_id: String,
+    pub policy_id: String,
+    /// The state the override sets.
+    pub enabled: bool,
+    pub reason: String,
+    pub error: Option<String>,
+}
+
+impl Dialog {
+    fn bindings(&self) -> &'static [Binding<DialogAction>] {
+        match self {
+            Dialog::Help { .. } => HELP_KEYS,
+            Dialog::Confirm { .. } => CONFIRM_KEYS,
+            Dialog::NewClient(_) => FORM_KEYS,
+            Dialog::OverrideReason(_) => REASON_KEYS,
+            Dialog::Secret { .. } => SECRET_KEYS,
+        }
+    }
+
+    /// The keys of this dialog, for the help bar.
+    pub fn hints(&self) -> Vec<Hint> {
+        keys::hints(self.bindings())
+    }
+
+    pub fn handle_key(&mut self, key: &KeyEvent) -> DialogOutcome {
+        let action = keys::lookup(self.bindings(), key);
+        match self {
+            Dialog::Help { .. } => match action {
+                Some(DialogAction::Close) => DialogOutcome::Close,
+                _ => DialogOutcome::Keep,
+            },
+            Dialog::Confirm { request, .. } => match action {
+                Some(DialogAction::Confirm) => DialogOutcome::Submit(request.clone()),
+                Some(DialogAction::Close) => DialogOutcome::Close,
+                _ => DialogOutcome::Keep,
+            },
+            Dialog::Secret { secret, .. } => match action {
+                Some(DialogAction::Copy) => DialogOutcome::Copy(secret.clone()),
+                Some(DialogAction::Close) => DialogOutcome::Close,
+                _ => DialogOutcome::Keep,
+            },
+            Dialog::NewClient(form) => match action {
+                Some(DialogAction::Close) => DialogOutcome::Close,
+                Some(DialogAction::NextField) => {
+                    form.focus = (form.focus + 1) % NEW_CLIENT_FIELDS.len();
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::PreviousField) => {
+                    form.focus =
+                        (form.focus + NEW_CLIENT_FIELDS.len() - 1) % NEW_CLIENT_FIELDS.len();
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::DeleteChar) => {
+                    form.values[form.focus].pop();
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::Submit) => match form.to_request() {
+                    Ok(request) => DialogOutcome::Submit(request),
+                    Err(problem) => {
+                        form.error = Some(problem);
+                        DialogOutcome::Keep
+                    }
+                },
+                _ => {
+                    if let Some(typed) = typed_char(key) {
+                        form.values[form.focus].push(typed);
+                        form.error = None;
+                    }
+                    DialogOutcome::Keep
+                }
+            },
+            Dialog::OverrideReason(form) => match action {
+                Some(DialogAction::Close) => DialogOutcome::Close,
+                Some(DialogAction::DeleteChar) => {
+                    form.reason.pop();
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::Submit) if form.reason.trim().is_empty() => {
+                    form.error = Some("a reason is required".to_owned());
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::Submit) => DialogOutcome::Submit(Request::SetOverride {
+                    tenant_id: form.tenant_id.clone(),
+                    policy_id: form.policy_id.clone(),
+                    enabled: form.enabled,
+                    reason: form.reason.trim().to_owned(),
+                }),
+                _ => {
+                    if let Some(typed) = typed_char(key) {
+                        form.reason.push(typed);
+                        form.error = None;
+                    }
+                    DialogOutcome::Keep
+                }
+            },
+        }
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+        match self {
+            Dialog::Help { sections } => {
+                // Two columns: the first two sections on the left, the others on the right.
+                let column = |sections: &[(String, Vec<Hint>)]| -> Vec<Line<'static>> {
+                    let mut lines = Vec::new();
+                    for (title, hints) in sections {
+                        lines.push(Line::from(title.clone().bold()));
+                        for hint in hints {
+                            lines.push(Line::from(vec![
+                                Span::styled(format!(" {:<10}", hint.label), Style::new().cyan()),
+                                Span::raw(hint.help),
+                            ]));
+                        }
+                    }
+                    lines
+                };
+                let split = sections.len().min(2);
+                let left = column(&sections[..split]);
+                let right = column(&sections[split..]);
+                let height = u16::try_from(left.len().max(right.len()) + 2).unwrap_or(u16::MAX);
+                let popup = centered(area, 78, height);
+                frame.render_widget(Clear, popup);
+                let block = Block::bordered().title(" Help ");
+                let inner = block.inner(popup);
+                frame.render_widget(block, popup);
+                let [left_area, right_area] =
+                    Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                        .areas(inner);
+                frame.render_widget(Paragraph::new(left), left_area);
+                frame.render_widget(Paragraph::new(right), right_area);
+            }
+            Dialog::Confirm { question, .. } => {
+                let lines = vec![
+                    Line::from(question.clone()),
+                    Line::from(""),
+                    Line::from("y/n".bold()),
+                ];
+                draw_box(frame, centered(area, 60, 7), " Confirm ", lines);
+            }
+            Dialog::NewClient(form) => {
+                let mut lines = Vec::new();
+                for (field_idx, label) in NEW_CLIENT_FIELDS.iter().enumerate() {
+                    let focused = field_idx == form.focus;
+                    let marker = if focused { "> " } else { "  " };
+                    let cursor = if focused { "_" } else { "" };
+                    let label_style = if focused {
+                        Style::new().add_modifier(Modifier::BOLD).yellow()
+                    } else {
+                        Style::new()
+                    };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{marker}{label:<15}"), label_style),
+                        Span::raw(format!("{}{cursor}", form.values[field_idx])),
+                    ]));
+                }
+                lines.push(Line::from(""));
+                lines.push(match &form.error {
+                    Some(problem) => Line::from(problem.clone().red()),
+                    None => {
+                        Line::from("Empty client_id, org_id and limits use the defaults.".dim())
+                    }
+                });
+                draw_box(frame, centered(area, 64, 10), " New client ", lines);
+            }
+            Dialog::OverrideReason(form) => {
+                let verb = if form.enabled { "Enable" } else { "Disable" };
+                let lines = vec![
+                    Line::from(format!(
+                        "{verb} {} for tenant {} (an override).",
+                        form.policy_id, form.tenant_id
+                    )),
+                    Line::from(""),
+                    Line::from(vec![
+                        Span::styled("reason: ", Style::new().bold().yellow()),
+                        Span::raw(format!("{}_", form.reason)),
+                    ]),
+                    match &form.error {
+                        Some(problem) => Line::from(problem.clone().red()),
+                        None => Line::from(""),
+                    },
+                ];
+                draw_box(frame, centered(area, 70, 7), " Override ", lines);
+            }
+            Dialog::Secret { client_id, secret } => {
+                let width = u16::try_from(secret.expose().chars().count() + 4)
+                    .unwrap_or(u16::MAX)
+                    .max(60);
+                let lines = vec![
+                    Line::from(format!("Secret of client {client_id}:")),
+                    Line::from(""),
+                    Line::from(secret.expose().to_owned().bold()),
+                    Line::from(""),
+                    Line::from("It will not be shown again: copy it now (c)."),
+                ];
+                let popup = centered(area, width, 8);
+                frame.render_widget(Clear, popup);
+                frame.render_widget(
+                    Paragraph::new(lines).block(Block::bordered().title(" Client secret ")),
+                    popup,
+                );
+            }
+        }
+    }
+}
+
+/// A printable character typed without Control or Alt.
+fn typed_char(key: &KeyEvent) -> Option<char> {
+    use crossterm::event::KeyModifiers;
+    match key.code {
+        KeyCode::Char(typed)
+            if !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            Some(typed)
+        }
+        _ => None,
+    }
+}
+
+/// A rectangle of at most `width` x `height` in the middle of `area`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    popup
+}
+
+fn draw_box(frame: &mut Frame, popup: Rect, title: &str, lines: Vec<Line<'static>>) {
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title.to_owned())),
+        popup,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn press(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn a_limit_that_is_not_a_number_keeps_the_form_open() {
+        let mut dialog = Dialog::NewClient(NewClientForm {
+            values: [
+                String::new(),
+                "n".to_owned(),
+                "t".to_owned(),
+                String::new(),
+                "many".to_owned(),
+                String::new(),
+            ],
+            ..NewClientForm::default()
+        });
+        assert_eq!(
+            dialog.handle_key(&press(KeyCode::Enter)),
+            DialogOutcome::Keep
+        );
+        let Dialog::NewClient(form) = dialog else {
+            panic!("the form stays open");
+        };
+        assert_eq!(
+            form.error.as_deref(),
+            Some("rate_limit_rpm must be a whole number")
+        );
+    }
+
+    #[test]
+    fn an_override_needs_a_reason() {
+        let mut dialog = Dialog::OverrideReason(OverrideForm {
+            tenant_id: "t".to_owned(),
+            policy_id: "p".to_owned(),
+            ..OverrideForm::default()
+        });
+        assert_eq!(
+            dialog.handle_key(&press(KeyCode::Enter)),
+            DialogOutcome::Keep
+        );
+        dialog.handle_key(&press(KeyCode::Char('x')));
+        assert_eq!(
+            dialog.handle_key(&press(KeyCode::Enter)),
+            DialogOutcome::Submit(Request::SetOverride {
+                tenant_id: "t".to_owned(),
+                policy_id: "p".to_owned(),
+                enabled: false,
+                reason: "x".to_owned(),
+            })
+        );
+    }
+}

@@ -1,0 +1,313 @@
+//! Tests of `App::update`: key sequences and answers in, state and commands out, with no terminal
+//! and no network.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axonflow_portal::api::{
+    ApiError, NewClient, Reply, Request, RequestKind, Response, SecretText,
+};
+use axonflow_portal::app::{App, Command, Event, Exit, Link};
+use axonflow_portal::dialog::Dialog;
+use axonflow_portal::screens::ScreenId;
+use common::{answer, char_key, loaded_app, press};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn type_text(app: &mut App, text: &str) {
+    for typed in text.chars() {
+        app.update(char_key(typed));
+    }
+}
+
+fn sent(commands: &[Command]) -> Vec<Request> {
+    commands
+        .iter()
+        .filter_map(|command| match command {
+            Command::Send(request) => Some(request.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn number_keys_switch_screens_and_load_their_data() {
+    let mut app = loaded_app();
+    assert_eq!(app.screen, ScreenId::Overview);
+    let commands = app.update(char_key('2'));
+    assert_eq!(app.screen, ScreenId::Clients);
+    assert_eq!(sent(&commands), vec![Request::Clients]);
+    app.update(char_key('3'));
+    assert_eq!(app.screen, ScreenId::Policies);
+    app.update(char_key('4'));
+    assert_eq!(app.screen, ScreenId::Audit);
+    let commands = app.update(char_key('5'));
+    assert_eq!(app.screen, ScreenId::AdminLog);
+    assert_eq!(sent(&commands), vec![Request::AdminLog]);
+    app.update(char_key('1'));
+    assert_eq!(app.screen, ScreenId::Overview);
+}
+
+#[test]
+fn q_quits_and_ctrl_c_too() {
+    let mut app = loaded_app();
+    assert_eq!(app.update(char_key('q')), vec![Command::Quit]);
+    assert_eq!(app.exit, Some(Exit::Quit));
+    let mut app = loaded_app();
+    let control_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(app.update(control_c), vec![Command::Quit]);
+}
+
+#[test]
+fn help_opens_and_closes_with_question_mark_or_escape() {
+    let mut app = loaded_app();
+    app.update(char_key('?'));
+    assert!(matches!(app.dialog, Some(Dialog::Help { .. })));
+    // Keys do not leak to the screen while a dialog is open.
+    assert!(app.update(char_key('q')).is_empty());
+    app.update(char_key('?'));
+    assert_eq!(app.dialog, None);
+    app.update(char_key('?'));
+    app.update(press(KeyCode::Esc));
+    assert_eq!(app.dialog, None);
+}
+
+#[test]
+fn filter_narrows_as_typed_enter_keeps_it_escape_clears_it() {
+    let mut app = loaded_app();
+    app.update(char_key('2'));
+    app.update(char_key('j'));
+    app.update(char_key('/'));
+    assert!(app.filtering);
+    type_text(&mut app, "fin");
+    assert_eq!(app.clients.selection.filter, "fin");
+    assert_eq!(app.clients.visible().len(), 2);
+    // While filtering, `q` is text, not quit.
+    assert!(app.update(char_key('q')).is_empty());
+    app.update(press(KeyCode::Backspace));
+    app.update(press(KeyCode::Enter));
+    assert!(!app.filtering);
+    assert_eq!(app.clients.selection.filter, "fin");
+    assert_eq!(
+        app.clients
+            .selected()
+            .map(|client| client.client_id.as_str()),
+        Some("billing-svc")
+    );
+    app.update(char_key('/'));
+    app.update(press(KeyCode::Esc));
+    assert!(!app.filtering);
+    assert_eq!(app.clients.selection.filter, "");
+    assert_eq!(app.clients.visible().len(), 3);
+}
+
+#[test]
+fn new_client_form_moves_with_tab_and_submits_from_any_field() {
+    let mut app = loaded_app();
+    app.update(char_key('2'));
+    app.update(char_key('n'));
+    type_text(&mut app, "ci-bot");
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "CI bot");
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "eng");
+    app.update(press(KeyCode::Tab));
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "60");
+    app.update(press(KeyCode::BackTab));
+    app.update(press(KeyCode::BackTab));
+    let Some(Dialog::NewClient(form)) = &app.dialog else {
+        panic!("the new-client form is open");
+    };
+    assert_eq!(form.focus, 2);
+    let commands = app.update(press(KeyCode::Enter));
+    assert_eq!(app.dialog, None);
+    assert_eq!(
+        sent(&commands),
+        vec![Request::CreateClient(NewClient {
+            client_id: Some("ci-bot".to_owned()),
+            name: "CI bot".to_owned(),
+            tenant_id: "eng".to_owned(),
+            org_id: None,
+            rate_limit_rpm: Some(60),
+            rate_limit_tpm: None,
+        })]
+    );
+}
+
+#[test]
+fn a_created_secret_is_shown_once_in_a_dialog() {
+    let mut app = loaded_app();
+    app.update(char_key('2'));
+    let commands = app.update(answer(Reply::Created {
+        client_id: "ci-bot".to_owned(),
+        secret: SecretText::new("very-secret-value"),
+    }));
+    assert!(sent(&commands).contains(&Request::Clients));
+    assert!(matches!(app.dialog, Some(Dialog::Secret { .. })));
+    let commands = app.update(char_key('c'));
+    assert_eq!(
+        commands,
+        vec![Command::Copy(SecretText::new("very-secret-value"))]
+    );
+    app.update(press(KeyCode::Esc));
+    assert_eq!(app.dialog, None);
+    assert!(!format!("{app:?}").contains("very-secret-value"));
+}
+
+#[test]
+fn rotate_asks_first_and_sends_only_on_yes() {
+    let mut app = loaded_app();
+    app.update(char_key('2'));
+    app.update(char_key('j'));
+    assert!(app.update(char_key('r')).is_empty());
+    assert!(matches!(app.dialog, Some(Dialog::Confirm { .. })));
+    assert!(app.update(char_key('n')).is_empty());
+    assert_eq!(app.dialog, None);
+    app.update(char_key('r'));
+    let commands = app.update(char_key('y'));
+    assert_eq!(
+        sent(&commands),
+        vec![Request::RotateSecret {
+            client_id: "support-bot".to_owned()
+        }]
+    );
+}
+
+#[test]
+fn delete_confirms_and_enable_toggles_at_once() {
+    let mut app = loaded_app();
+    app.update(char_key('2'));
+    app.update(press(KeyCode::End));
+    let commands = app.update(char_key('e'));
+    assert_eq!(
+        sent(&commands),
+        vec![Request::SetClientEnabled {
+            client_id: "legacy-etl".to_owned(),
+            enabled: true
+        }]
+    );
+    app.update(char_key('d'));
+    app.update(press(KeyCode::Esc));
+    assert_eq!(app.dialog, None);
+    app.update(char_key('d'));
+    let commands = app.update(char_key('y'));
+    assert_eq!(
+        sent(&commands),
+        vec![Request::DeleteClient {
+            client_id: "legacy-etl".to_owned()
+        }]
+    );
+}
+
+#[test]
+fn a_policy_override_asks_for_a_reason() {
+    let mut app = loaded_app();
+    app.update(char_key('3'));
+    app.update(press(KeyCode::Enter));
+    app.update(char_key('e'));
+    let Some(Dialog::OverrideReason(form)) = &app.dialog else {
+        panic!("the reason dialog is open");
+    };
+    assert_eq!(form.policy_id, "sys_pii_ssn");
+    assert!(!form.enabled);
+    type_text(&mut app, "false positives");
+    let commands = app.update(press(KeyCode::Enter));
+    assert_eq!(
+        sent(&commands),
+        vec![Request::SetOverride {
+            tenant_id: "finance".to_owned(),
+            policy_id: "sys_pii_ssn".to_owned(),
+            enabled: false,
+            reason: "false positives".to_owned(),
+        }]
+    );
+}
+
+#[test]
+fn the_first_tick_loads_everything_and_ticks_poll_the_tail() {
+    let start = Instant::now();
+    let mut app = App::new("http://localhost:8080", start);
+    let first = sent(&app.update(Event::Tick(start)));
+    assert!(first.contains(&Request::Clients));
+    assert!(first.contains(&Request::AuditTail { after: None }));
+    app.update(common::answer(Reply::AuditTail {
+        rows: common::audit_rows(),
+        next_after: Some("0195-0003".to_owned()),
+    }));
+    let later = sent(&app.update(Event::Tick(start + Duration::from_millis(1100))));
+    assert!(later.contains(&Request::AuditTail {
+        after: Some("0195-0003".to_owned())
+    }));
+}
+
+#[test]
+fn new_audit_rows_arrive_without_a_key_and_the_selection_follows() {
+    let mut app = loaded_app();
+    app.update(char_key('4'));
+    assert_eq!(app.audit.selection.selected, 2);
+    let mut more = common::audit_rows();
+    more.truncate(1);
+    app.update(answer(Reply::AuditTail {
+        rows: more,
+        next_after: None,
+    }));
+    assert_eq!(app.audit.rows.len(), 4);
+    assert_eq!(app.audit.selection.selected, 3);
+}
+
+#[test]
+fn a_refused_key_on_the_first_client_list_exits() {
+    let mut app = App::new("http://localhost:8080", Instant::now());
+    let commands = app.update(Event::Response(Response {
+        kind: RequestKind::Clients,
+        result: Err(ApiError::Unauthorized),
+    }));
+    assert_eq!(commands, vec![Command::Quit]);
+    assert_eq!(app.exit, Some(Exit::KeyRejected));
+}
+
+#[test]
+fn an_unreachable_agent_is_retried_with_backoff_and_keys_keep_working() {
+    let start = Instant::now();
+    let mut app = App::new("http://localhost:8080", start);
+    // Every request of the first tick fails; the outage counts as one attempt.
+    for request in sent(&app.update(Event::Tick(start))) {
+        app.update(Event::Response(Response {
+            kind: request.kind(),
+            result: Err(ApiError::Unreachable("Connection refused".to_owned())),
+        }));
+    }
+    assert!(matches!(app.link, Link::Down { attempts: 1, .. }));
+    // No retry before the backoff has passed; keys still work.
+    assert!(sent(&app.update(Event::Tick(start + Duration::from_millis(500)))).is_empty());
+    for request in sent(&app.update(char_key('2'))) {
+        app.update(Event::Response(Response {
+            kind: request.kind(),
+            result: Err(ApiError::Unreachable("Connection refused".to_owned())),
+        }));
+    }
+    assert_eq!(app.screen, ScreenId::Clients);
+    assert!(matches!(app.link, Link::Down { attempts: 1, .. }));
+    let probe = sent(&app.update(Event::Tick(start + Duration::from_millis(1100))));
+    assert_eq!(probe, vec![Request::Health]);
+    app.update(Event::Response(Response {
+        kind: RequestKind::Health,
+        result: Err(ApiError::Unreachable("Connection refused".to_owned())),
+    }));
+    let Link::Down {
+        attempts, retry_at, ..
+    } = &app.link
+    else {
+        panic!("still down");
+    };
+    assert_eq!(*attempts, 2);
+    assert_eq!(
+        retry_at.saturating_duration_since(start + Duration::from_millis(1100)),
+        Duration::from_secs(2)
+    );
+    // The agent answers: the outage is over and everything is reloaded.
+    let commands = app.update(answer(Reply::Health(common::health())));
+    assert_eq!(app.link, Link::Up);
+    assert!(sent(&commands).contains(&Request::Clients));
+}

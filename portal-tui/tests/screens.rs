@@ -1,0 +1,132 @@
+//! Snapshot tests of every screen and dialog, drawn into a `TestBackend` at 80x24 and 120x40 with fixed
+//! data; the snapshots live in `tests/snapshots/`.
+
+mod common;
+
+use axonflow_portal::api::{ApiError, RequestKind, Response, SecretText};
+use axonflow_portal::app::{App, Event};
+use axonflow_portal::dialog::Dialog;
+use axonflow_portal::ui;
+use common::{char_key, loaded_app, press};
+use crossterm::event::KeyCode;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+fn render(app: &App, width: u16, height: u16) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+    terminal
+        .draw(|frame| ui::draw(frame, app))
+        .expect("drawing into a test buffer");
+    terminal.backend().clone()
+}
+
+fn snapshot_at_both_sizes(name: &str, app: &App) {
+    for (width, height) in SIZES {
+        insta::assert_snapshot!(
+            format!("{name}_{width}x{height}"),
+            render(app, width, height)
+        );
+    }
+}
+
+fn on_screen(key: char) -> App {
+    let mut app = loaded_app();
+    app.update(char_key(key));
+    app
+}
+
+#[test]
+fn overview() {
+    snapshot_at_both_sizes("overview", &on_screen('1'));
+}
+
+#[test]
+fn clients() {
+    snapshot_at_both_sizes("clients", &on_screen('2'));
+}
+
+#[test]
+fn policies() {
+    let mut app = on_screen('3');
+    app.update(press(KeyCode::Enter));
+    app.update(char_key('j'));
+    snapshot_at_both_sizes("policies", &app);
+}
+
+#[test]
+fn audit() {
+    snapshot_at_both_sizes("audit", &on_screen('4'));
+}
+
+#[test]
+fn admin_log() {
+    snapshot_at_both_sizes("admin_log", &on_screen('5'));
+}
+
+#[test]
+fn filtering_clients() {
+    let mut app = on_screen('2');
+    app.update(char_key('/'));
+    for typed in "fin".chars() {
+        app.update(char_key(typed));
+    }
+    insta::assert_snapshot!("clients_filtering_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn help_dialog() {
+    let mut app = on_screen('2');
+    app.update(char_key('?'));
+    insta::assert_snapshot!("help_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn new_client_form() {
+    let mut app = on_screen('2');
+    app.update(char_key('n'));
+    for typed in "ci-bot".chars() {
+        app.update(char_key(typed));
+    }
+    app.update(press(KeyCode::Tab));
+    insta::assert_snapshot!("new_client_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn rotate_confirmation() {
+    let mut app = on_screen('2');
+    app.update(char_key('r'));
+    insta::assert_snapshot!("rotate_confirm_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn secret_dialog() {
+    let mut app = on_screen('2');
+    app.dialog = Some(Dialog::Secret {
+        client_id: "ci-bot".to_owned(),
+        secret: SecretText::new("afs_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL"),
+    });
+    insta::assert_snapshot!("secret_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn override_reason_dialog() {
+    let mut app = on_screen('3');
+    app.update(press(KeyCode::Enter));
+    app.update(char_key('e'));
+    for typed in "false positives".chars() {
+        app.update(char_key(typed));
+    }
+    insta::assert_snapshot!("override_reason_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn agent_unreachable_status() {
+    let mut app = on_screen('2');
+    app.update(Event::Response(Response {
+        kind: RequestKind::Clients,
+        result: Err(ApiError::Unreachable("Connection refused".to_owned())),
+    }));
+    insta::assert_snapshot!("unreachable_80x24", render(&app, 80, 24));
+}
