@@ -7,7 +7,8 @@
 #      missing), `npm ci` only when tests/node/package-lock.json changes.
 #   4. cargo build --workspace --bins --examples --locked
 #   5. cargo test --workspace --locked [ARGS...]
-#   6. pytest tests/compat (official openai and axonflow SDKs) against the debug binaries.
+#   6. pytest tests/compat (official openai and axonflow SDKs) against the debug binaries, and the
+#      terminal portal driven in tmux (the tmux apt package is installed if missing).
 #   7. node --test in tests/node (official openai Node SDK) against the debug binaries.
 #   8. pytest tests/observability: the Compose bundle rendered by docker-compose 1.29 and held to the
 #      contract, and every PromQL query of grafana/dashboards/ evaluated in a real Prometheus scraping
@@ -24,7 +25,7 @@ source "$repo/install/lib.sh"
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     --) shift ;;
@@ -130,16 +131,27 @@ prepare_venv() {
     printf '%s\n' "$want" >"$stamp"
 }
 
+# tmux for tests/compat/test_portal_tmux.py (the portal runs in a detached session): installed with
+# apt-get when missing.
+ensure_tmux() {
+    command -v tmux >/dev/null 2>&1 && return 0
+    log "tmux is missing: installing tmux with apt-get"
+    _apt_install --no-install-recommends tmux || die "could not install tmux (apt-get install tmux)"
+}
+
 run_compat() {
     local target log_dir status
+    ensure_tmux
     target=$(cargo_target_dir "$repo")
     [ -x "$target/debug/axonflow-agent" ] || die "$target/debug/axonflow-agent was not built"
     [ -x "$target/debug/axonflow-orchestrator" ] || die "$target/debug/axonflow-orchestrator was not built"
+    [ -x "$target/debug/axonflow-portal" ] || die "$target/debug/axonflow-portal was not built"
     log_dir="$target/compat-logs/$(date -u +%Y%m%dT%H%M%SZ)-$$"
     mkdir -p "$log_dir"
     log "compat logs: $log_dir"
     set +e
     AXONFLOW_AGENT_BIN="$target/debug/axonflow-agent" \
+        AXONFLOW_PORTAL_BIN="$target/debug/axonflow-portal" \
         AXONFLOW_ORCHESTRATOR_BIN="$target/debug/axonflow-orchestrator" \
         AXONFLOW_MOCK_PROVIDERS_BIN="$target/debug/examples/mock_providers" \
         AXONFLOW_TEST_LOG_DIR="$log_dir" \

@@ -180,9 +180,13 @@ async fn a_row_nobody_takes_is_answered_503() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["error"]["code"], "audit_unavailable");
-    assert!(agent
-        .log()
-        .contains("audit row refused by Postgres and not kept in the .rejected file"));
+    // The log reaches its file through the harness's reader thread: give it a moment.
+    let logged = "audit row refused by Postgres and not kept in the .rejected file";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !agent.log().contains(logged) {
+        assert!(std::time::Instant::now() < deadline, "not logged: {logged}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The benign twin is answered as usual.
     assert_eq!(chat(&agent, Some(clean)).await.status(), StatusCode::OK);
     assert_eq!(upstream.received().len(), 3);
