@@ -66,6 +66,14 @@ pub enum Request {
         tenant_id: String,
         policy_id: String,
     },
+    /// `PATCH` of a client's limits; `None` restores the configured default.
+    SetClientLimits {
+        client_id: String,
+        rate_limit_rpm: Option<i64>,
+        rate_limit_tpm: Option<i64>,
+    },
+    /// `GET /api/v1/admin/audit/verify`: walks the audit hash chains.
+    AuditVerify,
 }
 
 /// Which kind of call a request is, used to keep one poll of each kind in flight.
@@ -84,6 +92,8 @@ pub enum RequestKind {
     DeleteClient,
     SetOverride,
     ClearOverride,
+    SetClientLimits,
+    AuditVerify,
 }
 
 impl Request {
@@ -102,6 +112,8 @@ impl Request {
             Request::DeleteClient { .. } => RequestKind::DeleteClient,
             Request::SetOverride { .. } => RequestKind::SetOverride,
             Request::ClearOverride { .. } => RequestKind::ClearOverride,
+            Request::SetClientLimits { .. } => RequestKind::SetClientLimits,
+            Request::AuditVerify => RequestKind::AuditVerify,
         }
     }
 }
@@ -123,6 +135,8 @@ impl RequestKind {
             RequestKind::DeleteClient => "deleting the client",
             RequestKind::SetOverride => "setting the override",
             RequestKind::ClearOverride => "clearing the override",
+            RequestKind::SetClientLimits => "changing the limits",
+            RequestKind::AuditVerify => "verifying the audit chain",
         }
     }
 }
@@ -204,6 +218,10 @@ pub enum Reply {
         tenant_id: String,
         policy_id: String,
     },
+    ClientLimitsChanged {
+        client_id: String,
+    },
+    AuditVerify(VerifyReport),
 }
 
 /// Why a request has no answer.
@@ -403,6 +421,37 @@ impl AuditRow {
     pub fn source(&self) -> String {
         self.text(&["endpoint", "source", "request_type"])
     }
+
+    /// The policies the decision names, as the JSON text of its policy fields.
+    pub fn policies(&self) -> String {
+        ["policy_details", "policies_triggered", "policies"]
+            .iter()
+            .filter_map(|name| self.raw.get(*name))
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// `GET /api/v1/admin/audit/verify`: the state of the audit hash chains.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct VerifyReport {
+    pub intact: bool,
+    pub chains: u64,
+    pub rows: u64,
+    pub unchained_rows: u64,
+    pub broken: Vec<BrokenLink>,
+}
+
+/// The first broken link of a chain (an edited or deleted row).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct BrokenLink {
+    pub chain_id: Value,
+    pub chain_seq: Value,
+    pub decision_id: Value,
+    pub problem: String,
 }
 
 /// An entry of `GET /api/v1/admin/audit-log`.
@@ -630,6 +679,22 @@ impl ApiClient {
                     policy_id,
                 })
             }
+            Request::SetClientLimits {
+                client_id,
+                rate_limit_rpm,
+                rate_limit_tpm,
+            } => {
+                let path = [&ADMIN[..], &["clients", &client_id]].concat();
+                let body =
+                    json!({"rate_limit_rpm": rate_limit_rpm, "rate_limit_tpm": rate_limit_tpm});
+                self.call(Method::PATCH, &path, &[], Some(body)).await?;
+                Ok(Reply::ClientLimitsChanged { client_id })
+            }
+            Request::AuditVerify => {
+                let path = [&ADMIN[..], &["audit", "verify"]].concat();
+                let body = self.call(Method::GET, &path, &[], None).await?;
+                Ok(Reply::AuditVerify(parse(body)?))
+            }
         }
     }
 
@@ -742,6 +807,18 @@ mod tests {
         );
         assert_eq!(error_message(&json!({"error": "bad"})), "bad");
         assert_eq!(error_message(&Value::Null), "");
+    }
+
+    #[test]
+    fn a_verify_report_parses() {
+        let report: VerifyReport = parse(json!({
+            "intact": false, "chains": 2, "rows": 10, "unchained_rows": 0,
+            "broken": [{"chain_id": "t1", "chain_seq": 4, "decision_id": "d", "problem": "hash mismatch"}]
+        }))
+        .expect("a report parses");
+        assert!(!report.intact);
+        assert_eq!(report.broken.len(), 1);
+        assert_eq!(report.broken[0].problem, "hash mismatch");
     }
 
     #[test]

@@ -316,6 +316,11 @@ impl App {
                     self.set_status("secret sent to the clipboard (OSC 52)", false);
                     vec![Command::Copy(secret)]
                 }
+                DialogOutcome::AuditFilters(filters) => {
+                    self.dialog = None;
+                    self.audit.set_filters(filters);
+                    Vec::new()
+                }
             };
         }
         if self.filtering {
@@ -338,7 +343,12 @@ impl App {
             Some(GlobalAction::Show(screen)) => self.show(screen),
             None => match self.current_mut().handle_key(key) {
                 Outcome::Ignored | Outcome::Handled => Vec::new(),
-                Outcome::Request(request) => self.send(request),
+                Outcome::Request(request) => {
+                    if request == Request::AuditVerify {
+                        self.set_status(format!("{}…", request.kind().describe()), false);
+                    }
+                    self.send(request)
+                }
                 Outcome::Dialog(dialog) => {
                     self.dialog = Some(dialog);
                     Vec::new()
@@ -605,6 +615,21 @@ impl App {
                 let state = if enabled { "enabled" } else { "disabled" };
                 self.set_status(format!("{policy_id} {state} for {tenant_id}"), false);
                 self.after_change(&[Request::Tenants, Request::Policies { tenant_id }])
+            }
+            Reply::ClientLimitsChanged { client_id } => {
+                self.set_status(format!("limits of {client_id} changed"), false);
+                self.after_change(&[Request::Clients])
+            }
+            Reply::AuditVerify(report) => {
+                let text = if report.intact && report.broken.is_empty() {
+                    format!("audit chain verified: {} chains intact", report.chains)
+                } else {
+                    format!("audit chain BROKEN in {} chains", report.broken.len())
+                };
+                let broken = !report.broken.is_empty() || !report.intact;
+                self.set_status(text, broken);
+                self.audit.verify = Some(report);
+                Vec::new()
             }
             Reply::OverrideCleared {
                 tenant_id,

@@ -1,5 +1,6 @@
 //! Dialogs drawn over a screen: the full help, `y/n` confirmations, the new-client form, the override
-//! reason and the one-time secret. A dialog takes every key while it is open.
+//! reason, the small field forms (audit filters, client limits) and the one-time secret. A dialog
+//! takes every key while it is open.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -10,6 +11,7 @@ use ratatui::Frame;
 
 use crate::api::{NewClient, Request, SecretText};
 use crate::keys::{self, Binding, Hint};
+use crate::screens::audit::{AuditFilters, FILTER_FIELDS};
 
 /// An open dialog.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +28,8 @@ pub enum Dialog {
     NewClient(NewClientForm),
     /// The reason of an override (a field labelled `reason`).
     OverrideReason(OverrideForm),
+    /// A small form of text fields (the audit filters, a client's limits).
+    Fields(FieldsForm),
     /// A secret shown once, in full, on one line.
     Secret {
         client_id: String,
@@ -41,6 +45,8 @@ pub enum DialogOutcome {
     Submit(Request),
     /// Copy this text to the clipboard (OSC 52).
     Copy(SecretText),
+    /// Apply these filters to the audit screen.
+    AuditFilters(AuditFilters),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +99,39 @@ const FORM_KEYS: &[Binding<DialogAction>] = &[
         keys: &[KeyCode::Enter],
         label: "Enter",
         help: "create",
+        action: DialogAction::Submit,
+    },
+    Binding {
+        keys: &[KeyCode::Backspace],
+        label: "Bksp",
+        help: "erase",
+        action: DialogAction::DeleteChar,
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        label: "Esc",
+        help: "cancel",
+        action: DialogAction::Close,
+    },
+];
+
+const FIELDS_KEYS: &[Binding<DialogAction>] = &[
+    Binding {
+        keys: &[KeyCode::Tab, KeyCode::Down],
+        label: "Tab",
+        help: "next field",
+        action: DialogAction::NextField,
+    },
+    Binding {
+        keys: &[KeyCode::BackTab, KeyCode::Up],
+        label: "S-Tab",
+        help: "previous field",
+        action: DialogAction::PreviousField,
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "Enter",
+        help: "apply",
         action: DialogAction::Submit,
     },
     Binding {
@@ -192,6 +231,98 @@ impl NewClientForm {
     }
 }
 
+/// The names of the fields of the client limits form.
+pub const LIMIT_FIELDS: [&str; 2] = ["rate_limit_rpm", "rate_limit_tpm"];
+
+/// What a field form is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldsPurpose {
+    AuditFilters,
+    ClientLimits { client_id: String },
+}
+
+/// A form of a few text fields with a focused one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldsForm {
+    pub purpose: FieldsPurpose,
+    pub labels: &'static [&'static str],
+    pub values: Vec<String>,
+    pub focus: usize,
+    pub error: Option<String>,
+}
+
+impl FieldsForm {
+    /// The audit filter form, filled with the filters in force.
+    pub fn audit_filters(filters: &AuditFilters) -> Self {
+        Self {
+            purpose: FieldsPurpose::AuditFilters,
+            labels: &FILTER_FIELDS,
+            values: filters.values(),
+            focus: 0,
+            error: None,
+        }
+    }
+
+    /// The limits form of a client, filled with its limits (empty for the default).
+    pub fn client_limits(client_id: &str, rpm: Option<i64>, tpm: Option<i64>) -> Self {
+        let text = |limit: Option<i64>| limit.map(|n| n.to_string()).unwrap_or_default();
+        Self {
+            purpose: FieldsPurpose::ClientLimits {
+                client_id: client_id.to_owned(),
+            },
+            labels: &LIMIT_FIELDS,
+            values: vec![text(rpm), text(tpm)],
+            focus: 0,
+            error: None,
+        }
+    }
+
+    fn title(&self) -> String {
+        match &self.purpose {
+            FieldsPurpose::AuditFilters => " Audit filters ".to_owned(),
+            FieldsPurpose::ClientLimits { client_id } => format!(" Limits of {client_id} "),
+        }
+    }
+
+    fn note(&self) -> &'static str {
+        match self.purpose {
+            FieldsPurpose::AuditFilters => {
+                "Empty fields do not filter; minutes keeps the last N minutes."
+            }
+            FieldsPurpose::ClientLimits { .. } => "An empty limit restores the default.",
+        }
+    }
+
+    /// What submitting the form does, or what is wrong with it.
+    fn submit(&self) -> Result<DialogOutcome, String> {
+        match &self.purpose {
+            FieldsPurpose::AuditFilters => {
+                AuditFilters::from_values(&self.values).map(DialogOutcome::AuditFilters)
+            }
+            FieldsPurpose::ClientLimits { client_id } => {
+                let limit = |field_idx: usize| -> Result<Option<i64>, String> {
+                    let value = self.values[field_idx].trim();
+                    if value.is_empty() {
+                        return Ok(None);
+                    }
+                    match value.parse::<i64>() {
+                        Ok(n) if n > 0 => Ok(Some(n)),
+                        _ => Err(format!(
+                            "{} must be a positive whole number",
+                            LIMIT_FIELDS[field_idx]
+                        )),
+                    }
+                };
+                Ok(DialogOutcome::Submit(Request::SetClientLimits {
+                    client_id: client_id.clone(),
+                    rate_limit_rpm: limit(0)?,
+                    rate_limit_tpm: limit(1)?,
+                }))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OverrideForm {
     pub tenant_id: String,
@@ -209,6 +340,7 @@ impl Dialog {
             Dialog::Confirm { .. } => CONFIRM_KEYS,
             Dialog::NewClient(_) => FORM_KEYS,
             Dialog::OverrideReason(_) => REASON_KEYS,
+            Dialog::Fields(_) => FIELDS_KEYS,
             Dialog::Secret { .. } => SECRET_KEYS,
         }
     }
@@ -260,6 +392,39 @@ impl Dialog {
                 _ => {
                     if let Some(typed) = typed_char(key) {
                         form.values[form.focus].push(typed);
+                        form.error = None;
+                    }
+                    DialogOutcome::Keep
+                }
+            },
+            Dialog::Fields(form) => match action {
+                Some(DialogAction::Close) => DialogOutcome::Close,
+                Some(DialogAction::NextField) => {
+                    form.focus = (form.focus + 1) % form.labels.len();
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::PreviousField) => {
+                    form.focus = (form.focus + form.labels.len() - 1) % form.labels.len();
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::DeleteChar) => {
+                    if let Some(value) = form.values.get_mut(form.focus) {
+                        value.pop();
+                    }
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::Submit) => match form.submit() {
+                    Ok(outcome) => outcome,
+                    Err(problem) => {
+                        form.error = Some(problem);
+                        DialogOutcome::Keep
+                    }
+                },
+                _ => {
+                    if let (Some(typed), Some(value)) =
+                        (typed_char(key), form.values.get_mut(form.focus))
+                    {
+                        value.push(typed);
                         form.error = None;
                     }
                     DialogOutcome::Keep
@@ -356,6 +521,31 @@ impl Dialog {
                     }
                 });
                 draw_box(frame, centered(area, 64, 10), " New client ", lines);
+            }
+            Dialog::Fields(form) => {
+                let mut lines = Vec::new();
+                for (field_idx, label) in form.labels.iter().enumerate() {
+                    let focused = field_idx == form.focus;
+                    let marker = if focused { "> " } else { "  " };
+                    let cursor = if focused { "_" } else { "" };
+                    let label_style = if focused {
+                        Style::new().add_modifier(Modifier::BOLD).yellow()
+                    } else {
+                        Style::new()
+                    };
+                    let value = form.values.get(field_idx).cloned().unwrap_or_default();
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{marker}{label:<15}"), label_style),
+                        Span::raw(format!("{value}{cursor}")),
+                    ]));
+                }
+                lines.push(Line::from(""));
+                lines.push(match &form.error {
+                    Some(problem) => Line::from(problem.clone().red()),
+                    None => Line::from(form.note().dim()),
+                });
+                let height = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
+                draw_box(frame, centered(area, 64, height), &form.title(), lines);
             }
             Dialog::OverrideReason(form) => {
                 let verb = if form.enabled { "Enable" } else { "Disable" };

@@ -2,7 +2,7 @@
 //! from the same binding table as its key dispatch); the app routes keys and answers to them.
 
 mod admin_log;
-mod audit;
+pub mod audit;
 mod clients;
 mod overview;
 pub mod policies;

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axonflow_portal::api::{
-    ApiError, NewClient, Reply, Request, RequestKind, Response, SecretText,
+    ApiError, NewClient, Reply, Request, RequestKind, Response, SecretText, VerifyReport,
 };
 use axonflow_portal::app::{App, Command, Event, Exit, Link};
 use axonflow_portal::dialog::Dialog;
@@ -310,4 +310,124 @@ fn an_unreachable_agent_is_retried_with_backoff_and_keys_keep_working() {
     let commands = app.update(answer(Reply::Health(common::health())));
     assert_eq!(app.link, Link::Up);
     assert!(sent(&commands).contains(&Request::Clients));
+}
+
+#[test]
+fn audit_field_filters_narrow_the_rows_and_show_in_the_title() {
+    let mut app = loaded_app();
+    app.update(char_key('4'));
+    assert_eq!(app.audit.visible().len(), 3);
+    app.update(char_key('f'));
+    assert!(matches!(app.dialog, Some(Dialog::Fields(_))));
+    // The tenant field first, then verdict two fields on.
+    type_text(&mut app, "fin");
+    app.update(press(KeyCode::Tab));
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "allow");
+    let commands = app.update(press(KeyCode::Enter));
+    assert!(commands.is_empty());
+    assert_eq!(app.dialog, None);
+    assert_eq!(app.audit.filters.tenant, "fin");
+    assert_eq!(app.audit.filters.verdict, "allow");
+    assert_eq!(app.audit.visible(), vec![0, 2]);
+    // The form opens again with the filters in force; a bad minutes value keeps it open.
+    app.update(char_key('f'));
+    app.update(press(KeyCode::BackTab));
+    type_text(&mut app, "soon");
+    app.update(press(KeyCode::Enter));
+    let Some(Dialog::Fields(form)) = &app.dialog else {
+        panic!("the filter form stays open");
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("minutes must be a whole number")
+    );
+    app.update(press(KeyCode::Esc));
+    assert_eq!(app.audit.filters.minutes, None);
+    // Rows at most 1 minute older than the newest one (10:13:05): 10:12:05 and 10:13:05.
+    app.update(char_key('F'));
+    assert!(app.audit.filters.is_empty());
+    app.update(char_key('f'));
+    app.update(press(KeyCode::BackTab));
+    type_text(&mut app, "1");
+    app.update(press(KeyCode::Enter));
+    assert_eq!(app.audit.filters.minutes, Some(1));
+    assert_eq!(app.audit.visible(), vec![1, 2]);
+    // The policy field matches the policies a decision names.
+    app.update(char_key('F'));
+    app.update(char_key('f'));
+    for _ in 0..3 {
+        app.update(press(KeyCode::Tab));
+    }
+    type_text(&mut app, "ssn");
+    app.update(press(KeyCode::Enter));
+    assert_eq!(app.audit.visible(), vec![1]);
+}
+
+#[test]
+fn v_verifies_the_audit_chain_and_keeps_the_result() {
+    let mut app = loaded_app();
+    app.update(char_key('4'));
+    let commands = app.update(char_key('v'));
+    assert_eq!(sent(&commands), vec![Request::AuditVerify]);
+    let report: VerifyReport = serde_json::from_value(serde_json::json!({
+        "intact": false, "chains": 2, "rows": 40, "unchained_rows": 0,
+        "broken": [{"chain_id": "finance", "chain_seq": 7, "decision_id": "0195-0002",
+                    "problem": "row hash mismatch"}]
+    }))
+    .expect("a report parses");
+    app.update(answer(Reply::AuditVerify(report)));
+    let verify = app.audit.verify.as_ref().expect("the report is kept");
+    assert_eq!(verify.broken.len(), 1);
+    let status = app.status.as_ref().expect("a status");
+    assert!(status.error);
+    assert_eq!(status.text, "audit chain BROKEN in 1 chains");
+}
+
+#[test]
+fn l_edits_the_limits_of_a_client_with_a_patch() {
+    let mut app = loaded_app();
+    app.update(char_key('2'));
+    app.update(char_key('l'));
+    let Some(Dialog::Fields(form)) = &app.dialog else {
+        panic!("the limits form opens");
+    };
+    assert_eq!(form.values, vec!["120".to_owned(), "120000".to_owned()]);
+    app.update(press(KeyCode::Backspace));
+    app.update(press(KeyCode::Backspace));
+    app.update(press(KeyCode::Backspace));
+    type_text(&mut app, "x");
+    app.update(press(KeyCode::Enter));
+    let Some(Dialog::Fields(form)) = &app.dialog else {
+        panic!("a bad limit keeps the form open");
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("rate_limit_rpm must be a positive whole number")
+    );
+    app.update(press(KeyCode::Backspace));
+    type_text(&mut app, "60");
+    // An emptied limit goes back to the default (null).
+    app.update(press(KeyCode::Tab));
+    for _ in 0..6 {
+        app.update(press(KeyCode::Backspace));
+    }
+    let commands = app.update(press(KeyCode::Enter));
+    assert_eq!(app.dialog, None);
+    assert_eq!(
+        sent(&commands),
+        vec![Request::SetClientLimits {
+            client_id: "billing-svc".to_owned(),
+            rate_limit_rpm: Some(60),
+            rate_limit_tpm: None,
+        }]
+    );
+    let commands = app.update(answer(Reply::ClientLimitsChanged {
+        client_id: "billing-svc".to_owned(),
+    }));
+    assert_eq!(sent(&commands), vec![Request::Clients, Request::AdminLog]);
+    assert_eq!(
+        app.status.as_ref().map(|status| status.text.as_str()),
+        Some("limits of billing-svc changed")
+    );
 }

@@ -3,11 +3,11 @@
 
 mod common;
 
-use axonflow_portal::api::{ApiError, RequestKind, Response, SecretText};
+use axonflow_portal::api::{ApiError, Reply, RequestKind, Response, SecretText, VerifyReport};
 use axonflow_portal::app::{App, Event};
 use axonflow_portal::dialog::Dialog;
 use axonflow_portal::ui;
-use common::{char_key, loaded_app, press};
+use common::{answer, char_key, loaded_app, press};
 use crossterm::event::KeyCode;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -129,4 +129,46 @@ fn agent_unreachable_status() {
         result: Err(ApiError::Unreachable("Connection refused".to_owned())),
     }));
     insta::assert_snapshot!("unreachable_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn audit_filter_form() {
+    let mut app = on_screen('4');
+    app.update(char_key('f'));
+    for typed in "finance".chars() {
+        app.update(char_key(typed));
+    }
+    app.update(press(KeyCode::BackTab));
+    app.update(char_key('3'));
+    app.update(char_key('0'));
+    insta::assert_snapshot!("audit_filters_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn audit_filtered_and_verified() {
+    let mut app = on_screen('4');
+    app.update(char_key('f'));
+    for typed in "finance".chars() {
+        app.update(char_key(typed));
+    }
+    app.update(press(KeyCode::Tab));
+    app.update(press(KeyCode::Tab));
+    for typed in "allow".chars() {
+        app.update(char_key(typed));
+    }
+    app.update(press(KeyCode::Enter));
+    app.update(char_key('v'));
+    let report: VerifyReport = serde_json::from_value(serde_json::json!({
+        "intact": true, "chains": 2, "rows": 3, "unchained_rows": 0, "broken": []
+    }))
+    .expect("a report parses");
+    app.update(answer(Reply::AuditVerify(report)));
+    insta::assert_snapshot!("audit_filtered_verified_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn client_limits_form() {
+    let mut app = on_screen('2');
+    app.update(char_key('l'));
+    insta::assert_snapshot!("client_limits_80x24", render(&app, 80, 24));
 }

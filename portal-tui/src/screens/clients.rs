@@ -1,5 +1,5 @@
 //! The clients screen: every client with its tenant, org, state, limits and last use; create, rotate
-//! the secret of, enable or disable, and delete a client.
+//! the secret of, enable or disable, change the limits of, and delete a client.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Rect};
@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::{draw_table, list_title, short_time, Outcome, Screen};
 use crate::api::{ClientInfo, Request};
-use crate::dialog::{Dialog, NewClientForm};
+use crate::dialog::{Dialog, FieldsForm, NewClientForm};
 use crate::keys::{self, Binding, Hint, Selection, MOVES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,7 @@ enum ClientAction {
     New,
     Rotate,
     Toggle,
+    Limits,
     Delete,
 }
 
@@ -37,6 +38,12 @@ const KEYS: &[Binding<ClientAction>] = &[
         label: "e",
         help: "enable/disable",
         action: ClientAction::Toggle,
+    },
+    Binding {
+        keys: &[KeyCode::Char('l')],
+        label: "l",
+        help: "limits",
+        action: ClientAction::Limits,
     },
     Binding {
         keys: &[KeyCode::Char('d')],
@@ -126,6 +133,11 @@ impl Screen for ClientsScreen {
                 enabled: !client.enabled,
                 client_id,
             }),
+            ClientAction::Limits => Outcome::Dialog(Dialog::Fields(FieldsForm::client_limits(
+                &client_id,
+                client.rate_limit_rpm,
+                client.rate_limit_tpm,
+            ))),
             ClientAction::Delete => Outcome::Dialog(Dialog::Confirm {
                 question: format!("Delete client {client_id}? Its calls will be refused."),
                 request: Request::DeleteClient { client_id },

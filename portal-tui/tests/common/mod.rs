@@ -36,6 +36,8 @@ pub fn answer(reply: Reply) -> Event {
         Reply::ClientDeleted { .. } => axonflow_portal::api::RequestKind::DeleteClient,
         Reply::OverrideSet { .. } => axonflow_portal::api::RequestKind::SetOverride,
         Reply::OverrideCleared { .. } => axonflow_portal::api::RequestKind::ClearOverride,
+        Reply::ClientLimitsChanged { .. } => axonflow_portal::api::RequestKind::SetClientLimits,
+        Reply::AuditVerify(_) => axonflow_portal::api::RequestKind::AuditVerify,
     };
     Event::Response(Response {
         kind,
