@@ -279,11 +279,18 @@ async fn create_client(
 
 async fn list_clients(State(state): State<AppState>) -> Result<Response, ApiError> {
     let clients = db::list_clients(state.pool()).await?;
-    Ok(Json(json!({
-        "clients": clients.iter().map(client_json).collect::<Vec<_>>(),
-        "count": clients.len(),
-    }))
-    .into_response())
+    let last_used = db::clients_last_used(state.pool()).await?;
+    let listed: Vec<Value> = clients
+        .iter()
+        .map(|client| {
+            let mut json = client_json(client);
+            json["last_used_at"] = json!(last_used
+                .get(&client.client_id)
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+            json
+        })
+        .collect();
+    Ok(Json(json!({"clients": listed, "count": clients.len()})).into_response())
 }
 
 async fn get_client(

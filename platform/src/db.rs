@@ -29,9 +29,9 @@ pub use budgets::{
     USAGE_SOURCES,
 };
 pub use clients::{
-    changed_clients, claim_nonce, client_revision, delete_client, delete_expired_nonces,
-    find_client, insert_client, list_admin_entries, list_clients, record_admin_entry,
-    set_client_secret, update_client, AdminEntry, ClientChanges, ClientRecord,
+    changed_clients, claim_nonce, client_revision, clients_last_used, delete_client,
+    delete_expired_nonces, find_client, insert_client, list_admin_entries, list_clients,
+    record_admin_entry, set_client_secret, update_client, AdminEntry, ClientChanges, ClientRecord,
 };
 pub use dynamic_policies::{
     delete_dynamic_policy, find_dynamic_policy, insert_dynamic_policy, list_dynamic_policies,

@@ -159,6 +159,12 @@ async fn tenants_are_listed_with_what_they_hold() {
         chrono::DateTime::parse_from_rfc3339(last).is_ok(),
         "{last} is RFC 3339"
     );
+    // The client list says when each client last made an audited call.
+    let clients = admin_get(&agent, "/api/v1/admin/clients").await;
+    let b_one = find(&clients["clients"], "client_id", "b-one");
+    assert!(b_one["last_used_at"].is_string(), "{b_one}");
+    let a_one = find(&clients["clients"], "client_id", "a-one");
+    assert!(a_one["last_used_at"].is_null(), "{a_one}");
 }
 
 #[tokio::test]

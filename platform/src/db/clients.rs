@@ -148,6 +148,28 @@ pub async fn list_clients(pool: &PgPool) -> Result<Vec<ClientRecord>, DbError> {
     Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
 }
 
+/// When each client last made an audited call: one index probe per client (the audit rows'
+/// `(client_id, created_at)` index), no scan.
+pub async fn clients_last_used(
+    pool: &PgPool,
+) -> Result<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>, DbError> {
+    let rows = sqlx::query(
+        "SELECT c.client_id, (SELECT a.created_at FROM llm_call_audits a WHERE a.client_id = c.client_id \
+         ORDER BY a.created_at DESC LIMIT 1) AS last_used FROM clients c",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for row in &rows {
+        let client_id: String = row.try_get("client_id")?;
+        let last_used: Option<chrono::DateTime<chrono::Utc>> = row.try_get("last_used")?;
+        if let Some(at) = last_used {
+            out.insert(client_id, at);
+        }
+    }
+    Ok(out)
+}
+
 /// Inserts a client and its admin entry; `AlreadyExists` when the client id is taken.
 pub async fn insert_client(
     pool: &PgPool,
