@@ -826,6 +826,7 @@ pub async fn test(
                 "groups": trial.groups,
                 "match": trial.first_match,
                 "n_matches": trial.n_matches,
+                "spans": trial.spans,
             })).collect::<Vec<_>>(),
         }),
         Err(error) => json!({

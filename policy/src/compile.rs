@@ -132,7 +132,12 @@ pub struct PatternTrial {
     pub first_match: Option<String>,
     /// The first match's capture groups (an empty string for a group that did not take part).
     pub groups: Vec<String>,
+    /// The byte offsets `(start, end)` of every match, at most `MAX_TRIAL_SPANS` of them.
+    pub spans: Vec<(usize, usize)>,
 }
+
+/// The most match positions a pattern trial reports per input.
+pub const MAX_TRIAL_SPANS: usize = 100;
 
 /// Tries `pattern` as a custom regex policy would run it, on each input. `Err` holds the reason the
 /// pattern would be refused by `Engine::compile`.
@@ -157,6 +162,11 @@ pub fn test_pattern(pattern: &str, inputs: &[&str]) -> Result<Vec<PatternTrial>,
                             .collect()
                     })
                     .unwrap_or_default(),
+                spans: regex
+                    .find_iter(input)
+                    .take(MAX_TRIAL_SPANS)
+                    .map(|m| (m.start(), m.end()))
+                    .collect(),
             }
         })
         .collect())
@@ -802,6 +812,7 @@ mod tests {
         assert_eq!(trials[0].n_matches, 2);
         assert_eq!(trials[0].first_match.as_deref(), Some("ann@corp.example"));
         assert_eq!(trials[0].groups, ["ann", "corp"]);
+        assert_eq!(trials[0].spans, [(5, 21), (25, 40)]);
         assert!(!trials[1].matched);
         assert!(test_pattern("(", &[])
             .expect_err("bad")

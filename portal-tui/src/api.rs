@@ -74,6 +74,64 @@ pub enum Request {
     },
     /// `GET /api/v1/admin/audit/verify`: walks the audit hash chains.
     AuditVerify,
+    /// `PUT` of a tenant's override of a policy from the override form.
+    OverridePolicy(PolicyOverride),
+    /// `POST /api/v1/static-policies/test` of one sample, for the pattern tester.
+    TestPattern {
+        pattern: String,
+        sample: String,
+    },
+}
+
+/// When an override ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiry {
+    /// An RFC 3339 time, sent as typed.
+    At(String),
+    /// A duration from the moment the request is made (the runtime reads the clock, not the app).
+    In(Duration),
+}
+
+/// The fields of the override form, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyOverride {
+    pub tenant_id: String,
+    pub policy_id: String,
+    pub action_override: Option<String>,
+    pub expires: Option<Expiry>,
+    pub reason: String,
+}
+
+impl PolicyOverride {
+    /// The body of the `PUT`, with a duration turned into a time after `now`.
+    pub fn to_json(&self, now: chrono::DateTime<chrono::Utc>) -> Value {
+        let mut body = json!({"override_reason": self.reason});
+        if let Some(action) = &self.action_override {
+            body["action_override"] = json!(action);
+        }
+        match &self.expires {
+            None => {}
+            Some(Expiry::At(time)) => body["expires_at"] = json!(time),
+            Some(Expiry::In(duration)) => {
+                let later = chrono::Duration::from_std(*duration)
+                    .ok()
+                    .and_then(|duration| now.checked_add_signed(duration))
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+                body["expires_at"] =
+                    json!(later.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            }
+        }
+        body
+    }
+}
+
+/// What the pattern test endpoint said about one sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternOutcome {
+    /// The pattern is valid; the byte offsets `(start, end)` of its matches in the sample.
+    Matches(Vec<(usize, usize)>),
+    /// The agent's reason the pattern is refused.
+    Invalid(String),
 }
 
 /// Which kind of call a request is, used to keep one poll of each kind in flight.
@@ -94,6 +152,8 @@ pub enum RequestKind {
     ClearOverride,
     SetClientLimits,
     AuditVerify,
+    OverridePolicy,
+    TestPattern,
 }
 
 impl Request {
@@ -114,6 +174,8 @@ impl Request {
             Request::ClearOverride { .. } => RequestKind::ClearOverride,
             Request::SetClientLimits { .. } => RequestKind::SetClientLimits,
             Request::AuditVerify => RequestKind::AuditVerify,
+            Request::OverridePolicy(_) => RequestKind::OverridePolicy,
+            Request::TestPattern { .. } => RequestKind::TestPattern,
         }
     }
 }
@@ -137,6 +199,8 @@ impl RequestKind {
             RequestKind::ClearOverride => "clearing the override",
             RequestKind::SetClientLimits => "changing the limits",
             RequestKind::AuditVerify => "verifying the audit chain",
+            RequestKind::OverridePolicy => "setting the override",
+            RequestKind::TestPattern => "testing the pattern",
         }
     }
 }
@@ -222,6 +286,17 @@ pub enum Reply {
         client_id: String,
     },
     AuditVerify(VerifyReport),
+    /// The override form's `PUT` succeeded.
+    PolicyOverridden {
+        tenant_id: String,
+        policy_id: String,
+    },
+    /// The answer of the pattern test for this pattern and sample.
+    PatternTested {
+        pattern: String,
+        sample: String,
+        outcome: PatternOutcome,
+    },
 }
 
 /// Why a request has no answer.
@@ -351,6 +426,8 @@ pub struct PolicyInfo {
     #[serde(default = "default_true")]
     pub enabled: bool,
     pub tier: String,
+    /// The regex of a pattern policy.
+    pub pattern: Option<String>,
     #[serde(rename = "override")]
     pub override_state: Option<OverrideInfo>,
 }
@@ -513,6 +590,32 @@ fn error_message(body: &Value) -> String {
         .flatten()
         .find_map(value_text)
         .unwrap_or_default()
+}
+
+/// The answer of the pattern test for its single input: the spans, or why the pattern is refused.
+fn pattern_outcome(body: &Value) -> PatternOutcome {
+    if body.get("valid").and_then(Value::as_bool) == Some(false) {
+        let reason = body
+            .get("error")
+            .and_then(value_text)
+            .unwrap_or_else(|| "invalid pattern".to_owned());
+        return PatternOutcome::Invalid(reason);
+    }
+    let spans = body
+        .pointer("/matches/0/spans")
+        .and_then(Value::as_array)
+        .map(|spans| {
+            spans
+                .iter()
+                .filter_map(|span| {
+                    let start = span.get(0).and_then(Value::as_u64)?;
+                    let end = span.get(1).and_then(Value::as_u64)?;
+                    Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    PatternOutcome::Matches(spans)
 }
 
 /// The HTTP client of the admin API.
@@ -695,6 +798,36 @@ impl ApiClient {
                 let body = self.call(Method::GET, &path, &[], None).await?;
                 Ok(Reply::AuditVerify(parse(body)?))
             }
+            Request::OverridePolicy(change) => {
+                let path = [
+                    &ADMIN[..],
+                    &[
+                        "tenants",
+                        &change.tenant_id,
+                        "policies",
+                        &change.policy_id,
+                        "override",
+                    ],
+                ]
+                .concat();
+                let body = change.to_json(chrono::Utc::now());
+                self.call(Method::PUT, &path, &[], Some(body)).await?;
+                Ok(Reply::PolicyOverridden {
+                    tenant_id: change.tenant_id,
+                    policy_id: change.policy_id,
+                })
+            }
+            Request::TestPattern { pattern, sample } => {
+                let path = ["api", "v1", "static-policies", "test"];
+                let body = json!({"pattern": pattern, "inputs": [sample]});
+                let body = self.call(Method::POST, &path, &[], Some(body)).await?;
+                let outcome = pattern_outcome(&body);
+                Ok(Reply::PatternTested {
+                    pattern,
+                    sample,
+                    outcome,
+                })
+            }
         }
     }
 
@@ -819,6 +952,41 @@ mod tests {
         assert!(!report.intact);
         assert_eq!(report.broken.len(), 1);
         assert_eq!(report.broken[0].problem, "hash mismatch");
+    }
+
+    #[test]
+    fn a_duration_expiry_becomes_a_time_after_now() {
+        let now = chrono::DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
+            .expect("a time parses")
+            .with_timezone(&chrono::Utc);
+        let change = PolicyOverride {
+            tenant_id: "t".to_owned(),
+            policy_id: "p".to_owned(),
+            action_override: Some("warn".to_owned()),
+            expires: Some(Expiry::In(Duration::from_secs(2 * 3600))),
+            reason: "r".to_owned(),
+        };
+        assert_eq!(
+            change.to_json(now),
+            json!({"override_reason": "r", "action_override": "warn",
+                   "expires_at": "2025-03-01T12:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn pattern_answers_give_spans_or_the_reason() {
+        let matched =
+            json!({"valid": true, "matches": [{"matched": true, "spans": [[0, 3], [5, 8]]}]});
+        assert_eq!(
+            pattern_outcome(&matched),
+            PatternOutcome::Matches(vec![(0, 3), (5, 8)])
+        );
+        let invalid =
+            json!({"valid": false, "error": "invalid regex: unclosed group", "matches": []});
+        assert_eq!(
+            pattern_outcome(&invalid),
+            PatternOutcome::Invalid("invalid regex: unclosed group".to_owned())
+        );
     }
 
     #[test]

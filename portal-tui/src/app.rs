@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::api::{ApiError, Reply, Request, RequestKind, Response, SecretText};
-use crate::dialog::{Dialog, DialogOutcome};
+use crate::api::{ApiError, PatternOutcome, Reply, Request, RequestKind, Response, SecretText};
+use crate::dialog::{Dialog, DialogOutcome, FieldsPurpose};
 use crate::keys::{self, Binding, Hint, MOVES};
 use crate::screens::policies::Pane;
 use crate::screens::{
@@ -312,6 +312,10 @@ impl App {
                     self.set_status(format!("{}…", request.kind().describe()), false);
                     self.send(request)
                 }
+                DialogOutcome::Send(request) => {
+                    self.set_status(format!("{}…", request.kind().describe()), false);
+                    self.send(request)
+                }
                 DialogOutcome::Copy(secret) => {
                     self.set_status("secret sent to the clipboard (OSC 52)", false);
                     vec![Command::Copy(secret)]
@@ -465,15 +469,21 @@ impl App {
             self.started = true;
             return self.refresh_all();
         }
+        let mut commands = Vec::new();
+        if let Some(Dialog::PatternTester(tester)) = &mut self.dialog {
+            if let Some(request) = tester.on_tick(now) {
+                commands.extend(self.send(request));
+            }
+        }
         if let Link::Down { retry_at, .. } = &self.link {
             if now < *retry_at || self.probing {
-                return Vec::new();
+                return commands;
             }
-            let commands = self.poll(Request::Health);
-            self.probing = !commands.is_empty();
+            let probe = self.poll(Request::Health);
+            self.probing = !probe.is_empty();
+            commands.extend(probe);
             return commands;
         }
-        let mut commands = Vec::new();
         if now >= self.next_tail {
             self.next_tail = now + TAIL_EVERY;
             let after = self.audit.after.clone();
@@ -496,6 +506,9 @@ impl App {
             *count = count.saturating_sub(1);
         }
         let kind = response.kind;
+        if let Err(error) = &response.result {
+            self.show_in_dialog(kind, error);
+        }
         let was_probe = kind == RequestKind::Health && std::mem::take(&mut self.probing);
         let mut commands = Vec::new();
         let reply = match response.result {
@@ -541,6 +554,21 @@ impl App {
         commands.extend(self.agent_answered());
         commands.extend(self.apply(reply));
         commands
+    }
+
+    /// Shows a failure in the dialog that made the request: the override form, the pattern tester.
+    fn show_in_dialog(&mut self, kind: RequestKind, error: &ApiError) {
+        match (kind, &mut self.dialog) {
+            (RequestKind::OverridePolicy, Some(Dialog::Fields(form)))
+                if matches!(form.purpose, FieldsPurpose::PolicyOverride { .. }) =>
+            {
+                form.error = Some(error.to_string());
+            }
+            (RequestKind::TestPattern, Some(Dialog::PatternTester(tester))) => {
+                tester.outcome = Some(PatternOutcome::Invalid(error.to_string()));
+            }
+            _ => {}
+        }
     }
 
     /// The agent answered: an outage is over, and what was missed is reloaded.
@@ -629,6 +657,32 @@ impl App {
                 let broken = !report.broken.is_empty() || !report.intact;
                 self.set_status(text, broken);
                 self.audit.verify = Some(report);
+                Vec::new()
+            }
+            Reply::PolicyOverridden {
+                tenant_id,
+                policy_id,
+            } => {
+                if matches!(
+                    &self.dialog,
+                    Some(Dialog::Fields(form)) if matches!(form.purpose, FieldsPurpose::PolicyOverride { .. })
+                ) {
+                    self.dialog = None;
+                }
+                self.set_status(
+                    format!("override of {policy_id} set for {tenant_id}"),
+                    false,
+                );
+                self.after_change(&[Request::Tenants, Request::Policies { tenant_id }])
+            }
+            Reply::PatternTested {
+                pattern,
+                sample,
+                outcome,
+            } => {
+                if let Some(Dialog::PatternTester(tester)) = &mut self.dialog {
+                    tester.answered(&pattern, &sample, outcome);
+                }
                 Vec::new()
             }
             Reply::OverrideCleared {

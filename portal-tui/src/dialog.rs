@@ -1,6 +1,8 @@
 //! Dialogs drawn over a screen: the full help, `y/n` confirmations, the new-client form, the override
-//! reason, the small field forms (audit filters, client limits) and the one-time secret. A dialog
-//! takes every key while it is open.
+//! reason, the small field forms (audit filters, client limits, a policy override), the pattern
+//! tester and the one-time secret. A dialog takes every key while it is open.
+
+use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -9,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::api::{NewClient, Request, SecretText};
+use crate::api::{Expiry, NewClient, PatternOutcome, PolicyOverride, Request, SecretText};
 use crate::keys::{self, Binding, Hint};
 use crate::screens::audit::{AuditFilters, FILTER_FIELDS};
 
@@ -28,8 +30,10 @@ pub enum Dialog {
     NewClient(NewClientForm),
     /// The reason of an override (a field labelled `reason`).
     OverrideReason(OverrideForm),
-    /// A small form of text fields (the audit filters, a client's limits).
+    /// A small form of text fields (the audit filters, a client's limits, a policy override).
     Fields(FieldsForm),
+    /// A regex and a sample, tested by the agent as they are typed.
+    PatternTester(PatternTester),
     /// A secret shown once, in full, on one line.
     Secret {
         client_id: String,
@@ -43,6 +47,8 @@ pub enum DialogOutcome {
     Keep,
     Close,
     Submit(Request),
+    /// Send the request and keep the dialog open to show its error (the dialog closes on success).
+    Send(Request),
     /// Copy this text to the clipboard (OSC 52).
     Copy(SecretText),
     /// Apply these filters to the audit screen.
@@ -169,6 +175,27 @@ const REASON_KEYS: &[Binding<DialogAction>] = &[
     },
 ];
 
+const TESTER_KEYS: &[Binding<DialogAction>] = &[
+    Binding {
+        keys: &[KeyCode::Tab, KeyCode::BackTab, KeyCode::Down, KeyCode::Up],
+        label: "Tab",
+        help: "pattern/sample",
+        action: DialogAction::NextField,
+    },
+    Binding {
+        keys: &[KeyCode::Backspace],
+        label: "Bksp",
+        help: "erase",
+        action: DialogAction::DeleteChar,
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        label: "Esc",
+        help: "close",
+        action: DialogAction::Close,
+    },
+];
+
 const SECRET_KEYS: &[Binding<DialogAction>] = &[
     Binding {
         keys: &[KeyCode::Char('c')],
@@ -234,11 +261,50 @@ impl NewClientForm {
 /// The names of the fields of the client limits form.
 pub const LIMIT_FIELDS: [&str; 2] = ["rate_limit_rpm", "rate_limit_tpm"];
 
+/// The names of the fields of the policy override form.
+pub const OVERRIDE_FIELDS: [&str; 3] = ["action_override", "expires_at", "reason"];
+
+/// The actions an override may set.
+pub const OVERRIDE_ACTIONS: [&str; 4] = ["block", "redact", "warn", "log"];
+
 /// What a field form is for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldsPurpose {
     AuditFilters,
-    ClientLimits { client_id: String },
+    ClientLimits {
+        client_id: String,
+    },
+    PolicyOverride {
+        tenant_id: String,
+        policy_id: String,
+    },
+}
+
+/// An expiry as typed: empty, an RFC 3339 time, or a duration such as `30m`, `2h` or `7d`.
+pub fn parse_expiry(text: &str) -> Result<Option<Expiry>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if chrono::DateTime::parse_from_rfc3339(text).is_ok() {
+        return Ok(Some(Expiry::At(text.to_owned())));
+    }
+    let problem =
+        || "expires_at must be an RFC 3339 time or a duration like 30m, 2h, 7d".to_owned();
+    let unit_at = text.len().saturating_sub(1);
+    let (count, unit) = (text.get(..unit_at).ok_or_else(problem)?, &text[unit_at..]);
+    let seconds_per_unit = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(problem()),
+    };
+    let count: u64 = count.parse().map_err(|_| problem())?;
+    if count == 0 {
+        return Err(problem());
+    }
+    let seconds = count.checked_mul(seconds_per_unit).ok_or_else(problem)?;
+    Ok(Some(Expiry::In(Duration::from_secs(seconds))))
 }
 
 /// A form of a few text fields with a focused one.
@@ -277,10 +343,32 @@ impl FieldsForm {
         }
     }
 
+    /// The override form of a tenant's policy, with the action of its current override.
+    pub fn policy_override(tenant_id: &str, policy_id: &str, action: Option<&str>) -> Self {
+        Self {
+            purpose: FieldsPurpose::PolicyOverride {
+                tenant_id: tenant_id.to_owned(),
+                policy_id: policy_id.to_owned(),
+            },
+            labels: &OVERRIDE_FIELDS,
+            values: vec![
+                action.unwrap_or_default().to_owned(),
+                String::new(),
+                String::new(),
+            ],
+            focus: 0,
+            error: None,
+        }
+    }
+
     fn title(&self) -> String {
         match &self.purpose {
             FieldsPurpose::AuditFilters => " Audit filters ".to_owned(),
             FieldsPurpose::ClientLimits { client_id } => format!(" Limits of {client_id} "),
+            FieldsPurpose::PolicyOverride {
+                tenant_id,
+                policy_id,
+            } => format!(" Override {policy_id} for {tenant_id} "),
         }
     }
 
@@ -290,6 +378,9 @@ impl FieldsForm {
                 "Empty fields do not filter; minutes keeps the last N minutes."
             }
             FieldsPurpose::ClientLimits { .. } => "An empty limit restores the default.",
+            FieldsPurpose::PolicyOverride { .. } => {
+                "action: block|redact|warn|log or empty; expires: RFC 3339, 30m, 2h, 7d or empty."
+            }
         }
     }
 
@@ -319,7 +410,148 @@ impl FieldsForm {
                     rate_limit_tpm: limit(1)?,
                 }))
             }
+            FieldsPurpose::PolicyOverride {
+                tenant_id,
+                policy_id,
+            } => {
+                let value = |field_idx: usize| {
+                    self.values
+                        .get(field_idx)
+                        .map(|value| value.trim().to_owned())
+                        .unwrap_or_default()
+                };
+                let action = value(0);
+                if !action.is_empty() && !OVERRIDE_ACTIONS.contains(&action.as_str()) {
+                    return Err(
+                        "action_override must be block, redact, warn, log or empty".to_owned()
+                    );
+                }
+                let expires = parse_expiry(&value(1))?;
+                let reason = value(2);
+                if reason.is_empty() {
+                    return Err("a reason is required".to_owned());
+                }
+                Ok(DialogOutcome::Send(Request::OverridePolicy(
+                    PolicyOverride {
+                        tenant_id: tenant_id.clone(),
+                        policy_id: policy_id.clone(),
+                        action_override: Some(action).filter(|action| !action.is_empty()),
+                        expires,
+                        reason,
+                    },
+                )))
+            }
         }
+    }
+}
+
+/// How long the tester waits after the last edit before it asks the agent.
+pub const TEST_DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// The pattern tester: a regex and a sample, with the agent's answer for the last pair tested.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PatternTester {
+    pub pattern: String,
+    pub sample: String,
+    /// 0 is the pattern, 1 the sample.
+    pub focus: usize,
+    /// Whether a field changed since the last tick.
+    edited: bool,
+    /// When the fields, quiet since the tick that saw the last edit, are tested.
+    due: Option<Instant>,
+    /// The pattern and sample of the last request sent.
+    pub sent: Option<(String, String)>,
+    /// The answer for the current pattern and sample, once it arrived.
+    pub outcome: Option<PatternOutcome>,
+}
+
+impl PatternTester {
+    /// A tester with this pattern; something to test is due once the sample is typed.
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.into(),
+            ..Self::default()
+        }
+    }
+
+    fn edit(&mut self) {
+        self.edited = true;
+        self.due = None;
+        self.outcome = None;
+    }
+
+    /// Debounces edits: a tick that sees an edit starts a quiet period of `TEST_DEBOUNCE`; the first
+    /// tick after it ends sends one test, unless more was typed in between.
+    pub fn on_tick(&mut self, now: Instant) -> Option<Request> {
+        if std::mem::take(&mut self.edited) {
+            self.due = Some(now + TEST_DEBOUNCE);
+            return None;
+        }
+        match self.due {
+            Some(due) if now >= due => {
+                self.due = None;
+                if self.pattern.is_empty() || self.sample.is_empty() {
+                    return None;
+                }
+                let pair = (self.pattern.clone(), self.sample.clone());
+                if self.sent.as_ref() == Some(&pair) && self.outcome.is_some() {
+                    return None;
+                }
+                self.sent = Some(pair.clone());
+                Some(Request::TestPattern {
+                    pattern: pair.0,
+                    sample: pair.1,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes an answer if it is for what the fields hold now (a late answer is dropped).
+    pub fn answered(&mut self, pattern: &str, sample: &str, outcome: PatternOutcome) {
+        if self.pattern == pattern && self.sample == sample {
+            self.outcome = Some(outcome);
+        }
+    }
+
+    /// The sample cut into pieces, each with whether it is part of a match; the byte offsets of the
+    /// agent are moved to character boundaries (and into the sample) first.
+    pub fn highlighted(&self) -> Vec<(String, bool)> {
+        let Some(PatternOutcome::Matches(spans)) = &self.outcome else {
+            return vec![(self.sample.clone(), false)];
+        };
+        let sample = self.sample.as_str();
+        let floor = |mut offset: usize| {
+            offset = offset.min(sample.len());
+            while !sample.is_char_boundary(offset) {
+                offset -= 1;
+            }
+            offset
+        };
+        let ceil = |mut offset: usize| {
+            offset = offset.min(sample.len());
+            while !sample.is_char_boundary(offset) {
+                offset += 1;
+            }
+            offset
+        };
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        for (start, end) in spans {
+            let start = floor(*start).max(at);
+            let end = ceil(*end).max(start);
+            if start > at {
+                pieces.push((sample[at..start].to_owned(), false));
+            }
+            if end > start {
+                pieces.push((sample[start..end].to_owned(), true));
+            }
+            at = end;
+        }
+        if at < sample.len() {
+            pieces.push((sample[at..].to_owned(), false));
+        }
+        pieces
     }
 }
 
@@ -341,6 +573,7 @@ impl Dialog {
             Dialog::NewClient(_) => FORM_KEYS,
             Dialog::OverrideReason(_) => REASON_KEYS,
             Dialog::Fields(_) => FIELDS_KEYS,
+            Dialog::PatternTester(_) => TESTER_KEYS,
             Dialog::Secret { .. } => SECRET_KEYS,
         }
     }
@@ -426,6 +659,35 @@ impl Dialog {
                     {
                         value.push(typed);
                         form.error = None;
+                    }
+                    DialogOutcome::Keep
+                }
+            },
+            Dialog::PatternTester(tester) => match action {
+                Some(DialogAction::Close) => DialogOutcome::Close,
+                Some(DialogAction::NextField) => {
+                    tester.focus = 1 - tester.focus.min(1);
+                    DialogOutcome::Keep
+                }
+                Some(DialogAction::DeleteChar) => {
+                    let field = if tester.focus == 0 {
+                        &mut tester.pattern
+                    } else {
+                        &mut tester.sample
+                    };
+                    if field.pop().is_some() {
+                        tester.edit();
+                    }
+                    DialogOutcome::Keep
+                }
+                _ => {
+                    if let Some(typed) = typed_char(key) {
+                        if tester.focus == 0 {
+                            tester.pattern.push(typed);
+                        } else {
+                            tester.sample.push(typed);
+                        }
+                        tester.edit();
                     }
                     DialogOutcome::Keep
                 }
@@ -523,6 +785,13 @@ impl Dialog {
                 draw_box(frame, centered(area, 64, 10), " New client ", lines);
             }
             Dialog::Fields(form) => {
+                let width = form
+                    .labels
+                    .iter()
+                    .map(|label| label.chars().count() + 1)
+                    .max()
+                    .unwrap_or(0)
+                    .max(15);
                 let mut lines = Vec::new();
                 for (field_idx, label) in form.labels.iter().enumerate() {
                     let focused = field_idx == form.focus;
@@ -535,7 +804,7 @@ impl Dialog {
                     };
                     let value = form.values.get(field_idx).cloned().unwrap_or_default();
                     lines.push(Line::from(vec![
-                        Span::styled(format!("{marker}{label:<15}"), label_style),
+                        Span::styled(format!("{marker}{label:<width$}"), label_style),
                         Span::raw(format!("{value}{cursor}")),
                     ]));
                 }
@@ -546,6 +815,51 @@ impl Dialog {
                 });
                 let height = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
                 draw_box(frame, centered(area, 64, height), &form.title(), lines);
+            }
+            Dialog::PatternTester(tester) => {
+                let field = |field_idx: usize, label: &str, value: &str| {
+                    let focused = field_idx == tester.focus;
+                    let marker = if focused { "> " } else { "  " };
+                    let cursor = if focused { "_" } else { "" };
+                    let label_style = if focused {
+                        Style::new().add_modifier(Modifier::BOLD).yellow()
+                    } else {
+                        Style::new()
+                    };
+                    Line::from(vec![
+                        Span::styled(format!("{marker}{label:<9}"), label_style),
+                        Span::raw(format!("{value}{cursor}")),
+                    ])
+                };
+                let mut lines = vec![
+                    field(0, "pattern", &tester.pattern),
+                    field(1, "sample", &tester.sample),
+                    Line::from(""),
+                ];
+                let mut found = vec![Span::raw("  matches  ")];
+                for (piece, matched) in tester.highlighted() {
+                    found.push(if matched {
+                        Span::styled(piece, Style::new().reversed().green())
+                    } else {
+                        Span::raw(piece)
+                    });
+                }
+                lines.push(Line::from(found));
+                lines.push(match &tester.outcome {
+                    Some(PatternOutcome::Invalid(reason)) => Line::from(reason.clone().red()),
+                    Some(PatternOutcome::Matches(spans)) if spans.is_empty() => {
+                        Line::from("no match".dim())
+                    }
+                    Some(PatternOutcome::Matches(spans)) => {
+                        Line::from(format!("{} match(es)", spans.len()).green())
+                    }
+                    None if tester.pattern.is_empty() || tester.sample.is_empty() => {
+                        Line::from("Type a pattern and a sample; the agent tests them.".dim())
+                    }
+                    None => Line::from("testing…".dim()),
+                });
+                let height = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
+                draw_box(frame, centered(area, 72, height), " Pattern tester ", lines);
             }
             Dialog::OverrideReason(form) => {
                 let verb = if form.enabled { "Enable" } else { "Disable" };
@@ -680,5 +994,45 @@ mod tests {
                 reason: "x".to_owned(),
             })
         );
+    }
+
+    #[test]
+    fn spans_off_character_boundaries_are_widened_not_a_panic() {
+        let mut tester = PatternTester::new("é+");
+        tester.sample = "aéé b".to_owned();
+        // The agent's offsets are bytes: `é` is 2 bytes; 2 and 4 fall inside characters.
+        tester.answered(
+            "é+",
+            "aéé b",
+            PatternOutcome::Matches(vec![(2, 4), (3, 99)]),
+        );
+        assert_eq!(
+            tester.highlighted(),
+            vec![
+                ("a".to_owned(), false),
+                ("éé".to_owned(), true),
+                (" b".to_owned(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn expiries_are_times_or_durations() {
+        assert_eq!(parse_expiry(" "), Ok(None));
+        assert_eq!(
+            parse_expiry("30m"),
+            Ok(Some(Expiry::In(Duration::from_secs(1800))))
+        );
+        assert_eq!(
+            parse_expiry("7d"),
+            Ok(Some(Expiry::In(Duration::from_secs(7 * 86_400))))
+        );
+        assert_eq!(
+            parse_expiry("2025-04-01T00:00:00+02:00"),
+            Ok(Some(Expiry::At("2025-04-01T00:00:00+02:00".to_owned())))
+        );
+        for bad in ["0h", "h", "2w", "tomorrow", "é", "-1d"] {
+            assert!(parse_expiry(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -6,7 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axonflow_portal::api::{
-    ApiError, NewClient, Reply, Request, RequestKind, Response, SecretText, VerifyReport,
+    ApiError, Expiry, NewClient, PatternOutcome, PolicyOverride, Reply, Request, RequestKind,
+    Response, SecretText, VerifyReport,
 };
 use axonflow_portal::app::{App, Command, Event, Exit, Link};
 use axonflow_portal::dialog::Dialog;
@@ -430,4 +431,198 @@ fn l_edits_the_limits_of_a_client_with_a_patch() {
         app.status.as_ref().map(|status| status.text.as_str()),
         Some("limits of billing-svc changed")
     );
+}
+
+fn open_policies_of_finance() -> App {
+    let mut app = loaded_app();
+    app.update(char_key('3'));
+    app.update(press(KeyCode::Enter));
+    app
+}
+
+#[test]
+fn o_sends_an_override_with_action_expiry_and_reason_and_keeps_errors_in_the_form() {
+    let mut app = open_policies_of_finance();
+    app.update(char_key('o'));
+    assert!(matches!(app.dialog, Some(Dialog::Fields(_))));
+    type_text(&mut app, "allow");
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "2h");
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "noisy");
+    // An action the agent does not know is refused in the form.
+    assert!(sent(&app.update(press(KeyCode::Enter))).is_empty());
+    let Some(Dialog::Fields(form)) = &app.dialog else {
+        panic!("the form stays open");
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("action_override must be block, redact, warn, log or empty")
+    );
+    app.update(press(KeyCode::Tab));
+    for _ in 0..5 {
+        app.update(press(KeyCode::Backspace));
+    }
+    type_text(&mut app, "warn");
+    let change = PolicyOverride {
+        tenant_id: "finance".to_owned(),
+        policy_id: "sys_pii_ssn".to_owned(),
+        action_override: Some("warn".to_owned()),
+        expires: Some(Expiry::In(Duration::from_secs(2 * 3600))),
+        reason: "noisy".to_owned(),
+    };
+    assert_eq!(
+        sent(&app.update(press(KeyCode::Enter))),
+        vec![Request::OverridePolicy(change.clone())]
+    );
+
+    // A 422 is shown in the form, which stays open.
+    app.update(Event::Response(Response {
+        kind: RequestKind::OverridePolicy,
+        result: Err(ApiError::Status {
+            code: 422,
+            message: "the override has 1 problem(s): expires_at: must be in the future".to_owned(),
+        }),
+    }));
+    let Some(Dialog::Fields(form)) = &app.dialog else {
+        panic!("the form stays open after an error");
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("HTTP 422: the override has 1 problem(s): expires_at: must be in the future")
+    );
+
+    // Success closes the form and reloads the tenant's policies and the admin log.
+    let reloads = sent(&app.update(answer(Reply::PolicyOverridden {
+        tenant_id: "finance".to_owned(),
+        policy_id: "sys_pii_ssn".to_owned(),
+    })));
+    assert_eq!(app.dialog, None);
+    assert_eq!(
+        reloads,
+        vec![
+            Request::Tenants,
+            Request::Policies {
+                tenant_id: "finance".to_owned()
+            },
+            Request::AdminLog,
+        ]
+    );
+}
+
+#[test]
+fn an_override_expiry_is_a_time_or_a_duration() {
+    let mut app = open_policies_of_finance();
+    app.update(char_key('o'));
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "2025-04-01T00:00:00Z");
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "audit");
+    let sent_now = sent(&app.update(press(KeyCode::Enter)));
+    let [Request::OverridePolicy(change)] = sent_now.as_slice() else {
+        panic!("one override is sent: {sent_now:?}");
+    };
+    assert_eq!(change.action_override, None);
+    assert_eq!(
+        change.expires,
+        Some(Expiry::At("2025-04-01T00:00:00Z".to_owned()))
+    );
+
+    let mut app = open_policies_of_finance();
+    app.update(char_key('o'));
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "soon");
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "audit");
+    assert!(sent(&app.update(press(KeyCode::Enter))).is_empty());
+}
+
+fn tests_sent(commands: &[Command]) -> Vec<Request> {
+    sent(commands)
+        .into_iter()
+        .filter(|request| request.kind() == RequestKind::TestPattern)
+        .collect()
+}
+
+#[test]
+fn the_pattern_tester_asks_once_typing_stops_and_highlights_the_matches() {
+    let start = Instant::now();
+    let mut app = open_policies_of_finance();
+    app.update(Event::Tick(start));
+    app.update(char_key('t'));
+    let Some(Dialog::PatternTester(tester)) = &app.dialog else {
+        panic!("t opens the tester");
+    };
+    assert_eq!(tester.pattern, r"\b\d{3}-\d{2}-\d{4}\b");
+    app.update(press(KeyCode::Tab));
+    let tick = |app: &mut App, millis: u64| {
+        tests_sent(&app.update(Event::Tick(start + Duration::from_millis(millis))))
+    };
+    type_text(&mut app, "ssn ");
+    assert!(tick(&mut app, 250).is_empty());
+    // Typing goes on: the quiet period starts again.
+    type_text(&mut app, "123-45-6789");
+    assert!(tick(&mut app, 500).is_empty());
+    assert!(tick(&mut app, 600).is_empty());
+    let request = Request::TestPattern {
+        pattern: r"\b\d{3}-\d{2}-\d{4}\b".to_owned(),
+        sample: "ssn 123-45-6789".to_owned(),
+    };
+    assert_eq!(tick(&mut app, 750), vec![request]);
+    assert!(tick(&mut app, 1000).is_empty());
+    assert!(tick(&mut app, 1250).is_empty());
+
+    // A late answer for an older sample is dropped; the answer for the fields is shown.
+    app.update(answer(Reply::PatternTested {
+        pattern: r"\b\d{3}-\d{2}-\d{4}\b".to_owned(),
+        sample: "ssn ".to_owned(),
+        outcome: PatternOutcome::Matches(vec![]),
+    }));
+    app.update(answer(Reply::PatternTested {
+        pattern: r"\b\d{3}-\d{2}-\d{4}\b".to_owned(),
+        sample: "ssn 123-45-6789".to_owned(),
+        outcome: PatternOutcome::Matches(vec![(4, 15)]),
+    }));
+    let Some(Dialog::PatternTester(tester)) = &app.dialog else {
+        panic!("the tester stays open");
+    };
+    assert_eq!(
+        tester.highlighted(),
+        vec![("ssn ".to_owned(), false), ("123-45-6789".to_owned(), true)]
+    );
+}
+
+#[test]
+fn an_invalid_pattern_shows_the_agents_reason() {
+    let start = Instant::now();
+    let mut app = open_policies_of_finance();
+    app.update(Event::Tick(start));
+    app.update(char_key('t'));
+    for _ in 0..30 {
+        app.update(press(KeyCode::Backspace));
+    }
+    type_text(&mut app, "(");
+    app.update(press(KeyCode::Tab));
+    type_text(&mut app, "a");
+    app.update(Event::Tick(start + Duration::from_millis(250)));
+    let commands = app.update(Event::Tick(start + Duration::from_millis(500)));
+    assert_eq!(
+        tests_sent(&commands),
+        vec![Request::TestPattern {
+            pattern: "(".to_owned(),
+            sample: "a".to_owned()
+        }]
+    );
+    let reason = "invalid regex: unclosed group".to_owned();
+    app.update(answer(Reply::PatternTested {
+        pattern: "(".to_owned(),
+        sample: "a".to_owned(),
+        outcome: PatternOutcome::Invalid(reason.clone()),
+    }));
+    let Some(Dialog::PatternTester(tester)) = &app.dialog else {
+        panic!("the tester stays open");
+    };
+    assert_eq!(tester.outcome, Some(PatternOutcome::Invalid(reason)));
+    app.update(press(KeyCode::Esc));
+    assert_eq!(app.dialog, None);
 }

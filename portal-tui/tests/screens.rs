@@ -3,7 +3,9 @@
 
 mod common;
 
-use axonflow_portal::api::{ApiError, Reply, RequestKind, Response, SecretText, VerifyReport};
+use axonflow_portal::api::{
+    ApiError, PatternOutcome, Reply, RequestKind, Response, SecretText, VerifyReport,
+};
 use axonflow_portal::app::{App, Event};
 use axonflow_portal::dialog::Dialog;
 use axonflow_portal::ui;
@@ -171,4 +173,61 @@ fn client_limits_form() {
     let mut app = on_screen('2');
     app.update(char_key('l'));
     insta::assert_snapshot!("client_limits_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn policy_override_form() {
+    let mut app = on_screen('3');
+    app.update(press(KeyCode::Enter));
+    app.update(char_key('o'));
+    for typed in "warn".chars() {
+        app.update(char_key(typed));
+    }
+    app.update(press(KeyCode::Tab));
+    for typed in "7d".chars() {
+        app.update(char_key(typed));
+    }
+    app.update(press(KeyCode::Tab));
+    for typed in "false positives".chars() {
+        app.update(char_key(typed));
+    }
+    insta::assert_snapshot!("policy_override_80x24", render(&app, 80, 24));
+}
+
+#[test]
+fn pattern_tester_with_a_match() {
+    let mut app = on_screen('3');
+    app.update(press(KeyCode::Enter));
+    app.update(char_key('t'));
+    app.update(press(KeyCode::Tab));
+    let sample = "ssn 123-45-6789, not 12-345";
+    for typed in sample.chars() {
+        app.update(char_key(typed));
+    }
+    app.update(answer(Reply::PatternTested {
+        pattern: r"\b\d{3}-\d{2}-\d{4}\b".to_owned(),
+        sample: sample.to_owned(),
+        outcome: PatternOutcome::Matches(vec![(4, 15)]),
+    }));
+    let backend = render(&app, 80, 24);
+    // The match is drawn reversed; the rest of the sample is not.
+    let buffer = backend.buffer();
+    let row = (0..24)
+        .find(|y| {
+            (0..80)
+                .map(|x| buffer[(x, *y)].symbol())
+                .collect::<String>()
+                .contains("matches  ssn")
+        })
+        .expect("the highlighted sample is drawn");
+    let reversed: String = (0..80)
+        .filter(|x| {
+            buffer[(*x, row)]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+        })
+        .map(|x| buffer[(x, row)].symbol().to_owned())
+        .collect();
+    assert_eq!(reversed, "123-45-6789");
+    insta::assert_snapshot!("pattern_tester_80x24", backend);
 }

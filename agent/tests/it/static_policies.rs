@@ -238,13 +238,17 @@ async fn custom_policies_are_validated_enforced_changed_and_deleted() {
     let (_, trial) = post_json(
         &agent,
         "/api/v1/static-policies/test",
-        json!({"pattern": r"(\w+)-(\d+)", "inputs": ["FALCON-2291", "nothing"]}),
+        json!({"pattern": r"(\w+)-(\d+)", "inputs": ["FALCON-2291 and é HAWK-7", "nothing"]}),
     )
     .await;
     assert_eq!(trial["valid"], true);
     assert_eq!(trial["matches"][0]["matched"], true);
     assert_eq!(trial["matches"][0]["groups"], json!(["FALCON", "2291"]));
+    assert_eq!(trial["matches"][0]["n_matches"], 2);
+    // Byte offsets of every match: the `é` before `HAWK-7` takes two bytes.
+    assert_eq!(trial["matches"][0]["spans"], json!([[0, 11], [19, 25]]));
     assert_eq!(trial["matches"][1]["matched"], false);
+    assert_eq!(trial["matches"][1]["spans"], json!([]));
     let (status, invalid) = post_json(
         &agent,
         "/api/v1/static-policies/test",

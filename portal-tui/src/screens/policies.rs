@@ -1,5 +1,6 @@
 //! The policies screen: tenants on the left, the selected tenant's policies with their override on the
-//! right; `e` enables or disables a policy for the tenant as an override (with a reason), `x` clears it.
+//! right; `e` enables or disables a policy for the tenant as an override (with a reason), `o` sets an
+//! override's action and expiry, `x` clears it, `t` opens the pattern tester.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,7 +11,7 @@ use ratatui::Frame;
 
 use super::{draw_table, list_title, Outcome, Screen};
 use crate::api::{PolicyInfo, Request, TenantInfo};
-use crate::dialog::{Dialog, OverrideForm};
+use crate::dialog::{Dialog, FieldsForm, OverrideForm, PatternTester};
 use crate::keys::{self, Binding, Hint, Selection, MOVES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,9 @@ enum PolicyAction {
     Open,
     SwitchPane,
     Toggle,
+    Override,
     ClearOverride,
+    TestPattern,
 }
 
 const KEYS: &[Binding<PolicyAction>] = &[
@@ -41,10 +44,22 @@ const KEYS: &[Binding<PolicyAction>] = &[
         action: PolicyAction::Toggle,
     },
     Binding {
+        keys: &[KeyCode::Char('o')],
+        label: "o",
+        help: "override",
+        action: PolicyAction::Override,
+    },
+    Binding {
         keys: &[KeyCode::Char('x')],
         label: "x",
         help: "clear override",
         action: PolicyAction::ClearOverride,
+    },
+    Binding {
+        keys: &[KeyCode::Char('t')],
+        label: "t",
+        help: "test pattern",
+        action: PolicyAction::TestPattern,
     },
 ];
 
@@ -140,6 +155,29 @@ impl PoliciesScreen {
         }))
     }
 
+    fn override_form(&self) -> Outcome {
+        let (Some(tenant_id), Some(policy)) = (&self.tenant_id, self.selected_policy()) else {
+            return Outcome::Handled;
+        };
+        let action = policy
+            .override_state
+            .as_ref()
+            .and_then(|state| state.action_override.as_deref());
+        Outcome::Dialog(Dialog::Fields(FieldsForm::policy_override(
+            tenant_id,
+            policy.key(),
+            action,
+        )))
+    }
+
+    fn pattern_tester(&self) -> Outcome {
+        let pattern = self
+            .selected_policy()
+            .and_then(|policy| policy.pattern.clone())
+            .unwrap_or_default();
+        Outcome::Dialog(Dialog::PatternTester(PatternTester::new(pattern)))
+    }
+
     fn clear_override(&self) -> Outcome {
         let (Some(tenant_id), Some(policy)) = (&self.tenant_id, self.selected_policy()) else {
             return Outcome::Handled;
@@ -204,7 +242,9 @@ impl Screen for PoliciesScreen {
                 _ => Outcome::Handled,
             },
             Some(PolicyAction::Toggle) => self.toggle(),
+            Some(PolicyAction::Override) => self.override_form(),
             Some(PolicyAction::ClearOverride) => self.clear_override(),
+            Some(PolicyAction::TestPattern) => self.pattern_tester(),
         }
     }
 

@@ -38,6 +38,8 @@ pub fn answer(reply: Reply) -> Event {
         Reply::OverrideCleared { .. } => axonflow_portal::api::RequestKind::ClearOverride,
         Reply::ClientLimitsChanged { .. } => axonflow_portal::api::RequestKind::SetClientLimits,
         Reply::AuditVerify(_) => axonflow_portal::api::RequestKind::AuditVerify,
+        Reply::PolicyOverridden { .. } => axonflow_portal::api::RequestKind::OverridePolicy,
+        Reply::PatternTested { .. } => axonflow_portal::api::RequestKind::TestPattern,
     };
     Event::Response(Response {
         kind,
@@ -87,7 +89,8 @@ pub fn tenants() -> Vec<TenantInfo> {
 pub fn policies() -> Vec<PolicyInfo> {
     let policy: Vec<PolicyInfo> = serde_json::from_value(json!([
         {"id": "sys_pii_ssn", "name": "US Social Security number", "category": "pii-us",
-         "action": "block", "severity": "critical", "enabled": true, "tier": "system", "override": null},
+         "action": "block", "severity": "critical", "enabled": true, "tier": "system", "override": null,
+         "pattern": "\\b\\d{3}-\\d{2}-\\d{4}\\b"},
         {"id": "sys_pii_email", "name": "Email address", "category": "pii-global",
          "action": "redact", "severity": "medium", "enabled": true, "tier": "system",
          "override": {"enabled_override": false, "override_reason": "newsletter tool",
