@@ -357,6 +357,16 @@ pub struct Health {
     pub database: String,
     pub uptime_seconds: u64,
     pub audit: AuditQueue,
+    /// The agent's last signed check of the orchestrator.
+    pub orchestrator: PeerCheck,
+}
+
+/// A peer check as `/health` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PeerCheck {
+    pub status: String,
+    pub checked_at: Option<String>,
 }
 
 /// The audit writer's backlog, as `/health` and the stats report it.

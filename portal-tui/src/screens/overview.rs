@@ -33,7 +33,7 @@ impl Screen for OverviewScreen {
 
     fn draw(&self, frame: &mut Frame, area: Rect) {
         let [top, middle, bottom] = Layout::vertical([
-            Constraint::Length(6),
+            Constraint::Length(7),
             Constraint::Min(5),
             Constraint::Length(7),
         ])
@@ -76,6 +76,14 @@ impl OverviewScreen {
                         health.database,
                         uptime(health.uptime_seconds)
                     )),
+                    Line::from(vec![
+                        "orchestr. ".into(),
+                        match health.orchestrator.status.as_str() {
+                            "" => "-".dim(),
+                            "ok" => "ok (signed check)".green(),
+                            other => other.to_owned().red(),
+                        },
+                    ]),
                 ]
             }
         }

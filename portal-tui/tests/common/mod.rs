@@ -141,7 +141,8 @@ pub fn health() -> Health {
     serde_json::from_value(json!({
         "status": "healthy", "version": "0.1.0", "deployment_mode": "enterprise", "database": "ok",
         "uptime_seconds": 7260,
-        "audit": {"mode": "compliance", "queue_depth": 0, "journal_backlog": 0}
+        "audit": {"mode": "compliance", "queue_depth": 0, "journal_backlog": 0},
+        "orchestrator": {"status": "ok", "checked_at": "2026-12-02T10:00:00Z", "http_status": 200}
     }))
     .expect("fixed health parses")
 }
