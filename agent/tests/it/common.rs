@@ -518,3 +518,31 @@ impl Drop for Cluster {
         let _ = std::fs::remove_dir_all(self.dir.with_extension("run"));
     }
 }
+
+/// The audit row of a decision (waiting up to 5 s: some rows are written when a stream ends), as
+/// JSON: verdict, provider, model, status, tokens, cost and metadata.
+pub async fn audit_row(agent: &Agent, decision_id: &str) -> serde_json::Value {
+    let pool = agent.pool().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let row: Option<serde_json::Value> = sqlx::query_scalar(
+            "SELECT json_build_object('verdict', verdict, 'provider', provider, 'model', model, \
+             'http_status', http_status, 'prompt_tokens', prompt_tokens, \
+             'completion_tokens', completion_tokens, 'total_tokens', total_tokens, \
+             'estimated_cost_usd', estimated_cost_usd::float8, 'metadata', metadata) \
+             FROM llm_call_audits WHERE id = $1::uuid",
+        )
+        .bind(decision_id)
+        .fetch_optional(&pool)
+        .await
+        .expect("query audit");
+        if let Some(row) = row {
+            return row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no audit row for {decision_id}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{call, client, fresh_database, get_json, post_json, Agent};
+use crate::common::{audit_row, call, client, fresh_database, get_json, post_json, Agent};
 use crate::enterprise::SERVICE_SECRET;
 
 /// A key-encryption key for tests (32 bytes, base64).
@@ -151,29 +151,6 @@ async fn chat(agent: &Agent, body: &Value) -> (StatusCode, reqwest::header::Head
 fn user_chat(model: &str, content: &str) -> Value {
     json!({"model": model, "messages": [{"role": "system", "content": "Be brief."},
                                         {"role": "user", "content": content}], "max_tokens": 50})
-}
-
-/// The audit row of a decision id.
-async fn audit_row(agent: &Agent, decision_id: &str) -> Value {
-    let pool = agent.pool().await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let row: Option<Value> = sqlx::query_scalar(
-            "SELECT json_build_object('provider', provider, 'model', model, 'http_status', http_status, \
-             'prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens, \
-             'estimated_cost_usd', estimated_cost_usd::float8, 'metadata', metadata) \
-             FROM llm_call_audits WHERE id = $1::uuid",
-        )
-        .bind(decision_id)
-        .fetch_optional(&pool)
-        .await
-        .expect("query audit");
-        if let Some(row) = row {
-            return row;
-        }
-        assert!(Instant::now() < deadline, "no audit row for {decision_id}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn header<'h>(headers: &'h reqwest::header::HeaderMap, name: &str) -> &'h str {
@@ -357,6 +334,25 @@ async fn failover_pair(agent: &Agent, primary: &str, secondary: &MockProviders, 
     .await;
 }
 
+/// Two mocks and a stack with the failover pair registered on them (primary on the first, with
+/// `primary_timeout` seconds per attempt).
+async fn failover_stack(
+    extra: &[(&str, &str)],
+    primary_timeout: u32,
+) -> (MockProviders, MockProviders, Agent, Vec<Agent>) {
+    let first = MockProviders::start();
+    let second = MockProviders::start();
+    let (orchestrator, agents) = stack(1, extra).await;
+    failover_pair(
+        &agents[0],
+        &format!("{}/v1", first.base_url),
+        &second,
+        primary_timeout,
+    )
+    .await;
+    (first, second, orchestrator, agents)
+}
+
 async fn served_by(agent: &Agent) -> (String, Value) {
     let (status, headers, body) = chat(agent, &user_chat("gpt-4o-mini", "hello")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -366,11 +362,9 @@ async fn served_by(agent: &Agent) -> (String, Value) {
 
 #[tokio::test]
 async fn failover_on_server_errors_rate_limits_timeouts_and_refused_connections() {
-    let first = MockProviders::start();
-    let second = MockProviders::start();
-    let (_orchestrator, agents) = stack(1, &[("AXONFLOW_PROVIDER_CB_FAILURES", "50")]).await;
+    let (first, _second, _orchestrator, agents) =
+        failover_stack(&[("AXONFLOW_PROVIDER_CB_FAILURES", "50")], 1).await;
     let agent = &agents[0];
-    failover_pair(agent, &format!("{}/v1", first.base_url), &second, 1).await;
 
     // 500 twice (one retry), then the second target serves.
     first
@@ -605,11 +599,9 @@ async fn refused_connections_fail_over_and_breakers_open_and_close() {
 
 #[tokio::test]
 async fn the_total_deadline_holds_across_targets() {
-    let first = MockProviders::start();
-    let second = MockProviders::start();
-    let (_orchestrator, agents) = stack(1, &[("AXONFLOW_UPSTREAM_TIMEOUT_SECS", "1")]).await;
+    let (first, second, _orchestrator, agents) =
+        failover_stack(&[("AXONFLOW_UPSTREAM_TIMEOUT_SECS", "1")], 30).await;
     let agent = &agents[0];
-    failover_pair(agent, &format!("{}/v1", first.base_url), &second, 30).await;
     first
         .script(
             "/chat/completions",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{client, fresh_database, Agent, PROVIDER_KEY};
+use crate::common::{audit_row, client, fresh_database, Agent, PROVIDER_KEY};
 use crate::providers::MockProviders;
 
 /// An agent on a fresh database whose OpenAI upstream is the mock providers.
@@ -17,6 +17,18 @@ async fn agent(mock: &MockProviders, env: &[(&str, &str)]) -> Agent {
     let mut all = vec![("OPENAI_BASE_URL", base.as_str())];
     all.extend_from_slice(env);
     Agent::start(&fresh_database().await, &all)
+}
+
+/// An agent enforcing output policies with personal data redacted.
+async fn masking_agent(mock: &MockProviders) -> Agent {
+    agent(
+        mock,
+        &[
+            ("AXONFLOW_OUTPUT_POLICIES", "enforce"),
+            ("PII_ACTION", "redact"),
+        ],
+    )
+    .await
 }
 
 /// What a streamed call answered: status, headers, and each `data:` payload in order.
@@ -99,28 +111,6 @@ fn finish_event() -> String {
     format!("data: {chunk}\n\ndata: [DONE]\n\n")
 }
 
-/// The audit row of a stream, once written (streams are audited when they end).
-async fn audit_row(agent: &Agent, decision_id: &str) -> Value {
-    let pool = agent.pool().await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let row: Option<Value> = sqlx::query_scalar(
-            "SELECT json_build_object('verdict', verdict, 'http_status', http_status, 'prompt_tokens', prompt_tokens, \
-             'completion_tokens', completion_tokens, 'total_tokens', total_tokens, 'metadata', metadata) \
-             FROM llm_call_audits WHERE id = $1::uuid",
-        )
-        .bind(decision_id)
-        .fetch_optional(&pool)
-        .await
-        .expect("query audit");
-        if let Some(row) = row {
-            return row;
-        }
-        assert!(Instant::now() < deadline, "no audit row for {decision_id}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn text_flows_with_usage_requested_upstream_and_one_audit_row() {
     let mock = MockProviders::start();
@@ -198,14 +188,7 @@ async fn text_flows_with_usage_requested_upstream_and_one_audit_row() {
 #[tokio::test]
 async fn values_split_at_every_byte_never_reach_the_client_when_enforcing() {
     let mock = MockProviders::start();
-    let enforce = agent(
-        &mock,
-        &[
-            ("AXONFLOW_OUTPUT_POLICIES", "enforce"),
-            ("PII_ACTION", "redact"),
-        ],
-    )
-    .await;
+    let enforce = masking_agent(&mock).await;
     let record = agent(&mock, &[("PII_ACTION", "redact")]).await;
     for value in ["123-45-6789", "4111 1111 1111 1111", "jane.doe@example.com"] {
         let text = format!("Here you go: {value}. Bye");
@@ -416,14 +399,7 @@ async fn broken_silent_and_abandoned_streams_are_each_audited_once() {
 #[tokio::test]
 async fn non_streamed_answers_go_through_output_policies_too() {
     let mock = MockProviders::start();
-    let enforce = agent(
-        &mock,
-        &[
-            ("AXONFLOW_OUTPUT_POLICIES", "enforce"),
-            ("PII_ACTION", "redact"),
-        ],
-    )
-    .await;
+    let enforce = masking_agent(&mock).await;
     let answer = json!({"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Her SSN is 123-45-6789."}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}});
@@ -470,14 +446,7 @@ async fn non_streamed_answers_go_through_output_policies_too() {
 #[tokio::test]
 async fn enforcing_leaves_out_what_the_policies_cannot_read() {
     let mock = MockProviders::start();
-    let agent = agent(
-        &mock,
-        &[
-            ("AXONFLOW_OUTPUT_POLICIES", "enforce"),
-            ("PII_ACTION", "redact"),
-        ],
-    )
-    .await;
+    let agent = masking_agent(&mock).await;
     // Asking for token log probabilities (they repeat the text) is refused.
     let mut asked = ask("hi");
     asked["logprobs"] = json!(true);
