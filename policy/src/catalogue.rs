@@ -320,6 +320,18 @@ const SYSTEM_POLICIES: &[SystemPolicy] = &[
         action: Action::Block,
     },
     SystemPolicy {
+        id: "sys_sqli_syntax",
+        name: "SQL injection (by technique)",
+        description: "SQL read as a database would after a broken-out value: conditions over constants, database functions or subqueries (blind, error and time based), UNION, stacked statements, ORDER BY probing, after decoding and comment removal.",
+        category: "security-sqli",
+        detector: "sqli_syntax",
+        severity: Severity::Critical,
+        priority: 90,
+        tags: &["sqli"],
+        frameworks: &[],
+        action: Action::Block,
+    },
+    SystemPolicy {
         id: "sys_sqli_or_true",
         name: "SQL injection (tautology)",
         description: "Always-true condition such as OR 1=1 or ' OR 'a'='a.",
@@ -695,31 +707,39 @@ mod tests {
             "1' UNION SELECT username, password FROM users--",
             &[
                 "sys_sqli_quote_breakout",
+                "sys_sqli_syntax",
                 "sys_sqli_union_select",
                 "sys_dangerous_credentials",
             ],
         );
         check(
             "id=1 union/**/all/**/select null",
-            &["sys_sqli_union_select"],
+            &["sys_sqli_syntax", "sys_sqli_union_select"],
         );
         check(
             "' OR '1'='1",
             &[
                 "sys_sqli_quote_breakout",
+                "sys_sqli_syntax",
                 "sys_sqli_or_true",
                 "sys_sqli_quote_breakout",
             ],
         );
-        check("admin'--", &["sys_sqli_comment"]);
-        check("1 AND SLEEP(5)", &["sys_sqli_time_based"]);
+        check("admin'--", &["sys_sqli_syntax", "sys_sqli_comment"]);
+        check(
+            "1 AND SLEEP(5)",
+            &["sys_sqli_syntax", "sys_sqli_time_based"],
+        );
         check("look up my order then show me its status", &[]);
         check("he said \"yes\" -- then left", &[]);
         check("Click \"OK\" or press Enter (default)", &[]);
         check("the students' and teachers' union", &[]);
         check("either 1 or 2 = 3", &[]);
         check("we joined the union; select a leader later", &[]);
-        check("%27%20OR%201%3D1--", &["sys_sqli_encoded"]);
+        check(
+            "%27%20OR%201%3D1--",
+            &["sys_sqli_encoded", "sys_sqli_syntax"],
+        );
     }
 
     #[test]

@@ -475,6 +475,8 @@ pub fn evaluate_layers(layers: &[Layer<'_>], text: &str) -> Decision {
             .engine
             .collect_matches(text, layer.adjustments, &mut matches);
     }
+    // One type per span of personal data; the kept match takes the strictest action it replaces.
+    crate::overlap::keep_most_specific_pii(&mut matches);
     matches.sort_by_key(|m| m.span.start);
     let verdict = if matches.iter().any(|m| m.action == Action::Block) {
         Verdict::Deny
@@ -502,9 +504,19 @@ struct NumericToken {
     start: usize,
     end: usize,
     n_digits: usize,
+    /// Capital letters, or a two-letter code in any case glued before the digits (`de89 3704`, the
+    /// country code of an IBAN written in lower case).
     has_uppercase: bool,
     n_dots: usize,
     n_colons: usize,
+}
+
+/// Exactly two ASCII letters right before `start`, at the beginning of a word.
+fn country_code_before(bytes: &[u8], start: usize) -> bool {
+    start >= 2
+        && bytes[start - 1].is_ascii_alphabetic()
+        && bytes[start - 2].is_ascii_alphabetic()
+        && (start == 2 || !bytes[start - 3].is_ascii_alphanumeric())
 }
 
 fn numeric_tokens(text: &str) -> Vec<NumericToken> {
@@ -554,7 +566,8 @@ fn numeric_tokens(text: &str) -> Vec<NumericToken> {
                 break;
             }
         }
-        has_uppercase |= bytes[start..idx].iter().any(u8::is_ascii_uppercase);
+        has_uppercase |= bytes[start..idx].iter().any(u8::is_ascii_uppercase)
+            || country_code_before(bytes, start);
         n_digits += bytes[start..idx]
             .iter()
             .filter(|b| b.is_ascii_digit())
@@ -581,6 +594,19 @@ fn collect(
     out: &mut Vec<Match>,
 ) {
     let offset = window.start;
+    if let Some(scan) = policy.builtin.and_then(|b| b.scan) {
+        for found in scan(&scanned.as_bytes()[window]) {
+            let (mut start, mut end) = (offset + found.start, offset + found.end);
+            while !scanned.is_char_boundary(start) {
+                start -= 1;
+            }
+            while !scanned.is_char_boundary(end) {
+                end += 1;
+            }
+            out.push(matched(policy, action, start..end, &scanned[start..end]));
+        }
+        return;
+    }
     for found in policy.regex.find_iter(&scanned[window]) {
         let (start, end) = (offset + found.start(), offset + found.end());
         let candidate = Candidate {
@@ -591,17 +617,26 @@ fn collect(
         if policy.builtin.is_some_and(|b| !(b.validate)(&candidate)) {
             continue;
         }
-        out.push(Match {
-            policy_id: policy.id.clone(),
-            policy_name: policy.name.clone(),
-            category: policy.category.clone(),
-            severity: policy.severity,
-            action,
-            span: start..end,
-            preview: preview(found.as_str(), policy.personal_preview),
-            mask_label: policy.mask_label.clone(),
-            frameworks: policy.frameworks.clone(),
-        });
+        out.push(matched(policy, action, start..end, found.as_str()));
+    }
+}
+
+fn matched(
+    policy: &CompiledPolicy,
+    action: Action,
+    span: std::ops::Range<usize>,
+    text: &str,
+) -> Match {
+    Match {
+        policy_id: policy.id.clone(),
+        policy_name: policy.name.clone(),
+        category: policy.category.clone(),
+        severity: policy.severity,
+        action,
+        span,
+        preview: preview(text, policy.personal_preview),
+        mask_label: policy.mask_label.clone(),
+        frameworks: policy.frameworks.clone(),
     }
 }
 

@@ -5,6 +5,7 @@
 mod pii;
 mod secrets;
 mod sql;
+mod sqlscan;
 
 /// A candidate match inside the text being evaluated.
 pub(crate) struct Candidate<'t> {
@@ -56,7 +57,13 @@ pub(crate) struct Builtin {
     /// A cheap look at the bytes right after a literal trigger (`text[end..]`): `false` means no match
     /// can involve this occurrence, so no window is opened for it. Must never reject a real match.
     pub confirm: Option<Confirm>,
+    /// A scanner that replaces the regex: given a window of the text, the byte ranges it reports
+    /// (relative to the window). Its matches are not passed to `validate`.
+    pub scan: Option<Scan>,
 }
+
+/// See `Builtin::scan`.
+pub(crate) type Scan = fn(&[u8]) -> Vec<std::ops::Range<usize>>;
 
 /// See `Builtin::confirm`: the text's bytes and the end of the trigger occurrence.
 pub(crate) type Confirm = fn(&[u8], usize) -> bool;
@@ -181,6 +188,7 @@ const BUILTINS: &[Builtin] = &[
         gate: digits_at_least(9),
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "credit_card",
@@ -192,6 +200,7 @@ const BUILTINS: &[Builtin] = &[
         gate: digits_at_least(12),
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "email",
@@ -203,10 +212,12 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "phone",
-        pattern: r"(?:\+|\b00|\(|\b)\d[\d ().-]{5,22}\d\b",
+        // A slash only right after the area code (`0221/1234567`).
+        pattern: r"(?:\+|\b00|\(|\b)\d(?:\d{1,5}/)?[\d ().-]{5,22}\d\b",
         validate: pii::phone,
         mask_label: "PHONE",
         triggers: &[DIGITS],
@@ -214,6 +225,7 @@ const BUILTINS: &[Builtin] = &[
         gate: digits_at_least(7),
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "ip_address",
@@ -225,10 +237,11 @@ const BUILTINS: &[Builtin] = &[
         gate: ADDRESS_SHAPE,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "iban",
-        pattern: r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+        pattern: IBAN_PATTERN,
         validate: pii::iban,
         mask_label: "IBAN",
         triggers: &[DIGITS],
@@ -236,6 +249,7 @@ const BUILTINS: &[Builtin] = &[
         gate: code_with_digits(2),
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "us_passport",
@@ -247,6 +261,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "uk_nino",
@@ -258,6 +273,7 @@ const BUILTINS: &[Builtin] = &[
         gate: code_with_digits(6),
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "aadhaar",
@@ -269,6 +285,7 @@ const BUILTINS: &[Builtin] = &[
         gate: digits_at_least(12),
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "india_pan",
@@ -280,6 +297,7 @@ const BUILTINS: &[Builtin] = &[
         gate: code_with_digits(4),
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "upi_id",
@@ -291,6 +309,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "date_of_birth",
@@ -302,6 +321,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "aba_routing",
@@ -313,6 +333,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "bank_account",
@@ -324,6 +345,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "ifsc",
@@ -335,6 +357,7 @@ const BUILTINS: &[Builtin] = &[
         gate: code_with_digits(1),
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "medical_record_number",
@@ -346,6 +369,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     // ---- secrets ----
     Builtin {
@@ -360,6 +384,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "aws_secret_access_key",
@@ -371,6 +396,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "openai_api_key",
@@ -382,6 +408,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "anthropic_api_key",
@@ -393,6 +420,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "github_token",
@@ -404,6 +432,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "slack_token",
@@ -415,6 +444,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     Builtin {
         name: "private_key_block",
@@ -426,6 +456,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "jwt",
@@ -437,6 +468,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: true,
+        scan: None,
     },
     // ---- SQL injection ----
     Builtin {
@@ -449,6 +481,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_tautology",
@@ -460,6 +493,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_quote_breakout",
@@ -471,6 +505,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: Some(sql::breakout_can_follow),
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_stacked_query",
@@ -482,6 +517,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_comment_truncation",
@@ -493,11 +529,12 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_time_based",
         pattern: r"(?i)\b(?:sleep|pg_sleep|benchmark|sleepeachrow|dbms_pipe\.receive_message|dbms_lock\.sleep)\s*\(|\bwaitfor\s+delay\s+'|\bgenerate_series\s*\(\s*\d+\s*,\s*\d{6,}|\brandomblob\s*\(\s*\d{6,}|\bcount\s*\(\s*\*\s*\)\s*from\s+[\w$.]+(?:\s+(?:as\s+)?\w+)?\s*,\s*[\w$.]+(?:\s+(?:as\s+)?\w+)?\s*,",
-        validate: always,
+        validate: sql::delay_call,
         mask_label: "SQLI",
         triggers: &[
             "sleep",
@@ -512,6 +549,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_error_based",
@@ -544,6 +582,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_encoded",
@@ -555,6 +594,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: Some(sql::escape_is_complete),
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_char_concat",
@@ -566,6 +606,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_hex_literal",
@@ -577,6 +618,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sqli_boolean_inference",
@@ -588,6 +630,19 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
+    },
+    Builtin {
+        name: "sqli_syntax",
+        pattern: "",
+        validate: sqlscan::judged,
+        mask_label: "SQLI",
+        triggers: SQLI_SYNTAX_TRIGGERS,
+        reach: STATEMENT,
+        gate: ANY,
+        confirm: Some(sqlscan::trigger_confirms),
+        masks_preview: false,
+        scan: Some(sqlscan::scan),
     },
     // ---- dangerous statements ----
     Builtin {
@@ -600,6 +655,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_truncate",
@@ -611,6 +667,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_delete_all",
@@ -622,17 +679,19 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_alter",
         pattern: r#"(?i)\balter\s+(?:table|user|database|schema|role|login|system|view|procedure|function)\s+[\w."`\[@']"#,
-        validate: always,
+        validate: sql::alter_statement,
         mask_label: "DANGEROUS_SQL",
         triggers: &["alter"],
         reach: STATEMENT,
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_grant_revoke",
@@ -644,6 +703,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_create_user",
@@ -655,6 +715,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_system_catalog",
@@ -684,6 +745,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_credentials",
@@ -704,6 +766,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     Builtin {
         name: "sql_file_access",
@@ -727,6 +790,7 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
     // ---- admin access ----
     Builtin {
@@ -746,7 +810,28 @@ const BUILTINS: &[Builtin] = &[
         gate: ANY,
         confirm: None,
         masks_preview: false,
+        scan: None,
     },
+];
+
+/// IBANs, compact or in groups of four. Capitals as written by banks, or any letter case; in the latter
+/// form every group after the first BBAN group holds a digit, so that a word after the IBAN ("... 3201
+/// and") is not taken for its last group. The gate's capital letters include a two-letter code in any
+/// case glued before the digits (see `numeric_tokens`).
+const IBAN_PATTERN: &str = concat!(
+    r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+    r"|\b[A-Za-z]{2}\d{2} ?[A-Za-z0-9]{4}",
+    r"(?: ?(?:\d[A-Za-z0-9]{3}|[A-Za-z]\d[A-Za-z0-9]{2}|[A-Za-z]{2}\d[A-Za-z0-9]|[A-Za-z]{3}\d)){1,6}",
+    r"(?: ?(?:\d[A-Za-z0-9]{0,2}|[A-Za-z]\d[A-Za-z0-9]?|[A-Za-z]{2}\d))?\b",
+);
+
+/// Triggers of `sqli_syntax`: the operators and delimiters a technique cannot do without. A
+/// comparison or a parenthesis wakes it only after a condition word (see
+/// `sqlscan::trigger_confirms`), so prose with "and" and "or" but no SQL costs nothing.
+pub(crate) const SQLI_SYNTAX_TRIGGERS: &[&str] = &[
+    "=", "<", ">", "!", "(", "like", "between", "regexp", "--", "#", "/*", "&&", "||", "union",
+    "order", "group", "having", ";", "'", "\"", "\u{2019}", "\u{2018}", "\u{2032}", "\u{ff07}",
+    "%", "\\x", "&#", "&quot;", "&apos;",
 ];
 
 /// Dates in the common numeric and written forms (checked for a date-of-birth context by the validator).

@@ -52,6 +52,7 @@ mod compile;
 mod decision;
 mod detectors;
 mod dynamic;
+mod overlap;
 mod preview;
 mod spec;
 pub mod stream;

@@ -7,6 +7,10 @@ use std::str::FromStr;
 
 use super::{digits, has_context_before, number, part_of_longer_number, Candidate};
 
+mod phone;
+
+pub(crate) use phone::phone;
+
 const SSN_CONTEXT: &[&str] = &[
     "ssn",
     "social security",
@@ -100,120 +104,12 @@ pub(crate) fn email(candidate: &Candidate<'_>) -> bool {
         && !domain.contains("..")
 }
 
-const PHONE_LABELS: &[&str] = &[
-    "phone:",
-    "phone\n",
-    "tel:",
-    "mobile:",
-    "cell:",
-    "fax:",
-    "phone number:",
-    "contact number:",
-];
-
-const PHONE_CONTEXT: &[&str] = &[
-    "phone", "call", "mobile", "cell", "tel", "contact", "whatsapp", "sms", "text", "dial",
-    "reach", "fax", "ring",
-];
-
-fn valid_phone_in(
-    text: &str,
-    region: Option<phonenumber::country::Id>,
-) -> Option<phonenumber::PhoneNumber> {
-    let parsed = phonenumber::parse(region, text).ok()?;
-    phonenumber::is_valid(&parsed).then_some(parsed)
-}
-
-/// A phone number valid under the numbering plan's metadata: international numbers with `+`, US/NANP
-/// numbers, Indian mobiles. Runs of digits without any separator need a context word before them.
-pub(crate) fn phone(candidate: &Candidate<'_>) -> bool {
-    let text = candidate.as_str().trim_end_matches(['(', ' ', '-', '.']);
-    let before = candidate.before(1);
-    let after = candidate.after(2);
-    // Glued to a word, a path or another number: not a standalone phone number.
-    if before.chars().last().is_some_and(|c| {
-        c.is_alphanumeric() || matches!(c, '/' | '.' | '-' | '_' | '#' | '$' | '€' | '£' | '₹')
-    }) || after.starts_with(|c: char| c.is_alphanumeric() || c == '%')
-        || (after.starts_with(['.', '-', '/'])
-            && after[1..].starts_with(|c: char| c.is_ascii_digit()))
-    {
-        return false;
-    }
-    let d = digits(text);
-    if !(7..=15).contains(&d.len()) {
-        return false;
-    }
-    // Dates, addresses and versions are not phone numbers.
-    if looks_like_date(text) || looks_like_dotted_quad(text) {
-        return false;
-    }
-    let bare = text.bytes().all(|b| b.is_ascii_digit());
-    if bare && !has_context_before(candidate, 48, PHONE_CONTEXT) {
-        return false;
-    }
-    // Right after a "Phone:" label, or labelled "office"/"fax"/"mobile" right after: any grouping of
-    // 7-15 digits is a phone number in some national format.
-    let labelled = has_context_before(candidate, 12, PHONE_LABELS)
-        || super::has_context(
-            candidate.after(10),
-            &["office", "fax", "mobile", "home", "cell", "work"],
-        );
-    if labelled && !bare {
-        return true;
-    }
-    if text.starts_with('+') {
-        let cleaned = text.replacen("(0)", "", 1);
-        let Some(parsed) = valid_phone_in(&cleaned, None) else {
-            return false;
-        };
-        // India: only mobiles (6-9 after the country code) are reported; landlines and service numbers
-        // with a +91 prefix are too often placeholders.
-        if parsed.code().value() == 91 {
-            return d.len() == 12 && d.get(2).is_some_and(|first| (6..=9).contains(first));
-        }
-        return true;
-    }
-    if let Some(international) = text.strip_prefix("00") {
-        return valid_phone_in(&format!("+{international}"), None).is_some();
-    }
-    // The digit count first: parsing against the numbering plan is the expensive part.
-    let us = d.len() == 10 && valid_phone_in(text, Some(phonenumber::country::Id::US)).is_some();
-    let indian_mobile = {
-        let national: &[u8] = match d.len() {
-            10 => &d,
-            11 if d[0] == 0 => &d[1..],
-            _ => &[],
-        };
-        national.len() == 10 && (6..=9).contains(&national[0])
-    };
-    us || indian_mobile
-}
-
-fn looks_like_date(text: &str) -> bool {
-    let parts: Vec<&str> = text.split(['/', '.', '-']).collect();
-    let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        && (matches!(lens[..], [1..=2, 1..=2, 2 | 4] | [4, 1..=2, 1..=2]))
-}
-
-/// Four dot-separated groups of 1-3 digits: an IPv4 address or a version, not a phone number.
-fn looks_like_dotted_quad(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('.').collect();
-    parts.len() == 4
-        && parts
-            .iter()
-            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// A grouped number that continues with another group (`4111 1111 1111 1111` seen from its first 12
 /// digits, or the tail of an IBAN) is part of something longer.
 pub(crate) fn continues_grouping(candidate: &Candidate<'_>) -> bool {
     static GROUP_BEFORE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"(?:\d[ -]|(?:^|[^A-Za-z0-9])(?:[A-Z]{2}\d{2}|[A-Z0-9]{4})[ -](?:[A-Z0-9]{4}[ -])*)$",
+            r"(?:\d[ -]|(?:^|[^A-Za-z0-9])(?:[A-Z]{2}\d{2}|[A-Z0-9]{4})[ -](?:[A-Z0-9]{4}[ -])*|(?:^|[^A-Za-z0-9])[A-Za-z]{2}\d{2}[ -](?:[A-Za-z0-9]{4}[ -])*)$",
         )
         .expect("static regex")
     });
@@ -292,12 +188,13 @@ pub(crate) fn ipv6(candidate: &Candidate<'_>) -> bool {
     (n_groups >= 3 || text.contains("::") && n_groups >= 2) && Ipv6Addr::from_str(text).is_ok()
 }
 
-/// Country format (length, BBAN shape) and mod-97 check digits.
+/// Country format (length, BBAN shape) and mod-97 check digits, in any letter case.
 pub(crate) fn iban(candidate: &Candidate<'_>) -> bool {
     let compact: String = candidate
         .as_str()
         .chars()
         .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
         .collect();
     iban::Iban::from_str(&compact).is_ok()
 }
@@ -343,7 +240,28 @@ pub(crate) fn aadhaar(candidate: &Candidate<'_>) -> bool {
         && !part_of_longer_number(candidate)
         && !continues_grouping(candidate)
         && !card_context
+        && !after_country_code(candidate)
+        && !looks_like_timestamp(&d)
         && verhoeff_valid(&d)
+}
+
+/// Twelve digits that read as `YYYYMMDDhhmm` (a version or migration stamp such as `202101091538`).
+fn looks_like_timestamp(d: &[u8]) -> bool {
+    d.len() == 12
+        && (1990..=2099).contains(&number(&d[0..4]))
+        && (1..=12).contains(&number(&d[4..6]))
+        && (1..=31).contains(&number(&d[6..8]))
+        && number(&d[8..10]) <= 23
+        && number(&d[10..12]) <= 59
+}
+
+/// Digits right after a `+` or a `+CC` country code are a phone number (`+551123456784`, whose twelve
+/// digits pass the Verhoeff check), never an identity number.
+fn after_country_code(candidate: &Candidate<'_>) -> bool {
+    static COUNTRY_CODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\+(?:\d{1,3}[ .-]?)?$").expect("static regex")
+    });
+    COUNTRY_CODE.is_match(candidate.before(5))
 }
 
 const PASSPORT_CONTEXT: &[&str] = &["passport"];
@@ -436,5 +354,95 @@ mod tests {
         assert!(!luhn_valid(&digits("79927398710")));
         assert!(verhoeff_valid(&digits("2363")));
         assert!(!verhoeff_valid(&digits("2364")));
+    }
+
+    fn matched_ids(text: &str) -> Vec<String> {
+        let engine = crate::Engine::compile(&crate::system_policies(), Default::default())
+            .expect("system policies compile");
+        engine
+            .evaluate(text)
+            .matches
+            .iter()
+            .map(|m| m.policy_id.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn ibans_in_any_letter_case() {
+        for text in [
+            "de89 3704 0044 0532 0130 00",
+            "gb29nwbk60161331926819",
+            "Gb29 Nwbk 6016 1331 9268 19",
+            "gB29NwBk60161331926819",
+            "IBAN at61 1904 3002 3457 3201 and the rest",
+            "AT61 1904 3002 3457 3201 and the rest",
+        ] {
+            assert_eq!(matched_ids(text), ["sys_pii_iban"], "{text}");
+        }
+        // Wrong check digits, a missing character, no IBAN country.
+        for text in [
+            "de88 3704 0044 0532 0130 00",
+            "gb29nwbk6016133192681",
+            "xx89 3704 0044 0532 0130 00",
+        ] {
+            assert!(matched_ids(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn digits_after_a_country_code_are_no_aadhaar() {
+        assert_eq!(matched_ids("Aadhaar 2345 6789 0124"), ["sys_pii_aadhaar"]);
+        // Its twelve digits pass the Verhoeff check.
+        assert_eq!(matched_ids("+551123456784"), ["sys_pii_phone"]);
+        assert_eq!(matched_ids("+55 11 91234-5678"), ["sys_pii_phone"]);
+        // Passes the Verhoeff check, but reads as a date and time.
+        assert!(verhoeff_valid(&digits("202101091538")));
+        assert!(matched_ids("Is 202101091538 a good version number?").is_empty());
+    }
+
+    /// The IBANs of `corpus/pii_generated.jsonl` (made by `corpus/generate_pii.py`) pass mod-97 and
+    /// their country format, and its invalid ones do not.
+    #[test]
+    fn generated_corpus_ibans_match_their_rules() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/pii_generated.jsonl");
+        let corpus = std::fs::read_to_string(path).expect("run policy/corpus/generate_pii.py");
+        let head = regex::Regex::new(r"\b[A-Za-z]{2}\d{2}[A-Za-z0-9 ]+").expect("regex");
+        let mut checked = 0;
+        for line in corpus.lines() {
+            let item: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            let variant = item["variant"].as_str().expect("variant");
+            let expected = match variant.split('/').next() {
+                Some("iban") => true,
+                Some("iban_invalid") => false,
+                _ => continue,
+            };
+            let text = item["text"].as_str().expect("text");
+            let found = head.find(text).expect("an IBAN in the text").as_str();
+            let compact: String = found
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            // The length of the country's IBANs cuts off any word that follows.
+            let length = match &compact[..2] {
+                "BE" => 16,
+                "NL" => 18,
+                "AT" => 20,
+                "CH" => 21,
+                "DE" | "GB" | "IE" => 22,
+                "ES" => 24,
+                "FR" => 27,
+                "PL" => 28,
+                other => panic!("no length for {other}"),
+            };
+            let value = &compact[..length.min(compact.len())];
+            assert_eq!(
+                iban::Iban::from_str(value).is_ok(),
+                expected,
+                "{variant}: {value} in {text:?}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 60, "{checked} IBANs checked");
     }
 }

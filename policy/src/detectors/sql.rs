@@ -30,13 +30,19 @@ fn quote_is_unbalanced(candidate: &Candidate<'_>, quote: char) -> bool {
     } else {
         line_before(candidate, 512)
     };
-    scope.matches(quote).count() % 2 == 0
+    // An apostrophe inside a word (`CHATGPT'S`) neither opens nor closes a quotation.
+    let bytes = scope.as_bytes();
+    let counted = scope
+        .match_indices(quote)
+        .filter(|(at, _)| {
+            quote != '\''
+                || !(*at > 0
+                    && bytes[at - 1].is_ascii_alphanumeric()
+                    && bytes.get(at + 1).is_some_and(u8::is_ascii_alphanumeric))
+        })
+        .count();
+    counted % 2 == 0
 }
-
-static SQL_CONTINUATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[=<>()#;'\x22&|]|--|/\*|\d|\b(?:select|where|null|sleep|like|rlike|regexp|true|false|between|exists|char|chr|ascii|substring|elt|benchmark)\b")
-        .expect("static regex")
-});
 
 /// Trigger confirmation of `sqli_quote_breakout`: after the quote (and any spaces or `)`), its
 /// pattern needs an operator character or one of its keywords. Rejects `year's figure` and
@@ -101,43 +107,16 @@ pub(crate) fn escape_is_complete(bytes: &[u8], end: usize) -> bool {
         .is_some_and(|pair| pair.iter().all(u8::is_ascii_hexdigit))
 }
 
-/// `' OR ...`, `") AND ...`, `1' UNION ...`: a quote that ends a value, then SQL.
+/// `' OR ...`, `") AND ...`, `1' UNION ...`: a quote that ends a value, then SQL. Judged on tokens
+/// from the quote on (see `sqlscan`): a quote followed by a keyword is not enough, prose quotes
+/// ("yes" or "no", dialogue, role-play instructions) are followed by prose.
 pub(crate) fn quote_breakout(candidate: &Candidate<'_>) -> bool {
     let text = candidate.as_str();
-    let Some(quote) = text.chars().find(|c| matches!(c, '\'' | '"' | '`' | '′')) else {
+    let Some(offset) = text.find(['\'', '"', '′']) else {
+        // A backtick quotes identifiers and code, not values.
         return false;
     };
-    if !quote_is_unbalanced(candidate, quote) {
-        return false;
-    }
-    static SYMBOLIC_CONTINUATION: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^[^a-zA-Z]*(?:[=<>()#;]|--|/\*|\d)").expect("static regex"));
-    let keyword = text
-        .trim_start_matches(|c: char| !c.is_alphabetic())
-        .to_ascii_lowercase();
-    let needs_sql_after = keyword.starts_with("or")
-        || keyword.starts_with("and")
-        || keyword.starts_with("xor")
-        || keyword.is_empty();
-    let after = line_after(candidate, 64);
-    // A quote glued to the next word after a space or at the line start opens a quotation
-    // (`"And what...`); only an operator right after makes it a breakout (`'OR id <> 2`).
-    let glued = text.chars().nth(1).is_some_and(char::is_alphabetic);
-    let opens = line_before(candidate, 2)
-        .chars()
-        .last()
-        .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | '+' | '=' | '&' | '?'));
-    if glued && opens {
-        static OPERATOR: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new(r"[=<>]|--|#").expect("static regex"));
-        return OPERATOR.is_match(after);
-    }
-    // `students' and ...`: a plural possessive looks like a closing quote; only symbols count then.
-    let possessive = quote == '\'' && candidate.before(1).ends_with(['s', 'S']);
-    if possessive {
-        return SYMBOLIC_CONTINUATION.is_match(after);
-    }
-    !needs_sql_after || SQL_CONTINUATION.is_match(after)
+    super::sqlscan::quote_breaks_out(candidate.text, candidate.start + offset)
 }
 
 /// A quote followed by a comment is an injection only when the quote ends a value (`admin'--`), not in
@@ -173,15 +152,35 @@ pub(crate) fn comment_truncation(candidate: &Candidate<'_>) -> bool {
 
 /// `OR 1=1`, `' OR 'a'='a`, `WHERE 2821 = 2821`: both sides of the comparison are equal.
 pub(crate) fn tautology(candidate: &Candidate<'_>) -> bool {
-    static COMPLETE_QUERY: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?i)^\s*(?:select|update|delete)\b").expect("static regex"));
+    static COMPLETE_QUERY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\bselect\b[\s\S]*\bfrom\b|\bupdate\s+\S+\s+set\b|\bdelete\s+from\b")
+            .expect("static regex")
+    });
     let text = candidate.as_str();
-    // `WHERE 1 = 1` is how query builders start a condition list; after a broken-out value it is not.
+    // `WHERE 1 = 1` is how query builders start a condition list (on the statement's own line or
+    // lines above it); after a broken-out value it is not.
     if text
         .get(..5)
         .is_some_and(|w| w.eq_ignore_ascii_case("where"))
-        && COMPLETE_QUERY.is_match(line_before(candidate, 512))
     {
+        let before = candidate.before(512);
+        let statement = before
+            .rsplit(['`', ';'])
+            .next()
+            .unwrap_or(before)
+            .rsplit("\n\n")
+            .next()
+            .unwrap_or(before);
+        if COMPLETE_QUERY.is_match(statement) {
+            return false;
+        }
+    }
+    // `x or 1 = 1 holds for every x`: a condition between prose words is about logic.
+    if super::sqlscan::between_words(candidate.text, candidate.start, candidate.end) {
+        return false;
+    }
+    // `cmd || true;` is the shell's and JavaScript's way of ignoring a failure.
+    if text.starts_with(['|', '&']) && text.trim_end().ends_with(';') {
         return false;
     }
     let Some(eq) = text.rfind('=') else {
@@ -338,6 +337,10 @@ pub(crate) fn union_select(candidate: &Candidate<'_>) -> bool {
         .trim_start()
         .to_ascii_lowercase()
         .starts_with("select");
+    // `SELECT ... FROM a\nUNION ALL\nSELECT ... FROM b`: the query above continues.
+    if trimmed.trim_start().is_empty() && statement_above(candidate) {
+        return false;
+    }
     match trimmed.chars().last() {
         // No valid statement starts with UNION.
         None => true,
@@ -352,11 +355,23 @@ pub(crate) fn union_select(candidate: &Candidate<'_>) -> bool {
     }
 }
 
+/// Whether the lines above the candidate (back to a `;`, a code fence or a blank line) hold a
+/// complete query.
+fn statement_above(candidate: &Candidate<'_>) -> bool {
+    static QUERY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?im)^\s*\(?\s*select\b[\s\S]*\bfrom\b").expect("static regex")
+    });
+    let before = candidate.before(1024);
+    let scope = before.rsplit([';', '`']).next().unwrap_or(before);
+    let scope = scope.rsplit("\n\n").next().unwrap_or(scope);
+    QUERY.is_match(scope)
+}
+
 /// The statement before a `;` is a complete SQL statement in a script (`SELECT a FROM t; CREATE INDEX ...`)
 /// rather than a value an attacker closed.
 pub(crate) fn stacked_after_value(candidate: &Candidate<'_>) -> bool {
     static STATEMENT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^\s*(?:select\s.+\bfrom\b|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|create\s+(?:table|index|view|unique|database|schema)\b|alter\s+table\b|drop\s+(?:table|index|view)\b|with\s+\w+\s+as\s*\(|set\s+@|begin\s*$|commit\s*$|use\s+\w+\s*$)").expect("static regex")
+        Regex::new(r"(?i)^\s*(?:create\s+(?:or\s+(?:alter|replace)\s+)?(?:procedure|proc|function|trigger)\b|(?:begin|commit|rollback|end)\b|set\s+\w+\s+(?:on|off)\b|set\s+\w+\s*=|declare\s+@\w+|exec(?:ute)?\s+[\w.\[\]]+|print\b|return\b|fetch\s+next\b|(?:open|close|deallocate)\s+\w+|raiserror\b|throw\b|end\b|select\s.+\bfrom\b|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|create\s+(?:table|index|view|unique|database|schema)\b|alter\s+table\b|drop\s+(?:table|index|view)\b|with\s+\w+\s+as\s*\(|set\s+@|begin\s*$|commit\s*$|use\s+\w+\s*$)").expect("static regex")
     });
     let text = candidate.as_str();
     let Some(semicolon) = text.find(';') else {
@@ -408,6 +423,67 @@ pub(crate) fn truncate_table(candidate: &Candidate<'_>) -> bool {
     text.to_ascii_lowercase().contains(" table ")
         || ENDS.is_match(candidate.after(64))
         || statement_start(candidate)
+}
+
+/// `sleep(`, `benchmark(`...: a delay function called with SQL arguments, not "sleep(8 hours)".
+pub(crate) fn delay_call(candidate: &Candidate<'_>) -> bool {
+    let text = candidate.as_str();
+    if !text.ends_with('(') {
+        return true;
+    }
+    // `time.sleep(1)`: a method of a program's library, not the database's.
+    if candidate.before(1) == "." && !text.to_ascii_lowercase().starts_with("dbms_") {
+        return false;
+    }
+    super::sqlscan::arguments_are_sql(candidate.after(64))
+}
+
+/// `ALTER TABLE name ADD ...`: a statement names the object and says what changes; "How do I ALTER
+/// TABLE orders to add a column?" asks about one. Other ALTER targets (USER, ROLE, SYSTEM...) are
+/// reported as written.
+pub(crate) fn alter_statement(candidate: &Candidate<'_>) -> bool {
+    static TABLE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^alter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?([\w.\x60\x22\[\]@']+)")
+            .expect("static regex")
+    });
+    static ACTION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(?:$|;|--|#|\)|add|drop|rename|modify|alter|change|owner|set|reset|enable|disable|attach|detach|engine|convert|auto_increment|character|charset|collate|default|with|nocheck|check|replica|cluster|inherit|no\s|validate|force|lock|algorithm|partition|discard|import|comment|row_format|truncate|coalesce|reorganize|exchange|analyze|optimize|repair|remove|upgrade|switch|rebuild|move|split|merge|shrink|compress|nologging|logging|parallel|noparallel|storage|tablespace|pctfree|initrans|of\s)")
+            .expect("static regex")
+    });
+    let text = &candidate.text[candidate.start..];
+    let Some(found) = TABLE.captures(text) else {
+        return true;
+    };
+    let name = found.get(1).map_or("", |m| m.as_str());
+    if NOT_A_TABLE.contains(&name.to_ascii_lowercase().as_str())
+        || [
+            "to",
+            "in",
+            "for",
+            "with",
+            "so",
+            "and",
+            "or",
+            "statement",
+            "statements",
+            "command",
+            "syntax",
+            "on",
+            "when",
+            "while",
+            "without",
+            "is",
+            "does",
+            "vs",
+            "versus",
+        ]
+        .contains(&name.to_ascii_lowercase().as_str())
+    {
+        return false;
+    }
+    let rest = &text[found.get(0).map_or(0, |m| m.end())..];
+    let end = rest.char_indices().nth(48).map_or(rest.len(), |(i, _)| i);
+    ACTION.is_match(&rest[..end])
 }
 
 #[cfg(test)]

@@ -1,0 +1,2321 @@
+//! SQL injection judged by technique on a token stream, not by example.
+//!
+//! A window of text is first normalised the way a database or a web stack would read it: URL, HTML
+//! and `\x` escapes decoded (twice, for double encoding), comments removed (a MySQL versioned comment
+//! `/*!50000 union*/` keeps its content, `uni/**/on` joins into one word), typographic and full-width
+//! quotes folded to ASCII, control characters and Unicode spaces turned into spaces. The result is
+//! tokenised into SQL token classes (strings, numbers, variables, words, functions, operators,
+//! parentheses, comments), in the manner of libinjection's published design, and token sequences are
+//! judged from the places an injection enters a query:
+//!
+//! - after a quote that ends a value (`admin' ...`): the rest is read as if the quote closed a string;
+//! - after a number, a closing parenthesis or a variable, or at the start of a line.
+//!
+//! From there a technique must follow: a boolean condition (tautology, contradiction, comparison over
+//! a database function or a subquery: blind inference, error and time based), `UNION SELECT`, a
+//! stacked statement, `ORDER BY n` probing, `HAVING`, an operator that turns the string into an
+//! expression (`'<<'`, `'-'`), or a comment that truncates the query. A condition must also end the
+//! way an injection ends (end of line, a comment, `)`, `;`, another condition), not run on into prose:
+//! that keeps "x or 1 = 1 holds for every x" and dialogue quiet.
+
+use super::Candidate;
+
+/// How far one judgement reads after its entry point, in tokens.
+const MAX_TOKENS: usize = 96;
+/// How far one judgement reads after a quote, in bytes.
+const TAIL_BYTES: usize = 1024;
+/// How much of the line around one quote `quote_breaks_out` reads: before it, to tell an opening
+/// quote from a closing one, and after it, for the judgement.
+const VALIDATOR_BEFORE_BYTES: usize = 384;
+const VALIDATOR_AFTER_BYTES: usize = 512;
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation
+// ---------------------------------------------------------------------------------------------
+
+/// Normalised bytes of a window and, for each byte, the offset in the original window it came from
+/// (`origin` has one more entry: the window's end).
+pub(crate) struct Normalised {
+    pub bytes: Vec<u8>,
+    pub origin: Vec<u32>,
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_pair(bytes: &[u8], at: usize) -> Option<u8> {
+    let high = hex(*bytes.get(at)?)?;
+    let low = hex(*bytes.get(at + 1)?)?;
+    Some(high * 16 + low)
+}
+
+/// `&name;` and `&#NN;`/`&#xNN;` entities that decode to ASCII: `(decoded byte, length)`.
+fn html_entity(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
+    const NAMED: &[(&[u8], u8)] = &[
+        (b"&apos;", b'\''),
+        (b"&quot;", b'"'),
+        (b"&lt;", b'<'),
+        (b"&gt;", b'>'),
+        (b"&amp;", b'&'),
+        (b"&nbsp;", b' '),
+        (b"&lpar;", b'('),
+        (b"&rpar;", b')'),
+        (b"&equals;", b'='),
+        (b"&num;", b'#'),
+        (b"&semi;", b';'),
+        (b"&comma;", b','),
+        (b"&ast;", b'*'),
+        (b"&sol;", b'/'),
+        (b"&Tab;", b' '),
+        (b"&NewLine;", b' '),
+    ];
+    let rest = &bytes[at..];
+    for (name, byte) in NAMED {
+        if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
+            return Some((*byte, name.len()));
+        }
+    }
+    if rest.get(1) != Some(&b'#') {
+        return None;
+    }
+    let (radix, digits_at) = if matches!(rest.get(2), Some(b'x' | b'X')) {
+        (16, 3)
+    } else {
+        (10, 2)
+    };
+    let digits_len = rest[digits_at..]
+        .iter()
+        .take(8)
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count();
+    if digits_len == 0 {
+        return None;
+    }
+    let digits = std::str::from_utf8(&rest[digits_at..digits_at + digits_len]).ok()?;
+    let value = u32::from_str_radix(digits, radix).ok()?;
+    let byte = u8::try_from(value).ok().filter(u8::is_ascii)?;
+    let mut len = digits_at + digits_len;
+    if rest.get(len) == Some(&b';') {
+        len += 1;
+    }
+    Some((byte, len))
+}
+
+/// One decoding round: `%XX`, `%uXXXX` (ASCII only), `\xXX`, HTML entities. Returns whether anything
+/// was decoded.
+fn decode_escapes(input: &[u8], origin: &[u32], out: &mut Normalised) -> bool {
+    let mut changed = false;
+    let mut idx = 0;
+    while idx < input.len() {
+        let decoded = match input[idx] {
+            b'%' => hex_pair(input, idx + 1).map(|b| (b, 3)).or_else(|| {
+                (matches!(input.get(idx + 1), Some(b'u' | b'U'))
+                    && hex_pair(input, idx + 2) == Some(0))
+                .then(|| hex_pair(input, idx + 4))
+                .flatten()
+                .filter(u8::is_ascii)
+                .map(|b| (b, 6))
+            }),
+            b'\\' if matches!(input.get(idx + 1), Some(b'x' | b'X')) => {
+                hex_pair(input, idx + 2).map(|b| (b, 4))
+            }
+            // `\n`, `\t`, `\r` written in a code or JSON string separate tokens.
+            b'\\' if matches!(input.get(idx + 1), Some(b'n' | b't' | b'r')) => Some((b' ', 2)),
+            b'&' => html_entity(input, idx),
+            _ => None,
+        };
+        match decoded {
+            Some((byte, len)) => {
+                out.bytes.push(byte);
+                out.origin.push(origin[idx]);
+                idx += len;
+                changed = true;
+            }
+            None => {
+                out.bytes.push(input[idx]);
+                out.origin.push(origin[idx]);
+                idx += 1;
+            }
+        }
+    }
+    out.origin.push(origin[input.len()]);
+    changed
+}
+
+/// Multi-byte characters folded to one ASCII byte: typographic quotes, full-width punctuation and
+/// letters, Unicode spaces. `(folded byte, length)`.
+fn fold_unicode(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
+    let rest = &bytes[at..];
+    match rest {
+        // NBSP
+        [0xC2, 0xA0, ..] => Some((b' ', 2)),
+        // A lone NBSP byte, as `%a0` decodes (not UTF-8).
+        [0xA0, ..] => Some((b' ', 1)),
+        // ‘ ’ ‚ ‛ → '   “ ” „ → "   ′ → '   ″ → "
+        [0xE2, 0x80, 0x98..=0x9B, ..] => Some((b'\'', 3)),
+        [0xE2, 0x80, 0x9C..=0x9E, ..] => Some((b'"', 3)),
+        [0xE2, 0x80, 0xB2, ..] => Some((b'\'', 3)),
+        [0xE2, 0x80, 0xB3, ..] => Some((b'"', 3)),
+        // U+2000..U+200B spaces, U+2028/2029 separators
+        [0xE2, 0x80, 0x80..=0x8B | 0xA8 | 0xA9 | 0xAF, ..] => Some((b' ', 3)),
+        // U+3000 ideographic space
+        [0xE3, 0x80, 0x80, ..] => Some((b' ', 3)),
+        // Full-width U+FF01..U+FF5E → ASCII 0x21..0x7E
+        [0xEF, 0xBC, second @ 0x81..=0xBF, ..] => Some((second - 0x81 + 0x21, 3)),
+        [0xEF, 0xBD, second @ 0x80..=0x9E, ..] => Some((second - 0x80 + 0x60, 3)),
+        _ => None,
+    }
+}
+
+/// Folds characters and removes comments (see the module documentation). Line comments (`--`, `#`)
+/// are kept: they are tokens. Line breaks are kept: they bound what a judgement reads.
+fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
+    let mut out = Normalised {
+        bytes: Vec::with_capacity(input.len()),
+        origin: Vec::with_capacity(input.len() + 1),
+    };
+    let mut idx = 0;
+    let mut in_versioned = false;
+    // Where the search for a `*/` found none: no later comment is closed either.
+    let mut unclosed_from = usize::MAX;
+    let push = |out: &mut Normalised, byte: u8, at: usize| {
+        out.bytes.push(byte);
+        out.origin.push(origin[at]);
+    };
+    while idx < input.len() {
+        let byte = input[idx];
+        if byte == b'/' && input.get(idx + 1) == Some(&b'*') {
+            let versioned_digits = input[(idx + 3).min(input.len())..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let empty_versioned = input.get(idx + 2) == Some(&b'!')
+                && input[idx + 3 + versioned_digits..].starts_with(b"*/");
+            if input.get(idx + 2) == Some(&b'!') && !empty_versioned {
+                // `/*!` or `/*!50000`: the content is SQL.
+                idx += 3;
+                while idx < input.len() && input[idx].is_ascii_digit() {
+                    idx += 1;
+                }
+                in_versioned = true;
+                push(&mut out, b' ', idx.min(input.len()).saturating_sub(1));
+                continue;
+            }
+            let close = if idx >= unclosed_from {
+                None
+            } else {
+                find(&input[idx + 2..], b"*/")
+            };
+            let Some(close) = close else {
+                unclosed_from = unclosed_from.min(idx);
+                // An unclosed comment truncates the query: keep it as a token.
+                push(&mut out, b'/', idx);
+                push(&mut out, b'*', idx + 1);
+                idx += 2;
+                continue;
+            };
+            let after = idx + 2 + close + 2;
+            if !joins_keyword(&out.bytes, &input[after..]) {
+                push(&mut out, b' ', idx);
+            }
+            idx = after;
+            continue;
+        }
+        if in_versioned && byte == b'*' && input.get(idx + 1) == Some(&b'/') {
+            in_versioned = false;
+            push(&mut out, b' ', idx);
+            idx += 2;
+            continue;
+        }
+        if byte >= 0x80 {
+            if let Some((folded, len)) = fold_unicode(input, idx) {
+                push(&mut out, folded, idx);
+                idx += len;
+                continue;
+            }
+        }
+        // A line break that came out of an escape (`%0a`) separates tokens; a typed one ends a line.
+        let decoded = origin[idx + 1] - origin[idx] > 1;
+        let folded = match byte {
+            b'\n' | b'\r' if decoded => b' ',
+            b'\n' | b'\r' => b'\n',
+            0..=0x1F | 0x7F => b' ',
+            // `1+or+1=1`: a URL-encoded space next to a word.
+            b'+' if input.get(idx + 1).is_some_and(u8::is_ascii_alphabetic)
+                || (idx > 0 && input[idx - 1].is_ascii_alphabetic()) =>
+            {
+                b' '
+            }
+            _ => byte,
+        };
+        push(&mut out, folded, idx);
+        idx += 1;
+    }
+    out.origin.push(origin[input.len()]);
+    out
+}
+
+/// Whether removing a comment between `before` and `after` joins the letters around it into a
+/// keyword (`UNI/**/ON`, `ORD/*!*/ER`): filters that strip comments once are evaded that way. Other
+/// comments separate tokens, as the database reads them.
+fn joins_keyword(before: &[u8], after: &[u8]) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "union",
+        "select",
+        "from",
+        "where",
+        "order",
+        "group",
+        "having",
+        "insert",
+        "update",
+        "delete",
+        "drop",
+        "sleep",
+        "benchmark",
+        "concat",
+        "information_schema",
+        "and",
+        "or",
+        "null",
+        "limit",
+        "exec",
+        "waitfor",
+        "delay",
+        "outfile",
+        "dumpfile",
+        "load_file",
+        "table",
+        "database",
+        "version",
+        "substring",
+        "ascii",
+        "char",
+    ];
+    let left = before
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphabetic() || **b == b'_')
+        .count();
+    let right = after
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic() || **b == b'_')
+        .count();
+    if left == 0 || right == 0 || left + right > 24 {
+        return false;
+    }
+    let joined: String = before[before.len() - left..]
+        .iter()
+        .chain(&after[..right])
+        .map(|b| char::from(b.to_ascii_lowercase()))
+        .collect();
+    KEYWORDS.contains(&joined.as_str()) || undoubled(&joined).is_some()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Normalises `window` (see the module documentation).
+pub(crate) fn normalise(window: &[u8]) -> Normalised {
+    let identity: Vec<u32> = (0..=window.len() as u32).collect();
+    let mut current = Normalised {
+        bytes: window.to_vec(),
+        origin: identity,
+    };
+    for _ in 0..2 {
+        let mut next = Normalised {
+            bytes: Vec::with_capacity(current.bytes.len()),
+            origin: Vec::with_capacity(current.bytes.len() + 1),
+        };
+        let changed = decode_escapes(&current.bytes, &current.origin, &mut next);
+        current = next;
+        if !changed {
+            break;
+        }
+    }
+    fold_and_strip(&current.bytes, &current.origin)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A string literal; `closed` is false when the line ends inside it.
+    Str {
+        closed: bool,
+    },
+    /// Numbers, hex and binary literals, and `NULL`, `TRUE`, `FALSE`.
+    Num,
+    /// `@name` (a parameter), `@@version` (a system variable).
+    Var {
+        system: bool,
+    },
+    /// A word that is not one of the classes below: identifiers and prose.
+    Word(Word),
+    /// A word followed by `(`.
+    Func(Func),
+    /// `AND`, `OR`, `XOR`, `&&`, `||`.
+    Logic,
+    /// `NOT`, `!`.
+    Not,
+    /// `=`, `<`, `>`, `<>`, `!=`, `<=>`, `LIKE`, `RLIKE`, `REGEXP`, `IN`, `IS`, `BETWEEN`, `SOUNDS`...
+    Cmp,
+    /// Arithmetic and bit operators, `DIV`, `MOD`.
+    Arith,
+    Union,
+    Select,
+    /// A statement verb: `INSERT`, `DROP`, `DECLARE`, `USE`, `SHUTDOWN`...
+    Verb,
+    /// `EXEC`, `EXECUTE`.
+    Exec,
+    /// `ORDER BY`, `GROUP BY`.
+    OrderBy,
+    Having,
+    From,
+    Where,
+    Limit,
+    Case,
+    End,
+    /// `ASC`, `DESC`.
+    Direction,
+    /// `INTO`.
+    Into,
+    /// `ALL`, `DISTINCT`, `DISTINCTROW`, `TOP`, `BINARY`: read over.
+    Modifier,
+    LParen,
+    RParen,
+    Comma,
+    Semi,
+    Dot,
+    /// `--`, `#`, an unclosed `/*`: the rest of the line.
+    Comment,
+    /// A line break: what a judgement may not read across.
+    Break,
+    /// A code delimiter (a backtick around code, a code fence, a triple quote).
+    Fence,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Word {
+    Plain,
+    /// `current_user`, `session_user`, `system_user`, `current_database`...: values of the database.
+    Session,
+    /// `AS`, `WHEN`, `THEN`, `ELSE`, `ON`...
+    Keyword,
+    /// `OUTFILE`, `DUMPFILE`.
+    File,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Func {
+    /// A function this detector does not know.
+    Plain,
+    /// A function of its arguments only (`char`, `concat`, `lower`, `pi`...).
+    Pure,
+    /// Reveals the database (`version()`, `user()`, `database()`...).
+    Reveal,
+    /// Takes data apart for blind inference (`substring`, `ascii`, `length`, `if`, `count`...).
+    Probe,
+    /// Delays (`sleep`, `benchmark`, `pg_sleep`, `dbms_pipe.receive_message`...).
+    Delay,
+    /// Raises errors carrying data (`extractvalue`, `updatexml`, `floor(rand(0)*2)`...).
+    Error,
+    /// `EXISTS (...)`.
+    Exists,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Token {
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+    /// The token's first two bytes (an operator's spelling).
+    pub first: u8,
+    pub second: u8,
+    /// For numbers, their value (when an integer); for strings, a hash of their content: enough to
+    /// tell whether a comparison of two constants holds.
+    pub value: Option<u64>,
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+const REVEAL_FUNCTIONS: &[&str] = &[
+    "h2version",
+    "dbservername",
+    "sqlite_source_id",
+    "pg_client_encoding",
+    "session_id",
+    "version",
+    "user",
+    "database",
+    "schema",
+    "current_user",
+    "session_user",
+    "system_user",
+    "current_database",
+    "current_schema",
+    "db_name",
+    "user_name",
+    "user_id",
+    "host_name",
+    "suser_name",
+    "suser_sname",
+    "is_srvrolemember",
+    "is_member",
+    "has_dbaccess",
+    "object_id",
+    "object_name",
+    "col_name",
+    "schema_name",
+    "serverproperty",
+    "load_file",
+    "connection_id",
+    "last_insert_id",
+    "row_count",
+    "found_rows",
+    "sqlite_version",
+    "pg_backend_pid",
+    "inet_server_addr",
+    "getusername",
+    "sys_context",
+    "userenv",
+    "pg_read_file",
+    "pg_ls_dir",
+    "lo_import",
+    "current_setting",
+    "@@version",
+];
+
+const PROBE_FUNCTIONS: &[&str] = &[
+    "substring",
+    "substr",
+    "mid",
+    "count",
+    "length",
+    "char_length",
+    "datalength",
+    "bit_length",
+    "ascii",
+    "ord",
+    "unicode",
+    "if",
+    "iif",
+    "ifnull",
+    "isnull",
+    "make_set",
+    "elt",
+    "regexp_substr",
+    "regexp_like",
+    "hex",
+    "unhex",
+    "conv",
+    "bin",
+    "sysdate",
+    "getdate",
+];
+
+const PURE_FUNCTIONS: &[&str] = &[
+    "char",
+    "chr",
+    "nchar",
+    "concat",
+    "concat_ws",
+    "lower",
+    "upper",
+    "lcase",
+    "ucase",
+    "abs",
+    "pi",
+    "cos",
+    "sin",
+    "tan",
+    "cot",
+    "sqrt",
+    "power",
+    "pow",
+    "ceil",
+    "ceiling",
+    "round",
+    "sign",
+    "reverse",
+    "repeat",
+    "replicate",
+    "space",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "lpad",
+    "rpad",
+    "oct",
+    "soundex",
+    "sha2",
+    "least",
+    "greatest",
+    "quote",
+    "log",
+    "ln",
+    "degrees",
+    "radians",
+    "to_hex",
+    "unistr",
+    "utl_raw.cast_to_varchar2",
+];
+
+const DELAY_FUNCTIONS: &[&str] = &[
+    "get_lock",
+    "sys_eval",
+    "xp_dirtree",
+    "sleep",
+    "benchmark",
+    "pg_sleep",
+    "pg_sleep_for",
+    "sleepeachrow",
+    "dbms_pipe.receive_message",
+    "dbms_lock.sleep",
+    "dbms_session.sleep",
+    "sys.dbms_pipe.receive_message",
+    "randomblob",
+    "generate_series",
+];
+
+const ERROR_FUNCTIONS: &[&str] = &[
+    "extractvalue",
+    "updatexml",
+    "exp",
+    "floor",
+    "json_keys",
+    "geometrycollection",
+    "multipoint",
+    "multipolygon",
+    "multilinestring",
+    "linestring",
+    "polygon",
+    "name_const",
+    "xmltype",
+    "convert",
+    "cast",
+    "utl_inaddr.get_host_name",
+    "utl_inaddr.get_host_address",
+    "ctxsys.drithsx.sn",
+    "ctxsys.ctx_report.token_type",
+    "dbms_xdb_version.checkin",
+    "dbms_utility.sqlid_to_sqlhash",
+    "utl_http.request",
+    "dbms_ldap.init",
+    "httpuritype",
+    "xmlserialize",
+    "xmlagg",
+    "gtid_subset",
+    "st_latfromgeohash",
+    "st_longfromgeohash",
+    "st_pointfromgeohash",
+    "polygonfromtext",
+];
+
+const SESSION_WORDS: &[&str] = &[
+    "current_user",
+    "session_user",
+    "system_user",
+    "current_database",
+    "current_schema",
+    "current_role",
+    "user_name",
+    "sysdate",
+    "systimestamp",
+    "rownum",
+];
+
+const VERBS: &[&str] = &[
+    "insert",
+    "update",
+    "delete",
+    "drop",
+    "create",
+    "alter",
+    "truncate",
+    "exec",
+    "execute",
+    "declare",
+    "shutdown",
+    "waitfor",
+    "use",
+    "grant",
+    "revoke",
+    "copy",
+    "load",
+    "set",
+    "call",
+    "merge",
+    "replace",
+    "handler",
+    "kill",
+    "backup",
+    "restore",
+    "dbcc",
+    "reconfigure",
+    "begin",
+    "open",
+    "fetch",
+    "do",
+    "print",
+    "if",
+    "rename",
+    "attach",
+    "pragma",
+];
+
+/// Keywords doubled to survive a filter that removes them once: `UNIunionON`, `SELselectECT`.
+const DOUBLED: &[&str] = &[
+    "union", "select", "from", "where", "insert", "update", "delete", "sleep",
+];
+
+/// System catalogues that only an attacker mapping the database reads in a value.
+fn names_catalogue(lower: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "information_schema",
+        "sysobjects",
+        "syscolumns",
+        "sysusers",
+        "sysdatabases",
+        "sys.",
+        "master..",
+        "mysql.",
+        "pg_catalog",
+        "pg_shadow",
+        "pg_user",
+        "pg_tables",
+        "sqlite_master",
+        "sqlite_schema",
+        "rdb$",
+        "sysibm.",
+        "syscat.",
+        "sysmaster",
+        "all_tables",
+        "all_users",
+        "user_tables",
+        "dba_",
+        "v$",
+    ];
+    PREFIXES.iter().any(|prefix| lower.starts_with(prefix))
+}
+
+fn undoubled(lower: &str) -> Option<&'static str> {
+    DOUBLED.iter().copied().find(|keyword| {
+        lower.len() > keyword.len()
+            && lower.len() <= 2 * keyword.len()
+            && lower.match_indices(keyword).any(|(at, _)| {
+                format!("{}{}", &lower[..at], &lower[at + keyword.len()..]) == *keyword
+            })
+    })
+}
+
+fn classify_word(lower: &str, next_is_paren: bool, next_word: &[u8]) -> (Kind, usize) {
+    let lower = undoubled(lower).unwrap_or(lower);
+    let simple = match lower {
+        "and" | "or" | "xor" => Kind::Logic,
+        "not" => Kind::Not,
+        "like" | "rlike" | "regexp" | "in" | "is" | "between" | "glob" | "match" | "ilike" => {
+            Kind::Cmp
+        }
+        "div" | "mod" => Kind::Arith,
+        "union" | "intersect" | "except" | "minus" => Kind::Union,
+        "select" => Kind::Select,
+        "exec" | "execute" => Kind::Exec,
+        "having" => Kind::Having,
+        "from" => Kind::From,
+        "where" => Kind::Where,
+        "limit" | "offset" | "fetch" if !next_is_paren => Kind::Limit,
+        "case" => Kind::Case,
+        "end" => Kind::End,
+        "null" | "true" | "false" | "unknown" => Kind::Num,
+        "all" | "distinct" | "distinctrow" | "top" | "binary" | "collate" => Kind::Modifier,
+        "exists" => Kind::Func(Func::Exists),
+        "order" | "group" if next_word.eq_ignore_ascii_case(b"by") => {
+            return (Kind::OrderBy, 1);
+        }
+        "sounds" if next_word.eq_ignore_ascii_case(b"like") => return (Kind::Cmp, 1),
+        "asc" | "desc" => Kind::Direction,
+        "as" | "when" | "then" | "else" | "on" | "by" | "escape" | "with" | "values" | "table"
+        | "procedure" | "delay" => Kind::Word(Word::Keyword),
+        "copy" | "declare" | "drop" | "create" => Kind::Verb,
+        "into" => Kind::Into,
+        "outfile" | "dumpfile" => Kind::Word(Word::File),
+        _ => {
+            if next_is_paren {
+                let func = if DELAY_FUNCTIONS.contains(&lower) {
+                    Func::Delay
+                } else if ERROR_FUNCTIONS.contains(&lower) {
+                    Func::Error
+                } else if REVEAL_FUNCTIONS.contains(&lower) {
+                    Func::Reveal
+                } else if PROBE_FUNCTIONS.contains(&lower) {
+                    Func::Probe
+                } else if PURE_FUNCTIONS.contains(&lower) {
+                    Func::Pure
+                } else {
+                    Func::Plain
+                };
+                return (Kind::Func(func), 0);
+            }
+            if SESSION_WORDS.contains(&lower) || names_catalogue(lower) {
+                Kind::Word(Word::Session)
+            } else if VERBS.contains(&lower) {
+                Kind::Verb
+            } else {
+                Kind::Word(Word::Plain)
+            }
+        }
+    };
+    (simple, 0)
+}
+
+/// An integer literal's value (decimal or `0x` hex); `None` for decimals, keywords and overflow.
+fn constant_number(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        return u64::from_str_radix(hex, 16).ok();
+    }
+    match text.to_ascii_lowercase().as_str() {
+        "true" => Some(1),
+        "false" => Some(0),
+        _ => text.parse().ok(),
+    }
+}
+
+/// FNV-1a of a string literal's content, case-insensitively (SQL's default collations ignore case).
+fn content_hash(content: &[u8]) -> u64 {
+    content.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Whether `left op right` holds, for two constants; `None` when it cannot be told.
+fn constant_comparison(left: &Token, op: &Token, right: &Token) -> Option<bool> {
+    let (a, b) = (left.value?, right.value?);
+    let numbers = left.kind == Kind::Num && right.kind == Kind::Num;
+    let strings = matches!(left.kind, Kind::Str { .. }) && matches!(right.kind, Kind::Str { .. });
+    if !numbers && !strings {
+        return None;
+    }
+    let spelled = [
+        op.first.to_ascii_lowercase(),
+        op.second.to_ascii_lowercase(),
+    ];
+    let holds = match &spelled {
+        b"<>" | b"!=" | b"^=" => a != b,
+        b"<=" if op.end - op.start == 3 => a == b,
+        b"<=" | b"!>" if numbers => a <= b,
+        b">=" | b"!<" if numbers => a >= b,
+        [b'=', _] | b"li" | b"is" => a == b,
+        [b'<', _] if numbers => a < b,
+        [b'>', _] if numbers => a > b,
+        _ => return None,
+    };
+    Some(holds)
+}
+
+/// Tokenises `bytes[from..to]`; a `Break` ends the line. Stops after `limit` tokens.
+pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut idx = from;
+    let mut lower = String::new();
+    while idx < to && tokens.len() < limit {
+        let byte = bytes[idx];
+        let start = idx;
+        let kind = match byte {
+            b' ' | b'\t' => {
+                idx += 1;
+                continue;
+            }
+            b'\n' => {
+                idx += 1;
+                Kind::Break
+            }
+            b'`' => {
+                // ``` and a backtick around prose delimit code; `name` quotes an identifier.
+                let close = bytes[idx + 1..to].iter().position(|b| *b == b'`');
+                match close {
+                    Some(len)
+                        if len > 0
+                            && bytes[idx + 1..idx + 1 + len]
+                                .iter()
+                                .all(|b| is_word_byte(*b) || *b == b'.') =>
+                    {
+                        idx += len + 2;
+                        Kind::Word(Word::Plain)
+                    }
+                    _ => {
+                        while idx < to && bytes[idx] == b'`' {
+                            idx += 1;
+                        }
+                        Kind::Fence
+                    }
+                }
+            }
+            b'\'' | b'"' if bytes[idx..to].starts_with(&[byte, byte, byte]) => {
+                // A triple-quoted string in code delimits the text inside it.
+                idx += 3;
+                Kind::Fence
+            }
+            b':' if bytes.get(idx + 1) == Some(&b':') => {
+                // A Postgres cast `::type` belongs to the value before it.
+                idx += 2;
+                while idx < to && is_word_byte(bytes[idx]) {
+                    idx += 1;
+                }
+                continue;
+            }
+            b'\'' | b'"' => {
+                idx += 1;
+                let mut closed = false;
+                while idx < to && bytes[idx] != b'\n' {
+                    if bytes[idx] == b'\\' {
+                        idx += 2;
+                        continue;
+                    }
+                    if bytes[idx] == byte {
+                        if bytes.get(idx + 1) == Some(&byte) && idx + 1 < to {
+                            idx += 2;
+                            continue;
+                        }
+                        idx += 1;
+                        closed = true;
+                        break;
+                    }
+                    idx += 1;
+                }
+                idx = idx.min(to);
+                Kind::Str { closed }
+            }
+            b'0'..=b'9' => {
+                if byte == b'0' && matches!(bytes.get(idx + 1), Some(b'x' | b'X' | b'b' | b'B')) {
+                    idx += 2;
+                    while idx < to && bytes[idx].is_ascii_hexdigit() {
+                        idx += 1;
+                    }
+                } else {
+                    while idx < to && (bytes[idx].is_ascii_digit() || bytes[idx] == b'.') {
+                        idx += 1;
+                    }
+                    if idx < to
+                        && matches!(bytes[idx], b'e' | b'E')
+                        && bytes
+                            .get(idx + 1)
+                            .is_some_and(|b| b.is_ascii_digit() || *b == b'-' || *b == b'+')
+                    {
+                        idx += 2;
+                        while idx < to && bytes[idx].is_ascii_digit() {
+                            idx += 1;
+                        }
+                    }
+                }
+                Kind::Num
+            }
+            b'@' => {
+                idx += 1;
+                if idx < to && bytes[idx] == b'@' {
+                    idx += 1;
+                }
+                let system = idx >= start + 2;
+                let name_start = idx;
+                while idx < to && (is_word_byte(bytes[idx]) || bytes[idx] == b'.') {
+                    idx += 1;
+                }
+                if idx == name_start {
+                    Kind::Other
+                } else {
+                    Kind::Var { system }
+                }
+            }
+            b'-' if bytes.get(idx + 1) == Some(&b'-') => {
+                while idx < to && bytes[idx] != b'\n' {
+                    idx += 1;
+                }
+                Kind::Comment
+            }
+            b'#' => {
+                while idx < to && bytes[idx] != b'\n' {
+                    idx += 1;
+                }
+                Kind::Comment
+            }
+            b'/' if bytes.get(idx + 1) == Some(&b'*') => {
+                while idx < to && bytes[idx] != b'\n' {
+                    idx += 1;
+                }
+                Kind::Comment
+            }
+            b'(' => {
+                idx += 1;
+                Kind::LParen
+            }
+            b')' => {
+                idx += 1;
+                Kind::RParen
+            }
+            b',' => {
+                idx += 1;
+                Kind::Comma
+            }
+            b';' => {
+                idx += 1;
+                Kind::Semi
+            }
+            b'.' => {
+                idx += 1;
+                Kind::Dot
+            }
+            b'=' | b'<' | b'>' | b'!' | b'^' | b'~' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|'
+            | b'&' | b':' => {
+                let pair = [byte, bytes.get(idx + 1).copied().unwrap_or(0)];
+                let (kind, len) = match &pair {
+                    b"&&" | b"||" => (Kind::Logic, 2),
+                    b"<<" | b">>" | b":=" => (Kind::Arith, 2),
+                    b"<=" => {
+                        if bytes.get(idx + 2) == Some(&b'>') {
+                            (Kind::Cmp, 3)
+                        } else {
+                            (Kind::Cmp, 2)
+                        }
+                    }
+                    b">=" | b"<>" | b"!=" | b"^=" | b"!<" | b"!>" | b"==" => (Kind::Cmp, 2),
+                    [b'=' | b'<' | b'>', _] => (Kind::Cmp, 1),
+                    [b'!', _] => (Kind::Not, 1),
+                    [b':', _] => (Kind::Other, 1),
+                    _ => (Kind::Arith, 1),
+                };
+                idx += len;
+                kind
+            }
+            b if is_word_byte(b) => {
+                while idx < to
+                    && (is_word_byte(bytes[idx])
+                        || (bytes[idx] == b'.'
+                            && bytes
+                                .get(idx + 1)
+                                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_' || *b == b'.'))
+                        // `what's`, `O'Brien`: an apostrophe between letters.
+                        || (bytes[idx] == b'\''
+                            && bytes[idx - 1].is_ascii_alphabetic()
+                            && bytes.get(idx + 1).is_some_and(u8::is_ascii_alphabetic)
+                            && idx + 1 < to))
+                {
+                    idx += 1;
+                }
+                lower.clear();
+                lower.extend(
+                    bytes[start..idx]
+                        .iter()
+                        .map(|b| char::from(b.to_ascii_lowercase())),
+                );
+                let mut after = idx;
+                while after < to && bytes[after] == b' ' {
+                    after += 1;
+                }
+                let next_is_paren = bytes.get(after) == Some(&b'(');
+                let next_end = bytes[after..to]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphabetic())
+                    .map_or(to, |len| after + len);
+                let (kind, extra_words) =
+                    classify_word(&lower, next_is_paren, &bytes[after..next_end]);
+                if extra_words > 0 {
+                    idx = next_end;
+                }
+                kind
+            }
+            _ => {
+                idx += 1;
+                Kind::Other
+            }
+        };
+        let end = idx.min(to);
+        let value = match kind {
+            Kind::Num => constant_number(&bytes[start..end]),
+            Kind::Str { closed: true } if end >= start + 2 => {
+                Some(content_hash(&bytes[start + 1..end - 1]))
+            }
+            _ => None,
+        };
+        tokens.push(Token {
+            kind,
+            start,
+            end,
+            first: byte,
+            second: bytes.get(start + 1).copied().unwrap_or(0),
+            value,
+        });
+    }
+    tokens
+}
+
+// ---------------------------------------------------------------------------------------------
+// Judgement
+// ---------------------------------------------------------------------------------------------
+
+/// What a condition is made of.
+#[derive(Default, Debug)]
+struct Features {
+    comparisons: usize,
+    constants: usize,
+    identifiers: usize,
+    /// Database values: variables, session words, revealing functions.
+    revealing: usize,
+    /// Functions that take data apart (`substring`, `ascii`, `length`...).
+    probes: usize,
+    /// `NOT`, `!`: `OR NOT FALSE`, `OR !0`.
+    negations: usize,
+    subquery: bool,
+    delay: bool,
+    error: bool,
+    exists: bool,
+}
+
+impl Features {
+    fn strong(&self) -> bool {
+        self.subquery || self.delay || self.error || self.exists
+    }
+}
+
+/// Index of the token after the parenthesis group opened at `open` (or the end), collecting features.
+fn group(tokens: &[Token], open: usize, features: &mut Features) -> usize {
+    let mut depth = 0usize;
+    let mut idx = open;
+    while idx < tokens.len() {
+        let kind = tokens[idx].kind;
+        match kind {
+            Kind::LParen => {
+                depth += 1;
+                if tokens.get(idx + 1).is_some_and(|t| t.kind == Kind::Select) {
+                    features.subquery = true;
+                }
+            }
+            Kind::RParen => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return idx + 1;
+                }
+            }
+            Kind::Break | Kind::Fence => return idx,
+            _ => operand_feature(kind, features),
+        }
+        idx += 1;
+    }
+    idx
+}
+
+fn operand_feature(kind: Kind, features: &mut Features) {
+    match kind {
+        Kind::Num | Kind::Str { .. } => features.constants += 1,
+        Kind::Var { system: true } | Kind::Word(Word::Session) => features.revealing += 1,
+        // A parameter (`@id`) is data of the query, like a column.
+        Kind::Var { system: false } => features.identifiers += 1,
+        Kind::Word(Word::Plain) => features.identifiers += 1,
+        Kind::Func(Func::Reveal) => features.revealing += 1,
+        Kind::Func(Func::Probe) => features.probes += 1,
+        // A function of unknown meaning reads data the way a column does.
+        Kind::Func(Func::Plain) => features.identifiers += 1,
+        Kind::Func(Func::Pure) => {}
+        Kind::Func(Func::Delay) => features.delay = true,
+        Kind::Func(Func::Error) => features.error = true,
+        Kind::Func(Func::Exists) => features.exists = true,
+        Kind::Cmp => features.comparisons += 1,
+        Kind::Select => features.subquery = true,
+        _ => {}
+    }
+}
+
+/// Reads an expression from `idx`: operands joined by operators, at parenthesis depth 0. Returns the
+/// index of the first token not read.
+fn expression(tokens: &[Token], mut idx: usize, features: &mut Features) -> usize {
+    let mut expect_operand = true;
+    while idx < tokens.len() {
+        let kind = tokens[idx].kind;
+        if expect_operand {
+            match kind {
+                Kind::Not => {
+                    features.negations += 1;
+                    idx += 1;
+                }
+                Kind::Arith | Kind::Modifier => idx += 1,
+                Kind::Num
+                | Kind::Str { .. }
+                | Kind::Var { .. }
+                | Kind::Word(Word::Plain | Word::Session) => {
+                    operand_feature(kind, features);
+                    idx += 1;
+                    // `t.column`, `schema.fn`.
+                    while tokens.get(idx).is_some_and(|t| t.kind == Kind::Dot)
+                        && tokens
+                            .get(idx + 1)
+                            .is_some_and(|t| matches!(t.kind, Kind::Word(_)))
+                    {
+                        idx += 2;
+                    }
+                    expect_operand = false;
+                }
+                Kind::Func(_) => {
+                    operand_feature(kind, features);
+                    idx = group(tokens, idx + 1, features);
+                    expect_operand = false;
+                }
+                Kind::LParen => {
+                    idx = group(tokens, idx, features);
+                    expect_operand = false;
+                }
+                Kind::Case => {
+                    while idx < tokens.len()
+                        && !matches!(tokens[idx].kind, Kind::End | Kind::Break | Kind::Fence)
+                    {
+                        operand_feature(tokens[idx].kind, features);
+                        idx += 1;
+                    }
+                    idx += 1;
+                    expect_operand = false;
+                }
+                _ => return idx,
+            }
+        } else {
+            match kind {
+                Kind::Cmp => {
+                    features.comparisons += 1;
+                    idx += 1;
+                    expect_operand = true;
+                }
+                Kind::Not if tokens.get(idx + 1).is_some_and(|t| t.kind == Kind::Cmp) => {
+                    idx += 1;
+                }
+                Kind::Arith => {
+                    idx += 1;
+                    expect_operand = true;
+                }
+                // `1 = 1 AND` `... ESCAPE`, `x IS NOT NULL`.
+                Kind::Modifier => idx += 1,
+                _ => return idx,
+            }
+        }
+    }
+    idx
+}
+
+/// An injected condition ends the way injected text ends: the end of the line, a comment, `)`, `;`,
+/// a further condition or clause. A prose word after it means it was prose.
+fn ends_like_injection(tokens: &[Token], idx: usize, in_string: bool) -> bool {
+    match tokens.get(idx).map(|t| t.kind) {
+        None
+        | Some(
+            Kind::Break | Kind::Fence | Kind::Comment | Kind::RParen | Kind::Semi | Kind::Logic,
+        ) => true,
+        Some(
+            Kind::Union | Kind::OrderBy | Kind::Having | Kind::Limit | Kind::From | Kind::Where,
+        ) => true,
+        Some(Kind::Str { closed: false }) => in_string,
+        // A sentence that ends right after the payload: `... 1=1. Is it harmful?`
+        Some(Kind::Dot | Kind::Comma | Kind::Other) => {
+            matches!(tokens[idx].first, b'.' | b',' | b'?' | b'!' | b':')
+                && tokens
+                    .get(idx + 1)
+                    .is_none_or(|next| next.start > tokens[idx].end || next.kind == Kind::Break)
+        }
+        _ => false,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Technique {
+    Tautology,
+    Inference,
+    Union,
+    Stacked,
+    OrderProbe,
+    Having,
+    OperatorBreakout,
+    CommentTruncation,
+    File,
+}
+
+/// Where a judgement starts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Entry {
+    /// After a quote that ends a value, glued to it (`admin'`, `1'`).
+    GluedQuote,
+    /// After a quote that follows a space; `opens` when a word follows it directly, as a quotation
+    /// opens (`'OR' and 'AND'`).
+    Quote { opens: bool },
+    /// After a number, `)`, a variable or a closed string; `string` for a string, `compared` when
+    /// the value is itself the right side of a comparison (`a == 1 || ...` in code).
+    Value { string: bool, compared: bool },
+    /// At the start of a line or of the text.
+    LineStart,
+}
+
+impl Entry {
+    fn in_string(self) -> bool {
+        matches!(self, Entry::GluedQuote | Entry::Quote { .. })
+    }
+}
+
+/// Judges the tokens after an entry point; `Some((technique, last token read))`.
+fn judge(tokens: &[Token], entry: Entry, in_query: bool) -> Option<(Technique, usize)> {
+    let mut idx = 0;
+    while tokens.get(idx).is_some_and(|t| t.kind == Kind::RParen) {
+        idx += 1;
+    }
+    let injected = !in_query || entry.in_string();
+    let first = tokens.get(idx)?.kind;
+    match first {
+        Kind::Logic => condition(tokens, idx + 1, entry, in_query),
+        Kind::Union if injected => {
+            let mut next = idx + 1;
+            while tokens.get(next).is_some_and(|t| {
+                matches!(
+                    t.kind,
+                    Kind::Modifier | Kind::LParen | Kind::Break | Kind::Fence
+                )
+            }) {
+                next += 1;
+            }
+            (tokens.get(next)?.kind == Kind::Select).then_some((Technique::Union, next))
+        }
+        Kind::Semi if entry != Entry::LineStart => {
+            stacked(tokens, idx + 1, entry, in_query).or_else(|| truncation(tokens, idx, entry))
+        }
+        // T-SQL needs no `;` between statements: `x' EXEC master..xp_cmdshell 'dir'`.
+        Kind::Exec if entry == Entry::GluedQuote => stacked(tokens, idx, entry, in_query),
+        Kind::OrderBy if injected => {
+            let mut next = idx + 1;
+            if tokens.get(next)?.kind != Kind::Num {
+                return None;
+            }
+            while tokens.get(next).is_some_and(|t| t.kind == Kind::Num)
+                && tokens.get(next + 1).is_some_and(|t| t.kind == Kind::Comma)
+            {
+                next += 2;
+            }
+            if tokens.get(next).is_none_or(|t| t.kind != Kind::Num) {
+                return None;
+            }
+            let mut after = next + 1;
+            // `ORDER BY 3 DESC`
+            if tokens.get(after).is_some_and(|t| t.kind == Kind::Direction) {
+                after += 1;
+            }
+            // After `'))` the text is SQL whatever follows it.
+            let closed_parens = idx > 0 && entry == Entry::GluedQuote;
+            (closed_parens || ends_like_injection(tokens, after, entry.in_string()))
+                .then_some((Technique::OrderProbe, next))
+        }
+        Kind::Having if injected => {
+            let mut features = Features::default();
+            let end = expression(tokens, idx + 1, &mut features);
+            (end > idx + 1
+                && (features.comparisons > 0
+                    || features.revealing > 0
+                    || features.constants > 0
+                    || features.strong())
+                && ends_like_injection(tokens, end, entry.in_string()))
+            .then_some((Technique::Having, end - 1))
+        }
+        // `admin'<<'1`, `x' like binary 'x`, `1'-'`: the string becomes an expression.
+        Kind::Cmp | Kind::Arith if entry == Entry::GluedQuote && idx == 0 => {
+            let mut features = Features::default();
+            let end = expression(tokens, idx + 1, &mut features);
+            let read = &tokens[idx + 1..end];
+            // `11" + - 14"` (inches) and `"a" + "b"` (concatenation in prose) stay quiet: a sign
+            // only counts when the string it opens is left for the query to close.
+            let sign_only = matches!(tokens[idx].first, b'+' | b'-');
+            let left_open = matches!(
+                read.last().map(|t| t.kind),
+                Some(Kind::Str { closed: false })
+            );
+            (end > idx + 1
+                && features.identifiers == 0
+                && (!sign_only || (read.len() == 1 && left_open))
+                && ends_like_injection(tokens, end, true))
+            .then_some((Technique::OperatorBreakout, end - 1))
+            .or_else(|| truncation(tokens, idx, entry))
+        }
+        // `1 DIV (SELECT ...)`, `1=(SELECT ...)`, `1-sleep(5)`: a subquery or a function of the
+        // database made part of the value.
+        Kind::Cmp | Kind::Arith if injected && entry != Entry::LineStart => {
+            let mut features = Features::default();
+            let end = expression(tokens, idx + 1, &mut features);
+            (end > idx + 1 && (features.strong() || features.revealing > 0))
+                .then_some((Technique::Inference, end - 1))
+        }
+        // `(SELECT @@version)`, `IF((SELECT ...)='a',1,2)` on a line of their own.
+        Kind::LParen | Kind::Func(_) if entry == Entry::LineStart => {
+            let mut features = Features::default();
+            let end = expression(tokens, idx, &mut features);
+            (features.delay || features.error || (features.subquery && features.revealing > 0))
+                .then_some((Technique::Inference, end.max(idx + 1) - 1))
+        }
+        Kind::Comment => truncation(tokens, idx, entry),
+        // `1 INTO OUTFILE '/var/www/x.php'`, `' LIMIT 1 INTO DUMPFILE ...`
+        Kind::Into | Kind::Limit if injected => {
+            let mut next = idx;
+            if tokens[next].kind == Kind::Limit {
+                next += 1;
+                while tokens
+                    .get(next)
+                    .is_some_and(|t| matches!(t.kind, Kind::Num | Kind::Comma))
+                {
+                    next += 1;
+                }
+                if tokens.get(next)?.kind != Kind::Into {
+                    return None;
+                }
+            }
+            (tokens.get(next + 1)?.kind == Kind::Word(Word::File))
+                .then_some((Technique::File, next + 1))
+        }
+        _ => None,
+    }
+}
+
+/// `admin'--`, `root');#`, `x'+#`: after a quote glued to a value (and closing parentheses), the rest
+/// of the query is commented out. A quotation closed after punctuation (`"...end." -- Karl`) is
+/// not glued to a value, and one closed after a word is balanced by its opening quote.
+fn truncation(tokens: &[Token], idx: usize, entry: Entry) -> Option<(Technique, usize)> {
+    if entry != Entry::GluedQuote {
+        return None;
+    }
+    let mut next = idx;
+    if tokens
+        .get(next)
+        .is_some_and(|t| matches!(t.kind, Kind::Semi | Kind::Arith))
+    {
+        next += 1;
+    }
+    tokens.get(next).filter(|t| t.kind == Kind::Comment)?;
+    Some((Technique::CommentTruncation, next))
+}
+
+/// A condition after `AND`/`OR` that starts at `idx`.
+fn condition(
+    tokens: &[Token],
+    idx: usize,
+    entry: Entry,
+    in_query: bool,
+) -> Option<(Technique, usize)> {
+    let mut features = Features::default();
+    let mut end = expression(tokens, idx, &mut features);
+    let mut rolled_back = false;
+    // `1=1 is a valid code`, `... in (1,2) - apply it`: the expression read one operator and word of
+    // the prose that follows; judge the part before them.
+    while end >= idx + 3
+        && tokens
+            .get(end)
+            .is_some_and(|t| matches!(t.kind, Kind::Word(_) | Kind::Verb))
+        && matches!(tokens[end - 1].kind, Kind::Word(_))
+        && matches!(tokens[end - 2].kind, Kind::Cmp | Kind::Arith)
+    {
+        end -= 2;
+        rolled_back = true;
+        features = Features::default();
+        let _ = expression(&tokens[..end], idx, &mut features);
+    }
+    if end == idx {
+        return None;
+    }
+    let last = end - 1;
+    // What an injection reads in the database is never prose, wherever the text goes on.
+    if features.strong() || (features.comparisons > 0 && features.revealing > 0) {
+        return Some((Technique::Inference, last));
+    }
+    if !rolled_back && !ends_like_injection(tokens, end, entry.in_string()) {
+        return None;
+    }
+    let mut after = end;
+    while tokens.get(after).is_some_and(|t| t.kind == Kind::RParen) {
+        after += 1;
+    }
+    let tail = tokens.get(after).map(|t| t.kind);
+    let commented = matches!(tail, Some(Kind::Comment));
+    if features.comparisons > 0 {
+        if features.probes > 0 && (!in_query || entry.in_string()) {
+            return Some((Technique::Inference, last));
+        }
+        if features.identifiers == 0 && features.constants > 0 {
+            // `OR 1=1` makes a condition true; "either 1 or 2 = 3" is arithmetic in prose. An OR with
+            // a comparison that fails reads nothing, so outside a string it is not an injection.
+            let or_word = idx.checked_sub(1).is_some_and(|i| {
+                matches!(tokens[i].first.to_ascii_lowercase(), b'o' | b'x' | b'|')
+            });
+            let fails = end == idx + 3
+                && tokens[idx + 1].kind == Kind::Cmp
+                && constant_comparison(&tokens[idx], &tokens[idx + 1], &tokens[idx + 2])
+                    == Some(false);
+            if or_word && fails && !entry.in_string() {
+                return None;
+            }
+            return Some((Technique::Tautology, last));
+        }
+        // `||` and `&&` are code, not prose.
+        let symbolic = idx
+            .checked_sub(1)
+            .is_some_and(|i| matches!(tokens[i].first, b'|' | b'&'));
+        // `' OR name = 'admin`: the query closes the last string. A string closed on the same line
+        // after a column (`" AND country = $1"`) is code.
+        let query_closes = matches!(tokens[last].kind, Kind::Str { closed: false });
+        let clause_follows = matches!(
+            tail,
+            Some(Kind::Semi | Kind::Having | Kind::OrderBy | Kind::Union | Kind::Limit)
+        );
+        let line_ends = matches!(tail, None | Some(Kind::Break | Kind::Fence));
+        let judged = if entry.in_string() {
+            commented || clause_follows || query_closes || (entry == Entry::GluedQuote && line_ends)
+        } else {
+            // `a == 1 || b == 2` is code: the value before `||` was compared already.
+            let code = matches!(entry, Entry::Value { compared: true, .. });
+            (symbolic && line_ends && !code)
+                || ((symbolic || entry == Entry::LineStart) && commented && !code)
+        };
+        if judged {
+            return Some((Technique::Tautology, last));
+        }
+        return None;
+    }
+    // No comparison: `OR TRUE--`, `' OR 1#`, `( @a OR @a ) --`, `' OR '1` (the query closes the
+    // quote), `OR TRUE` on a line of its own.
+    // `"work hard" and "be kind" -- always`: two quotations joined by a word are prose.
+    let after_string = matches!(entry, Entry::Value { string: true, .. });
+    let opens_quotation = matches!(entry, Entry::Quote { opens: true });
+    let alone = features.identifiers == 0
+        && features.constants + features.revealing > 0
+        && !after_string
+        && !opens_quotation;
+    let line_ends = matches!(tail, None | Some(Kind::Break | Kind::Fence));
+    let left_open = matches!(tokens[last].kind, Kind::Str { closed: false })
+        || matches!(tail, Some(Kind::Str { closed: false }));
+    // "pick 1 or 2" ends a line too; a negated constant or a probe of a value does not in prose.
+    let unusual = features.negations > 0 || (features.probes > 0 && !in_query);
+    if alone && unusual && entry.in_string() {
+        return Some((Technique::Tautology, last));
+    }
+    (alone
+        && (commented
+            || (entry.in_string() && (left_open || (entry == Entry::GluedQuote && line_ends)))
+            || (line_ends && (entry == Entry::LineStart || unusual))))
+        .then_some((Technique::Tautology, last))
+}
+
+/// A second statement after `;`.
+fn stacked(
+    tokens: &[Token],
+    idx: usize,
+    entry: Entry,
+    in_query: bool,
+) -> Option<(Technique, usize)> {
+    let verb = tokens.get(idx)?;
+    let next = tokens.get(idx + 1).map(|t| t.kind);
+    let judged = match verb.kind {
+        Kind::Verb | Kind::Exec => {
+            matches!(
+                next,
+                Some(
+                    Kind::Word(_)
+                        | Kind::Func(_)
+                        | Kind::Var { .. }
+                        | Kind::Str { .. }
+                        | Kind::Num
+                        | Kind::LParen
+                        | Kind::Verb
+                )
+            ) || next.is_none()
+        }
+        Kind::Select => matches!(
+            next,
+            Some(
+                Kind::Num
+                    | Kind::Var { .. }
+                    | Kind::Func(_)
+                    | Kind::Str { .. }
+                    | Kind::Arith
+                    | Kind::Modifier
+            )
+        ),
+        _ => false,
+    };
+    // In a script, a statement after another statement is ordinary; after a broken-out value it is not.
+    (judged && (entry.in_string() || !in_query)).then_some((Technique::Stacked, idx))
+}
+
+/// A quote at `at` starts a judgement when it can end a value: not an apostrophe inside a word
+/// (`don't`), and not closing a quotation opened earlier on the line.
+fn quote_entry(bytes: &[u8], at: usize, same_before: usize) -> Option<Entry> {
+    let before = at.checked_sub(1).map(|i| bytes[i]);
+    let after = bytes.get(at + 1).copied();
+    if before.is_some_and(|b| b.is_ascii_alphanumeric())
+        && after.is_some_and(|b| b.is_ascii_alphabetic())
+    {
+        // `1'or'1'='1` is glued on both sides; `don't` is a word.
+        let word_end = bytes[at + 1..]
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .map_or(bytes.len(), |len| at + 1 + len);
+        let word = &bytes[at + 1..word_end];
+        let keyword = [
+            b"or".as_slice(),
+            b"and",
+            b"xor",
+            b"union",
+            b"order",
+            b"group",
+            b"having",
+            b"exec",
+            b"execute",
+        ]
+        .iter()
+        .any(|k| word.eq_ignore_ascii_case(k));
+        let doubled = std::str::from_utf8(word)
+            .ok()
+            .is_some_and(|w| undoubled(&w.to_ascii_lowercase()).is_some());
+        if !keyword && !doubled {
+            return None;
+        }
+    }
+    // `\"` in a code or JSON string is the payload's own quote.
+    if before == Some(b'\\') {
+        let glued = at >= 2 && (bytes[at - 2].is_ascii_alphanumeric() || bytes[at - 2] == b')');
+        return glued.then_some(Entry::GluedQuote);
+    }
+    if same_before % 2 == 1 {
+        return None;
+    }
+    // A quote that opens its line starts the value there (`' OR name IS NOT NULL`).
+    let opens_line = bytes[..at]
+        .iter()
+        .rev()
+        .find(|b| !matches!(b, b' ' | b'\t'))
+        .is_none_or(|b| *b == b'\n');
+    let glued = opens_line
+        || before
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b')' | b']'));
+    Some(if glued {
+        Entry::GluedQuote
+    } else {
+        Entry::Quote {
+            opens: after.is_some_and(|b| b.is_ascii_alphabetic()),
+        }
+    })
+}
+
+/// An apostrophe between two letters or digits (`don't`, `O'Brien`) neither opens nor closes a quotation.
+fn in_word(bytes: &[u8], at: usize) -> bool {
+    at > 0
+        && bytes[at - 1].is_ascii_alphanumeric()
+        && bytes.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// For each quote byte of `bytes`, how many quotes of the same kind stand before it on its line
+/// (apostrophes inside words not counted): `(position, count)`, in order. One pass.
+fn quotes_with_counts(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let (mut single, mut double) = (0, 0);
+    let mut quotes = Vec::new();
+    for (at, byte) in bytes.iter().enumerate() {
+        match byte {
+            b'\n' => (single, double) = (0, 0),
+            b'\'' => {
+                quotes.push((at, single));
+                if !in_word(bytes, at) {
+                    single += 1;
+                }
+            }
+            b'"' => {
+                quotes.push((at, double));
+                double += 1;
+            }
+            _ => {}
+        }
+    }
+    quotes
+}
+
+/// Verbs that start a statement of their own in a script.
+const STATEMENT_VERBS: &[&[u8]] = &[
+    b"insert",
+    b"update",
+    b"delete",
+    b"create",
+    b"alter",
+    b"drop",
+    b"truncate",
+    b"merge",
+    b"declare",
+    b"set",
+    b"exec",
+    b"execute",
+    b"grant",
+    b"revoke",
+    b"with",
+];
+
+/// For each token, whether a statement keyword stands before it in the same statement: back to a
+/// `;`, a code delimiter or a blank line (the text there is a query of its own, so its clauses are
+/// not injected). One pass over the tokens.
+fn statement_flags(bytes: &[u8], tokens: &[Token]) -> Vec<bool> {
+    // Words that follow a verb in prose ("Set my name", "Update the address"), never in SQL.
+    const PROSE: &[&[u8]] = &[
+        b"my", b"your", b"our", b"their", b"his", b"her", b"its", b"the", b"a", b"an", b"me",
+        b"us", b"it", b"this", b"that", b"them", b"him", b"up", b"to",
+    ];
+    let mut flags = Vec::with_capacity(tokens.len());
+    let mut inside = false;
+    let mut previous_was_break = false;
+    for (at, token) in tokens.iter().enumerate() {
+        flags.push(inside);
+        match token.kind {
+            Kind::Semi | Kind::Fence => inside = false,
+            Kind::Break if previous_was_break => inside = false,
+            Kind::Select | Kind::Where => inside = true,
+            Kind::Verb | Kind::Exec
+                if STATEMENT_VERBS
+                    .iter()
+                    .any(|v| bytes[token.start..token.end].eq_ignore_ascii_case(v)) =>
+            {
+                let prose = tokens.get(at + 1).is_some_and(|next| {
+                    let word = &bytes[next.start..next.end];
+                    PROSE.iter().any(|p| word.eq_ignore_ascii_case(p))
+                });
+                inside |= !prose;
+            }
+            _ => {}
+        }
+        previous_was_break = token.kind == Kind::Break;
+    }
+    flags
+}
+
+/// Judges every entry point of `tokens` from index `from`, adding `(start, end)` byte ranges to
+/// `found`.
+fn judge_entries(bytes: &[u8], tokens: &[Token], from: usize, found: &mut Vec<(usize, usize)>) {
+    let in_statement = statement_flags(bytes, tokens);
+    for idx in from..tokens.len() {
+        let previous = idx.checked_sub(1).map(|p| tokens[p].kind);
+        let entry = match previous {
+            None | Some(Kind::Break | Kind::Fence) => Entry::LineStart,
+            Some(
+                kind @ (Kind::Num | Kind::Var { .. } | Kind::RParen | Kind::Str { closed: true }),
+            ) => Entry::Value {
+                string: matches!(kind, Kind::Str { .. }),
+                compared: idx >= 2 && tokens[idx - 2].kind == Kind::Cmp,
+            },
+            _ => continue,
+        };
+        if !matches!(
+            tokens[idx].kind,
+            Kind::Logic
+                | Kind::Union
+                | Kind::Semi
+                | Kind::OrderBy
+                | Kind::Having
+                | Kind::RParen
+                | Kind::Cmp
+                | Kind::Arith
+                | Kind::LParen
+                | Kind::Func(_)
+                | Kind::Into
+                | Kind::Limit
+        ) {
+            continue;
+        }
+        let in_query = in_statement[idx];
+        let end = (idx + MAX_TOKENS).min(tokens.len());
+        if let Some((_, last)) = judge(&tokens[idx..end], entry, in_query) {
+            let from = idx
+                .checked_sub(1)
+                .filter(|_| matches!(entry, Entry::Value { .. }))
+                .unwrap_or(idx);
+            found.push((tokens[from].start, tokens[idx + last].end));
+        }
+    }
+}
+
+/// Judges the text after the quote at `normalised.bytes[at]`; the end of what it read, if it found a
+/// technique there (the break-out itself or an entry point inside the broken-out value).
+fn judge_quote(bytes: &[u8], at: usize, same_before: usize, found: &mut Vec<(usize, usize)>) {
+    let Some(entry) = quote_entry(bytes, at, same_before) else {
+        return;
+    };
+    // What one judgement reads is bounded: the rest of the line, at most `TAIL_BYTES`.
+    let limit = (at + 1 + TAIL_BYTES).min(bytes.len());
+    let line_end = bytes[at + 1..limit]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(limit, |len| at + 1 + len);
+    let tail = tokenise(bytes, at + 1, line_end, MAX_TOKENS);
+    if let Some((_, last)) = judge(&tail, entry, false) {
+        found.push((at, tail[last].end));
+    }
+    // Inside the broken-out value, the same entry points as anywhere else.
+    judge_entries(bytes, &tail, 1, found);
+}
+
+/// Whether the quote at byte `at` of `text` breaks out of a value: the token judgement of `scan`,
+/// run from that quote on its line.
+pub(crate) fn quote_breaks_out(text: &str, at: usize) -> bool {
+    let bytes = text.as_bytes();
+    let back = at.saturating_sub(VALIDATOR_BEFORE_BYTES);
+    let mut from = bytes[back..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(back, |i| back + i + 1);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let limit = (at + VALIDATOR_AFTER_BYTES).min(bytes.len());
+    let mut to = bytes[at..limit]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(limit, |len| at + len);
+    while !text.is_char_boundary(to) {
+        to -= 1;
+    }
+    let normalised = normalise(&bytes[from..to]);
+    let Some(quote) = normalised
+        .origin
+        .iter()
+        .position(|o| *o as usize == at - from)
+        .filter(|i| matches!(normalised.bytes.get(*i), Some(b'\'' | b'"')))
+    else {
+        return false;
+    };
+    let same_before = quotes_with_counts(&normalised.bytes)
+        .into_iter()
+        .find(|(at, _)| *at == quote)
+        .map_or(0, |(_, count)| count);
+    let mut found = Vec::new();
+    judge_quote(&normalised.bytes, quote, same_before, &mut found);
+    !found.is_empty()
+}
+
+/// Injections in `window` (already a slice of the text): byte ranges relative to the window.
+pub(crate) fn scan(window: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let normalised = normalise(window);
+    let bytes = &normalised.bytes;
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let tokens = tokenise(bytes, 0, bytes.len(), usize::MAX);
+    judge_entries(bytes, &tokens, 0, &mut found);
+    // Text already reported needs no second look from the quotes inside it.
+    for (at, same_before) in quotes_with_counts(bytes) {
+        let covered = found
+            .iter()
+            .rev()
+            .take(4)
+            .any(|(start, end)| *start <= at && at < *end);
+        if covered {
+            continue;
+        }
+        judge_quote(bytes, at, same_before, &mut found);
+    }
+
+    found.sort_unstable();
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+    for (start, end) in found {
+        let (start, end) = (
+            normalised.origin[start] as usize,
+            normalised.origin[end.min(normalised.origin.len() - 1)] as usize,
+        );
+        match spans.last_mut() {
+            Some(last) if start <= last.end => last.end = last.end.max(end),
+            _ => spans.push(start..end.max(start + 1)),
+        }
+    }
+    spans
+}
+
+/// The validator of `sqli_syntax`: its matches come from `scan`, which already judged them.
+pub(crate) fn judged(_: &Candidate<'_>) -> bool {
+    true
+}
+
+fn next_non_space(bytes: &[u8], from: usize) -> Option<usize> {
+    bytes[from.min(bytes.len())..]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|len| from + len)
+}
+
+fn word_at(bytes: &[u8], at: usize) -> &[u8] {
+    let end = bytes[at..]
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .map_or(bytes.len(), |len| at + len);
+    &bytes[at..end]
+}
+
+/// Trigger confirmation of a logic word (`and`, `or`, `xor`, `having`): a whole word, followed by
+/// something a condition can start with (a number, a quote, `(`, `@`, `!`, `-`, a function call, or
+/// `NOT`, `TRUE`, `NULL`, `SELECT`...). Rejects "this and that" without opening a window.
+pub(crate) fn condition_can_follow(bytes: &[u8], end: usize) -> bool {
+    const STARTS: &[&[u8]] = &[
+        b"not",
+        b"true",
+        b"false",
+        b"null",
+        b"exists",
+        b"select",
+        b"case",
+        b"binary",
+        b"current_user",
+        b"session_user",
+        b"system_user",
+        b"user",
+        b"version",
+    ];
+    let mut start = end;
+    while start > 0 && bytes[start - 1].is_ascii_alphabetic() {
+        start -= 1;
+    }
+    if (start > 0 && (bytes[start - 1].is_ascii_alphabetic() || bytes[start - 1] == b'_'))
+        || end < start + 2
+    {
+        return false;
+    }
+    if bytes
+        .get(end)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
+        // `or(`, `or'1'`, `order`: only a non-word byte may follow directly.
+        return false;
+    }
+    let Some(at) = next_non_space(bytes, end) else {
+        return false;
+    };
+    match bytes[at] {
+        b'0'..=b'9' | b'(' | b'\'' | b'"' | b'@' | b'!' | b'~' | b'-' | b'+' | b'%' | b'`' => true,
+        b if b >= 0x80 => true,
+        b if b.is_ascii_alphabetic() => {
+            let word = word_at(bytes, at);
+            STARTS.iter().any(|s| word.eq_ignore_ascii_case(s))
+                || next_non_space(bytes, at + word.len()).is_some_and(|n| bytes[n] == b'(')
+        }
+        _ => false,
+    }
+}
+
+/// Trigger confirmation of `order` and `group`: followed by `by`.
+pub(crate) fn by_follows(bytes: &[u8], end: usize) -> bool {
+    // Separators may be spaces, `+`, `%20`, `/**/`: look for the word shortly after.
+    let ahead = &bytes[end.min(bytes.len())..(end + 24).min(bytes.len())];
+    ahead.windows(3).enumerate().any(|(at, w)| {
+        w[..2].eq_ignore_ascii_case(b"by")
+            && !w[2].is_ascii_alphabetic()
+            && (at == 0 || !ahead[at - 1].is_ascii_alphabetic() || ahead[at - 1] == b'0')
+    }) || ahead.len() >= 2 && ahead[ahead.len() - 2..].eq_ignore_ascii_case(b"by")
+}
+
+/// Trigger confirmation of a quote: glued to a value before it and followed by an operator or an
+/// operator word (`admin'<<'`, `x' like binary`, `1'-'`). Other quote entries need a logic word,
+/// `UNION`, `;` or a comment, which are triggers of their own.
+pub(crate) fn operator_follows_quote(bytes: &[u8], end: usize) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"like", b"rlike", b"regexp", b"div", b"mod", b"sounds", b"is", b"in", b"between", b"or",
+        b"and", b"xor", b"union", b"order", b"group", b"having",
+    ];
+    let Some(at) = next_non_space(bytes, end) else {
+        return false;
+    };
+    match bytes[at] {
+        b'<' | b'>' | b'/' | b'*' | b'-' | b'+' | b'|' | b'^' | b'&' | b'%' | b'=' | b'!'
+        | b'~' => true,
+        b if b.is_ascii_alphabetic() => {
+            let word = word_at(bytes, at);
+            WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+        }
+        _ => false,
+    }
+}
+
+/// Whether the arguments of a call (the text after its `(`) are SQL: a number, a variable, a
+/// function, a subquery or an expression, closed or continued by an operator; not "8 hours)".
+pub(crate) fn arguments_are_sql(after_paren: &str) -> bool {
+    let normalised = normalise(after_paren.as_bytes());
+    let tokens = tokenise(&normalised.bytes, 0, normalised.bytes.len(), 2);
+    match tokens.as_slice() {
+        [] => true,
+        [first, ..]
+            if matches!(
+                first.kind,
+                Kind::Func(_) | Kind::Select | Kind::Var { .. } | Kind::LParen | Kind::Case
+            ) =>
+        {
+            true
+        }
+        [first] => matches!(first.kind, Kind::Num),
+        [first, second, ..] => {
+            matches!(first.kind, Kind::Num | Kind::Str { .. })
+                && matches!(
+                    second.kind,
+                    Kind::RParen | Kind::Arith | Kind::Comma | Kind::Cmp | Kind::Comment
+                )
+        }
+    }
+}
+
+/// Whether the condition at `text[at..end]` follows a prose word and runs on into more text, as in
+/// "x or 1 = 1 holds" and "p or 1 = 1 and p and 0 = 0" (a condition about logic, not after a value).
+pub(crate) fn between_words(text: &str, at: usize, end: usize) -> bool {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let from = text[..at]
+        .char_indices()
+        .rev()
+        .nth(40)
+        .map_or(line_start, |(i, _)| i.max(line_start));
+    let before = normalise(&text.as_bytes()[from..at]);
+    let before_tokens = tokenise(&before.bytes, 0, before.bytes.len(), usize::MAX);
+    let after = &text[end..];
+    let to = after.char_indices().nth(40).map_or(after.len(), |(i, _)| i);
+    let after = normalise(&after.as_bytes()[..to]);
+    let after_tokens = tokenise(&after.bytes, 0, after.bytes.len(), 2);
+    // A word after `AS` or `)` is an alias (`) AS x WHERE 1=1`), not prose.
+    let prose_before = match before_tokens.as_slice() {
+        [.., previous, last] => {
+            matches!(last.kind, Kind::Word(Word::Plain | Word::Keyword))
+                && !matches!(previous.kind, Kind::RParen)
+                && !(previous.kind == Kind::Word(Word::Keyword)
+                    && previous.end - previous.start == 2)
+        }
+        [last] => matches!(last.kind, Kind::Word(Word::Plain | Word::Keyword)),
+        [] => false,
+    };
+    // "p or 1 = 1 and p": a further condition over a prose word is logic too.
+    let injection_ends = match after_tokens.as_slice() {
+        [] => true,
+        [first, rest @ ..] => match first.kind {
+            Kind::Break
+            | Kind::Fence
+            | Kind::Comment
+            | Kind::Semi
+            | Kind::RParen
+            | Kind::Str { .. } => true,
+            Kind::Logic => !rest
+                .first()
+                .is_some_and(|t| matches!(t.kind, Kind::Word(_))),
+            _ => false,
+        },
+    };
+    prose_before && !injection_ends
+}
+
+/// Whether a condition word (`and`, `or`, `xor`, `not`, `having`, `&&`, `||`) stands as a word in the
+/// `reach` bytes before `at` on the same line.
+fn condition_word_before(bytes: &[u8], at: usize, reach: usize) -> bool {
+    const WORDS: &[&[u8]] = &[b"and", b"or", b"xor", b"not", b"having", b"when", b"where"];
+    let from = at.saturating_sub(reach);
+    let window = &bytes[from..at];
+    let window = window
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(window, |i| &window[i + 1..]);
+    if window.windows(2).any(|w| w == b"&&" || w == b"||") {
+        return true;
+    }
+    let mut idx = 0;
+    while idx < window.len() {
+        if !window[idx].is_ascii_alphabetic() {
+            idx += 1;
+            continue;
+        }
+        let end = window[idx..]
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .map_or(window.len(), |len| idx + len);
+        let word = &window[idx..end];
+        if WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
+            return true;
+        }
+        idx = end;
+    }
+    false
+}
+
+/// Whether the word right before `at` (spaces allowed) is a function this detector classifies.
+fn known_function_before(bytes: &[u8], at: usize) -> bool {
+    let mut end = at;
+    while end > 0 && bytes[end - 1] == b' ' {
+        end -= 1;
+    }
+    let mut start = end;
+    while start > 0
+        && (bytes[start - 1].is_ascii_alphanumeric()
+            || matches!(bytes[start - 1], b'_' | b'.' | b'$'))
+    {
+        start -= 1;
+    }
+    if start == end || end - start > 40 {
+        return false;
+    }
+    let lower = String::from_utf8_lossy(&bytes[start..end]).to_ascii_lowercase();
+    let name = lower.as_str();
+    REVEAL_FUNCTIONS.contains(&name)
+        || PROBE_FUNCTIONS.contains(&name)
+        || DELAY_FUNCTIONS.contains(&name)
+        || ERROR_FUNCTIONS.contains(&name)
+        || name == "exists"
+}
+
+/// Confirms an occurrence of one of `sqli_syntax`'s triggers, by what the trigger is.
+pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
+    let Some(&last) = end.checked_sub(1).and_then(|i| bytes.get(i)) else {
+        return false;
+    };
+    let ends_with = |suffix: &[u8]| bytes[..end].ends_with(suffix);
+    match last {
+        b';' if ends_with(b"&quot;") || ends_with(b"&apos;") => true,
+        b';' => statement_follows(bytes, end),
+        b'\'' | b'"' => operator_follows_quote(bytes, end),
+        b'%' => hex_pair(bytes, end).is_some() || matches!(bytes.get(end), Some(b'u' | b'U')),
+        b'x' | b'X' if ends_with(b"\\x") || ends_with(b"\\X") => hex_pair(bytes, end).is_some(),
+        // A comparison shortly after a condition word (`1 and 1=1`, `' or a<>b`).
+        b'=' | b'<' | b'>' => condition_word_before(bytes, end - 1, 64),
+        // `or !0`, `and !(...)`: a negation glued to a value, right after the condition word.
+        b'!' => {
+            bytes.get(end).is_some_and(|b| {
+                b.is_ascii_digit() || matches!(b, b'(' | b'=' | b'\'' | b'"' | b'@' | b'!' | b'~')
+            }) && condition_word_before(bytes, end - 1, 12)
+        }
+        // A call or a group right after a condition word (`and sleep(5)`, `or (1=1`), a function
+        // this detector knows (`ascii(`, `extractvalue(`), or `(SELECT`.
+        b'(' => {
+            condition_word_before(bytes, end - 1, 24) || known_function_before(bytes, end - 1) || {
+                // `(select`, `((  select`: look a few bytes ahead only.
+                let ahead = &bytes[end..(end + 16).min(bytes.len())];
+                let at = ahead
+                    .iter()
+                    .position(|b| *b != b'(' && *b != b' ')
+                    .map_or(ahead.len(), |len| len);
+                ahead.len() >= at + 6 && ahead[at..at + 6].eq_ignore_ascii_case(b"select")
+            }
+        }
+        b'-' | b'#' | b'*' | b'&' | b'|' => true,
+        // Typographic and full-width quotes end in a continuation byte.
+        b if b >= 0x80 => operator_follows_quote(bytes, end),
+        _ => {
+            let mut start = end;
+            while start > 0 && bytes[start - 1].is_ascii_alphabetic() {
+                start -= 1;
+            }
+            // A trigger word continued by more letters (`liked`, `ordered`) is another word, unless
+            // the whole word is a doubled keyword (`UNIunionON`).
+            if bytes.get(end).is_some_and(u8::is_ascii_alphabetic) {
+                let full_end = bytes[end..]
+                    .iter()
+                    .take(16)
+                    .position(|b| !b.is_ascii_alphabetic())
+                    .map_or((end + 16).min(bytes.len()), |len| end + len);
+                let full = String::from_utf8_lossy(&bytes[start..full_end]).to_ascii_lowercase();
+                return undoubled(&full).is_some();
+            }
+            let word = &bytes[start..end];
+            let is = |keyword: &[u8]| word.eq_ignore_ascii_case(keyword);
+            if is(b"order") || is(b"group") {
+                by_follows(bytes, end)
+            } else if word.len() >= 5 && word[word.len() - 5..].eq_ignore_ascii_case(b"union") {
+                // `union`, and `UNIunion` of `UNIunionON`.
+                true
+            } else if is(b"having") {
+                condition_can_follow(bytes, end)
+            } else if is(b"like") || is(b"between") || is(b"regexp") {
+                condition_word_before(bytes, start, 96)
+            } else {
+                false
+            }
+        }
+    }
+}
+
+/// Trigger confirmation of `;`: a statement verb follows (a second statement).
+pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
+    const STARTS: &[&[u8]] = &[
+        b"select",
+        b"insert",
+        b"update",
+        b"delete",
+        b"drop",
+        b"create",
+        b"alter",
+        b"truncate",
+        b"exec",
+        b"execute",
+        b"declare",
+        b"shutdown",
+        b"waitfor",
+        b"use",
+        b"grant",
+        b"revoke",
+        b"copy",
+        b"set",
+        b"begin",
+        b"if",
+        b"while",
+        b"load",
+        b"call",
+        b"merge",
+        b"replace",
+        b"backup",
+        b"restore",
+        b"kill",
+        b"dbcc",
+        b"rename",
+        b"attach",
+        b"pragma",
+        b"handler",
+    ];
+    next_non_space(bytes, end).is_some_and(|at| {
+        let word = word_at(bytes, at);
+        STARTS.iter().any(|s| word.eq_ignore_ascii_case(s))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normal(text: &str) -> String {
+        String::from_utf8_lossy(&normalise(text.as_bytes()).bytes).into_owned()
+    }
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(normal("%27%20OR%201%3D1"), "' OR 1=1");
+        assert_eq!(normal("%2527"), "'");
+        assert_eq!(normal("&#39; or &quot;a&quot;"), "' or \"a\"");
+        assert_eq!(normal("uni/**/on sel/*x*/ect"), "union select");
+        assert_eq!(normal("1/**/or/**/1"), "1 or 1");
+        assert_eq!(normal("/*!50000union*/ /*!select*/"), " union   select ");
+        assert_eq!(normal("1\t\x0bor\u{a0}1"), "1  or 1");
+        assert_eq!(
+            normal("\u{2019} or \u{2018}a\u{2019}=\u{2019}a"),
+            "' or 'a'='a"
+        );
+        assert_eq!(normal("1+or+1=1"), "1 or 1=1");
+        assert_eq!(normal("'a'+'b'"), "'a'+'b'");
+        assert_eq!(normal("%u0027"), "'");
+        let n = normalise(b"a%27b");
+        assert_eq!(n.origin, vec![0, 1, 4, 5]);
+        // Comments that do not join a keyword separate tokens; `\n` in a code string is a space.
+        assert_eq!(normal("and/**/char_length"), "and char_length");
+        assert_eq!(normal("ORD/*!*/ER BY"), "ORDER BY");
+        assert_eq!(normal("1\\nunion"), "1 union");
+        assert_eq!(normal("1%a0or"), "1 or");
+    }
+
+    fn hits(text: &str) -> bool {
+        !scan(text.as_bytes()).is_empty()
+    }
+
+    #[test]
+    fn techniques() {
+        for payload in [
+            "1 and ascii(substring(version(),1,1))>52",
+            "1 or 1=(select 1 from dual)",
+            "1 AND (SELECT TOP 1 name FROM sysobjects)>0",
+            "1)) or ((1=1",
+            "1 or not false--",
+            "' or 'a'='a",
+            "admin'<<'1",
+            "x' like binary 'x",
+            "1 and 5421=dbms_pipe.receive_message(chr(71),5)",
+            "1 and (select 1 from(select count(*),concat(version(),floor(rand(0)*2))x from information_schema.tables group by x)a)",
+            "1 /*!50000union*/ /*!select*/ 1,2",
+            "1 uni/**/on sel/**/ect null",
+            "1UNIunionON SELSELECTECT 1",
+            "-1%0aunion%0aselect%0a1",
+            "1' order by 3-- -",
+            "1; exec master..xp_cmdshell 'dir'",
+            "'; use master;--",
+            "1' having 1=1--",
+            "%27%20or%201%3d1--",
+            "1 and @@version like '5%'",
+            "1 or current_user='sa'",
+            // Blind inference without quotes, over functions of the database.
+            "5 or length(database())=8",
+            "1 OR SUBSTRING(@@version,1,1)=5",
+            // Subqueries compared to constants, with TOP, casts and concatenation.
+            "3 or 1=(select top 1 name from sys.tables)",
+            "1 and 1=convert(int,(select top 1 table_name from information_schema.tables))",
+            "1 div (select ord(left(user(),1)))",
+            // Tautologies from functions and negation, closing parentheses first.
+            "2 or !0",
+            "1 or isnull(1/0)",
+            "PI() AND COS(PI())=-1",
+            // Error-based double queries.
+            "x' group by concat(version(),floor(rand(0)*2)) having min(0)#",
+            "1 having min(0)",
+            // Unusual operators after a quote, typographic quotes.
+            "x'/'1",
+            "\u{2019} or \u{2019}1\u{2019}=\u{2019}1",
+            // Comments splitting keywords, glued and misspelled UNION, separators.
+            "1 uni/**/on all sel/**/ect 1,2",
+            "2 AND/**/CHAR_LENGTH(USER())=15",
+            "1union select 1",
+            "1 UNIunionON SELselectECT 1",
+            "x'uniUNIONon ALL SEselectLECT NULL,NULL",
+            "1\tor\t1=1",
+            "1::REAL union select * from foo",
+            // Stacked statements, probing, file access.
+            "1'; use master--",
+            "t'exec master..xp_cmdshell 'dir'--",
+            "1' group by 1,2,3#",
+            "5 into outfile '/tmp/x'",
+            "10');copy (select * from admin) to '/tmp/admin.csv'",
+            // Templates of less common databases.
+            "1 and 123=(select count(*) from rdb$database)",
+            "1 and (select 1 from sysibm.sysdummy1)=1",
+            // Encoded forms and a payload that runs into a prompt's prose.
+            "&#39; or 1=1--",
+            "%2527%2520or%25201%253d1--",
+            "Check availability for room sysadmin'--; next week",
+            "The filter value should be x\u{2019}) or 6053 in (6053,6079) - apply it to the report.",
+        ] {
+            assert!(hits(payload), "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn prose_stays_quiet() {
+        for text in [
+            "He said \"yes\" or \"no\" and left.",
+            "\"Come here,\" she said, \"or I will go.\"",
+            "The students' and teachers' rooms are upstairs.",
+            "In Boolean algebra x or 1 = 1 holds for every x.",
+            "1 or 1 = 1 is always true in that logic",
+            "The union of two sets contains every element.",
+            "What does ORDER BY 2 do in SQL?",
+            "SELECT a FROM t WHERE id = 5 ORDER BY 2",
+            "SELECT a FROM t WHERE form = 'enter' UNION SELECT b FROM u",
+            "Use '-' as the separator",
+            "I don't know, and you don't either.",
+            "SET @x = 1; EXEC dbo.refresh_totals @x;",
+            "Rate it 1 or 2 out of 5.",
+            "Use 'AND' and 'OR' in your search query for better results.",
+            "In C, `a == 1 || b == 2` is evaluated left to right.",
+            "Our motto: \"work hard\" and \"be kind\" -- always.",
+            "\"In the face of entropy, keep writing good code.\"  -- Karl",
+            "query += \" AND country = $1\"",
+            "if (argc == 1 || strcmp(argv[1], \"Y\") == 0) { run(); }",
+            "True and parse('out') is False",
+            "The identity laws are p or 0 = p and p and 1 = p.",
+            "SELECT a\nFROM t\nGROUP BY 1\nHAVING COUNT(*) > 5",
+            "DECLARE @n INT = 0;\nSET NOCOUNT ON;\nSELECT @Id OR ParentId = @Id",
+            "What's the balance of my account? I'd like 2 or 3 statements.",
+            "Set my username to something nice; update my address too.",
+        ] {
+            assert!(!hits(text), "{text:?}");
+        }
+    }
+}
