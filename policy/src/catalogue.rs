@@ -58,7 +58,7 @@ const SYSTEM_POLICIES: &[SystemPolicy] = &[
     SystemPolicy {
         id: "sys_pii_phone",
         name: "Phone number",
-        description: "Phone number valid under its numbering plan: international (E.164 or spaced), US, Indian mobile; bare digit runs only with a phone context word.",
+        description: "Phone number valid under its numbering plan: international (E.164 or spaced), US, and the national forms of the covered plans (trunk prefix and grouping); never a date or time; bare digit runs only with a phone context word or as a trunk-prefixed mobile.",
         category: "pii-global",
         detector: "phone",
         severity: Severity::Medium,
@@ -82,7 +82,7 @@ const SYSTEM_POLICIES: &[SystemPolicy] = &[
     SystemPolicy {
         id: "sys_pii_iban",
         name: "IBAN",
-        description: "International bank account number with a valid country format and mod-97 check digits.",
+        description: "International bank account number in any case, compact or grouped, with a valid country format and mod-97 check digits.",
         category: "pii-eu",
         detector: "iban",
         severity: Severity::High,

@@ -622,7 +622,7 @@ const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "sqli_boolean_inference",
-        pattern: r"(?i)\b(?:case\s+when|elt|make_set|if|iif)\s*\(*\s*\(?\s*\d+\s*=\s*\d+|\b(?:and|or|xor)\s+\(?-?\d+\)?\s*(?:=|<>|!=|<|>)\s*\(?-?\d+\)?[ \t]*(?:--|#|\))|\b(?:and|or|xor|div|mod|rlike|regexp|like|not)\s*\(+\s*select\b[^)]{0,120}?(?:\bfrom\b|@@|\bcase\b|\bsubstring|\bchar\s*\(|\bsleep|\d)|@@(?:version|datadir|hostname|basedir|servername|language)\b|\b(?:or|and)\s+[^\n]{0,40}?\)[ \t]*(?:--|#)(?:[ \t]|$)|\b(?:substring|substr|mid|ascii|ord)\s*\(\s*\(?\s*select\b",
+        pattern: r"(?i)\b(?:case\s+when|elt|make_set|if|iif)\s*\(*\s*\(?\s*\d+\s*=\s*\d+|\b(?:and|or|xor)\s+\(?-?\d+\)?\s*(?:=|<>|!=|<|>)\s*\(?-?\d+\)?[ \t]*(?:--|#|\))|\b(?:and|or|xor|div|mod|rlike|regexp|like|not)\s*\(+\s*select\b[^)]{0,120}?(?:\bfrom\b|@@|\bcase\b|\bsubstring|\bchar\s*\(|\bsleep|\d)|@@(?:version|datadir|hostname|basedir|servername|language)\b|\b(?:or|and)\s+[^\n]{0,40}?\)[ \t]*(?:--(?:[ \t]|$)|#[ \t]*$)|\b(?:substring|substr|mid|ascii|ord)\s*\(\s*\(?\s*select\b",
         validate: always,
         mask_label: "SQLI",
         triggers: &["=", "<", ">", "@@", "select", "--", "#"],

@@ -272,6 +272,7 @@ async fn every_matching_policy_is_reported() {
             "sys_pii_credit_card",
             "sys_pii_ssn",
             "sys_sqli_quote_breakout",
+            "sys_sqli_syntax",
             "sys_sqli_boolean_inference",
             "sys_sqli_or_true"
         ]

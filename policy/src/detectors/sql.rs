@@ -135,8 +135,15 @@ pub(crate) fn comment_truncation(candidate: &Candidate<'_>) -> bool {
         return false;
     }
     // `'b') )  --`: a closing parenthesis between the quote and the comment ends an SQL expression.
+    // A `#` followed by words is a comment in code (`re.compile(r"^(['\"])(.*)\1$")  # strip`):
+    // then the quote must end a value.
     if matched.contains(')') {
-        return true;
+        let code_comment = matched.ends_with('#')
+            && candidate
+                .after(16)
+                .trim_start_matches([' ', '\t'])
+                .starts_with(|c: char| c.is_alphabetic());
+        return !code_comment || super::sqlscan::quote_breaks_out(candidate.text, candidate.start);
     }
     let Some(quote) = matched.chars().next() else {
         return false;
@@ -179,8 +186,14 @@ pub(crate) fn tautology(candidate: &Candidate<'_>) -> bool {
     if super::sqlscan::between_words(candidate.text, candidate.start, candidate.end) {
         return false;
     }
-    // `cmd || true;` is the shell's and JavaScript's way of ignoring a failure.
-    if text.starts_with(['|', '&']) && text.trim_end().ends_with(';') {
+    // `cmd || true` is the shell's and JavaScript's way of ignoring a failure; only a comment after
+    // it makes it SQL.
+    let after = candidate.after(8).trim_start();
+    if text.starts_with(['|', '&'])
+        && text.to_ascii_lowercase().contains("true")
+        && !after.starts_with("--")
+        && !after.starts_with('#')
+    {
         return false;
     }
     let Some(eq) = text.rfind('=') else {
@@ -292,7 +305,17 @@ pub(crate) fn encoded_payload(candidate: &Candidate<'_>) -> bool {
         .expect("static regex set")
     });
     let decoded = decode(candidate.as_str());
-    decoded != candidate.as_str() && DECODED_SIGNALS.is_match(&decoded)
+    if decoded == candidate.as_str() {
+        return false;
+    }
+    // A search URL with `"a"+OR+"b"` decodes to a quote and a keyword as well: when that is the only
+    // signal, the token judgement decides.
+    let signals = DECODED_SIGNALS.matches(&decoded);
+    match signals.iter().collect::<Vec<_>>().as_slice() {
+        [] => false,
+        [0] => super::sqlscan::judges_decoded(&decoded),
+        _ => true,
+    }
 }
 
 /// A statement keyword at the start of a statement: line start, after `;`, a code fence or a colon.
@@ -328,19 +351,19 @@ pub(crate) fn union_select(candidate: &Candidate<'_>) -> bool {
     };
     let rest = &candidate.text[candidate.start + union_end..];
     let probe_end = rest.char_indices().nth(160).map_or(rest.len(), |(i, _)| i);
+    let line = line_before(candidate, 512);
+    let trimmed = line.trim_end();
+    // `SELECT ... FROM a\nUNION ALL\nSELECT 'x', ... FROM b`: the query above continues.
+    if trimmed.trim_start().is_empty() && statement_above(candidate) {
+        return false;
+    }
     if INJECTED_SELECT_LIST.is_match(&rest[..probe_end]) {
         return true;
     }
-    let line = line_before(candidate, 512);
-    let trimmed = line.trim_end();
     let complete_query = trimmed
         .trim_start()
         .to_ascii_lowercase()
         .starts_with("select");
-    // `SELECT ... FROM a\nUNION ALL\nSELECT ... FROM b`: the query above continues.
-    if trimmed.trim_start().is_empty() && statement_above(candidate) {
-        return false;
-    }
     match trimmed.chars().last() {
         // No valid statement starts with UNION.
         None => true,
@@ -371,7 +394,7 @@ fn statement_above(candidate: &Candidate<'_>) -> bool {
 /// rather than a value an attacker closed.
 pub(crate) fn stacked_after_value(candidate: &Candidate<'_>) -> bool {
     static STATEMENT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^\s*(?:create\s+(?:or\s+(?:alter|replace)\s+)?(?:procedure|proc|function|trigger)\b|(?:begin|commit|rollback|end)\b|set\s+\w+\s+(?:on|off)\b|set\s+\w+\s*=|declare\s+@\w+|exec(?:ute)?\s+[\w.\[\]]+|print\b|return\b|fetch\s+next\b|(?:open|close|deallocate)\s+\w+|raiserror\b|throw\b|end\b|select\s.+\bfrom\b|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|create\s+(?:table|index|view|unique|database|schema)\b|alter\s+table\b|drop\s+(?:table|index|view)\b|with\s+\w+\s+as\s*\(|set\s+@|begin\s*$|commit\s*$|use\s+\w+\s*$)").expect("static regex")
+        Regex::new(r"(?i)^\s*(?:create\s+(?:or\s+(?:alter|replace)\s+)?(?:procedure|proc|function|trigger)\b|if\b|truncate\b|grant\b|revoke\b|drop\b|\$\$|(?:begin|commit|rollback|end)\b|set\s+\w+\s+(?:on|off)\b|set\s+\w+\s*=|declare\s+@\w+|exec(?:ute)?\s+[\w.\[\]]+|print\b|return\b|fetch\s+next\b|(?:open|close|deallocate)\s+\w+|raiserror\b|throw\b|end\b|select\s.+\bfrom\b|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|create\s+(?:table|index|view|unique|database|schema)\b|alter\s+table\b|drop\s+(?:table|index|view)\b|with\s+\w+\s+as\s*\(|set\s+@|begin\s*$|commit\s*$|use\s+\w+\s*$)").expect("static regex")
     });
     let text = candidate.as_str();
     let Some(semicolon) = text.find(';') else {

@@ -162,6 +162,8 @@ fn fold_unicode(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
         [0xE2, 0x80, 0x9C..=0x9E, ..] => Some((b'"', 3)),
         [0xE2, 0x80, 0xB2, ..] => Some((b'\'', 3)),
         [0xE2, 0x80, 0xB3, ..] => Some((b'"', 3)),
+        // ʼ ʹ ʻ (modifier letters used as apostrophes)
+        [0xCA, 0xB9 | 0xBB | 0xBC, ..] => Some((b'\'', 2)),
         // U+2000..U+200B spaces, U+2028/2029 separators
         [0xE2, 0x80, 0x80..=0x8B | 0xA8 | 0xA9 | 0xAF, ..] => Some((b' ', 3)),
         // U+3000 ideographic space
@@ -244,6 +246,8 @@ fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
         let decoded = origin[idx + 1] - origin[idx] > 1;
         let folded = match byte {
             b'\n' | b'\r' if decoded => b' ',
+            // `%00` ends the string for a C library: the rest of the query is cut off, as by a comment.
+            0 if decoded => b'#',
             b'\n' | b'\r' => b'\n',
             0..=0x1F | 0x7F => b' ',
             // `1+or+1=1`: a URL-encoded space next to a word.
@@ -329,7 +333,7 @@ pub(crate) fn normalise(window: &[u8]) -> Normalised {
         bytes: window.to_vec(),
         origin: identity,
     };
-    for _ in 0..2 {
+    for _ in 0..3 {
         let mut next = Normalised {
             bytes: Vec::with_capacity(current.bytes.len()),
             origin: Vec::with_capacity(current.bytes.len() + 1),
@@ -452,6 +456,8 @@ fn is_word_byte(b: u8) -> bool {
 }
 
 const REVEAL_FUNCTIONS: &[&str] = &[
+    "dbinfo",
+    "rdb$get_context",
     "h2version",
     "dbservername",
     "sqlite_source_id",
@@ -670,6 +676,8 @@ const VERBS: &[&str] = &[
     "fetch",
     "do",
     "print",
+    "perform",
+    "runscript",
     "if",
     "rename",
     "attach",
@@ -732,7 +740,7 @@ fn classify_word(lower: &str, next_is_paren: bool, next_word: &[u8]) -> (Kind, u
         "div" | "mod" => Kind::Arith,
         "union" | "intersect" | "except" | "minus" => Kind::Union,
         "select" => Kind::Select,
-        "exec" | "execute" => Kind::Exec,
+        "exec" | "execute" | "waitfor" => Kind::Exec,
         "having" => Kind::Having,
         "from" => Kind::From,
         "where" => Kind::Where,
@@ -818,7 +826,7 @@ fn constant_comparison(left: &Token, op: &Token, right: &Token) -> Option<bool> 
         b"<=" if op.end - op.start == 3 => a == b,
         b"<=" | b"!>" if numbers => a <= b,
         b">=" | b"!<" if numbers => a >= b,
-        [b'=', _] | b"li" | b"is" => a == b,
+        [b'=', _] | b"is" => a == b,
         [b'<', _] if numbers => a < b,
         [b'>', _] if numbers => a > b,
         _ => return None,
@@ -906,7 +914,12 @@ pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Ve
                         idx += 1;
                     }
                 } else {
-                    while idx < to && (bytes[idx].is_ascii_digit() || bytes[idx] == b'.') {
+                    // `1.5`, but not the full stop of a sentence that ends in a number.
+                    while idx < to
+                        && (bytes[idx].is_ascii_digit()
+                            || (bytes[idx] == b'.'
+                                && bytes.get(idx + 1).is_some_and(u8::is_ascii_digit)))
+                    {
                         idx += 1;
                     }
                     if idx < to
@@ -939,7 +952,10 @@ pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Ve
                     Kind::Var { system }
                 }
             }
-            b'-' if bytes.get(idx + 1) == Some(&b'-') => {
+            // `--data-urlencode` is an option of a command, not a comment (MySQL needs a space too).
+            b'-' if bytes.get(idx + 1) == Some(&b'-')
+                && !bytes.get(idx + 2).is_some_and(u8::is_ascii_alphabetic) =>
+            {
                 while idx < to && bytes[idx] != b'\n' {
                     idx += 1;
                 }
@@ -1156,11 +1172,12 @@ fn expression(tokens: &[Token], mut idx: usize, features: &mut Features) -> usiz
                 | Kind::Word(Word::Plain | Word::Session) => {
                     operand_feature(kind, features);
                     idx += 1;
-                    // `t.column`, `schema.fn`.
-                    while tokens.get(idx).is_some_and(|t| t.kind == Kind::Dot)
-                        && tokens
-                            .get(idx + 1)
-                            .is_some_and(|t| matches!(t.kind, Kind::Word(_)))
+                    // `t.column`, `schema.fn`; not the full stop after `... = 9619. What`.
+                    while matches!(kind, Kind::Word(_))
+                        && tokens.get(idx).is_some_and(|t| t.kind == Kind::Dot)
+                        && tokens.get(idx + 1).is_some_and(|t| {
+                            matches!(t.kind, Kind::Word(_)) && t.start == tokens[idx].end
+                        })
                     {
                         idx += 2;
                     }
@@ -1182,7 +1199,9 @@ fn expression(tokens: &[Token], mut idx: usize, features: &mut Features) -> usiz
                         operand_feature(tokens[idx].kind, features);
                         idx += 1;
                     }
-                    idx += 1;
+                    if tokens.get(idx).is_some_and(|t| t.kind == Kind::End) {
+                        idx += 1;
+                    }
                     expect_operand = false;
                 }
                 _ => return idx,
@@ -1254,8 +1273,8 @@ enum Entry {
     /// After a quote that follows a space; `opens` when a word follows it directly, as a quotation
     /// opens (`'OR' and 'AND'`).
     Quote { opens: bool },
-    /// After a number, `)`, a variable or a closed string; `string` for a string, `compared` when
-    /// the value is itself the right side of a comparison (`a == 1 || ...` in code).
+    /// After a number, `)`, a variable or a closed string; `string` for a string or `)`, `compared`
+    /// when the value is itself the right side of a comparison (`a == 1 || ...` in code).
     Value { string: bool, compared: bool },
     /// At the start of a line or of the text.
     LineStart,
@@ -1274,6 +1293,20 @@ fn judge(tokens: &[Token], entry: Entry, in_query: bool) -> Option<(Technique, u
         idx += 1;
     }
     let injected = !in_query || entry.in_string();
+    // `widget'+UNION+ALL+SELECT`: a `+` standing for a space in a URL.
+    if entry == Entry::GluedQuote
+        && tokens
+            .get(idx)
+            .is_some_and(|t| t.first == b'+' && t.kind == Kind::Arith)
+        && tokens.get(idx + 1).is_some_and(|t| {
+            matches!(
+                t.kind,
+                Kind::Union | Kind::Logic | Kind::OrderBy | Kind::Semi | Kind::Exec | Kind::Limit
+            )
+        })
+    {
+        idx += 1;
+    }
     let first = tokens.get(idx)?.kind;
     match first {
         Kind::Logic => condition(tokens, idx + 1, entry, in_query),
@@ -1296,6 +1329,20 @@ fn judge(tokens: &[Token], entry: Entry, in_query: bool) -> Option<(Technique, u
         Kind::Exec if entry == Entry::GluedQuote => stacked(tokens, idx, entry, in_query),
         Kind::OrderBy if injected => {
             let mut next = idx + 1;
+            // `ORDER BY (SELECT 1)`, `ORDER BY CASE WHEN (1=1) THEN a ELSE b END`, `GROUP BY x
+            // HAVING 1=1`: a subquery, a condition or a probe of the database as the sort key.
+            if matches!(
+                tokens.get(next)?.kind,
+                Kind::LParen | Kind::Case | Kind::Func(_)
+            ) {
+                let mut features = Features::default();
+                let end = expression(tokens, next, &mut features);
+                let probing = features.strong()
+                    || features.revealing > 0
+                    || features.probes > 0
+                    || features.comparisons > 0;
+                return (probing && end > next).then_some((Technique::OrderProbe, end - 1));
+            }
             if tokens.get(next)?.kind != Kind::Num {
                 return None;
             }
@@ -1340,10 +1387,14 @@ fn judge(tokens: &[Token], entry: Entry, in_query: bool) -> Option<(Technique, u
                 read.last().map(|t| t.kind),
                 Some(Kind::Str { closed: false })
             );
+            // `abc'+CONVERT(INT,(SUSER_SNAME()))+'`, `x' + (SELECT TOP 1 name FROM t) + '`: a
+            // subquery or a function of the database joined to the string.
+            let reads_database = features.strong() || features.revealing > 0;
             (end > idx + 1
-                && features.identifiers == 0
-                && (!sign_only || (read.len() == 1 && left_open))
-                && ends_like_injection(tokens, end, true))
+                && (reads_database
+                    || (features.identifiers == 0
+                        && (!sign_only || (read.len() == 1 && left_open))
+                        && ends_like_injection(tokens, end, true))))
             .then_some((Technique::OperatorBreakout, end - 1))
             .or_else(|| truncation(tokens, idx, entry))
         }
@@ -1363,6 +1414,19 @@ fn judge(tokens: &[Token], entry: Entry, in_query: bool) -> Option<(Technique, u
                 .then_some((Technique::Inference, end.max(idx + 1) - 1))
         }
         Kind::Comment => truncation(tokens, idx, entry),
+        // `sysadmin' LIMIT 1;--`: the query is cut to one row and the rest commented out.
+        Kind::Limit if entry == Entry::GluedQuote => {
+            let mut next = idx + 1;
+            while tokens
+                .get(next)
+                .is_some_and(|t| matches!(t.kind, Kind::Num | Kind::Comma))
+            {
+                next += 1;
+            }
+            (next > idx + 1)
+                .then(|| truncation(tokens, next, entry))
+                .flatten()
+        }
         // `1 INTO OUTFILE '/var/www/x.php'`, `' LIMIT 1 INTO DUMPFILE ...`
         Kind::Into | Kind::Limit if injected => {
             let mut next = idx;
@@ -1493,10 +1557,18 @@ fn condition(
     // `"work hard" and "be kind" -- always`: two quotations joined by a word are prose.
     let after_string = matches!(entry, Entry::Value { string: true, .. });
     let opens_quotation = matches!(entry, Entry::Quote { opens: true });
+    // `8' or 10' lengths`, `5'6" or so`: a quote glued after a number is a unit (feet, inches).
+    let unit = (idx..end).any(|i| {
+        tokens[i].kind == Kind::Num
+            && tokens
+                .get(i + 1)
+                .is_some_and(|b| matches!(b.kind, Kind::Str { .. }) && b.start == tokens[i].end)
+    });
     let alone = features.identifiers == 0
         && features.constants + features.revealing > 0
         && !after_string
-        && !opens_quotation;
+        && !opens_quotation
+        && !unit;
     let line_ends = matches!(tail, None | Some(Kind::Break | Kind::Fence));
     let left_open = matches!(tokens[last].kind, Kind::Str { closed: false })
         || matches!(tail, Some(Kind::Str { closed: false }));
@@ -1519,36 +1591,57 @@ fn stacked(
     entry: Entry,
     in_query: bool,
 ) -> Option<(Technique, usize)> {
+    // `';\nDROP ...`: after a broken-out value a line break changes nothing; after a number it
+    // ends a statement of a script (`RETURN 0;\n    EXEC ...`).
+    let mut idx = idx;
+    while tokens.get(idx).is_some_and(|t| t.kind == Kind::Break) {
+        if !entry.in_string() {
+            return None;
+        }
+        idx += 1;
+    }
     let verb = tokens.get(idx)?;
     let next = tokens.get(idx + 1).map(|t| t.kind);
-    let judged = match verb.kind {
-        Kind::Verb | Kind::Exec => {
-            matches!(
+    // `; IF (SELECT ...)=1 EXEC xp_cmdshell ...`, `; IF (...) WAITFOR DELAY ...`: a conditional
+    // statement whose body runs a procedure or waits.
+    let conditional = tokens[idx..]
+        .iter()
+        .take(32)
+        .take_while(|t| !matches!(t.kind, Kind::Semi | Kind::Break))
+        .any(|t| matches!(t.kind, Kind::Exec | Kind::Func(Func::Delay)));
+    let judged = conditional
+        || match verb.kind {
+            Kind::Verb | Kind::Exec => {
+                matches!(
+                    next,
+                    Some(
+                        Kind::Word(_)
+                            | Kind::Func(_)
+                            | Kind::Var { .. }
+                            | Kind::Str { .. }
+                            | Kind::Num
+                            | Kind::LParen
+                            | Kind::Verb
+                            | Kind::Into
+                            | Kind::From
+                            | Kind::Select
+                            | Kind::Modifier
+                    )
+                ) || next.is_none()
+            }
+            Kind::Select => matches!(
                 next,
                 Some(
-                    Kind::Word(_)
-                        | Kind::Func(_)
+                    Kind::Num
                         | Kind::Var { .. }
+                        | Kind::Func(_)
                         | Kind::Str { .. }
-                        | Kind::Num
-                        | Kind::LParen
-                        | Kind::Verb
+                        | Kind::Arith
+                        | Kind::Modifier
                 )
-            ) || next.is_none()
-        }
-        Kind::Select => matches!(
-            next,
-            Some(
-                Kind::Num
-                    | Kind::Var { .. }
-                    | Kind::Func(_)
-                    | Kind::Str { .. }
-                    | Kind::Arith
-                    | Kind::Modifier
-            )
-        ),
-        _ => false,
-    };
+            ),
+            _ => false,
+        };
     // In a script, a statement after another statement is ordinary; after a broken-out value it is not.
     (judged && (entry.in_string() || !in_query)).then_some((Technique::Stacked, idx))
 }
@@ -1601,6 +1694,16 @@ fn quote_entry(bytes: &[u8], at: usize, same_before: usize) -> Option<Entry> {
         .rev()
         .find(|b| !matches!(b, b' ' | b'\t'))
         .is_none_or(|b| *b == b'\n');
+    // `r"...`, `b'...`, `f"...`: a string prefix in code opens a literal.
+    let prefix = at >= 1
+        && matches!(
+            bytes[at - 1],
+            b'r' | b'R' | b'b' | b'B' | b'f' | b'F' | b'u' | b'U'
+        )
+        && (at < 2 || !bytes[at - 2].is_ascii_alphanumeric());
+    if prefix {
+        return Some(Entry::Quote { opens: true });
+    }
     let glued = opens_line
         || before
             .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b')' | b']'));
@@ -1710,7 +1813,9 @@ fn judge_entries(bytes: &[u8], tokens: &[Token], from: usize, found: &mut Vec<(u
             Some(
                 kind @ (Kind::Num | Kind::Var { .. } | Kind::RParen | Kind::Str { closed: true }),
             ) => Entry::Value {
-                string: matches!(kind, Kind::Str { .. }),
+                // A string or a parenthesised expression ends the value: `(b or 0)`,
+                // `get('user') or 'anonymous'` in code.
+                string: matches!(kind, Kind::Str { .. } | Kind::RParen),
                 compared: idx >= 2 && tokens[idx - 2].kind == Kind::Cmp,
             },
             _ => continue,
@@ -1809,6 +1914,24 @@ pub(crate) fn scan(window: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut found: Vec<(usize, usize)> = Vec::new();
     let tokens = tokenise(bytes, 0, bytes.len(), usize::MAX);
     judge_entries(bytes, &tokens, 0, &mut found);
+    // A payload quoted whole in code or data (`"username": "1 AND 1=1"`, `input = "3; DELETE ..."`)
+    // is read as the value it is.
+    for string in tokens
+        .iter()
+        .filter(|t| t.kind == (Kind::Str { closed: true }) && t.end - t.start >= 8)
+    {
+        let content = tokenise(bytes, string.start + 1, string.end - 1, MAX_TOKENS);
+        // A value comes first (`"1 AND 1=1"`, `"-9999 AND ..."`); `' or 10'` (feet in prose) starts
+        // with the condition word.
+        if content.first().is_some_and(|t| {
+            matches!(
+                t.kind,
+                Kind::Num | Kind::Arith | Kind::LParen | Kind::Var { .. } | Kind::Word(_)
+            )
+        }) {
+            judge_entries(bytes, &content, 0, &mut found);
+        }
+    }
     // Text already reported needs no second look from the quotes inside it.
     for (at, same_before) in quotes_with_counts(bytes) {
         let covered = found
@@ -1964,6 +2087,11 @@ pub(crate) fn arguments_are_sql(after_paren: &str) -> bool {
                 )
         }
     }
+}
+
+/// Whether `decoded` (a text after URL or HTML decoding) holds an injection by the token judgement.
+pub(crate) fn judges_decoded(decoded: &str) -> bool {
+    !scan(decoded.as_bytes()).is_empty()
 }
 
 /// Whether the condition at `text[at..end]` follows a prose word and runs on into more text, as in
