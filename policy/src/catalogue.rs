@@ -736,6 +736,19 @@ mod tests {
         check("the students' and teachers' union", &[]);
         check("either 1 or 2 = 3", &[]);
         check("we joined the union; select a leader later", &[]);
+        // Encoded: a quote that ends a value before OR, not a quotation in a search URL.
+        check("&apos; OR", &["sys_sqli_encoded"]);
+        check(
+            "https://www.google.com/search?q=%22exact+phrase%22+OR+%22other+phrase%22&hl=en",
+            &[],
+        );
+        // Units and code: feet, a regex with a `#` comment, a shell idiom.
+        check("2x4 lumber 8' or 10' lengths", &[]);
+        check(
+            r#"QUOTED = re.compile(r"^(['\"])(.*)\1$")  # strip matching quotes"#,
+            &[],
+        );
+        check("grep -v 'health' || true", &[]);
         check(
             "%27%20OR%201%3D1--",
             &["sys_sqli_encoded", "sys_sqli_syntax"],

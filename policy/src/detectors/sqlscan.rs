@@ -2089,9 +2089,27 @@ pub(crate) fn arguments_are_sql(after_paren: &str) -> bool {
     }
 }
 
-/// Whether `decoded` (a text after URL or HTML decoding) holds an injection by the token judgement.
+/// Whether `decoded` (a text after URL or HTML decoding) holds an injection by the token judgement,
+/// or a quote that ends a value followed by a condition or statement keyword (`&apos; OR`, a
+/// fragment cut short). A quotation (`"exact phrase" OR "other"` in a search URL) is neither.
 pub(crate) fn judges_decoded(decoded: &str) -> bool {
-    !scan(decoded.as_bytes()).is_empty()
+    let bytes = decoded.as_bytes();
+    !scan(bytes).is_empty()
+        || quotes_with_counts(bytes)
+            .into_iter()
+            .any(|(at, same_before)| {
+                matches!(
+                    quote_entry(bytes, at, same_before),
+                    Some(Entry::GluedQuote | Entry::Quote { opens: false })
+                ) && tokenise(bytes, at + 1, bytes.len(), 1)
+                    .first()
+                    .is_some_and(|t| {
+                        matches!(
+                            t.kind,
+                            Kind::Logic | Kind::Union | Kind::Select | Kind::OrderBy | Kind::Semi
+                        )
+                    })
+            })
 }
 
 /// Whether the condition at `text[at..end]` follows a prose word and runs on into more text, as in
