@@ -356,7 +356,7 @@ mod tests {
         assert!(!verhoeff_valid(&digits("2364")));
     }
 
-    fn matched_ids(text: &str) -> Vec<String> {
+    pub(crate) fn matched_ids(text: &str) -> Vec<String> {
         let engine = crate::Engine::compile(&crate::system_policies(), Default::default())
             .expect("system policies compile");
         engine

@@ -973,25 +973,15 @@ pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Ve
                 }
                 Kind::Comment
             }
-            b'(' => {
+            b'(' | b')' | b',' | b';' | b'.' => {
                 idx += 1;
-                Kind::LParen
-            }
-            b')' => {
-                idx += 1;
-                Kind::RParen
-            }
-            b',' => {
-                idx += 1;
-                Kind::Comma
-            }
-            b';' => {
-                idx += 1;
-                Kind::Semi
-            }
-            b'.' => {
-                idx += 1;
-                Kind::Dot
+                match byte {
+                    b'(' => Kind::LParen,
+                    b')' => Kind::RParen,
+                    b',' => Kind::Comma,
+                    b';' => Kind::Semi,
+                    _ => Kind::Dot,
+                }
             }
             b'=' | b'<' | b'>' | b'!' | b'^' | b'~' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|'
             | b'&' | b':' => {

@@ -670,16 +670,7 @@ mod tests {
 
     #[test]
     fn engine_reports_national_numbers_once_and_never_timestamps() {
-        let engine = crate::Engine::compile(&crate::system_policies(), Default::default())
-            .expect("system policies compile");
-        let ids = |text: &str| -> Vec<String> {
-            engine
-                .evaluate(text)
-                .matches
-                .iter()
-                .map(|m| m.policy_id.to_string())
-                .collect()
-        };
+        let ids = super::super::tests::matched_ids;
         for text in [
             "Meine Nummer ist 030 12345678.",
             "Bureau : 01 23 45 67 89",
