@@ -9,13 +9,16 @@
 //!   `corpus/` (listed in `GENERATED_FILES`; each listed file must exist). `sqli_generated.jsonl`
 //!   counts with the SQL injections, `negatives_generated.jsonl` with the hard negatives (and has
 //!   its own false-positive line), `pii_generated.jsonl` with the personal data (national phone
-//!   formats, IBANs in any case, look-alikes as negatives). It prints the label table for shared + generated, SQL-injection
+//!   formats, IBANs in any case, look-alikes as negatives), `sqli_carriers.jsonl` and
+//!   `negatives_carriers.jsonl` (injections in ten dialects carried bare, in requests and in code,
+//!   logs, URLs and data, with look-alikes; written without sight of the detector and scored on the
+//!   SQL-injection label only). It prints the label table for shared + generated, SQL-injection
 //!   recall per technique (`variant`), per `kind` and per source family (the part of `source`
 //!   before `:`), each for the shared and the generated items, and the false-positive rate of every
 //!   generated negative subtype. Every label's floors hold on shared + generated too, with
 //!   `GENERATED_SQLI_RECALL_FLOOR` and `GENERATED_NEGATIVES_FP_CEILING` for the generated items
 //!   alone, and every generated file and SQL-injection technique must be as thick as the shared
-//!   ones. `corpus/generate_sqli.py` and `corpus/generate_pii.py` write the files.
+//!   ones. `corpus/generate_sqli.py`, `generate_pii.py` and `generate_carriers.py` write the files.
 //!
 //! Environment switches:
 //! - `AXONFLOW_CORPUS_ERRORS=1` lists every miss (FN and FP lines), shared misses in the first
@@ -74,6 +77,8 @@ struct Item {
     /// The shared file it counts with: a generated set of SQL injections counts as `sqli`.
     counts_as: &'static str,
     generated: bool,
+    /// Scored on the SQL-injection label only (see `SQL_ONLY_FILES`).
+    sql_only: bool,
     id: String,
     text: String,
     labels: BTreeSet<String>,
@@ -111,7 +116,14 @@ const GENERATED_FILES: &[(&str, &str)] = &[
     ("sqli_generated", "sqli"),
     ("negatives_generated", "hard_negatives"),
     ("pii_generated", "pii"),
+    ("sqli_carriers", "sqli"),
+    ("negatives_carriers", "hard_negatives"),
 ];
+
+/// Generated sets labelled for SQL injection only: their texts carry IPs and e-mails, and their
+/// negatives scripts with GRANT or DROP, none of it labelled, so only SQL-injection matches are
+/// scored on them.
+const SQL_ONLY_FILES: &[&str] = &["sqli_carriers", "negatives_carriers"];
 
 fn generated_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")
@@ -149,6 +161,7 @@ fn read_items(
             file: file.to_owned(),
             counts_as,
             generated,
+            sql_only: SQL_ONLY_FILES.contains(&file),
             id: field(&value, "id", n),
             text: field(&value, "text", n),
             labels: value["labels"]
@@ -387,13 +400,19 @@ fn evaluate(engine: &Engine, items: &[Item]) -> Vec<Outcome> {
         .iter()
         .map(|item| {
             let decision = engine.evaluate(&item.text);
+            let predicted: BTreeSet<&'static str> = decision
+                .matches
+                .iter()
+                .filter_map(|m| corpus_label(&m.policy_id, &m.category))
+                .filter(|label| !item.sql_only || *label == "sqli")
+                .collect();
             Outcome {
-                predicted: decision
-                    .matches
-                    .iter()
-                    .filter_map(|m| corpus_label(&m.policy_id, &m.category))
-                    .collect(),
-                any_match: !decision.matches.is_empty(),
+                any_match: if item.sql_only {
+                    !predicted.is_empty()
+                } else {
+                    !decision.matches.is_empty()
+                },
+                predicted,
                 matches: decision
                     .matches
                     .iter()
@@ -656,10 +675,14 @@ fn quality_with_the_generated_sets() {
                 .add(outcome.any_match);
         }
     }
-    let negatives = per_file
-        .get("negatives_generated")
-        .copied()
-        .unwrap_or_default();
+    let negatives = GENERATED_FILES
+        .iter()
+        .filter(|(_, counts_as)| *counts_as == "hard_negatives")
+        .filter_map(|(file, _)| per_file.get(*file))
+        .fold(Rate::default(), |sum, r| Rate {
+            items: sum.items + r.items,
+            hits: sum.hits + r.hits,
+        });
     let _ = writeln!(
         out,
         "| generated negatives with any match | {} | | {} | | | rate {:.4} |",
