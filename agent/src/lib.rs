@@ -307,6 +307,13 @@ pub async fn run(config: AgentConfig) -> Result<(), StartError> {
                 .replay_forever(JOURNAL_REPLAY_INTERVAL),
         ),
         tokio::spawn(maintain_audit_partitions(state.pool().clone())),
+        // Replicas share rate-limit counts through Postgres every `SYNC_INTERVAL`.
+        tokio::spawn(
+            state
+                .rate_counters()
+                .clone()
+                .sync_forever(state.pool().clone()),
+        ),
         tokio::spawn(
             state
                 .policies()

@@ -4,10 +4,13 @@
 //! whole minutes of the agents' clocks.
 //!
 //! Counting is local first: each agent adds its requests to an in-memory counter and adds them to
-//! the shared row every `SYNC_INTERVAL`, reading back every replica's total. Near a limit (within a
-//! fifth of it, or 100 requests / 1,000 tokens) each request is counted in Postgres at once, so the
-//! decision to refuse is exact; far from it, a client may overshoot by what other replicas counted
-//! within one sync interval. No request waits on Postgres unless it is near its limit.
+//! the shared row every `SYNC_INTERVAL` (`sync_forever`, started with the agent), reading back every
+//! replica's total. Near a limit (within a fifth of it, or 100 requests / 1,000 tokens) a request
+//! exchanges its client's counts with Postgres at once, so the decision rests on every replica's
+//! count; while one such exchange is in flight for a client, the client's other requests decide on
+//! the freshest totals this agent holds instead of queueing another round trip. Far from a limit a
+//! client may overshoot by what other replicas counted within one sync interval. Only a request
+//! that starts an exchange near its limit waits on Postgres.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,6 +84,8 @@ struct Counter {
     /// Counted here since then.
     pending_requests: i64,
     pending_tokens: i64,
+    /// An exchange of this client's counts is in flight.
+    exchanging: bool,
 }
 
 impl Counter {
@@ -91,6 +96,7 @@ impl Counter {
             shared_tokens: 0,
             pending_requests: 0,
             pending_tokens: 0,
+            exchanging: false,
         }
     }
 
@@ -153,6 +159,7 @@ impl RateCounters {
             let Some(counter) = counters.get_mut(client_id) else {
                 return Err(DbError::Timeout);
             };
+            counter.exchanging = true;
             let taken = (
                 counter.window,
                 counter.pending_requests,
@@ -175,6 +182,7 @@ impl RateCounters {
             .entry(client_id.to_owned())
             .or_insert_with(|| Counter::new(window));
         let same_window = counter.window == window;
+        counter.exchanging = false;
         match added {
             Ok(Ok(shared)) => {
                 let totals = (i64::from(shared.requests), shared.tokens);
@@ -238,14 +246,15 @@ pub async fn count(state: &AppState, caller: &Caller, client_id: &str) -> RateSt
     let tokens_limit = caller.rate_limit_tpm.or(state.config().rate_limit_tpm);
     let counters = state.rate_counters();
     let window = current_window(Utc::now());
-    let (requests, tokens) = counters.with_counter(client_id, window, |counter| {
+    let (requests, tokens, exchanging) = counters.with_counter(client_id, window, |counter| {
         counter.pending_requests += 1;
-        (counter.requests(), counter.tokens())
+        (counter.requests(), counter.tokens(), counter.exchanging)
     });
     let near_limit = near(requests, i64::from(limit), 100)
         || tokens_limit.is_some_and(|t| near(tokens, i64::from(t), 1000));
-    // Near a limit the decision rests on the total this very exchange returned.
-    let (requests, tokens) = if near_limit {
+    // Near a limit the decision rests on the total this very exchange returned; while another
+    // request's exchange is in flight, on this agent's freshest totals.
+    let (requests, tokens) = if near_limit && !exchanging {
         counters
             .exchange(state.pool(), client_id)
             .await

@@ -638,6 +638,56 @@ async fn one_tenant_cannot_read_or_change_another() {
     assert_eq!(tenants, ["tenant-a"]);
 }
 
+/// Far from a limit, counts reach the other replicas through the background exchange, not through a
+/// round trip per request.
+#[tokio::test]
+async fn replicas_share_counts_far_from_the_limit() {
+    let database = fresh_database().await;
+    let env = enterprise_env();
+    let first = Agent::start(&database, &env);
+    let second = Agent::start(&database, &env);
+    let mut checked = false;
+    for attempt in 0..3 {
+        let client_id = format!("busy-{attempt}");
+        let secret = create_client(
+            &first,
+            &client_id,
+            "tenant-s",
+            json!({"rate_limit_rpm": 10000}),
+        )
+        .await;
+        let auth = basic(&client_id, &secret);
+        let (_, before) = pre_check(&first, Some(&auth), "hello").await;
+        for _ in 0..19 {
+            pre_check(&first, Some(&auth), "hello").await;
+        }
+        // Several sync intervals: the first agent adds its 20, the second reads them back.
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let (_, seen) = pre_check(&second, Some(&auth), "hello").await;
+        if seen["rate_limit"]["reset_at"] != before["rate_limit"]["reset_at"] {
+            continue;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let (_, again) = pre_check(&second, Some(&auth), "hello").await;
+        if again["rate_limit"]["reset_at"] != before["rate_limit"]["reset_at"] {
+            continue;
+        }
+        // The second agent's own first request may decide before its first exchange; the next one
+        // sees every request of the minute.
+        assert_eq!(
+            again["rate_limit"]["remaining"],
+            10000 - 22,
+            "first: {before}, second: {seen}, again: {again}"
+        );
+        checked = true;
+        break;
+    }
+    assert!(
+        checked,
+        "three attempts in a row straddled a minute boundary"
+    );
+}
+
 #[tokio::test]
 async fn per_client_limits_apply_to_requests_and_tokens_across_replicas() {
     let upstream = crate::common::MockUpstream::start(Reply::completion()).await;
