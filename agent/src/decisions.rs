@@ -223,7 +223,10 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
         async move { audit.record(record).await },
         axonflow_platform::telemetry::internal_span("axonflow.audit.write"),
     );
-    match tokio::spawn(write).await {
+    let started = std::time::Instant::now();
+    let written = tokio::spawn(write).await;
+    axonflow_platform::metrics::add_audit_time(started.elapsed());
+    match written {
         Ok(Ok(_)) => {
             // Counted once its record is kept.
             if let (Some(metrics), Some(decided)) = (metrics, decided) {

@@ -153,7 +153,12 @@ pub async fn observe(request: axum::extract::Request, next: axum::middleware::Ne
             request.headers_mut().insert("traceparent", own);
         }
     }
-    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let timings = std::sync::Arc::new(axonflow_platform::metrics::Timings::default());
+    let mut response = axonflow_platform::metrics::timed(
+        timings.clone(),
+        tracing::Instrument::instrument(next.run(request), span.clone()),
+    )
+    .await;
     axonflow_platform::telemetry::set_attribute(
         &span,
         "http.response.status_code",
@@ -163,8 +168,13 @@ pub async fn observe(request: axum::extract::Request, next: axum::middleware::Ne
         .extensions()
         .get::<axonflow_platform::metrics::UpstreamTime>()
         .map_or(std::time::Duration::ZERO, |time| time.0);
+    // Where the time went, for the caller (`Server-Timing`) and the overhead histogram.
+    let parts = timings.parts(upstream, started.elapsed());
+    if let Ok(value) = axum::http::HeaderValue::from_str(&parts.header_value()) {
+        response.headers_mut().insert("server-timing", value);
+    }
     if let Some(metrics) = axonflow_platform::metrics::metrics() {
-        metrics.observe_request(endpoint, started.elapsed(), upstream);
+        metrics.observe_request(endpoint, &parts);
     }
     response
 }

@@ -508,7 +508,9 @@ pub async fn chat_completions(
             // the request's in-flight slot: disconnecting frees no slot while the work goes on.
             let slot = slot.map(|Extension(slot)| slot);
             let forward = decide_and_forward(state, caller, key, request, trace_id.clone(), slot);
-            let task = tokio::spawn(tracing::Instrument::in_current_span(forward));
+            let task = tokio::spawn(tracing::Instrument::in_current_span(
+                axonflow_platform::metrics::with_current_timings(forward),
+            ));
             match task.await {
                 Ok(response) => response,
                 Err(join_error) => {

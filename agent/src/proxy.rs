@@ -157,11 +157,13 @@ pub async fn request(
 ) -> Result<Response, ApiError> {
     // The call and its audit row run in their own task: a client that disconnects mid-call still
     // leaves the row (and the cost its budgets count). The task holds the in-flight slot.
-    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
-        let response = handle(state, caller, headers, request).await;
-        drop(slot);
-        response
-    }));
+    let task = tokio::spawn(tracing::Instrument::in_current_span(
+        axonflow_platform::metrics::with_current_timings(async move {
+            let response = handle(state, caller, headers, request).await;
+            drop(slot);
+            response
+        }),
+    ));
     task.await.unwrap_or_else(|join_error| {
         tracing::error!(error = %join_error, "proxy call task failed");
         Err(ApiError::Internal)

@@ -77,6 +77,94 @@ impl Capped {
 #[derive(Debug, Clone, Copy)]
 pub struct UpstreamTime(pub Duration);
 
+/// Where one deciding request's time went besides the provider: policy evaluation and the audit
+/// step, added up by the code that does them while the request's `Timings` are in scope
+/// (`with_timings`), and read by the layer that answers `Server-Timing`.
+#[derive(Debug, Default)]
+pub struct Timings {
+    policy_ns: std::sync::atomic::AtomicU64,
+    audit_ns: std::sync::atomic::AtomicU64,
+}
+
+tokio::task_local! {
+    static TIMINGS: std::sync::Arc<Timings>;
+}
+
+/// One request's parts, read once it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimingParts {
+    pub policy: Duration,
+    pub upstream: Duration,
+    pub audit: Duration,
+    pub total: Duration,
+}
+
+impl TimingParts {
+    /// The `Server-Timing` value (W3C), durations in milliseconds.
+    pub fn header_value(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "policy;dur={:.3}, upstream;dur={:.3}, audit;dur={:.3}, total;dur={:.3}",
+            ms(self.policy),
+            ms(self.upstream),
+            ms(self.audit),
+            ms(self.total)
+        )
+    }
+}
+
+impl Timings {
+    /// The parts of a request that took `total` and waited `upstream` on the provider. Parts are
+    /// disjoint stretches of the request, so they never add up to more than the total.
+    pub fn parts(&self, upstream: Duration, total: Duration) -> TimingParts {
+        let read = |ns: &std::sync::atomic::AtomicU64| {
+            Duration::from_nanos(ns.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        let upstream = upstream.min(total);
+        let audit = read(&self.audit_ns).min(total - upstream);
+        let policy = read(&self.policy_ns).min(total - upstream - audit);
+        TimingParts {
+            policy,
+            upstream,
+            audit,
+            total,
+        }
+    }
+}
+
+/// Runs `future` with `timings` as the request's; work it does is added to them.
+pub async fn timed<F: std::future::Future>(
+    timings: std::sync::Arc<Timings>,
+    future: F,
+) -> F::Output {
+    TIMINGS.scope(timings, future).await
+}
+
+/// `future`, carrying the current request's timings if there are any: for work a request hands to
+/// a task of its own.
+pub async fn with_current_timings<F: std::future::Future>(future: F) -> F::Output {
+    match TIMINGS.try_with(std::sync::Arc::clone) {
+        Ok(timings) => TIMINGS.scope(timings, future).await,
+        Err(_) => future.await,
+    }
+}
+
+fn add(elapsed: Duration, pick: fn(&Timings) -> &std::sync::atomic::AtomicU64) {
+    let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    let _ = TIMINGS
+        .try_with(|timings| pick(timings).fetch_add(nanos, std::sync::atomic::Ordering::Relaxed));
+}
+
+/// Adds policy evaluation time to the current request's timings (none outside a request).
+pub fn add_policy_time(elapsed: Duration) {
+    add(elapsed, |t| &t.policy_ns);
+}
+
+/// Adds audit time to the current request's timings.
+pub fn add_audit_time(elapsed: Duration) {
+    add(elapsed, |t| &t.audit_ns);
+}
+
 /// What the metrics count of one decision, taken from its audit row before the row is written.
 #[derive(Debug, Clone)]
 pub struct Decided {
@@ -150,10 +238,10 @@ fn build() -> Result<Metrics, prometheus::Error> {
     let gateway_overhead = HistogramVec::new(
         HistogramOpts::new(
             "axonflow_gateway_overhead_seconds",
-            "Request time minus the time spent waiting on the LLM provider.",
+            "Request time minus the time spent waiting on the LLM provider (part=\"total\"), and its parts: policy evaluation, the audit step, and the rest.",
         )
         .buckets(DURATION_BUCKETS.to_vec()),
-        &["endpoint"],
+        &["endpoint", "part"],
     )?;
     let policy_eval = Histogram::with_opts(
         HistogramOpts::new(
@@ -324,14 +412,23 @@ impl Metrics {
         }
     }
 
-    /// One deciding request's time, and the part of it spent waiting on the provider.
-    pub fn observe_request(&self, endpoint: &str, total: Duration, upstream: Duration) {
+    /// One deciding request's time and its parts (the provider's wait is not overhead).
+    pub fn observe_request(&self, endpoint: &str, parts: &TimingParts) {
         self.request_duration
             .with_label_values(&[endpoint])
-            .observe(total.as_secs_f64());
-        self.gateway_overhead
-            .with_label_values(&[endpoint])
-            .observe(total.saturating_sub(upstream).as_secs_f64());
+            .observe(parts.total.as_secs_f64());
+        let overhead = parts.total.saturating_sub(parts.upstream);
+        let other = overhead.saturating_sub(parts.policy + parts.audit);
+        for (part, time) in [
+            ("total", overhead),
+            ("policy", parts.policy),
+            ("audit", parts.audit),
+            ("other", other),
+        ] {
+            self.gateway_overhead
+                .with_label_values(&[endpoint, part])
+                .observe(time.as_secs_f64());
+        }
     }
 
     /// One policy evaluation's time.
@@ -392,15 +489,47 @@ mod tests {
     fn the_registry_renders_every_family() {
         let metrics = build().expect("registry");
         metrics.observe_policy_eval(Duration::from_micros(3));
-        metrics.observe_request("openai", Duration::from_millis(5), Duration::from_millis(4));
+        let timings = Timings::default();
+        timings
+            .policy_ns
+            .store(250_000, std::sync::atomic::Ordering::Relaxed);
+        timings
+            .audit_ns
+            .store(250_000, std::sync::atomic::Ordering::Relaxed);
+        let parts = timings.parts(Duration::from_millis(4), Duration::from_millis(5));
+        metrics.observe_request("openai", &parts);
         let text = metrics.render();
         for name in [
             "axonflow_policy_eval_duration_seconds_bucket",
             "axonflow_request_duration_seconds_bucket{endpoint=\"openai\"",
-            "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\"} 0.001",
+            "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\",part=\"total\"} 0.001",
+            "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\",part=\"policy\"} 0.00025",
+            "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\",part=\"audit\"} 0.00025",
+            "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\",part=\"other\"} 0.0005",
             "axonflow_otel_spans_dropped_total 0",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn timing_parts_never_exceed_the_total() {
+        let timings = Timings::default();
+        // More policy and audit time than the request took (parallel work counted twice).
+        timings
+            .policy_ns
+            .store(9_000_000, std::sync::atomic::Ordering::Relaxed);
+        timings
+            .audit_ns
+            .store(9_000_000, std::sync::atomic::Ordering::Relaxed);
+        let parts = timings.parts(Duration::from_millis(3), Duration::from_millis(5));
+        assert_eq!(parts.upstream, Duration::from_millis(3));
+        assert!(parts.policy + parts.upstream + parts.audit <= parts.total);
+        assert_eq!(
+            Timings::default()
+                .parts(Duration::ZERO, Duration::from_micros(1500))
+                .header_value(),
+            "policy;dur=0.000, upstream;dur=0.000, audit;dur=0.000, total;dur=1.500"
+        );
     }
 }

@@ -290,11 +290,15 @@ impl PolicyStore {
                 .map(|text| store.evaluate(&tenant, text))
                 .collect()
         });
-        tracing::Instrument::instrument(
+        // The request's policy time: the evaluation, and its wait for a CPU slot.
+        let started = std::time::Instant::now();
+        let decisions = tracing::Instrument::instrument(
             run,
             crate::telemetry::internal_span("axonflow.policy.evaluate"),
         )
-        .await
+        .await;
+        crate::metrics::add_policy_time(started.elapsed());
+        decisions
     }
 
     /// The tenant's dynamic policies on `facts`: on the CPU pool when the query is large (regex
@@ -312,11 +316,14 @@ impl PolicyStore {
         let run = self
             .cpu
             .run(cost, move || tenant.evaluate_dynamic(&facts.as_facts()));
-        tracing::Instrument::instrument(
+        let started = std::time::Instant::now();
+        let decision = tracing::Instrument::instrument(
             run,
             crate::telemetry::internal_span("axonflow.policy.evaluate"),
         )
-        .await
+        .await;
+        crate::metrics::add_policy_time(started.elapsed());
+        decision
     }
 
     /// `evaluate_many` for one text.

@@ -46,7 +46,7 @@ async fn decisions_matches_durations_tokens_and_cost_are_counted() {
     at_least_one(r#"axonflow_decisions_total{endpoint="openai",tenant="default",verdict="deny"}"#);
     at_least_one(r#"axonflow_policy_matches_total{action="block",policy_id="sys_pii_ssn"}"#);
     at_least_one(r#"axonflow_request_duration_seconds_count{endpoint="openai"}"#);
-    at_least_one(r#"axonflow_gateway_overhead_seconds_count{endpoint="openai"}"#);
+    at_least_one(r#"axonflow_gateway_overhead_seconds_count{endpoint="openai",part="total"}"#);
     at_least_one("axonflow_policy_eval_duration_seconds_count");
     at_least_one(
         r#"axonflow_llm_tokens_total{direction="input",model="gpt-4o-mini",provider="openai",tenant="default"}"#,
@@ -75,10 +75,121 @@ async fn decisions_matches_durations_tokens_and_cost_are_counted() {
     .expect("sum");
     let overhead = sample(
         &text,
-        r#"axonflow_gateway_overhead_seconds_sum{endpoint="openai"}"#,
+        r#"axonflow_gateway_overhead_seconds_sum{endpoint="openai",part="total"}"#,
     )
     .expect("sum");
     assert!(overhead < total, "{overhead} >= {total}");
     // No prompt text in the metrics.
     assert!(!text.contains("6789") && !text.contains("2+2"));
+}
+
+/// The `Server-Timing` parts of one answer (`name` → milliseconds).
+fn server_timing(response: &reqwest::Response) -> Vec<(String, f64)> {
+    let value = response
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    value
+        .split(',')
+        .filter_map(|part| {
+            let (name, duration) = part.trim().split_once(";dur=")?;
+            Some((name.to_owned(), duration.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Every deciding endpoint says where its time went: policy, upstream, audit and total, in that
+/// order, each a finite duration, the parts adding up to no more than the total.
+#[tokio::test]
+async fn deciding_endpoints_answer_server_timing_whose_parts_fit_the_total() {
+    let (agent, _upstream) = agent_with_upstream(Reply::completion(), &[]).await;
+    let post = |path: &str, body: String| {
+        client()
+            .post(agent.url(path))
+            .header("x-provider-key", PROVIDER_KEY)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let pre_check = post(
+        "/api/policy/pre-check",
+        serde_json::json!({"client_id": "timing-app", "query": "What is 2+2?"}).to_string(),
+    )
+    .send()
+    .await
+    .expect("pre-check answers");
+    let context_id = {
+        let timing = server_timing(&pre_check);
+        let body: serde_json::Value = pre_check.json().await.expect("json");
+        assert!(!timing.is_empty(), "pre-check: {body}");
+        check_parts("pre_check", &timing);
+        body["context_id"].as_str().expect("context id").to_owned()
+    };
+    for (endpoint, path, body) in [
+        ("openai", "/v1/chat/completions", chat_body("What is 2+2?")),
+        (
+            "llm_call",
+            "/api/audit/llm-call",
+            serde_json::json!({"context_id": context_id, "client_id": "timing-app",
+                "response_summary": "4", "provider": "openai", "model": "gpt-4o-mini",
+                "token_usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+                "latency_ms": 12})
+            .to_string(),
+        ),
+        (
+            "decide",
+            "/api/v1/decide",
+            serde_json::json!({"stage": "llm", "query": "What is 2+2?"}).to_string(),
+        ),
+        (
+            "check_input",
+            "/api/v1/mcp/check-input",
+            serde_json::json!({"connector_type": "gateway", "statement": "SELECT 1",
+                "operation": "execute"})
+            .to_string(),
+        ),
+    ] {
+        let response = post(path, body).send().await.expect("answers");
+        let status = response.status();
+        let timing = server_timing(&response);
+        assert!(status.is_success(), "{endpoint}: {status}");
+        check_parts(endpoint, &timing);
+    }
+    // The same split reaches the overhead histogram.
+    let text = client()
+        .get(agent.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for part in ["total", "policy", "audit", "other"] {
+        let prefix = format!(
+            r#"axonflow_gateway_overhead_seconds_count{{endpoint="openai",part="{part}"}}"#
+        );
+        assert!(
+            sample(&text, &prefix).is_some_and(|v| v >= 1.0),
+            "{prefix} missing in:\n{text}"
+        );
+    }
+}
+
+#[track_caller]
+fn check_parts(endpoint: &str, timing: &[(String, f64)]) {
+    let names: Vec<&str> = timing.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["policy", "upstream", "audit", "total"],
+        "{endpoint}: {timing:?}"
+    );
+    assert!(
+        timing.iter().all(|(_, ms)| ms.is_finite() && *ms >= 0.0),
+        "{endpoint}: {timing:?}"
+    );
+    let total = timing[3].1;
+    let parts: f64 = timing[..3].iter().map(|(_, ms)| ms).sum();
+    // Three decimals each: rounding may add up to 1.5 µs.
+    assert!(parts <= total + 0.0015, "{endpoint}: {timing:?}");
+    assert!(total > 0.0, "{endpoint}: {timing:?}");
 }
