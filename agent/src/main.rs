@@ -6,12 +6,9 @@ use std::process::ExitCode;
 
 use axonflow_platform::config::AgentConfig;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let one_shot = !args.is_empty();
-    let filter = env.get("RUST_LOG").map_or("info", String::as_str);
     let config = match AgentConfig::from_source(&env) {
         Ok(config) => config,
         Err(errors) => {
@@ -19,6 +16,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match axonflow_platform::runtime(config.common.worker_threads) {
+        Ok(runtime) => runtime.block_on(serve(env, args, config)),
+        Err(error) => {
+            eprintln!("axonflow-agent: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(env: HashMap<String, String>, args: Vec<String>, config: AgentConfig) -> ExitCode {
+    let one_shot = !args.is_empty();
+    let filter = env.get("RUST_LOG").map_or("info", String::as_str);
     // One-shot commands log to standard error and export no traces.
     let telemetry = axonflow_platform::telemetry::init(
         filter,

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use axonflow_platform::config::OrchestratorConfig;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match OrchestratorConfig::from_source(&env) {
         Ok(config) => config,
@@ -16,6 +15,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match axonflow_platform::runtime(config.common.worker_threads) {
+        Ok(runtime) => runtime.block_on(serve(env, config)),
+        Err(error) => {
+            eprintln!("axonflow-orchestrator: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(env: HashMap<String, String>, config: OrchestratorConfig) -> ExitCode {
     let telemetry = match axonflow_platform::telemetry::init(
         env.get("RUST_LOG").map_or("info", String::as_str),
         false,

@@ -90,6 +90,8 @@ pub struct CommonConfig {
     pub provider_keys: Option<std::sync::Arc<crate::provider_keys::KeyRing>>,
     /// Circuit breakers of provider targets.
     pub breaker: BreakerConfig,
+    /// `AXONFLOW_WORKER_THREADS`: threads of the async runtime; `None` is one per core.
+    pub worker_threads: Option<usize>,
 }
 
 /// `AXONFLOW_PROVIDER_CB_FAILURES` and `AXONFLOW_PROVIDER_CB_OPEN_SECS`.
@@ -522,9 +524,18 @@ impl<'s> Reader<'s> {
             failures: u32::try_from(failures).unwrap_or(5),
             open_for: Duration::from_secs_f64(open_secs.clamp(0.001, 86_400.0)),
         };
+        let worker_threads = self.raw("AXONFLOW_WORKER_THREADS").map(|_| {
+            self.bounded(
+                "AXONFLOW_WORKER_THREADS",
+                1,
+                1..=1024,
+                "a number of threads",
+            )
+        });
         CommonConfig {
             provider_keys,
             breaker,
+            worker_threads,
             port,
             bind_address,
             database_url,
@@ -815,14 +826,22 @@ mod tests {
         assert_eq!(config.policy_scan_limit_bytes, 1024 * 1024);
         assert_eq!(config.max_response_bytes, 10 * 1024 * 1024);
         assert_eq!(config.max_in_flight, 1024);
+        assert_eq!(config.common.worker_threads, None, "one per core");
         let errors = AgentConfig::from_source(&source(&[
             ("DATABASE_URL", "postgres://x@y/z"),
             ("AXONFLOW_MAX_IN_FLIGHT", "0"),
             ("AXONFLOW_POLICY_SCAN_LIMIT_BYTES", "0"),
             ("AXONFLOW_MAX_RESPONSE_BYTES", "lots"),
+            ("AXONFLOW_WORKER_THREADS", "0"),
         ]))
-        .expect_err("three bad bounds");
-        assert_eq!(errors.0.len(), 3, "{errors}");
+        .expect_err("four bad bounds");
+        assert_eq!(errors.0.len(), 4, "{errors}");
+        let two = AgentConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://x@y/z"),
+            ("AXONFLOW_WORKER_THREADS", "2"),
+        ]))
+        .expect("valid");
+        assert_eq!(two.common.worker_threads, Some(2));
         let orchestrator =
             OrchestratorConfig::from_source(&source(&[("DATABASE_URL", "postgres://x@y/z")]))
                 .expect("valid");

@@ -23,3 +23,14 @@ pub mod routing;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace;
+
+/// The async runtime of a service: multi-threaded, with `worker_threads` threads (one per core when
+/// `None`, `AXONFLOW_WORKER_THREADS` in the environment).
+pub fn runtime(worker_threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(threads) = worker_threads {
+        builder.worker_threads(threads);
+    }
+    builder.build()
+}
