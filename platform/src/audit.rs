@@ -11,7 +11,8 @@
 //!
 //! The journal is replayed into Postgres at start and periodically; rows are idempotent by
 //! `(created_at, id)`, so a replay never duplicates one. Every row is sealed into a hash chain per
-//! tenant and writer instance (`audit/chain.rs`) and carries the date until which its compliance
+//! tenant and writer instance (`audit/chain.rs`; in performance mode by the batch writer, in queue
+//! order, so hashing stays off the request path) and carries the date until which its compliance
 //! frameworks require it to be kept.
 
 pub mod chain;
@@ -379,7 +380,8 @@ impl AuditPipeline {
     }
 
     /// Seals `record` into its tenant's chain: sequence, previous hash, own hash, retention.
-    fn seal(&self, mut record: AuditRecord) -> JournalLine {
+    /// The row of `record`, not yet linked into its chain (see `link`).
+    fn prepare(&self, mut record: AuditRecord) -> JournalLine {
         if !record.metadata.is_object() {
             record.metadata = serde_json::json!({});
         }
@@ -411,7 +413,7 @@ impl AuditPipeline {
             .retention
             .keep_until(created_at, &frameworks);
         let chain_id = format!("{}/{}", record.tenant_id, self.inner.instance);
-        let mut line = JournalLine {
+        JournalLine {
             id: record.decision_id,
             source: record.source.as_str().to_owned(),
             client_id: storable_text(record.client_id),
@@ -434,23 +436,33 @@ impl AuditPipeline {
             prev_hash: String::new(),
             row_hash: String::new(),
             retain_until,
-        };
-        // Sequence and hashes under one short lock: a chain's order is its sequence numbers, so
-        // rows of one chain may be inserted in any order afterwards.
+        }
+    }
+
+    /// Links `line` into its chain: the next sequence number and the hashes, under one short lock.
+    /// A chain's order is its sequence numbers, so rows of one chain may be inserted in any order
+    /// afterwards. In performance mode the writer links queued rows, off the request path.
+    fn link(&self, line: &mut JournalLine) {
         let mut chains = match self.inner.chains.lock() {
             Ok(chains) => chains,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let state = chains.entry(record.tenant_id).or_insert(ChainState {
+        let state = chains.entry(line.chain_id.clone()).or_insert(ChainState {
             seq: 0,
             last_hash: chain::GENESIS,
         });
         line.chain_seq = state.seq + 1;
-        let hash = hash_line(&state.last_hash, &line);
+        let hash = hash_line(&state.last_hash, line);
         line.prev_hash = hex32(&state.last_hash);
         line.row_hash = hex32(&hash);
         state.seq += 1;
         state.last_hash = hash;
+    }
+
+    /// `prepare` and `link`: a row ready to insert or journal.
+    fn seal(&self, record: AuditRecord) -> JournalLine {
+        let mut line = self.prepare(record);
+        self.link(&mut line);
         line
     }
 
@@ -588,22 +600,24 @@ impl AuditPipeline {
 
     /// Records one decision (see the module documentation for when it is durable).
     pub async fn record(&self, record: AuditRecord) -> Result<Durability, AuditError> {
-        let line = self.seal(record);
         let sender = self.inner.queue.lock().ok().and_then(|q| q.clone());
         match sender {
-            None => self.write_now(line).await,
-            Some(sender) => match sender.try_send(line) {
+            None => self.write_now(self.seal(record)).await,
+            // Queued rows are linked by the writer.
+            Some(sender) => match sender.try_send(self.prepare(record)) {
                 Ok(()) => {
                     self.inner.metrics.pending.fetch_add(1, Ordering::Relaxed);
                     Ok(Durability::Queued)
                 }
                 Err(
-                    mpsc::error::TrySendError::Full(line) | mpsc::error::TrySendError::Closed(line),
+                    mpsc::error::TrySendError::Full(mut line)
+                    | mpsc::error::TrySendError::Closed(mut line),
                 ) => {
                     self.inner
                         .metrics
                         .queue_full
                         .fetch_add(1, Ordering::Relaxed);
+                    self.link(&mut line);
                     self.write_now(line).await
                 }
             },
@@ -622,6 +636,10 @@ impl AuditPipeline {
                     Ok(Some(line)) => batch.push(line),
                     Ok(None) | Err(_) => break,
                 }
+            }
+            // Linked in the order they were queued.
+            for line in &mut batch {
+                self.link(line);
             }
             self.write_batch(batch).await;
         }

@@ -280,6 +280,16 @@ async fn sigterm_in_performance_mode_drains_the_queue() {
     );
     assert!(agent.log().contains("audit queue drained"));
     assert_each_exactly_once(&pool, &load.acknowledged).await;
+    // Queued rows are linked into their chain by the writer: the chain of every row verifies.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_axonflow-agent"))
+        .arg("verify-audit")
+        .env_clear()
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .expect("runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert!(report.contains("\"broken\":[]"), "{report}");
 }
 
 fn journal_line(seq: i64, prev: [u8; 32]) -> axonflow_platform::audit::journal::JournalLine {
