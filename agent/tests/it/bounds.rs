@@ -7,7 +7,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{agent_with_upstream, chat_body, client, Agent, Reply, PROVIDER_KEY};
+use crate::common::{
+    agent_with_upstream, chat_body, client, metrics_text, Agent, Reply, PROVIDER_KEY,
+};
 
 async fn chat(agent: &Agent, authorization: Option<&str>) -> reqwest::Response {
     let mut request = client()
@@ -22,14 +24,7 @@ async fn chat(agent: &Agent, authorization: Option<&str>) -> reqwest::Response {
 }
 
 async fn metric(agent: &Agent, name: &str) -> Option<u64> {
-    let text = client()
-        .get(agent.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = metrics_text(agent).await;
     text.lines()
         .find_map(|line| line.strip_prefix(&format!("{name} ")))
         .and_then(|value| value.trim().parse().ok())

@@ -365,6 +365,18 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// The agent's `/metrics` text.
+pub async fn metrics_text(agent: &Agent) -> String {
+    client()
+        .get(agent.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
 pub fn chat_body(content: &str) -> String {
     serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], "max_tokens": 100})
         .to_string()

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::common::{agent_with_upstream, chat_body, client, Reply, PROVIDER_KEY};
+use crate::common::{agent_with_upstream, chat_body, client, metrics_text, Reply, PROVIDER_KEY};
 
 /// The value of the first sample whose line starts with `prefix`.
 fn sample(text: &str, prefix: &str) -> Option<f64> {
@@ -28,14 +28,7 @@ async fn decisions_matches_durations_tokens_and_cost_are_counted() {
             .status();
         assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST);
     }
-    let text = client()
-        .get(agent.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = metrics_text(&agent).await;
     let at_least_one = |prefix: &str| {
         assert!(
             sample(&text, prefix).is_some_and(|v| v >= 1.0),
@@ -156,14 +149,7 @@ async fn deciding_endpoints_answer_server_timing_whose_parts_fit_the_total() {
         check_parts(endpoint, &timing);
     }
     // The same split reaches the overhead histogram.
-    let text = client()
-        .get(agent.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = metrics_text(&agent).await;
     for part in ["total", "policy", "audit", "other"] {
         let prefix = format!(
             r#"axonflow_gateway_overhead_seconds_count{{endpoint="openai",part="{part}"}}"#
