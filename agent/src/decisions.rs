@@ -218,13 +218,21 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
     describe_span(&tracing::Span::current(), &record);
     let metrics = axonflow_platform::metrics::metrics();
     let decided = metrics.map(|_| axonflow_platform::metrics::Decided::of(&record));
-    let audit = state.audit().clone();
-    let write = tracing::Instrument::instrument(
-        async move { audit.record(record).await },
-        axonflow_platform::telemetry::internal_span("axonflow.audit.write"),
-    );
     let started = std::time::Instant::now();
-    let written = tokio::spawn(write).await;
+    let span = axonflow_platform::telemetry::internal_span("axonflow.audit.write");
+    // Performance mode: queued in place, no task and no wait. A row that must be written now runs
+    // in its own task, so that a client that disconnects cannot cancel the write half-way.
+    let written = match span.in_scope(|| state.audit().try_queue(record)) {
+        Ok(()) => Ok(Ok(axonflow_platform::audit::Durability::Queued)),
+        Err(unqueued) => {
+            let audit = state.audit().clone();
+            let write = tracing::Instrument::instrument(
+                async move { audit.write_unqueued(unqueued).await },
+                span,
+            );
+            tokio::spawn(write).await
+        }
+    };
     axonflow_platform::metrics::add_audit_time(started.elapsed());
     match written {
         Ok(Ok(_)) => {

@@ -248,7 +248,7 @@ pub async fn pre_check(
     };
     // Two independent commits: run them together.
     let (stored, audited) = tokio::join!(
-        db::insert_gateway_context(state.pool(), &context),
+        db::insert_gateway_context(state.context_pool(), &context),
         decisions::write_audit(&state, record)
     );
     stored?;

@@ -194,7 +194,8 @@ pub async fn build_state(config: AgentConfig) -> Result<AppState, StartError> {
             "provider keys re-sealed under the current key-encryption key"
         );
     }
-    let nonce_pool = db::connect_async_commit(config.common.database_url.expose(), 4).await?;
+    // Nonces, and pre-check's gateway contexts in performance mode.
+    let nonce_pool = db::connect_async_commit(config.common.database_url.expose(), 8).await?;
     let specs = db::load_system_policies(&pool).await?;
     let options = CompileOptions {
         pii_action: config.pii_action,

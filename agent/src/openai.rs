@@ -531,6 +531,8 @@ struct Outcome {
     completion_tokens: u32,
     total_tokens: u32,
     latency_ms: u32,
+    /// The provider's time, for `Server-Timing` (`latency_ms` rounds it to whole milliseconds).
+    upstream: Duration,
     response_model: Option<String>,
     error: Option<&'static str>,
     /// Who served: the registry name (routed) or `openai` (the caller's key).
@@ -554,6 +556,7 @@ impl Outcome {
             completion_tokens: 0,
             total_tokens: 0,
             latency_ms: 0,
+            upstream: Duration::ZERO,
             response_model: None,
             error: None,
             provider: PROVIDER.to_owned(),
@@ -642,7 +645,8 @@ async fn forward_with_key(
         }
     };
     let upstream = tracing::Instrument::instrument(call, span.clone()).await;
-    let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    let upstream_time = started.elapsed();
+    let latency_ms = u32::try_from(upstream_time.as_millis()).unwrap_or(u32::MAX);
 
     match upstream {
         Ok((status, upstream_headers, mut bytes)) => {
@@ -666,6 +670,7 @@ async fn forward_with_key(
                 completion_tokens: token_count(&usage, "completion_tokens"),
                 total_tokens: token_count(&usage, "total_tokens"),
                 latency_ms,
+                upstream: upstream_time,
                 response_model: parsed
                     .as_ref()
                     .and_then(|v| v.get("model"))
@@ -747,6 +752,7 @@ async fn forward_with_key(
                 completion_tokens: 0,
                 total_tokens: 0,
                 latency_ms,
+                upstream: upstream_time,
                 response_model: None,
                 error: Some(label),
                 ..Outcome::direct()
@@ -1131,9 +1137,7 @@ async fn decide_and_forward(
     set_header(&mut response, DECISION_ID_HEADER, &decision_id.to_string());
     response
         .extensions_mut()
-        .insert(axonflow_platform::metrics::UpstreamTime(
-            Duration::from_millis(u64::from(outcome.latency_ms)),
-        ));
+        .insert(axonflow_platform::metrics::UpstreamTime(outcome.upstream));
     if outcome.attempts.is_some() && !outcome.provider.is_empty() {
         set_header(&mut response, PROVIDER_HEADER, &outcome.provider);
     }
@@ -1154,6 +1158,7 @@ async fn forward_routed(
         let outcome = Outcome {
             status: error.status(),
             latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            upstream: started.elapsed(),
             error: Some(label),
             attempts: Some(attempts),
             ..Outcome::direct()
@@ -1170,6 +1175,7 @@ async fn forward_routed(
         .router()
         .call(&targets, &request, started + timeout)
         .await;
+    let upstream = started.elapsed();
     let attempts = attempts_json(&routed.attempts);
     let served = match routed.result {
         Ok(served) => served,
@@ -1206,6 +1212,7 @@ async fn forward_routed(
         completion_tokens: usage.completion_tokens,
         total_tokens: usage.total_tokens,
         latency_ms: served.latency_ms,
+        upstream,
         response_model: Some(served.completion.model.clone()),
         error: None,
         provider: target.provider().to_owned(),

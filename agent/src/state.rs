@@ -31,8 +31,9 @@ pub struct AppState {
 struct Inner {
     config: AgentConfig,
     pool: PgPool,
-    /// Commits without waiting for the WAL flush: internal-call nonces only.
-    nonce_pool: PgPool,
+    /// Commits without waiting for the WAL flush: internal-call nonces, and gateway contexts in
+    /// performance mode.
+    async_commit_pool: PgPool,
     policies: Arc<PolicyStore>,
     clients: Arc<ClientStore>,
     rate_counters: Arc<RateCounters>,
@@ -79,7 +80,7 @@ impl AppState {
                 router,
                 config,
                 pool,
-                nonce_pool,
+                async_commit_pool: nonce_pool,
                 policies: Arc::new(PolicyStore::new(
                     engine,
                     axonflow_platform::cpu::CpuPool::for_this_machine(),
@@ -157,6 +158,19 @@ impl AppState {
         &self.inner.in_flight
     }
 
+    /// Where pre-check stores its gateway contexts. In performance mode the commit does not wait
+    /// for the WAL flush: the row is visible to every replica as soon as the one round trip ends
+    /// (the pre-check's audit row is queued in this mode too); a Postgres crash can lose the last
+    /// fraction of a second of contexts, whose audit calls then find no context. Compliance mode
+    /// waits for the flush.
+    pub fn context_pool(&self) -> &PgPool {
+        if self.config().performance_mode {
+            &self.inner.async_commit_pool
+        } else {
+            &self.inner.pool
+        }
+    }
+
     pub fn uptime_secs(&self) -> u64 {
         self.inner.started_at.elapsed().as_secs()
     }
@@ -168,6 +182,6 @@ impl SignedCalls for AppState {
     }
 
     fn nonce_pool(&self) -> &PgPool {
-        &self.inner.nonce_pool
+        &self.inner.async_commit_pool
     }
 }

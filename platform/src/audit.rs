@@ -135,6 +135,14 @@ impl AuditRecord {
     }
 }
 
+/// A row `try_queue` did not queue; `write_unqueued` writes it.
+pub struct Unqueued(Box<Row>);
+
+enum Row {
+    Record(AuditRecord),
+    Prepared(JournalLine),
+}
+
 /// How an acknowledged record is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -600,41 +608,68 @@ impl AuditPipeline {
 
     /// Records one decision (see the module documentation for when it is durable).
     pub async fn record(&self, record: AuditRecord) -> Result<Durability, AuditError> {
+        match self.try_queue(record) {
+            Ok(()) => Ok(Durability::Queued),
+            Err(unqueued) => self.write_unqueued(unqueued).await,
+        }
+    }
+
+    /// Performance mode: queues the row for the batch writer without waiting, when the queue has
+    /// room. Otherwise (compliance mode, a full or closed queue) the row comes back, to be written
+    /// with `write_unqueued`.
+    pub fn try_queue(&self, record: AuditRecord) -> Result<(), Unqueued> {
         let sender = self.inner.queue.lock().ok().and_then(|q| q.clone());
         match sender {
-            None => self.write_now(self.seal(record)).await,
+            None => Err(Unqueued(Box::new(Row::Record(record)))),
             // Queued rows are linked by the writer.
             Some(sender) => match sender.try_send(self.prepare(record)) {
                 Ok(()) => {
                     self.inner.metrics.pending.fetch_add(1, Ordering::Relaxed);
-                    Ok(Durability::Queued)
+                    Ok(())
                 }
                 Err(
-                    mpsc::error::TrySendError::Full(mut line)
-                    | mpsc::error::TrySendError::Closed(mut line),
+                    mpsc::error::TrySendError::Full(line) | mpsc::error::TrySendError::Closed(line),
                 ) => {
                     self.inner
                         .metrics
                         .queue_full
                         .fetch_add(1, Ordering::Relaxed);
-                    self.link(&mut line);
-                    self.write_now(line).await
+                    Err(Unqueued(Box::new(Row::Prepared(line))))
                 }
             },
         }
     }
 
+    /// Writes a row `try_queue` gave back: committed to Postgres, or journaled.
+    pub async fn write_unqueued(&self, unqueued: Unqueued) -> Result<Durability, AuditError> {
+        let line = match *unqueued.0 {
+            Row::Record(record) => self.seal(record),
+            Row::Prepared(mut line) => {
+                self.link(&mut line);
+                line
+            }
+        };
+        self.write_now(line).await
+    }
+
     /// The performance-mode writer: batches of up to `BATCH_ROWS` rows, each retried, then
     /// journaled. Ends when the queue is closed and empty.
+    ///
+    /// The first row of a batch wakes the writer; the rows queued within the flush interval after
+    /// it are then taken in one go, so a request's `try_send` never wakes the writer's thread.
     async fn write_batches(self, mut receiver: mpsc::Receiver<JournalLine>) {
         let flush = self.inner.config.flush_interval;
         while let Some(first) = receiver.recv().await {
-            let mut batch = vec![first];
-            let deadline = tokio::time::Instant::now() + flush;
+            let mut batch = Vec::with_capacity(BATCH_ROWS);
+            batch.push(first);
+            // A full batch already waiting goes out at once.
+            if receiver.len() + 1 < BATCH_ROWS {
+                tokio::time::sleep(flush).await;
+            }
             while batch.len() < BATCH_ROWS {
-                match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                    Ok(Some(line)) => batch.push(line),
-                    Ok(None) | Err(_) => break,
+                match receiver.try_recv() {
+                    Ok(line) => batch.push(line),
+                    Err(_) => break,
                 }
             }
             // Linked in the order they were queued.

@@ -106,24 +106,30 @@ fn unique_violation(error: sqlx::Error, what: impl FnOnce() -> String) -> DbErro
     }
 }
 
-/// Opens a pool. Fails fast (5 s) when the database cannot be reached.
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
-    let pool = PgPoolOptions::new()
+/// Pool settings shared by both pools. A connection is not pinged before each use (a round trip
+/// on the request's path for every query): sqlx already pings it when it goes back to the pool and
+/// closes it if that fails, so only a connection that died while idle (Postgres restarted) fails
+/// one query, which then fails as any database error does.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
         .max_connections(max_connections.max(1))
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await?;
+        .test_before_acquire(false)
+}
+
+/// Opens a pool. Fails fast (5 s) when the database cannot be reached.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let pool = pool_options(max_connections).connect(url).await?;
     Ok(pool)
 }
 
 /// A small pool whose commits do not wait for the WAL flush (`synchronous_commit = off` on each
 /// connection): for records where losing the last fraction of a second to a Postgres crash is an
-/// acceptable price for a commit that costs one round trip. Only internal-call nonces use it: they
-/// are still WAL-logged and flushed within Postgres' WAL writer delay (200 ms by default).
+/// acceptable price for a commit that costs one round trip: internal-call nonces, and the agent's
+/// gateway contexts in performance mode. They are still WAL-logged and flushed within Postgres' WAL
+/// writer delay (200 ms by default), and visible to every other connection once committed.
 pub async fn connect_async_commit(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections.max(1))
-        .acquire_timeout(Duration::from_secs(5))
+    let pool = pool_options(max_connections)
         .after_connect(|connection, _| {
             Box::pin(async move {
                 sqlx::Executor::execute(&mut *connection, "SET synchronous_commit = off").await?;

@@ -141,11 +141,17 @@ pub async fn timed<F: std::future::Future>(
 }
 
 /// `future`, carrying the current request's timings if there are any: for work a request hands to
-/// a task of its own.
-pub async fn with_current_timings<F: std::future::Future>(future: F) -> F::Output {
-    match TIMINGS.try_with(std::sync::Arc::clone) {
-        Ok(timings) => TIMINGS.scope(timings, future).await,
-        Err(_) => future.await,
+/// a task of its own. The timings are taken here, in the request's task, not when the returned
+/// future first runs (in the other task, where there are none).
+pub fn with_current_timings<F: std::future::Future>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let timings = TIMINGS.try_with(std::sync::Arc::clone).ok();
+    async move {
+        match timings {
+            Some(timings) => TIMINGS.scope(timings, future).await,
+            None => future.await,
+        }
     }
 }
 

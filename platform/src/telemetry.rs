@@ -80,6 +80,8 @@ pub fn exporting() -> bool {
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     export: Option<tokio::task::JoinHandle<()>>,
+    /// Flushes the buffered log lines when dropped.
+    log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl Telemetry {
@@ -98,6 +100,8 @@ impl Telemetry {
                 tracing::warn!("queued spans were not all exported before exit");
             }
         }
+        // The last lines are written before the process ends.
+        drop(self.log_writer);
     }
 
     /// Whether spans are exported.
@@ -106,19 +110,15 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber with `filter` (the `RUST_LOG` syntax, `info` when empty),
-/// writing to standard output.
-pub fn init_logging(filter: &str) -> Result<(), String> {
-    init(filter, false, None, "").map(|_| ())
-}
+/// Log lines waiting for the writer thread; past this, new lines are dropped (and counted by the
+/// writer) rather than making a request wait on a slow or stalled standard output.
+const LOG_LINES_BUFFERED: usize = 65_536;
 
-/// As `init_logging`, writing to standard error.
-pub fn init_logging_to_stderr(filter: &str) -> Result<(), String> {
-    init(filter, true, None, "").map(|_| ())
-}
-
-/// Logging, and trace export when `otel` is given. Must run inside the Tokio runtime (the
-/// exporter's task runs there).
+/// Logging (the `RUST_LOG` syntax in `filter`, `info` when empty), and trace export when `otel` is
+/// given. Must run inside the Tokio runtime (the exporter's task runs there).
+///
+/// A service logs to standard output through a writer thread: a request formats its line and
+/// hands it over, never waiting on the write. One-shot commands (`to_stderr`) write directly.
 pub fn init(
     filter: &str,
     to_stderr: bool,
@@ -135,10 +135,15 @@ pub fn init(
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(true)
         .with_ansi(false);
-    let fmt = if to_stderr {
-        fmt.with_writer(std::io::stderr).boxed()
+    let (fmt, log_writer) = if to_stderr {
+        (fmt.with_writer(std::io::stderr).boxed(), None)
     } else {
-        fmt.boxed()
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(true)
+            .buffered_lines_limit(LOG_LINES_BUFFERED)
+            .thread_name("axonflow-log")
+            .finish(std::io::stdout());
+        (fmt.with_writer(writer).boxed(), Some(guard))
     };
     let (provider, export) = match otel {
         Some(otel) => {
@@ -166,7 +171,11 @@ pub fn init(
         .try_init()
         .map_err(|e| format!("logging is already initialised: {e}"))?;
     EXPORTING.store(provider.is_some(), std::sync::atomic::Ordering::Relaxed);
-    Ok(Telemetry { provider, export })
+    Ok(Telemetry {
+        provider,
+        export,
+        log_writer,
+    })
 }
 
 fn sampler(choice: SamplerChoice) -> Sampler {

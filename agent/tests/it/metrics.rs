@@ -72,8 +72,18 @@ async fn decisions_matches_durations_tokens_and_cost_are_counted() {
     )
     .expect("sum");
     assert!(overhead < total, "{overhead} >= {total}");
-    // No prompt text in the metrics.
-    assert!(!text.contains("6789") && !text.contains("2+2"));
+    // No prompt text in the metrics: not in a name, a label or a help line (a sample's value is a
+    // number, whose digits may be anything).
+    for line in text.lines() {
+        let named = line
+            .rsplit_once(' ')
+            .map_or(line, |(series, _value)| series);
+        let named = if line.starts_with('#') { line } else { named };
+        assert!(
+            !named.contains("6789") && !named.contains("2+2"),
+            "prompt text in the metrics: {line}"
+        );
+    }
 }
 
 /// The `Server-Timing` parts of one answer (`name` → milliseconds).
@@ -147,6 +157,25 @@ async fn deciding_endpoints_answer_server_timing_whose_parts_fit_the_total() {
         let timing = server_timing(&response);
         assert!(status.is_success(), "{endpoint}: {status}");
         check_parts(endpoint, &timing);
+        // The parts are measured where the work runs (the chat call runs in a task of its own),
+        // not left at zero: every endpoint evaluates policies, the chat call also waits upstream.
+        let part = |name: &str| timing.iter().find(|(n, _)| n == name).map(|(_, ms)| *ms);
+        if endpoint != "llm_call" {
+            assert!(
+                part("policy").is_some_and(|ms| ms > 0.0),
+                "{endpoint}: {timing:?}"
+            );
+        }
+        if endpoint == "openai" {
+            assert!(
+                part("upstream").is_some_and(|ms| ms > 0.0),
+                "{endpoint}: {timing:?}"
+            );
+            assert!(
+                part("audit").is_some_and(|ms| ms > 0.0),
+                "{endpoint}: {timing:?}"
+            );
+        }
     }
     // The same split reaches the overhead histogram.
     let text = metrics_text(&agent).await;
