@@ -3,53 +3,64 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, QueryBuilder, Row};
+use sqlx::{PgPool, Row};
 
 use super::DbError;
 use crate::audit::journal::JournalLine;
+
+/// The one statement that stores audit rows, whatever their number: each column is bound as an
+/// array. (A `VALUES` list per batch size made a new prepared statement for every size, each
+/// cached per connection with the types of its thousands of parameters: the agent's memory grew
+/// by megabytes per connection under load.) `prev_hash` is not stored: it is the previous row's
+/// `row_hash`, which verification reads.
+const INSERT_AUDIT_ROWS: &str = "INSERT INTO llm_call_audits (id, source, client_id, tenant_id, org_id, \
+     provider, model, verdict, prompt_tokens, completion_tokens, total_tokens, estimated_cost_usd, latency_ms, \
+     http_status, trace_id, metadata, created_at, chain_id, chain_seq, prev_hash, row_hash, retain_until) \
+     SELECT id, source, client_id, tenant_id, org_id, provider, model, verdict, prompt_tokens::int4, \
+     completion_tokens::int4, total_tokens::int4, cost::numeric, latency_ms::int4, http_status::int4, trace_id, \
+     metadata, created_at, chain_id, chain_seq, NULL::bytea, row_hash, retain_until \
+     FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+     $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::int8[], $14::int8[], $15::text[], $16::jsonb[], \
+     $17::timestamptz[], $18::text[], $19::int8[], $20::bytea[], $21::date[]) \
+     AS r(id, source, client_id, tenant_id, org_id, provider, model, verdict, prompt_tokens, completion_tokens, \
+     total_tokens, cost, latency_ms, http_status, trace_id, metadata, created_at, chain_id, chain_seq, row_hash, \
+     retain_until) \
+     ON CONFLICT (created_at, id) DO NOTHING";
 
 /// Inserts sealed rows in one statement; rows already stored (a replay) are skipped.
 pub async fn insert_audit_lines(pool: &PgPool, lines: &[JournalLine]) -> Result<(), DbError> {
     if lines.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(&JournalLine, Vec<u8>)> = lines
-        .iter()
-        .map(|line| (line, hex::decode(&line.row_hash).unwrap_or_default()))
-        .collect();
-    let mut builder: QueryBuilder<sqlx::Postgres> = QueryBuilder::new(
-        "INSERT INTO llm_call_audits (id, source, client_id, tenant_id, org_id, provider, model, verdict, \
-         prompt_tokens, completion_tokens, total_tokens, estimated_cost_usd, latency_ms, http_status, trace_id, \
-         metadata, created_at, chain_id, chain_seq, prev_hash, row_hash, retain_until) ",
-    );
-    // `prev_hash` is not stored: it is the previous row's `row_hash`, which verification reads.
-    builder.push_values(rows, |mut row, (line, hash)| {
-        row.push_bind(line.id)
-            .push_bind(&line.source)
-            .push_bind(&line.client_id)
-            .push_bind(&line.tenant_id)
-            .push_bind(&line.org_id)
-            .push_bind(&line.provider)
-            .push_bind(&line.model)
-            .push_bind(&line.verdict)
-            .push_bind(line.prompt_tokens)
-            .push_bind(line.completion_tokens)
-            .push_bind(line.total_tokens)
-            .push_bind(&line.estimated_cost_usd)
-            .push_unseparated("::numeric")
-            .push_bind(line.latency_ms)
-            .push_bind(line.http_status)
-            .push_bind(&line.trace_id)
-            .push_bind(&line.metadata)
-            .push_bind(line.created_at)
-            .push_bind(&line.chain_id)
-            .push_bind(line.chain_seq)
-            .push_bind(None::<Vec<u8>>)
-            .push_bind(hash)
-            .push_bind(line.retain_until);
-    });
-    builder.push(" ON CONFLICT (created_at, id) DO NOTHING");
-    builder.build().execute(pool).await?;
+    fn column<'a, T>(lines: &'a [JournalLine], field: impl Fn(&'a JournalLine) -> T) -> Vec<T> {
+        lines.iter().map(field).collect()
+    }
+    sqlx::query(INSERT_AUDIT_ROWS)
+        .bind(column(lines, |l| l.id))
+        .bind(column(lines, |l| l.source.as_str()))
+        .bind(column(lines, |l| l.client_id.as_str()))
+        .bind(column(lines, |l| l.tenant_id.as_str()))
+        .bind(column(lines, |l| l.org_id.as_str()))
+        .bind(column(lines, |l| l.provider.as_str()))
+        .bind(column(lines, |l| l.model.as_str()))
+        .bind(column(lines, |l| l.verdict.as_str()))
+        .bind(column(lines, |l| l.prompt_tokens))
+        .bind(column(lines, |l| l.completion_tokens))
+        .bind(column(lines, |l| l.total_tokens))
+        .bind(column(lines, |l| l.estimated_cost_usd.as_str()))
+        .bind(column(lines, |l| l.latency_ms))
+        .bind(column(lines, |l| l.http_status))
+        .bind(column(lines, |l| l.trace_id.as_deref()))
+        .bind(column(lines, |l| l.metadata.clone()))
+        .bind(column(lines, |l| l.created_at))
+        .bind(column(lines, |l| l.chain_id.as_str()))
+        .bind(column(lines, |l| l.chain_seq))
+        .bind(column(lines, |l| {
+            hex::decode(&l.row_hash).unwrap_or_default()
+        }))
+        .bind(column(lines, |l| l.retain_until))
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
