@@ -17,7 +17,9 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::json;
 
-use crate::common::{client, fresh_database, Agent, MockUpstream, Reply, PROVIDER_KEY};
+use crate::common::{
+    client, fresh_database, metrics_text, Agent, MockUpstream, Reply, PROVIDER_KEY,
+};
 use crate::enterprise::SERVICE_SECRET;
 
 /// An OTLP/HTTP trace receiver keeping every request body it got.
@@ -367,14 +369,7 @@ async fn a_collector_that_is_down_costs_only_dropped_spans() {
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let metrics = client()
-            .get(agent.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = metrics_text(&agent).await;
         let dropped = metrics
             .lines()
             .find(|l| l.starts_with("axonflow_otel_spans_dropped_total "))
