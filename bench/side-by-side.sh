@@ -181,11 +181,12 @@ for _ in $(seq 50); do
 done
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# CPU time (user + system, clock ticks) of a process, or of every Postgres process.
+# CPU time (user + system, clock ticks) of a process, or of the postmaster and its backends.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pg_ticks() {
-    local total=0 pid
-    for pid in $(pgrep -f "postgres.*$cluster_dir" 2>/dev/null; pgrep -P "$(pgrep -f "postgres -D $cluster_dir" | head -1)" 2>/dev/null); do
+    local total=0 pid postmaster
+    postmaster=$(pgrep -f "postgres -D $cluster_dir" | head -1)
+    for pid in $postmaster $(pgrep -P "$postmaster"); do
         total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
     done
     echo "$total"

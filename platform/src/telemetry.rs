@@ -110,8 +110,8 @@ impl Telemetry {
     }
 }
 
-/// Log lines waiting for the writer thread; past this, new lines are dropped (and counted by the
-/// writer) rather than making a request wait on a slow or stalled standard output.
+/// Log lines waiting for the writer thread; past this, new lines are dropped rather than making a
+/// request wait on a slow or stalled standard output.
 const LOG_LINES_BUFFERED: usize = 65_536;
 
 /// Logging (the `RUST_LOG` syntax in `filter`, `info` when empty), and trace export when `otel` is

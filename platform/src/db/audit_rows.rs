@@ -51,7 +51,7 @@ pub async fn insert_audit_lines(pool: &PgPool, lines: &[JournalLine]) -> Result<
         .bind(column(lines, |l| l.latency_ms))
         .bind(column(lines, |l| l.http_status))
         .bind(column(lines, |l| l.trace_id.as_deref()))
-        .bind(column(lines, |l| l.metadata.clone()))
+        .bind(column(lines, |l| &l.metadata))
         .bind(column(lines, |l| l.created_at))
         .bind(column(lines, |l| l.chain_id.as_str()))
         .bind(column(lines, |l| l.chain_seq))
