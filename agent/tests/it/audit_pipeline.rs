@@ -671,3 +671,75 @@ async fn a_refused_journal_row_is_never_dropped_while_rejected_cannot_take_it() 
     assert!(kept.contains(&refused.id.to_string()), "{kept}");
     assert_each_exactly_once(&pool, &[good.id.to_string()]).await;
 }
+
+/// Waits until some session waits for a lock (the maintenance call has reached the parent's lock).
+async fn wait_for_a_lock_waiter(pool: &PgPool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .fetch_one(pool)
+            .await
+            .expect("pg_locks");
+        if waiting > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "nobody waits");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn partition_maintenance_never_deadlocks_with_ddl_on_the_parent() {
+    let agent = Agent::start(&fresh_database().await, &[]);
+    let pool = agent.pool().await;
+    // An old month whose row is kept until 2030 (so the agent's own maintenance leaves it alone),
+    // created with its row at once (an empty past month would be dropped as soon as it exists).
+    let mut old = pool.begin().await.expect("begin");
+    sqlx::query("SELECT axonflow_ensure_audit_partition('2015-01-01'::date)")
+        .execute(&mut *old)
+        .await
+        .expect("old partition");
+    sqlx::query(
+        "INSERT INTO llm_call_audits (id, source, client_id, tenant_id, org_id, provider, model, verdict, created_at, retain_until) \
+         VALUES ($1, 'pre_check', 'old', 'default', 'o', '', '', 'allow', '2015-01-10T00:00:00Z', '2030-01-10')",
+    )
+    .bind(Uuid::now_v7())
+    .execute(&mut *old)
+    .await
+    .expect("old row");
+    old.commit().await.expect("commit");
+
+    // DDL on the parent locks it first, then its partitions, the way ALTER TABLE does. Maintenance
+    // that read a partition before asking for the parent would deadlock here (one side aborted).
+    for (call, partition) in [
+        (
+            "SELECT axonflow_ensure_audit_partition('2031-03-01'::date)",
+            "llm_call_audits_default",
+        ),
+        (
+            "SELECT axonflow_drop_audit_partition('llm_call_audits_y2015m01', '2031-01-01'::date)",
+            "llm_call_audits_y2015m01",
+        ),
+    ] {
+        let mut ddl = pool.begin().await.expect("begin");
+        sqlx::query("LOCK TABLE ONLY llm_call_audits IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut *ddl)
+            .await
+            .expect("parent");
+        let maintenance = tokio::spawn({
+            let pool = pool.clone();
+            async move { sqlx::query_scalar::<_, bool>(call).fetch_one(&pool).await }
+        });
+        wait_for_a_lock_waiter(&pool).await;
+        sqlx::query(&format!("LOCK TABLE {partition} IN ACCESS EXCLUSIVE MODE"))
+            .execute(&mut *ddl)
+            .await
+            .unwrap_or_else(|e| panic!("{call}: the DDL side was aborted: {e}"));
+        ddl.commit().await.expect("commit");
+        let done = maintenance
+            .await
+            .expect("joins")
+            .unwrap_or_else(|e| panic!("{call}: maintenance was aborted: {e}"));
+        assert!(done, "{call} did its work once the DDL committed");
+    }
+}
