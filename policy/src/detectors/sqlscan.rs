@@ -719,12 +719,18 @@ fn names_catalogue(lower: &str) -> bool {
     PREFIXES.iter().any(|prefix| lower.starts_with(prefix))
 }
 
+/// The keyword `lower` doubles: the keyword with a copy of itself inserted at some position, so the
+/// word is twice as long and reads `keyword[..at] + keyword + keyword[at..]`.
 fn undoubled(lower: &str) -> Option<&'static str> {
+    let word = lower.as_bytes();
     DOUBLED.iter().copied().find(|keyword| {
-        lower.len() > keyword.len()
-            && lower.len() <= 2 * keyword.len()
-            && lower.match_indices(keyword).any(|(at, _)| {
-                format!("{}{}", &lower[..at], &lower[at + keyword.len()..]) == *keyword
+        let keyword = keyword.as_bytes();
+        let len = keyword.len();
+        word.len() == 2 * len
+            && (0..=len).any(|at| {
+                word[..at] == keyword[..at]
+                    && word[at..at + len] == *keyword
+                    && word[at + len..] == keyword[at..]
             })
     })
 }
@@ -2323,6 +2329,31 @@ mod tests {
 
     fn normal(text: &str) -> String {
         String::from_utf8_lossy(&normalise(text.as_bytes()).bytes).into_owned()
+    }
+
+    #[test]
+    fn a_keyword_doubled_at_any_position_is_read_as_itself() {
+        for keyword in DOUBLED {
+            for at in 0..=keyword.len() {
+                let doubled = format!("{}{keyword}{}", &keyword[..at], &keyword[at..]);
+                assert_eq!(undoubled(&doubled), Some(*keyword), "{doubled}");
+            }
+        }
+        for word in [
+            "",
+            "union",
+            "unionx",
+            "unionunio",
+            "ununionionx",
+            "selectselec",
+            "fromfrmo",
+            "sleeps",
+            "fromage",
+            "deleteddeleted",
+            "überunion",
+        ] {
+            assert_eq!(undoubled(word), None, "{word}");
+        }
     }
 
     #[test]
