@@ -191,6 +191,17 @@ fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
         out.origin.push(origin[at]);
     };
     while idx < input.len() {
+        // Printable ASCII that no rule below changes is copied as a run.
+        let run = input[idx..]
+            .iter()
+            .take_while(|b| matches!(b, 0x20..=0x7E) && !matches!(b, b'/' | b'*' | b'+'))
+            .count();
+        if run > 0 {
+            out.bytes.extend_from_slice(&input[idx..idx + run]);
+            out.origin.extend_from_slice(&origin[idx..idx + run]);
+            idx += run;
+            continue;
+        }
         let byte = input[idx];
         if byte == b'/' && input.get(idx + 1) == Some(&b'*') {
             let versioned_digits = input[(idx + 3).min(input.len())..]
@@ -319,7 +330,7 @@ fn joins_keyword(before: &[u8], after: &[u8]) -> bool {
         .chain(&after[..right])
         .map(|b| char::from(b.to_ascii_lowercase()))
         .collect();
-    KEYWORDS.contains(&joined.as_str()) || undoubled(&joined).is_some()
+    KEYWORDS.contains(&joined.as_str()) || undoubled(joined.as_bytes()).is_some()
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -329,6 +340,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Normalises `window` (see the module documentation).
 pub(crate) fn normalise(window: &[u8]) -> Normalised {
     let identity: Vec<u32> = (0..=window.len() as u32).collect();
+    // Without the first byte of an escape there is nothing to decode: no round, no copy.
+    if !window.iter().any(|b| matches!(b, b'%' | b'\\' | b'&')) {
+        return fold_and_strip(window, &identity);
+    }
     let mut current = Normalised {
         bytes: window.to_vec(),
         origin: identity,
@@ -690,39 +705,58 @@ const DOUBLED: &[&str] = &[
 ];
 
 /// System catalogues that only an attacker mapping the database reads in a value.
-fn names_catalogue(lower: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "information_schema",
-        "sysobjects",
-        "syscolumns",
-        "sysusers",
-        "sysdatabases",
-        "sys.",
-        "master..",
-        "mysql.",
-        "pg_catalog",
-        "pg_shadow",
-        "pg_user",
-        "pg_tables",
-        "sqlite_master",
-        "sqlite_schema",
-        "rdb$",
-        "sysibm.",
-        "syscat.",
-        "sysmaster",
-        "all_tables",
-        "all_users",
-        "user_tables",
-        "dba_",
-        "v$",
-    ];
-    PREFIXES.iter().any(|prefix| lower.starts_with(prefix))
+fn names_catalogue(lower: &[u8]) -> bool {
+    // Most words start with a letter no prefix starts with.
+    static FIRST: [bool; 256] = first_bytes(CATALOGUE_PREFIXES);
+    lower
+        .first()
+        .is_some_and(|first| FIRST[usize::from(*first)])
+        && CATALOGUE_PREFIXES
+            .iter()
+            .any(|prefix| lower.starts_with(prefix.as_bytes()))
 }
+
+/// Whether some word of `words` starts with each byte.
+const fn first_bytes(words: &[&str]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut idx = 0;
+    while idx < words.len() {
+        table[words[idx].as_bytes()[0] as usize] = true;
+        idx += 1;
+    }
+    table
+}
+
+/// Names of system catalogues (prefixes) that only an attacker mapping the database reads in a value.
+const CATALOGUE_PREFIXES: &[&str] = &[
+    "information_schema",
+    "sysobjects",
+    "syscolumns",
+    "sysusers",
+    "sysdatabases",
+    "sys.",
+    "master..",
+    "mysql.",
+    "pg_catalog",
+    "pg_shadow",
+    "pg_user",
+    "pg_tables",
+    "sqlite_master",
+    "sqlite_schema",
+    "rdb$",
+    "sysibm.",
+    "syscat.",
+    "sysmaster",
+    "all_tables",
+    "all_users",
+    "user_tables",
+    "dba_",
+    "v$",
+];
 
 /// The keyword `lower` doubles: the keyword with a copy of itself inserted at some position, so the
 /// word is twice as long and reads `keyword[..at] + keyword + keyword[at..]`.
-fn undoubled(lower: &str) -> Option<&'static str> {
-    let word = lower.as_bytes();
+fn undoubled(word: &[u8]) -> Option<&'static str> {
     DOUBLED.iter().copied().find(|keyword| {
         let keyword = keyword.as_bytes();
         let len = keyword.len();
@@ -735,64 +769,122 @@ fn undoubled(lower: &str) -> Option<&'static str> {
     })
 }
 
-fn classify_word(lower: &str, next_is_paren: bool, next_word: &[u8]) -> (Kind, usize) {
-    let lower = undoubled(lower).unwrap_or(lower);
-    let simple = match lower {
-        "and" | "or" | "xor" => Kind::Logic,
-        "not" => Kind::Not,
-        "like" | "rlike" | "regexp" | "in" | "is" | "between" | "glob" | "match" | "ilike" => {
-            Kind::Cmp
-        }
-        "div" | "mod" => Kind::Arith,
-        "union" | "intersect" | "except" | "minus" => Kind::Union,
-        "select" => Kind::Select,
-        "exec" | "execute" | "waitfor" => Kind::Exec,
-        "having" => Kind::Having,
-        "from" => Kind::From,
-        "where" => Kind::Where,
-        "limit" | "offset" | "fetch" if !next_is_paren => Kind::Limit,
-        "case" => Kind::Case,
-        "end" => Kind::End,
-        "null" | "true" | "false" | "unknown" => Kind::Num,
-        "all" | "distinct" | "distinctrow" | "top" | "binary" | "collate" => Kind::Modifier,
-        "exists" => Kind::Func(Func::Exists),
-        "order" | "group" if next_word.eq_ignore_ascii_case(b"by") => {
-            return (Kind::OrderBy, 1);
-        }
-        "sounds" if next_word.eq_ignore_ascii_case(b"like") => return (Kind::Cmp, 1),
-        "asc" | "desc" => Kind::Direction,
-        "as" | "when" | "then" | "else" | "on" | "by" | "escape" | "with" | "values" | "table"
-        | "procedure" | "delay" => Kind::Word(Word::Keyword),
-        "copy" | "declare" | "drop" | "create" => Kind::Verb,
-        "into" => Kind::Into,
-        "outfile" | "dumpfile" => Kind::Word(Word::File),
-        _ => {
-            if next_is_paren {
-                let func = if DELAY_FUNCTIONS.contains(&lower) {
-                    Func::Delay
-                } else if ERROR_FUNCTIONS.contains(&lower) {
-                    Func::Error
-                } else if REVEAL_FUNCTIONS.contains(&lower) {
-                    Func::Reveal
-                } else if PROBE_FUNCTIONS.contains(&lower) {
-                    Func::Probe
-                } else if PURE_FUNCTIONS.contains(&lower) {
-                    Func::Pure
-                } else {
-                    Func::Plain
-                };
-                return (Kind::Func(func), 0);
+/// Words whose class does not depend on what follows them.
+const FIXED_CLASSES: &[(Kind, &[&str])] = &[
+    (Kind::Logic, &["and", "or", "xor"]),
+    (Kind::Not, &["not"]),
+    (
+        Kind::Cmp,
+        &[
+            "like", "rlike", "regexp", "in", "is", "between", "glob", "match", "ilike",
+        ],
+    ),
+    (Kind::Arith, &["div", "mod"]),
+    (Kind::Union, &["union", "intersect", "except", "minus"]),
+    (Kind::Select, &["select"]),
+    (Kind::Exec, &["exec", "execute", "waitfor"]),
+    (Kind::Having, &["having"]),
+    (Kind::From, &["from"]),
+    (Kind::Where, &["where"]),
+    (Kind::Case, &["case"]),
+    (Kind::End, &["end"]),
+    (Kind::Num, &["null", "true", "false", "unknown"]),
+    (
+        Kind::Modifier,
+        &["all", "distinct", "distinctrow", "top", "binary", "collate"],
+    ),
+    (Kind::Func(Func::Exists), &["exists"]),
+    (Kind::Direction, &["asc", "desc"]),
+    (
+        Kind::Word(Word::Keyword),
+        &[
+            "as",
+            "when",
+            "then",
+            "else",
+            "on",
+            "by",
+            "escape",
+            "with",
+            "values",
+            "table",
+            "procedure",
+            "delay",
+        ],
+    ),
+    (Kind::Verb, &["copy", "declare", "drop", "create"]),
+    (Kind::Into, &["into"]),
+    (Kind::Word(Word::File), &["outfile", "dumpfile"]),
+];
+
+/// What the word lists say about one word.
+#[derive(Clone, Copy, Default)]
+struct WordClass {
+    fixed: Option<Kind>,
+    /// The first function list naming it, in the order Delay, Error, Reveal, Probe, Pure.
+    function: Option<Func>,
+    session: bool,
+    verb: bool,
+}
+
+/// Every listed word, looked up once per word of a scan instead of a pass over each list.
+static WORD_CLASSES: std::sync::LazyLock<rustc_hash::FxHashMap<&'static [u8], WordClass>> =
+    std::sync::LazyLock::new(|| {
+        let mut classes: rustc_hash::FxHashMap<&'static [u8], WordClass> =
+            rustc_hash::FxHashMap::default();
+        for (kind, words) in FIXED_CLASSES {
+            for word in *words {
+                classes.entry(word.as_bytes()).or_default().fixed = Some(*kind);
             }
-            if SESSION_WORDS.contains(&lower) || names_catalogue(lower) {
-                Kind::Word(Word::Session)
-            } else if VERBS.contains(&lower) {
-                Kind::Verb
-            } else {
-                Kind::Word(Word::Plain)
+        }
+        for (func, words) in [
+            (Func::Delay, DELAY_FUNCTIONS),
+            (Func::Error, ERROR_FUNCTIONS),
+            (Func::Reveal, REVEAL_FUNCTIONS),
+            (Func::Probe, PROBE_FUNCTIONS),
+            (Func::Pure, PURE_FUNCTIONS),
+        ] {
+            for word in words {
+                classes
+                    .entry(word.as_bytes())
+                    .or_default()
+                    .function
+                    .get_or_insert(func);
             }
         }
+        for word in SESSION_WORDS {
+            classes.entry(word.as_bytes()).or_default().session = true;
+        }
+        for word in VERBS {
+            classes.entry(word.as_bytes()).or_default().verb = true;
+        }
+        classes
+    });
+
+/// The class of a word, lower-cased (bytes other than ASCII letters as they are).
+fn classify_word(lower: &[u8], next_is_paren: bool, next_word: &[u8]) -> (Kind, usize) {
+    let lower = undoubled(lower).map_or(lower, str::as_bytes);
+    match lower {
+        b"limit" | b"offset" | b"fetch" if !next_is_paren => return (Kind::Limit, 0),
+        b"order" | b"group" if next_word.eq_ignore_ascii_case(b"by") => return (Kind::OrderBy, 1),
+        b"sounds" if next_word.eq_ignore_ascii_case(b"like") => return (Kind::Cmp, 1),
+        _ => {}
+    }
+    let class = WORD_CLASSES.get(lower).copied().unwrap_or_default();
+    if let Some(kind) = class.fixed {
+        return (kind, 0);
+    }
+    if next_is_paren {
+        return (Kind::Func(class.function.unwrap_or(Func::Plain)), 0);
+    }
+    let kind = if class.session || names_catalogue(lower) {
+        Kind::Word(Word::Session)
+    } else if class.verb {
+        Kind::Verb
+    } else {
+        Kind::Word(Word::Plain)
     };
-    (simple, 0)
+    (kind, 0)
 }
 
 /// An integer literal's value (decimal or `0x` hex); `None` for decimals, keywords and overflow.
@@ -844,7 +936,7 @@ fn constant_comparison(left: &Token, op: &Token, right: &Token) -> Option<bool> 
 pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut idx = from;
-    let mut lower = String::new();
+    let mut lower: Vec<u8> = Vec::new();
     while idx < to && tokens.len() < limit {
         let byte = bytes[idx];
         let start = idx;
@@ -1027,11 +1119,7 @@ pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Ve
                     idx += 1;
                 }
                 lower.clear();
-                lower.extend(
-                    bytes[start..idx]
-                        .iter()
-                        .map(|b| char::from(b.to_ascii_lowercase())),
-                );
+                lower.extend(bytes[start..idx].iter().map(u8::to_ascii_lowercase));
                 let mut after = idx;
                 while after < to && bytes[after] == b' ' {
                     after += 1;
@@ -1671,7 +1759,7 @@ fn quote_entry(bytes: &[u8], at: usize, same_before: usize) -> Option<Entry> {
         .any(|k| word.eq_ignore_ascii_case(k));
         let doubled = std::str::from_utf8(word)
             .ok()
-            .is_some_and(|w| undoubled(&w.to_ascii_lowercase()).is_some());
+            .is_some_and(|w| undoubled(w.to_ascii_lowercase().as_bytes()).is_some());
         if !keyword && !doubled {
             return None;
         }
@@ -2260,7 +2348,7 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
                     .position(|b| !b.is_ascii_alphabetic())
                     .map_or((end + 16).min(bytes.len()), |len| end + len);
                 let full = String::from_utf8_lossy(&bytes[start..full_end]).to_ascii_lowercase();
-                return undoubled(&full).is_some();
+                return undoubled(full.as_bytes()).is_some();
             }
             let word = &bytes[start..end];
             let is = |keyword: &[u8]| word.eq_ignore_ascii_case(keyword);
@@ -2336,7 +2424,7 @@ mod tests {
         for keyword in DOUBLED {
             for at in 0..=keyword.len() {
                 let doubled = format!("{}{keyword}{}", &keyword[..at], &keyword[at..]);
-                assert_eq!(undoubled(&doubled), Some(*keyword), "{doubled}");
+                assert_eq!(undoubled(doubled.as_bytes()), Some(*keyword), "{doubled}");
             }
         }
         for word in [
@@ -2352,7 +2440,7 @@ mod tests {
             "deleteddeleted",
             "überunion",
         ] {
-            assert_eq!(undoubled(word), None, "{word}");
+            assert_eq!(undoubled(word.as_bytes()), None, "{word}");
         }
     }
 
