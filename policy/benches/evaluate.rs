@@ -1,6 +1,7 @@
 //! Throughput and latency of `Engine::evaluate` with every system policy enabled:
 //! `cargo bench -p axonflow-policy`. Reports bytes/s for benign prompts of 1 KB, 16 KB and 1 MB and for
-//! a 1 KB prompt full of personal data and SQL, then prints p50/p99 of single 2 KB evaluations, and of
+//! a 1 KB prompt full of personal data and SQL, and for the benign prose of the labelled corpus text by
+//! text, then prints p50/p99 of single 2 KB evaluations, and of
 //! 100 dynamic policies on a 2 KB prompt.
 
 use std::hint::black_box;
@@ -48,6 +49,28 @@ fn sensitive(len: usize) -> String {
     chunk.repeat(len / chunk.len() + 1)[..len].to_owned()
 }
 
+/// The benign prose of the labelled corpus (`../shared/corpus/`, or `AXONFLOW_CORPUS_DIR`), one text
+/// per message: real prose quotes, argues and cites, which synthetic prose does not. Empty when the
+/// corpus is absent.
+fn benign_corpus() -> Vec<String> {
+    let dir = std::env::var_os("AXONFLOW_CORPUS_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+        std::path::PathBuf::from,
+    );
+    let Ok(lines) = std::fs::read_to_string(dir.join("benign_prose.jsonl")) else {
+        println!(
+            "evaluate/benign_corpus: skipped, no corpus in {}",
+            dir.display()
+        );
+        return Vec::new();
+    };
+    lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|item| item["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
 fn engine() -> Engine {
     Engine::compile(&system_policies(), CompileOptions::default()).expect("system policies compile")
 }
@@ -67,6 +90,19 @@ fn throughput(c: &mut Criterion) {
         }
         group.bench_function(name, |b| {
             b.iter(|| black_box(engine.evaluate(black_box(&text))))
+        });
+    }
+    let corpus = benign_corpus();
+    if !corpus.is_empty() {
+        let bytes: usize = corpus.iter().map(String::len).sum();
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.sample_size(20);
+        group.bench_function("benign_corpus", |b| {
+            b.iter(|| {
+                for text in &corpus {
+                    black_box(engine.evaluate(black_box(text)));
+                }
+            })
         });
     }
     group.finish();

@@ -628,7 +628,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["=", "<", ">", "@@", "select", "--", "#"],
         reach: STATEMENT,
         gate: ANY,
-        confirm: None,
+        confirm: Some(sql::comment_closes_a_group),
         masks_preview: false,
         scan: None,
     },

@@ -107,6 +107,23 @@ pub(crate) fn escape_is_complete(bytes: &[u8], end: usize) -> bool {
         .is_some_and(|pair| pair.iter().all(u8::is_ascii_hexdigit))
 }
 
+/// Trigger confirmation of `sqli_boolean_inference`: its pattern reads a comment (`--`, `#`) only
+/// right after a closing parenthesis (`or (a)) --`); every other form it matches holds a comparison,
+/// `@@` or `select`, triggers of their own. A dash or hash after prose (`-- Steve Jobs`) opens no
+/// window.
+pub(crate) fn comment_closes_a_group(bytes: &[u8], end: usize) -> bool {
+    let start = match bytes[..end] {
+        [.., b'-', b'-'] => end - 2,
+        [.., b'#'] => end - 1,
+        _ => return true,
+    };
+    bytes[..start]
+        .iter()
+        .rev()
+        .find(|b| !matches!(b, b' ' | b'\t'))
+        .is_some_and(|b| *b == b')')
+}
+
 /// `' OR ...`, `") AND ...`, `1' UNION ...`: a quote that ends a value, then SQL. Judged on tokens
 /// from the quote on (see `sqlscan`): a quote followed by a keyword is not enough, prose quotes
 /// ("yes" or "no", dialogue, role-play instructions) are followed by prose.
@@ -512,6 +529,19 @@ pub(crate) fn alter_statement(candidate: &Candidate<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_comment_confirms_boolean_inference_only_after_a_closed_group() {
+        let confirms = |text: &str| comment_closes_a_group(text.as_bytes(), text.len());
+        assert!(confirms("' or (select 1)) --"));
+        assert!(confirms("1 and (2)\t#"));
+        assert!(confirms("id = "), "other triggers are not judged here");
+        assert!(confirms("x @@"));
+        assert!(!confirms("A fine day. --"));
+        assert!(!confirms("\t\t--"));
+        assert!(!confirms("--"));
+        assert!(!confirms("issue #"));
+    }
 
     #[test]
     fn decoding() {
