@@ -447,7 +447,8 @@ impl Metrics {
         self.spans_dropped.inc_by(n);
     }
 
-    /// The registry in Prometheus text format.
+    /// The registry in Prometheus text format, and the log writer's dropped lines (counted by the
+    /// writer thread itself, read here).
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
         if TextEncoder::new()
@@ -456,7 +457,14 @@ impl Metrics {
         {
             return String::new();
         }
-        String::from_utf8(buffer).unwrap_or_default()
+        let mut text = String::from_utf8(buffer).unwrap_or_default();
+        text.push_str(&format!(
+            "# HELP axonflow_log_lines_dropped_total Log lines dropped because standard output did not keep up.\n\
+             # TYPE axonflow_log_lines_dropped_total counter\n\
+             axonflow_log_lines_dropped_total {}\n",
+            crate::telemetry::log_lines_dropped()
+        ));
+        text
     }
 }
 
@@ -513,6 +521,7 @@ mod tests {
             "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\",part=\"audit\"} 0.00025",
             "axonflow_gateway_overhead_seconds_sum{endpoint=\"openai\",part=\"other\"} 0.0005",
             "axonflow_otel_spans_dropped_total 0",
+            "# TYPE axonflow_log_lines_dropped_total counter\naxonflow_log_lines_dropped_total 0\n",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

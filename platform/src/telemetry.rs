@@ -110,6 +110,17 @@ impl Telemetry {
     }
 }
 
+/// The writer thread's count of the lines it dropped, once `init` has set up a service's logging.
+static LOG_WRITER_ERRORS: std::sync::OnceLock<tracing_appender::non_blocking::ErrorCounter> =
+    std::sync::OnceLock::new();
+
+/// Log lines dropped because standard output did not keep up (0 for one-shot commands).
+pub fn log_lines_dropped() -> u64 {
+    LOG_WRITER_ERRORS.get().map_or(0, |errors| {
+        u64::try_from(errors.dropped_lines()).unwrap_or(u64::MAX)
+    })
+}
+
 /// Log lines waiting for the writer thread; past this, new lines are dropped rather than making a
 /// request wait on a slow or stalled standard output.
 const LOG_LINES_BUFFERED: usize = 65_536;
@@ -143,6 +154,8 @@ pub fn init(
             .buffered_lines_limit(LOG_LINES_BUFFERED)
             .thread_name("axonflow-log")
             .finish(std::io::stdout());
+        // A second `init` in one process fails below anyway; the first writer keeps counting.
+        let _ = LOG_WRITER_ERRORS.set(writer.error_counter());
         (fmt.with_writer(writer).boxed(), Some(guard))
     };
     let (provider, export) = match otel {

@@ -363,6 +363,7 @@ def test_decisions_dashboard():
         "axonflow_llm_tokens_total",
         "axonflow_llm_cost_usd_total",
         "axonflow_otel_spans_dropped_total",
+        "axonflow_log_lines_dropped_total",
         "axonflow_requests_shed_total",
     ):
         assert metric in text, f"no panel shows {metric}"

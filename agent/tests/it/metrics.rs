@@ -59,6 +59,12 @@ async fn decisions_matches_durations_tokens_and_cost_are_counted() {
         text.contains("axonflow_otel_spans_dropped_total 0"),
         "{text}"
     );
+    // The harness reads the agent's standard output: no log line was dropped.
+    assert_eq!(
+        sample(&text, "axonflow_log_lines_dropped_total"),
+        Some(0.0),
+        "{text}"
+    );
     // Overhead is request time minus the provider's: the allowed call waited on the mock, so the
     // overhead's sum is below the requests' time.
     let total = sample(
