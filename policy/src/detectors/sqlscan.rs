@@ -761,6 +761,8 @@ fn undoubled(word: &[u8]) -> Option<&'static str> {
         let keyword = keyword.as_bytes();
         let len = keyword.len();
         word.len() == 2 * len
+            && word[0] == keyword[0]
+            && word[2 * len - 1] == keyword[len - 1]
             && (0..=len).any(|at| {
                 word[..at] == keyword[..at]
                     && word[at..at + len] == *keyword
@@ -861,13 +863,23 @@ static WORD_CLASSES: std::sync::LazyLock<rustc_hash::FxHashMap<&'static [u8], Wo
         classes
     });
 
-/// The class of a word, lower-cased (bytes other than ASCII letters as they are).
-fn classify_word(lower: &[u8], next_is_paren: bool, next_word: &[u8]) -> (Kind, usize) {
+/// The class of a word, lower-cased (bytes other than ASCII letters as they are), given what follows
+/// it after spaces, and the length of the next word when the class takes it too (`ORDER BY`).
+fn classify_word(lower: &[u8], next_is_paren: bool, rest: &[u8]) -> (Kind, usize) {
     let lower = undoubled(lower).map_or(lower, str::as_bytes);
+    let next_word = || {
+        let len = rest
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        &rest[..len]
+    };
     match lower {
         b"limit" | b"offset" | b"fetch" if !next_is_paren => return (Kind::Limit, 0),
-        b"order" | b"group" if next_word.eq_ignore_ascii_case(b"by") => return (Kind::OrderBy, 1),
-        b"sounds" if next_word.eq_ignore_ascii_case(b"like") => return (Kind::Cmp, 1),
+        b"order" | b"group" if next_word().eq_ignore_ascii_case(b"by") => {
+            return (Kind::OrderBy, 2)
+        }
+        b"sounds" if next_word().eq_ignore_ascii_case(b"like") => return (Kind::Cmp, 4),
         _ => {}
     }
     let class = WORD_CLASSES.get(lower).copied().unwrap_or_default();
@@ -893,10 +905,12 @@ fn constant_number(text: &[u8]) -> Option<u64> {
     if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         return u64::from_str_radix(hex, 16).ok();
     }
-    match text.to_ascii_lowercase().as_str() {
-        "true" => Some(1),
-        "false" => Some(0),
-        _ => text.parse().ok(),
+    if text.eq_ignore_ascii_case("true") {
+        Some(1)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(0)
+    } else {
+        text.parse().ok()
     }
 }
 
@@ -934,7 +948,8 @@ fn constant_comparison(left: &Token, op: &Token, right: &Token) -> Option<bool> 
 
 /// Tokenises `bytes[from..to]`; a `Break` ends the line. Stops after `limit` tokens.
 pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Vec<Token> {
-    let mut tokens = Vec::new();
+    // About one token per five bytes of prose.
+    let mut tokens = Vec::with_capacity(((to.saturating_sub(from)) / 5 + 4).min(limit));
     let mut idx = from;
     let mut lower: Vec<u8> = Vec::new();
     while idx < to && tokens.len() < limit {
@@ -1125,14 +1140,9 @@ pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Ve
                     after += 1;
                 }
                 let next_is_paren = bytes.get(after) == Some(&b'(');
-                let next_end = bytes[after..to]
-                    .iter()
-                    .position(|b| !b.is_ascii_alphabetic())
-                    .map_or(to, |len| after + len);
-                let (kind, extra_words) =
-                    classify_word(&lower, next_is_paren, &bytes[after..next_end]);
-                if extra_words > 0 {
-                    idx = next_end;
+                let (kind, next_word) = classify_word(&lower, next_is_paren, &bytes[after..to]);
+                if next_word > 0 {
+                    idx = after + next_word;
                 }
                 kind
             }
