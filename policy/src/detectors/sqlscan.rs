@@ -177,7 +177,9 @@ fn fold_unicode(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
 
 /// Folds characters and removes comments (see the module documentation). Line comments (`--`, `#`)
 /// are kept: they are tokens. Line breaks are kept: they bound what a judgement reads.
-fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
+/// `origin` maps each input byte to its offset in the window (`None`: the input is the window).
+fn fold_and_strip(input: &[u8], origin: Option<&[u32]>) -> Normalised {
+    let origin_of = |at: usize| origin.map_or(at as u32, |origin| origin[at]);
     let mut out = Normalised {
         bytes: Vec::with_capacity(input.len()),
         origin: Vec::with_capacity(input.len() + 1),
@@ -188,7 +190,7 @@ fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
     let mut unclosed_from = usize::MAX;
     let push = |out: &mut Normalised, byte: u8, at: usize| {
         out.bytes.push(byte);
-        out.origin.push(origin[at]);
+        out.origin.push(origin_of(at));
     };
     while idx < input.len() {
         // Printable ASCII that no rule below changes is copied as a run.
@@ -198,7 +200,10 @@ fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
             .count();
         if run > 0 {
             out.bytes.extend_from_slice(&input[idx..idx + run]);
-            out.origin.extend_from_slice(&origin[idx..idx + run]);
+            match origin {
+                Some(origin) => out.origin.extend_from_slice(&origin[idx..idx + run]),
+                None => out.origin.extend(idx as u32..(idx + run) as u32),
+            }
             idx += run;
             continue;
         }
@@ -254,7 +259,7 @@ fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
             }
         }
         // A line break that came out of an escape (`%0a`) separates tokens; a typed one ends a line.
-        let decoded = origin[idx + 1] - origin[idx] > 1;
+        let decoded = origin_of(idx + 1) - origin_of(idx) > 1;
         let folded = match byte {
             b'\n' | b'\r' if decoded => b' ',
             // `%00` ends the string for a C library: the rest of the query is cut off, as by a comment.
@@ -272,7 +277,7 @@ fn fold_and_strip(input: &[u8], origin: &[u32]) -> Normalised {
         push(&mut out, folded, idx);
         idx += 1;
     }
-    out.origin.push(origin[input.len()]);
+    out.origin.push(origin_of(input.len()));
     out
 }
 
@@ -339,11 +344,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Normalises `window` (see the module documentation).
 pub(crate) fn normalise(window: &[u8]) -> Normalised {
-    let identity: Vec<u32> = (0..=window.len() as u32).collect();
-    // Without the first byte of an escape there is nothing to decode: no round, no copy.
+    // Without the first byte of an escape there is nothing to decode: no round, no copy, and each
+    // byte comes from its own offset.
     if !window.iter().any(|b| matches!(b, b'%' | b'\\' | b'&')) {
-        return fold_and_strip(window, &identity);
+        return fold_and_strip(window, None);
     }
+    let identity: Vec<u32> = (0..=window.len() as u32).collect();
     let mut current = Normalised {
         bytes: window.to_vec(),
         origin: identity,
@@ -359,7 +365,7 @@ pub(crate) fn normalise(window: &[u8]) -> Normalised {
             break;
         }
     }
-    fold_and_strip(&current.bytes, &current.origin)
+    fold_and_strip(&current.bytes, Some(&current.origin))
 }
 
 // ---------------------------------------------------------------------------------------------
