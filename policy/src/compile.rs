@@ -532,9 +532,9 @@ fn country_code_before(bytes: &[u8], start: usize) -> bool {
         && (start == 2 || !bytes[start - 3].is_ascii_alphanumeric())
 }
 
-/// Whether one of the eight bytes of `word` is an ASCII digit: a byte below 10 once `'0'` is
-/// subtracted, found with the carry trick (exact for the whole word; bytes of 0x80 and above, whose
-/// high bit stays set, never count).
+/// Whether one of the eight bytes of `word` is an ASCII digit: a byte below 10 once XORed with `'0'`
+/// (which maps exactly `'0'..='9'` onto 0..=9), found with the borrow trick (exact for the word as a
+/// whole; bytes of 0x80 and above keep their high bit and never count).
 fn has_digit(word: u64) -> bool {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
