@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aho_corasick::automaton::Automaton;
-use aho_corasick::{dfa::DFA, Input, MatchKind};
+use aho_corasick::{dfa::DFA, Anchored, MatchKind, PatternID};
 use regex::{Regex, RegexBuilder};
 
 use crate::decision::{redact, Decision, Match, Verdict};
@@ -331,6 +331,8 @@ impl Engine {
         let triggers = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            // `each_trigger` walks every byte itself; without a prefilter only match states are special.
+            .prefilter(false)
             .build(&literals)
             .map_err(|source| {
                 CompileErrors(vec![CompileError {
@@ -402,20 +404,14 @@ impl Engine {
         let bytes = scanned.as_bytes();
         // An overlapping search of a Standard automaton cannot fail; if it ever did, every policy
         // would read the whole text rather than none of it.
-        let mut whole_text = false;
-        match self.triggers.try_find_overlapping_iter(Input::new(scanned)) {
-            Ok(found_all) => {
-                for found in found_all {
-                    for policy_idx in &self.trigger_policies[found.pattern().as_usize()] {
-                        let confirm = self.policies[*policy_idx].builtin.and_then(|b| b.confirm);
-                        if confirm.is_none_or(|confirm| confirm(bytes, found.end())) {
-                            positions[*policy_idx].push(found.start());
-                        }
-                    }
+        let whole_text = !each_trigger(&self.triggers, bytes, |pattern, start, end| {
+            for policy_idx in &self.trigger_policies[pattern.as_usize()] {
+                let confirm = self.policies[*policy_idx].builtin.and_then(|b| b.confirm);
+                if confirm.is_none_or(|confirm| confirm(bytes, end)) {
+                    positions[*policy_idx].push(start);
                 }
             }
-            Err(_) => whole_text = true,
-        }
+        });
         if !self.digit_policies.is_empty() {
             for token in numeric_tokens(scanned) {
                 for policy_idx in &self.digit_policies {
@@ -530,6 +526,87 @@ fn country_code_before(bytes: &[u8], start: usize) -> bool {
         && bytes[start - 1].is_ascii_alphabetic()
         && bytes[start - 2].is_ascii_alphabetic()
         && (start == 2 || !bytes[start - 3].is_ascii_alphanumeric())
+}
+
+/// Texts shorter than this are searched in one walk.
+const SPLIT_FROM: usize = 512;
+/// Independent walks over as many parts of a longer text.
+const WALKS: usize = 4;
+
+/// Calls `found(pattern, start, end)` for every occurrence of every trigger in `text`, overlapping
+/// ones included, in no particular order; false if the automaton could not search (never for an
+/// unanchored Standard automaton; the caller then reads the whole text).
+///
+/// Each byte's transition depends on the load of the previous one, so one walk leaves the core
+/// waiting on memory. From `SPLIT_FROM` bytes on, `WALKS` independent walks, one per part of the
+/// text, run interleaved. Each but the first starts the longest trigger's length minus one before
+/// its part and reports only occurrences ending inside its part: each occurrence exactly once.
+fn each_trigger(dfa: &DFA, text: &[u8], mut found: impl FnMut(PatternID, usize, usize)) -> bool {
+    let Ok(start) = dfa.start_state(Anchored::No) else {
+        return false;
+    };
+    let mut dead = false;
+    if text.len() < SPLIT_FROM {
+        let mut state = start;
+        for at in 0..text.len() {
+            state = step(dfa, text, state, at, 0, &mut found, &mut dead);
+        }
+    } else {
+        // Walk `k` reads from `from[k]` to `to[k]` and reports what ends past `after[k]`.
+        let overlap = dfa.max_pattern_len().saturating_sub(1);
+        let after: [usize; WALKS] = std::array::from_fn(|k| text.len() * k / WALKS);
+        let to: [usize; WALKS] = std::array::from_fn(|k| text.len() * (k + 1) / WALKS);
+        let from: [usize; WALKS] = std::array::from_fn(|k| after[k].saturating_sub(overlap));
+        let mut states = [start; WALKS];
+        let together = (0..WALKS).map(|k| to[k] - from[k]).min().unwrap_or(0);
+        for offset in 0..together {
+            for k in 0..WALKS {
+                states[k] = step(
+                    dfa,
+                    text,
+                    states[k],
+                    from[k] + offset,
+                    after[k],
+                    &mut found,
+                    &mut dead,
+                );
+            }
+        }
+        for k in 0..WALKS {
+            for at in from[k] + together..to[k] {
+                states[k] = step(dfa, text, states[k], at, after[k], &mut found, &mut dead);
+            }
+        }
+    }
+    !dead
+}
+
+/// The state after the byte at `at`; reports what ends there, past `after` only.
+#[inline(always)]
+fn step(
+    dfa: &DFA,
+    text: &[u8],
+    state: aho_corasick::automaton::StateID,
+    at: usize,
+    after: usize,
+    found: &mut impl FnMut(PatternID, usize, usize),
+    dead: &mut bool,
+) -> aho_corasick::automaton::StateID {
+    let next = dfa.next_state(Anchored::No, state, text[at]);
+    if dfa.is_special(next) {
+        if dfa.is_match(next) {
+            let end = at + 1;
+            if end > after {
+                for index in 0..dfa.match_len(next) {
+                    let pattern = dfa.match_pattern(next, index);
+                    found(pattern, end - dfa.pattern_len(pattern), end);
+                }
+            }
+        } else if dfa.is_dead(next) {
+            *dead = true;
+        }
+    }
+    next
 }
 
 /// Whether one of the eight bytes of `word` is an ASCII digit: a byte below 10 once XORed with `'0'`
@@ -713,6 +790,61 @@ fn windows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleaved_walks_find_every_trigger_once() {
+        let patterns = [
+            "--",
+            "select",
+            "sel",
+            "lect",
+            "'",
+            "information_schema",
+            "on",
+            "union",
+        ];
+        let dfa = DFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(patterns)
+            .expect("builds");
+        let reference = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(patterns)
+            .expect("builds");
+        // Texts of every length around the switch to two walks, with triggers across the middle.
+        let pieces = [
+            "SeLeCt ",
+            "informATION_schema",
+            "-",
+            "'",
+            "union",
+            "x",
+            "--",
+            " on",
+        ];
+        let mut seed = 7u64;
+        for len in (0..40).chain(SPLIT_FROM - 30..SPLIT_FROM + 300) {
+            let mut text = String::new();
+            while text.len() < len {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            text.truncate(len);
+            let mut expected: Vec<(usize, usize, usize)> = reference
+                .find_overlapping_iter(&text)
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+                .collect();
+            let mut got = Vec::new();
+            assert!(each_trigger(&dfa, text.as_bytes(), |p, start, end| got
+                .push((p.as_usize(), start, end))));
+            expected.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, expected, "{len}: {text}");
+            assert!(len < 20 || !got.is_empty(), "the texts hold triggers");
+        }
+    }
 
     #[test]
     fn the_digit_test_of_eight_bytes_agrees_with_each_byte() {
