@@ -528,57 +528,67 @@ fn country_code_before(bytes: &[u8], start: usize) -> bool {
         && (start == 2 || !bytes[start - 3].is_ascii_alphanumeric())
 }
 
-/// Texts shorter than this are searched in one walk.
-const SPLIT_FROM: usize = 512;
-/// Independent walks over as many parts of a longer text.
-const WALKS: usize = 4;
+/// Texts shorter than this are searched in one walk; from `FOUR_WALKS_FROM` on, in four.
+const TWO_WALKS_FROM: usize = 128;
+const FOUR_WALKS_FROM: usize = 512;
 
 /// Calls `found(pattern, start, end)` for every occurrence of every trigger in `text`, overlapping
 /// ones included, in no particular order; false if the automaton could not search (never for an
 /// unanchored Standard automaton; the caller then reads the whole text).
 ///
 /// Each byte's transition depends on the load of the previous one, so one walk leaves the core
-/// waiting on memory. From `SPLIT_FROM` bytes on, `WALKS` independent walks, one per part of the
-/// text, run interleaved. Each but the first starts the longest trigger's length minus one before
+/// waiting on memory. On longer texts, two or four independent walks, one per part of the text,
+/// run interleaved. Each but the first starts the longest trigger's length minus one before
 /// its part and reports only occurrences ending inside its part: each occurrence exactly once.
 fn each_trigger(dfa: &DFA, text: &[u8], mut found: impl FnMut(PatternID, usize, usize)) -> bool {
     let Ok(start) = dfa.start_state(Anchored::No) else {
         return false;
     };
     let mut dead = false;
-    if text.len() < SPLIT_FROM {
-        let mut state = start;
-        for at in 0..text.len() {
-            state = step(dfa, text, state, at, 0, &mut found, &mut dead);
+    match text.len() {
+        0..TWO_WALKS_FROM => walk_parts::<1>(dfa, text, start, &mut found, &mut dead),
+        TWO_WALKS_FROM..FOUR_WALKS_FROM => {
+            walk_parts::<2>(dfa, text, start, &mut found, &mut dead);
         }
-    } else {
-        // Walk `k` reads from `from[k]` to `to[k]` and reports what ends past `after[k]`.
-        let overlap = dfa.max_pattern_len().saturating_sub(1);
-        let after: [usize; WALKS] = std::array::from_fn(|k| text.len() * k / WALKS);
-        let to: [usize; WALKS] = std::array::from_fn(|k| text.len() * (k + 1) / WALKS);
-        let from: [usize; WALKS] = std::array::from_fn(|k| after[k].saturating_sub(overlap));
-        let mut states = [start; WALKS];
-        let together = (0..WALKS).map(|k| to[k] - from[k]).min().unwrap_or(0);
-        for offset in 0..together {
-            for k in 0..WALKS {
-                states[k] = step(
-                    dfa,
-                    text,
-                    states[k],
-                    from[k] + offset,
-                    after[k],
-                    &mut found,
-                    &mut dead,
-                );
-            }
-        }
-        for k in 0..WALKS {
-            for at in from[k] + together..to[k] {
-                states[k] = step(dfa, text, states[k], at, after[k], &mut found, &mut dead);
-            }
-        }
+        _ => walk_parts::<4>(dfa, text, start, &mut found, &mut dead),
     }
     !dead
+}
+
+/// `N` interleaved walks over `N` parts of `text` (see `each_trigger`).
+#[inline(always)]
+fn walk_parts<const N: usize>(
+    dfa: &DFA,
+    text: &[u8],
+    start: aho_corasick::automaton::StateID,
+    found: &mut impl FnMut(PatternID, usize, usize),
+    dead: &mut bool,
+) {
+    // Walk `k` reads from `from[k]` to `to[k]` and reports what ends past `after[k]`.
+    let overlap = dfa.max_pattern_len().saturating_sub(1);
+    let after: [usize; N] = std::array::from_fn(|k| text.len() * k / N);
+    let to: [usize; N] = std::array::from_fn(|k| text.len() * (k + 1) / N);
+    let from: [usize; N] = std::array::from_fn(|k| after[k].saturating_sub(overlap));
+    let mut states = [start; N];
+    let together = (0..N).map(|k| to[k] - from[k]).min().unwrap_or(0);
+    for offset in 0..together {
+        for k in 0..N {
+            states[k] = step(
+                dfa,
+                text,
+                states[k],
+                from[k] + offset,
+                after[k],
+                found,
+                dead,
+            );
+        }
+    }
+    for k in 0..N {
+        for at in from[k] + together..to[k] {
+            states[k] = step(dfa, text, states[k], at, after[k], found, dead);
+        }
+    }
 }
 
 /// The state after the byte at `at`; reports what ends there, past `after` only.
@@ -825,7 +835,7 @@ mod tests {
             " on",
         ];
         let mut seed = 7u64;
-        for len in (0..40).chain(SPLIT_FROM - 30..SPLIT_FROM + 300) {
+        for len in (0..40).chain(TWO_WALKS_FROM - 30..FOUR_WALKS_FROM + 300) {
             let mut text = String::new();
             while text.len() < len {
                 seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
