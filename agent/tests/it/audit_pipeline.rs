@@ -676,10 +676,13 @@ async fn a_refused_journal_row_is_never_dropped_while_rejected_cannot_take_it() 
 async fn wait_for_a_lock_waiter(pool: &PgPool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            .fetch_one(pool)
-            .await
-            .expect("pg_locks");
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("pg_locks");
         if waiting > 0 {
             return;
         }
