@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa::DFA, Anchored, MatchKind, PatternID};
 use regex::{Regex, RegexBuilder};
 
@@ -545,23 +545,22 @@ fn each_trigger(dfa: &DFA, text: &[u8], mut found: impl FnMut(PatternID, usize, 
         return false;
     };
     let mut dead = false;
-    match text.len() {
-        0..TWO_WALKS_FROM => walk_parts::<1>(dfa, text, start, &mut found, &mut dead),
-        TWO_WALKS_FROM..FOUR_WALKS_FROM => {
-            walk_parts::<2>(dfa, text, start, &mut found, &mut dead);
-        }
-        _ => walk_parts::<4>(dfa, text, start, &mut found, &mut dead),
-    }
+    let walk = match text.len() {
+        0..TWO_WALKS_FROM => walk_parts::<1, _>,
+        TWO_WALKS_FROM..FOUR_WALKS_FROM => walk_parts::<2, _>,
+        _ => walk_parts::<4, _>,
+    };
+    walk(dfa, text, start, &mut found, &mut dead);
     !dead
 }
 
 /// `N` interleaved walks over `N` parts of `text` (see `each_trigger`).
 #[inline(always)]
-fn walk_parts<const N: usize>(
+fn walk_parts<const N: usize, F: FnMut(PatternID, usize, usize)>(
     dfa: &DFA,
     text: &[u8],
-    start: aho_corasick::automaton::StateID,
-    found: &mut impl FnMut(PatternID, usize, usize),
+    start: StateID,
+    found: &mut F,
     dead: &mut bool,
 ) {
     // Walk `k` reads from `from[k]` to `to[k]` and reports what ends past `after[k]`.
@@ -596,12 +595,12 @@ fn walk_parts<const N: usize>(
 fn step(
     dfa: &DFA,
     text: &[u8],
-    state: aho_corasick::automaton::StateID,
+    state: StateID,
     at: usize,
     after: usize,
     found: &mut impl FnMut(PatternID, usize, usize),
     dead: &mut bool,
-) -> aho_corasick::automaton::StateID {
+) -> StateID {
     let next = dfa.next_state(Anchored::No, state, text[at]);
     if dfa.is_special(next) {
         if dfa.is_match(next) {

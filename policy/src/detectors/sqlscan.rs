@@ -710,7 +710,7 @@ const DOUBLED: &[&str] = &[
     "union", "select", "from", "where", "insert", "update", "delete", "sleep",
 ];
 
-/// System catalogues that only an attacker mapping the database reads in a value.
+/// Whether the lower-cased word starts with the name of a system catalogue (`CATALOGUE_PREFIXES`).
 fn names_catalogue(lower: &[u8]) -> bool {
     // Most words start with a letter no prefix starts with.
     static FIRST: [bool; 256] = first_bytes(CATALOGUE_PREFIXES);
@@ -760,7 +760,7 @@ const CATALOGUE_PREFIXES: &[&str] = &[
     "v$",
 ];
 
-/// The keyword `lower` doubles: the keyword with a copy of itself inserted at some position, so the
+/// The keyword `word` (lower-cased) doubles: the keyword with a copy of itself inserted at some position, so the
 /// word is twice as long and reads `keyword[..at] + keyword + keyword[at..]`.
 fn undoubled(word: &[u8]) -> Option<&'static str> {
     DOUBLED.iter().copied().find(|keyword| {
@@ -955,7 +955,7 @@ fn constant_comparison(left: &Token, op: &Token, right: &Token) -> Option<bool> 
 /// Tokenises `bytes[from..to]`; a `Break` ends the line. Stops after `limit` tokens.
 pub(crate) fn tokenise(bytes: &[u8], from: usize, to: usize, limit: usize) -> Vec<Token> {
     // About one token per five bytes of prose.
-    let mut tokens = Vec::with_capacity(((to.saturating_sub(from)) / 5 + 4).min(limit));
+    let mut tokens = Vec::with_capacity((to.saturating_sub(from) / 5 + 4).min(limit));
     let mut idx = from;
     let mut lower: Vec<u8> = Vec::new();
     while idx < to && tokens.len() < limit {
