@@ -767,24 +767,40 @@ fn windows(
 ) -> Vec<std::ops::Range<usize>> {
     let bytes = text.as_bytes();
     let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    // Positions are sorted, so both edges only move forward: no byte is read twice to find the
+    // whitespace around the windows, however dense the triggers.
+    // No whitespace in `bytes[last_before..]` after `space_before`, and none in
+    // `bytes[last_after..space_after]`.
+    let (mut last_before, mut space_before) = (0, None);
+    let (mut last_after, mut space_after) = (0, 0);
     for &position in positions {
-        let mut start = position.saturating_sub(reach_before);
-        while start > 0
-            && !bytes[start - 1].is_ascii_whitespace()
-            && position - start < 2 * reach_before
+        let lowest = position.saturating_sub(2 * reach_before);
+        let before = position.saturating_sub(reach_before);
+        let from = last_before.max(lowest);
+        if let Some(len) = bytes[from..before]
+            .iter()
+            .rposition(u8::is_ascii_whitespace)
         {
-            start -= 1;
+            space_before = Some(from + len);
         }
+        last_before = before;
+        let mut start = space_before.map_or(0, |space| space + 1).max(lowest);
         while !text.is_char_boundary(start) {
             start -= 1;
         }
-        let mut end = (position + reach_after).min(text.len());
-        while end < text.len()
-            && !bytes[end].is_ascii_whitespace()
-            && end - position < 2 * reach_after
-        {
-            end += 1;
-        }
+        let after = (position + reach_after).min(text.len());
+        let highest = (position + 2 * reach_after).min(text.len());
+        let from = if last_after <= after && after <= space_after {
+            space_after
+        } else {
+            after
+        };
+        space_after = bytes[from..highest]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(highest, |len| from + len);
+        last_after = after;
+        let mut end = space_after;
         while !text.is_char_boundary(end) {
             end += 1;
         }
@@ -853,6 +869,84 @@ mod tests {
             assert_eq!(got, expected, "{len}: {text}");
             assert!(len < 20 || !got.is_empty(), "the texts hold triggers");
         }
+    }
+
+    /// Each window found on its own, reading the bytes around each position afresh.
+    fn windows_one_by_one(
+        text: &str,
+        positions: &[usize],
+        (reach_before, reach_after): detectors::Reach,
+    ) -> Vec<std::ops::Range<usize>> {
+        let bytes = text.as_bytes();
+        let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+        for &position in positions {
+            let mut start = position.saturating_sub(reach_before);
+            while start > 0
+                && !bytes[start - 1].is_ascii_whitespace()
+                && position - start < 2 * reach_before
+            {
+                start -= 1;
+            }
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (position + reach_after).min(text.len());
+            while end < text.len()
+                && !bytes[end].is_ascii_whitespace()
+                && end - position < 2 * reach_after
+            {
+                end += 1;
+            }
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            match merged.last_mut() {
+                Some(last) if start <= last.end => last.end = last.end.max(end),
+                _ => merged.push(start..end),
+            }
+        }
+        merged
+    }
+
+    #[test]
+    fn windows_agree_with_each_window_found_on_its_own() {
+        let pieces = ["a", "bb", " ", "\n", "é", "ccccccc", "d\t", "€"];
+        let mut seed = 11u64;
+        let mut next = |bound: usize| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as usize % bound
+        };
+        let mut checked = 0;
+        for round in 0..600 {
+            let mut text = String::new();
+            let len = next(200);
+            while text.len() < len {
+                // Long runs without whitespace as well as ordinary words.
+                let piece = pieces[next(pieces.len())];
+                text.push_str(&piece.repeat(if round % 3 == 0 { 1 } else { 1 + next(12) }));
+            }
+            let mut positions: Vec<usize> = (0..next(12))
+                .map(|_| next(text.len().max(1)))
+                .filter(|p| text.is_char_boundary(*p) && *p < text.len())
+                .collect();
+            if round % 5 == 0 {
+                // Dense: a trigger every few bytes.
+                positions = (0..text.len())
+                    .step_by(1 + next(4))
+                    .filter(|p| text.is_char_boundary(*p))
+                    .collect();
+            }
+            positions.sort_unstable();
+            for reach in [(0, 0), (1, 1), (4, 9), (16, 8), (40, 40)] {
+                assert_eq!(
+                    windows(&text, &positions, reach),
+                    windows_one_by_one(&text, &positions, reach),
+                    "{text:?} {positions:?} {reach:?}"
+                );
+                checked += positions.len();
+            }
+        }
+        assert!(checked > 10_000, "{checked} positions checked");
     }
 
     #[test]

@@ -1990,18 +1990,18 @@ pub(crate) fn quote_breaks_out(text: &str, at: usize) -> bool {
         to -= 1;
     }
     let normalised = normalise(&bytes[from..to]);
-    let Some(quote) = normalised
+    // Offsets only grow along the normalised text.
+    let quote = normalised
         .origin
-        .iter()
-        .position(|o| *o as usize == at - from)
-        .filter(|i| matches!(normalised.bytes.get(*i), Some(b'\'' | b'"')))
-    else {
+        .partition_point(|o| (*o as usize) < at - from);
+    if normalised.origin.get(quote) != Some(&((at - from) as u32))
+        || !matches!(normalised.bytes.get(quote), Some(b'\'' | b'"'))
+    {
         return false;
-    };
-    let same_before = quotes_with_counts(&normalised.bytes)
-        .into_iter()
-        .find(|(at, _)| *at == quote)
-        .map_or(0, |(_, count)| count);
+    }
+    let same_before = quotes_with_counts(&normalised.bytes[..=quote])
+        .last()
+        .map_or(0, |(_, count)| *count);
     let mut found = Vec::new();
     judge_quote(&normalised.bytes, quote, same_before, &mut found);
     !found.is_empty()
@@ -2215,12 +2215,13 @@ pub(crate) fn judges_decoded(decoded: &str) -> bool {
 /// Whether the condition at `text[at..end]` follows a prose word and runs on into more text, as in
 /// "x or 1 = 1 holds" and "p or 1 = 1 and p and 0 = 0" (a condition about logic, not after a value).
 pub(crate) fn between_words(text: &str, at: usize, end: usize) -> bool {
-    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let from = text[..at]
+    // At most 40 characters back, and not past the start of the line.
+    let back = text[..at]
         .char_indices()
         .rev()
         .nth(40)
-        .map_or(line_start, |(i, _)| i.max(line_start));
+        .map_or(0, |(i, _)| i);
+    let from = text[back..at].rfind('\n').map_or(back, |i| back + i + 1);
     let before = normalise(&text.as_bytes()[from..at]);
     let before_tokens = tokenise(&before.bytes, 0, before.bytes.len(), usize::MAX);
     let after = &text[end..];
