@@ -1,8 +1,9 @@
 //! Throughput and latency of `Engine::evaluate` with every system policy enabled:
-//! `cargo bench -p axonflow-policy`. Reports bytes/s for benign prompts of 1 KB, 16 KB and 1 MB and for
-//! a 1 KB prompt full of personal data and SQL, and for the benign prose of the labelled corpus text by
-//! text, then prints p50/p99 of single 2 KB evaluations, and of
-//! 100 dynamic policies on a 2 KB prompt.
+//! `cargo bench -p axonflow-policy`. Reports bytes/s for benign prompts of 1 KB, 16 KB and 1 MB, for a
+//! 1 KB prompt full of personal data and SQL, for 64 KB lines that wake the SQL judgement at every
+//! quote or condition (dialogue, repeated tautologies), and for the benign prose of the labelled
+//! corpus text by text; then prints p50/p99 of single 2 KB evaluations, and of 100 dynamic policies
+//! on a 2 KB prompt.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -49,6 +50,12 @@ fn sensitive(len: usize) -> String {
     chunk.repeat(len / chunk.len() + 1)[..len].to_owned()
 }
 
+/// `shape` repeated to `len` bytes on one line: the worst case of text that wakes the SQL judgement
+/// at every quote or condition.
+fn repeated(shape: &str, len: usize) -> String {
+    shape.repeat(len / shape.len() + 1)[..len].to_owned()
+}
+
 /// The benign prose of the labelled corpus (`../shared/corpus/`, or `AXONFLOW_CORPUS_DIR`), one text
 /// per message: real prose quotes, argues and cites, which synthetic prose does not. Empty when the
 /// corpus is absent.
@@ -83,9 +90,15 @@ fn throughput(c: &mut Criterion) {
         ("benign_16KB", benign(16 * 1024)),
         ("benign_1MB", benign(1024 * 1024)),
         ("sensitive_1KB", sensitive(1024)),
+        (
+            "dialogue_64KB",
+            repeated("He said \"yes\" and she said \"no\". ", 64 * 1024),
+        ),
+        ("quoted_tautologies_64KB", repeated("'1'='1 ", 64 * 1024)),
+        ("tautologies_64KB", repeated("1 or 1=1 ", 64 * 1024)),
     ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
-        if text.len() > 100_000 {
+        if text.len() > 60_000 {
             group.sample_size(10);
         }
         group.bench_function(name, |b| {

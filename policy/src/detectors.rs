@@ -485,7 +485,7 @@ const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "sqli_tautology",
-        pattern: r#"(?i)(?:\b(?:or|and|xor|where|when|having)\b|\|\||&&)\s*\(*\s*(?:'[^'\n]{0,32}'\s*=\s*(?:'[^'\n]{0,32}'|'\w{1,32})|"[^"\n]{0,32}"\s*=\s*(?:"[^"\n]{0,32}"|"\w{1,32})|-?\d{1,10}\s*=\s*\(*\s*-?\d{1,10}\b|[a-z_][a-z0-9_]{0,31}\s*=\s*[a-z_][a-z0-9_]{0,31}\b|true\b\s*(?:--|#|;|$))"#,
+        pattern: r#"(?i)(?:\b(?:or|and|xor|where|when|having)\b|\|\||&&)\s*\(*\s*(?:'[^'\n]{0,32}'\s*=\s*(?:'[^'\n]{0,32}'|'\w+)|"[^"\n]{0,32}"\s*=\s*(?:"[^"\n]{0,32}"|"\w+)|-?\d{1,10}\s*=\s*\(*\s*-?\d{1,10}\b|[a-z_][a-z0-9_]{0,31}\s*=\s*[a-z_][a-z0-9_]{0,31}\b|true\b\s*(?:--|#|;|$))"#,
         validate: sql::tautology,
         mask_label: "SQLI",
         triggers: &["=", "true"],
