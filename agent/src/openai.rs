@@ -507,7 +507,16 @@ pub async fn chat_completions(
             // client that disconnects mid-request still leaves its audit row behind. The task holds
             // the request's in-flight slot: disconnecting frees no slot while the work goes on.
             let slot = slot.map(|Extension(slot)| slot);
-            let forward = decide_and_forward(state, caller, key, request, trace_id.clone(), slot);
+            // Boxed: the task's future is several kilobytes, and the runtime moves a task's
+            // state several times between spawn and join; a box moves as a pointer.
+            let forward = Box::pin(decide_and_forward(
+                state,
+                caller,
+                key,
+                request,
+                trace_id.clone(),
+                slot,
+            ));
             let task = tokio::spawn(tracing::Instrument::in_current_span(
                 axonflow_platform::metrics::with_current_timings(forward),
             ));

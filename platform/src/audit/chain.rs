@@ -39,86 +39,116 @@ pub struct ChainedFields<'a> {
 }
 
 /// `value` with object keys sorted at every depth, so that the text does not depend on how a JSON
-/// library or Postgres ordered them.
-fn canonical_json(value: &Value, out: &mut String) {
+/// library or Postgres ordered them. Strings are escaped as `serde_json` writes them.
+fn canonical_json(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (idx, key) in keys.iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (idx, (key, value)) in entries.into_iter().enumerate() {
                 if idx > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String((*key).clone()).to_string());
-                out.push(':');
-                canonical_json(&map[*key], out);
+                json_string(key, out);
+                out.push(b':');
+                canonical_json(value, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (idx, item) in items.iter().enumerate() {
                 if idx > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 canonical_json(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        Value::Number(number) => out.push_str(&canonical_number(number)),
-        other => out.push_str(&other.to_string()),
+        Value::Number(number) => canonical_number(number, out),
+        Value::String(text) => json_string(text, out),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Null => out.extend_from_slice(b"null"),
     }
+}
+
+fn json_string(text: &str, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// A number by its value, not its spelling: Postgres keeps JSONB numbers as exact decimals and
 /// prints `1e16` as `10000000000000000` and `-0.0` as `0`, so integral values are written as
 /// integers and zero without a sign; others in their shortest round-trip form.
-fn canonical_number(number: &serde_json::Number) -> String {
-    if let Some(n) = number.as_i64() {
-        return n.to_string();
-    }
-    if let Some(n) = number.as_u64() {
-        return n.to_string();
-    }
-    match number.as_f64() {
-        // `-0.0` and `0.0` alike.
-        Some(f) if f.abs() < f64::MIN_POSITIVE => "0".to_owned(),
-        Some(f) if f.fract() == 0.0 && f.abs() < 1e19 => format!("{f:.0}"),
-        _ => number.to_string(),
-    }
+fn canonical_number(number: &serde_json::Number, out: &mut Vec<u8>) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = if let Some(n) = number.as_i64() {
+        write!(out, "{n}")
+    } else if let Some(n) = number.as_u64() {
+        write!(out, "{n}")
+    } else {
+        match number.as_f64() {
+            // `-0.0` and `0.0` alike.
+            Some(f) if f.abs() < f64::MIN_POSITIVE => write!(out, "0"),
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e19 => write!(out, "{f:.0}"),
+            _ => write!(out, "{number}"),
+        }
+    };
 }
 
-/// SHA-256 over the previous hash and the canonical text of `fields`.
+/// SHA-256 over the previous hash and the canonical text of `fields`: a JSON array of the columns
+/// in a fixed order, a line break, and the canonical metadata.
 pub fn row_hash(prev_hash: &[u8; 32], fields: &ChainedFields<'_>) -> [u8; 32] {
-    let mut metadata = String::new();
-    canonical_json(fields.metadata, &mut metadata);
-    let head = serde_json::json!([
-        fields.decision_id.to_string(),
-        fields.source,
-        fields.client_id,
-        fields.tenant_id,
-        fields.org_id,
-        fields.provider,
-        fields.model,
-        fields.verdict,
-        fields.prompt_tokens,
-        fields.completion_tokens,
-        fields.total_tokens,
-        fields.cost,
-        fields.latency_ms,
-        fields.http_status,
-        fields.trace_id,
-        fields.created_at,
-        fields.chain_id,
-        fields.chain_seq,
-        fields.retain_until,
-    ]);
+    use std::io::Write;
+    let mut text = Vec::with_capacity(512);
+    let strings = |text: &mut Vec<u8>, values: &[&str]| {
+        for value in values {
+            json_string(value, text);
+            text.push(b',');
+        }
+    };
+    // Writing into a Vec cannot fail.
+    let _ = write!(text, "[\"{}\",", fields.decision_id);
+    strings(
+        &mut text,
+        &[
+            fields.source,
+            fields.client_id,
+            fields.tenant_id,
+            fields.org_id,
+            fields.provider,
+            fields.model,
+            fields.verdict,
+        ],
+    );
+    let _ = write!(
+        text,
+        "{},{},{},",
+        fields.prompt_tokens, fields.completion_tokens, fields.total_tokens
+    );
+    strings(&mut text, &[fields.cost]);
+    let _ = write!(text, "{},", fields.latency_ms);
+    match fields.http_status {
+        Some(status) => {
+            let _ = write!(text, "{status},");
+        }
+        None => text.extend_from_slice(b"null,"),
+    }
+    match fields.trace_id {
+        Some(trace_id) => strings(&mut text, &[trace_id]),
+        None => text.extend_from_slice(b"null,"),
+    }
+    strings(&mut text, &[fields.created_at, fields.chain_id]);
+    let _ = write!(text, "{},", fields.chain_seq);
+    json_string(fields.retain_until, &mut text);
+    text.extend_from_slice(b"]\n");
+    canonical_json(fields.metadata, &mut text);
     let mut hasher = Sha256::new();
     hasher.update(prev_hash);
-    hasher.update(head.to_string().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(metadata.as_bytes());
+    hasher.update(&text);
     hasher.finalize().into()
 }
 
@@ -281,6 +311,28 @@ mod tests {
         assert_ne!(
             row_hash(&GENESIS, &fields(&a, 1)),
             row_hash(&[1; 32], &fields(&a, 1))
+        );
+    }
+
+    /// Rows already stored carry hashes of this exact text: the canonical form may never change.
+    #[test]
+    fn the_hash_of_a_stored_row_never_changes() {
+        let metadata: Value = serde_json::from_str(
+            r#"{"z":[1,-2,3.5,1e16,-0.0,18446744073709551615,-9223372036854775808,0.1],
+                "a":{"é":"ü\"\\\n\u0001/<>","b":[true,false,null,{}],"":[]},
+                "m":"line\nbreak \u2028 emoji \ud83d\ude00","n":null}"#,
+        )
+        .expect("json");
+        let mut row = fields(&metadata, 42);
+        row.decision_id = Uuid::from_u128(0x0192_3456_789a_7bcd_8ef0_1234_5678_9abc);
+        row.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736");
+        row.http_status = None;
+        row.provider = "open\"ai";
+        let hash = row_hash(&[9; 32], &row);
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "3d1be2a63fcfe3fa01313528b1d9338efa7494bf559897b1b6bd699307038743"
         );
     }
 
