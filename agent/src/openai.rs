@@ -635,10 +635,9 @@ async fn forward_with_key(
     tenant: &Arc<TenantPolicies>,
     model: &str,
 ) -> (Response, Outcome) {
-    let url = format!("{}/chat/completions", state.config().openai_base_url);
     let timeout = state.config().upstream_timeout;
     let started = Instant::now();
-    let (builder, span) = keyed_request(state, &url, &key, model);
+    let (builder, span) = keyed_request(state, &key, model);
     drop(key);
     let max_response_bytes = state.config().max_response_bytes;
     let call = async {
@@ -1241,7 +1240,6 @@ async fn forward_routed(
 /// whose `traceparent` it carries.
 fn keyed_request(
     state: &AppState,
-    url: &str,
     key: &ProviderKey,
     model: &str,
 ) -> (reqwest::RequestBuilder, tracing::Span) {
@@ -1250,9 +1248,11 @@ fn keyed_request(
     } else {
         tracing::Span::none()
     };
-    let mut builder = state
-        .http()
-        .post(url)
+    let builder = match state.openai_chat_url() {
+        Ok(url) => state.http().post(url),
+        Err(text) => state.http().post(text),
+    };
+    let mut builder = builder
         .bearer_auth(&key.0)
         .header(header::CONTENT_TYPE, "application/json");
     if let Some(traceparent) = axonflow_platform::telemetry::traceparent_of(&span) {
@@ -1339,8 +1339,7 @@ async fn open_stream(
     let Ok(upstream_body) = serde_json::to_vec(&request) else {
         return failed(OpenAiError::Internal, "internal", Outcome::direct());
     };
-    let url = format!("{}/chat/completions", state.config().openai_base_url);
-    let (builder, span) = keyed_request(state, &url, &key, model);
+    let (builder, span) = keyed_request(state, &key, model);
     // Only the response headers are timed: the stream itself is watched for silence.
     let sent = tracing::Instrument::instrument(
         tokio::time::timeout(timeout, builder.body(upstream_body).send()),

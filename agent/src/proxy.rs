@@ -157,9 +157,11 @@ pub async fn request(
 ) -> Result<Response, ApiError> {
     // The call and its audit row run in their own task: a client that disconnects mid-call still
     // leaves the row (and the cost its budgets count). The task holds the in-flight slot.
+    // Boxed: the call's future is large, and the runtime moves a task's state several times.
+    let call = Box::pin(handle(state, caller, headers, request));
     let task = tokio::spawn(tracing::Instrument::in_current_span(
         axonflow_platform::metrics::with_current_timings(async move {
-            let response = handle(state, caller, headers, request).await;
+            let response = call.await;
             drop(slot);
             response
         }),

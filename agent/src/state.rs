@@ -40,6 +40,8 @@ struct Inner {
     internal_auth: Option<InternalAuth>,
     orchestrator: Arc<PeerChecker>,
     http: reqwest::Client,
+    /// `OPENAI_BASE_URL`'s chat completions endpoint, parsed once; `None` when it is no URL.
+    openai_chat_url: Option<reqwest::Url>,
     pricing: PricingTable,
     /// What budgets have used, read briefly from the audit rows.
     spend: SpendCache,
@@ -47,6 +49,10 @@ struct Inner {
     in_flight: InFlightLimit,
     started_at: Instant,
     router: Router,
+}
+
+fn openai_chat_url(config: &AgentConfig) -> String {
+    format!("{}/chat/completions", config.openai_base_url)
 }
 
 impl AppState {
@@ -65,6 +71,7 @@ impl AppState {
             .as_ref()
             .and_then(|secret| InternalAuth::new(secret).ok());
         let config_max_in_flight = config.max_in_flight;
+        let openai_chat_url = reqwest::Url::parse(&openai_chat_url(&config)).ok();
         let orchestrator = Arc::new(PeerChecker::new(
             Some(config.orchestrator_url.clone()),
             internal_auth.clone(),
@@ -90,6 +97,7 @@ impl AppState {
                 internal_auth,
                 orchestrator,
                 http,
+                openai_chat_url,
                 pricing,
                 spend: SpendCache::new(SPEND_CACHE_TTL),
                 audit,
@@ -138,6 +146,15 @@ impl AppState {
 
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// Where calls with the caller's own key go: `OPENAI_BASE_URL` and `/chat/completions`. Parsed
+    /// once; a base that is no URL stays text, and each call fails when it is sent.
+    pub fn openai_chat_url(&self) -> Result<reqwest::Url, String> {
+        self.inner
+            .openai_chat_url
+            .clone()
+            .ok_or_else(|| openai_chat_url(&self.inner.config))
     }
 
     pub fn pricing(&self) -> &PricingTable {

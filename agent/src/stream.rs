@@ -638,9 +638,10 @@ impl Pump {
 /// output policies from a task that also writes the audit row when the stream ends.
 pub fn respond(call: StreamCall, upstream: reqwest::Response) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
-    tokio::spawn(tracing::Instrument::in_current_span(pump(
+    // Boxed: the pump's future is large, and the runtime moves a task's state several times.
+    tokio::spawn(tracing::Instrument::in_current_span(Box::pin(pump(
         call, upstream, tx,
-    )));
+    ))));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await

@@ -100,16 +100,26 @@ pub struct TimingParts {
 }
 
 impl TimingParts {
-    /// The `Server-Timing` value (W3C), durations in milliseconds.
+    /// The `Server-Timing` value (W3C), durations in milliseconds to the microsecond. Each part is
+    /// cut (not rounded) to the microsecond, so the parts written never add up to more than the
+    /// total written.
     pub fn header_value(&self) -> String {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        format!(
-            "policy;dur={:.3}, upstream;dur={:.3}, audit;dur={:.3}, total;dur={:.3}",
-            ms(self.policy),
-            ms(self.upstream),
-            ms(self.audit),
-            ms(self.total)
-        )
+        use std::fmt::Write;
+        let mut value = String::with_capacity(96);
+        for (name, part) in [
+            ("policy", self.policy),
+            ("upstream", self.upstream),
+            ("audit", self.audit),
+            ("total", self.total),
+        ] {
+            if !value.is_empty() {
+                value.push_str(", ");
+            }
+            let micros = part.as_micros();
+            // Writing into a String cannot fail.
+            let _ = write!(value, "{name};dur={}.{:03}", micros / 1000, micros % 1000);
+        }
+        value
     }
 }
 
@@ -545,6 +555,17 @@ mod tests {
                 .parts(Duration::ZERO, Duration::from_micros(1500))
                 .header_value(),
             "policy;dur=0.000, upstream;dur=0.000, audit;dur=0.000, total;dur=1.500"
+        );
+        // Parts that round up past the total when rounded one by one are cut instead.
+        let parts = TimingParts {
+            policy: Duration::from_nanos(1_999_999),
+            upstream: Duration::from_nanos(2_000_999),
+            audit: Duration::from_nanos(999),
+            total: Duration::from_nanos(4_001_997),
+        };
+        assert_eq!(
+            parts.header_value(),
+            "policy;dur=1.999, upstream;dur=2.000, audit;dur=0.000, total;dur=4.001"
         );
     }
 }
