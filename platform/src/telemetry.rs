@@ -10,6 +10,8 @@
 //! No span carries prompt or response text, a matched value or a secret: only names, ids, counts
 //! and verdicts are recorded.
 
+mod lines;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -80,8 +82,8 @@ pub fn exporting() -> bool {
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     export: Option<tokio::task::JoinHandle<()>>,
-    /// Flushes the buffered log lines when dropped.
-    log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+    /// Writes the buffered log lines when dropped.
+    log_writer: Option<lines::LineWriterGuard>,
 }
 
 impl Telemetry {
@@ -110,26 +112,24 @@ impl Telemetry {
     }
 }
 
-/// The writer thread's count of the lines it dropped, once `init` has set up a service's logging.
-static LOG_WRITER_ERRORS: std::sync::OnceLock<tracing_appender::non_blocking::ErrorCounter> =
-    std::sync::OnceLock::new();
+/// The service's log sink, once `init` has set up a service's logging: it counts the lines dropped.
+static LOG_SINK: std::sync::OnceLock<lines::LineSink> = std::sync::OnceLock::new();
 
 /// Log lines dropped because standard output did not keep up (0 for one-shot commands).
 pub fn log_lines_dropped() -> u64 {
-    LOG_WRITER_ERRORS.get().map_or(0, |errors| {
-        u64::try_from(errors.dropped_lines()).unwrap_or(u64::MAX)
-    })
+    LOG_SINK.get().map_or(0, lines::LineSink::dropped)
 }
 
-/// Log lines waiting for the writer thread; past this, new lines are dropped rather than making a
-/// request wait on a slow or stalled standard output.
-const LOG_LINES_BUFFERED: usize = 65_536;
+/// Bytes of log lines waiting for the writer thread; past this, new lines are dropped rather than
+/// making a request wait on a slow or stalled standard output.
+const LOG_BYTES_BUFFERED: usize = 8 * 1024 * 1024;
 
 /// Logging (the `RUST_LOG` syntax in `filter`, `info` when empty), and trace export when `otel` is
 /// given. Must run inside the Tokio runtime (the exporter's task runs there).
 ///
-/// A service logs to standard output through a writer thread: a request formats its line and
-/// hands it over, never waiting on the write. One-shot commands (`to_stderr`) write directly.
+/// A service logs to standard output through a writer thread (`lines`): a request formats its line
+/// and appends it to a buffer, never waiting on the write nor waking the thread. One-shot commands
+/// (`to_stderr`) write directly.
 pub fn init(
     filter: &str,
     to_stderr: bool,
@@ -149,14 +149,11 @@ pub fn init(
     let (fmt, log_writer) = if to_stderr {
         (fmt.with_writer(std::io::stderr).boxed(), None)
     } else {
-        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-            .lossy(true)
-            .buffered_lines_limit(LOG_LINES_BUFFERED)
-            .thread_name("axonflow-log")
-            .finish(std::io::stdout());
-        // A second `init` in one process fails below anyway; the first writer keeps counting.
-        let _ = LOG_WRITER_ERRORS.set(writer.error_counter());
-        (fmt.with_writer(writer).boxed(), Some(guard))
+        let (sink, guard) = lines::start(std::io::stdout(), LOG_BYTES_BUFFERED, "axonflow-log")
+            .map_err(|e| format!("the log writer thread did not start: {e}"))?;
+        // A second `init` in one process fails below anyway; the first sink keeps counting.
+        let _ = LOG_SINK.set(sink.clone());
+        (fmt.with_writer(sink).boxed(), Some(guard))
     };
     let (provider, export) = match otel {
         Some(otel) => {

@@ -321,7 +321,10 @@ impl Agent {
             .expect("connect to the agent's database")
     }
 
+    /// The log so far. Ordinary lines reach standard output on the writer's next tick (20 ms):
+    /// waited for, so that a line just logged is read too.
     pub fn log(&self) -> String {
+        std::thread::sleep(Duration::from_millis(60));
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
