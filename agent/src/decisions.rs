@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::inspect;
+use crate::outlive::{outliving_the_caller, Panicked};
 use crate::state::AppState;
 use axonflow_platform::policy_store::TenantPolicies;
 
@@ -202,7 +203,7 @@ pub fn sha256_hex(text: &str) -> String {
 }
 
 /// Records the audit row of one decision before the response is sent: committed, journaled, or (in
-/// performance mode) queued. The write runs in its own task, so a client that disconnects (which
+/// performance mode) queued. The write outlives the handler, so a client that disconnects (which
 /// drops the handler) cannot cancel it half-way. `Err` only when neither Postgres nor the journal
 /// took the record, which is logged with the decision id: the caller answers 503 rather than act
 /// on an unrecorded decision.
@@ -220,8 +221,8 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
     let decided = metrics.map(|_| axonflow_platform::metrics::Decided::of(&record));
     let started = std::time::Instant::now();
     let span = axonflow_platform::telemetry::internal_span("axonflow.audit.write");
-    // Performance mode: queued in place, no task and no wait. A row that must be written now runs
-    // in its own task, so that a client that disconnects cannot cancel the write half-way.
+    // Performance mode: queued in place, no task and no wait. A row that must be written now
+    // outlives the request, so that a client that disconnects cannot cancel the write half-way.
     let written = match span.in_scope(|| state.audit().try_queue(record)) {
         Ok(()) => Ok(Ok(axonflow_platform::audit::Durability::Queued)),
         Err(unqueued) => {
@@ -230,7 +231,7 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
                 async move { audit.write_unqueued(unqueued).await },
                 span,
             );
-            tokio::spawn(write).await
+            outliving_the_caller(write).await
         }
     };
     axonflow_platform::metrics::add_audit_time(started.elapsed());
@@ -246,8 +247,8 @@ pub async fn write_audit(state: &AppState, record: AuditRecord) -> Result<Uuid, 
             tracing::error!(%decision_id, verdict, error = %error, "audit record lost: neither Postgres nor the journal took it");
             Err(ApiError::Unavailable)
         }
-        Err(error) => {
-            tracing::error!(%decision_id, verdict, %error, "audit task failed");
+        Err(Panicked) => {
+            tracing::error!(%decision_id, verdict, "audit write failed: it panicked");
             Err(ApiError::Unavailable)
         }
     }

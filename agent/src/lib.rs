@@ -16,6 +16,7 @@ mod inspect;
 mod internal;
 mod metrics;
 mod openai;
+mod outlive;
 mod output;
 mod proxy;
 mod ratelimit;

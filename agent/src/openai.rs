@@ -41,6 +41,7 @@ use crate::decisions;
 use crate::dynamic;
 use crate::error::OpenAiError;
 use crate::inspect::{self, Checked, InspectError, NotApplied, Seg};
+use crate::outlive::{outliving_the_caller, Panicked};
 use crate::output;
 use crate::ratelimit;
 use crate::state::AppState;
@@ -503,27 +504,19 @@ pub async fn chat_completions(
     let mut response = match prepared {
         Err(error) => error.into_response(),
         Ok((key, request)) => {
-            // The decision, the upstream call and the audit write run in their own task so that a
-            // client that disconnects mid-request still leaves its audit row behind. The task holds
-            // the request's in-flight slot: disconnecting frees no slot while the work goes on.
+            // The decision, the upstream call and the audit write outlive the request: a client
+            // that disconnects mid-request still leaves its audit row behind. The work holds the
+            // request's in-flight slot: disconnecting frees no slot while the work goes on.
             let slot = slot.map(|Extension(slot)| slot);
-            // Boxed: the task's future is several kilobytes, and the runtime moves a task's
-            // state several times between spawn and join; a box moves as a pointer.
-            let forward = Box::pin(decide_and_forward(
-                state,
-                caller,
-                key,
-                request,
-                trace_id.clone(),
-                slot,
-            ));
-            let task = tokio::spawn(tracing::Instrument::in_current_span(
+            let forward = decide_and_forward(state, caller, key, request, trace_id.clone(), slot);
+            match outliving_the_caller(tracing::Instrument::in_current_span(
                 axonflow_platform::metrics::with_current_timings(forward),
-            ));
-            match task.await {
+            ))
+            .await
+            {
                 Ok(response) => response,
-                Err(join_error) => {
-                    tracing::error!(error = %join_error, "chat completion task failed");
+                Err(Panicked) => {
+                    tracing::error!("chat completion failed: the work panicked");
                     OpenAiError::Internal.into_response()
                 }
             }

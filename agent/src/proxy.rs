@@ -30,6 +30,7 @@ use crate::decisions;
 use crate::error::{check_stored_size, ApiError, ApiJson};
 use crate::forward;
 use crate::gateway::check_query_inputs;
+use crate::outlive::{outliving_the_caller, Panicked};
 use crate::ratelimit;
 use crate::state::AppState;
 
@@ -155,19 +156,19 @@ pub async fn request(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ProxyRequest>,
 ) -> Result<Response, ApiError> {
-    // The call and its audit row run in their own task: a client that disconnects mid-call still
-    // leaves the row (and the cost its budgets count). The task holds the in-flight slot.
-    // Boxed: the call's future is large, and the runtime moves a task's state several times.
-    let call = Box::pin(handle(state, caller, headers, request));
-    let task = tokio::spawn(tracing::Instrument::in_current_span(
+    // The call and its audit row outlive the request: a client that disconnects mid-call still
+    // leaves the row (and the cost its budgets count). The work holds the in-flight slot.
+    let call = handle(state, caller, headers, request);
+    outliving_the_caller(tracing::Instrument::in_current_span(
         axonflow_platform::metrics::with_current_timings(async move {
             let response = call.await;
             drop(slot);
             response
         }),
-    ));
-    task.await.unwrap_or_else(|join_error| {
-        tracing::error!(error = %join_error, "proxy call task failed");
+    ))
+    .await
+    .unwrap_or_else(|Panicked| {
+        tracing::error!("proxy call failed: the work panicked");
         Err(ApiError::Internal)
     })
 }
