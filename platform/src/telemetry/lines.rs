@@ -2,8 +2,9 @@
 //! writes what gathered to standard output every `BUSY_TICK`, in one system call. A request
 //! never makes a system call or wakes a thread to log an ordinary line while lines keep coming (a
 //! wake-up of an idle core costs more than the whole line); a warning or an error, or the first
-//! line after a quiet spell, wakes the writer at once. The buffer is bounded: past `max_pending` bytes, lines are dropped and counted
-//! rather than making a request wait on a slow or stalled standard output.
+//! line after a quiet spell, wakes the writer at once. The buffer is bounded: past `max_pending`
+//! bytes, lines are dropped and counted rather than making a request wait on a slow or stalled
+//! standard output.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -133,7 +134,16 @@ fn write_forever<W: Write>(shared: &Shared, mut out: W) {
         if batch.is_empty() {
             quiet_ticks = quiet_ticks.saturating_add(1);
             if quiet_ticks == IDLE_AFTER_TICKS {
-                shared.idle.store(true, Ordering::Relaxed);
+                shared.idle.store(true, Ordering::SeqCst);
+                // A line appended since the swap found the writer busy and woke nobody.
+                let pending = shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if !pending.is_empty() {
+                    shared.idle.store(false, Ordering::SeqCst);
+                    quiet_ticks = 0;
+                }
             }
         } else {
             quiet_ticks = 0;
@@ -180,7 +190,7 @@ impl Write for LineHandle<'_> {
         } else {
             pending.extend_from_slice(bytes);
             drop(pending);
-            if self.urgent || self.shared.idle.swap(false, Ordering::Relaxed) {
+            if self.urgent || self.shared.idle.swap(false, Ordering::SeqCst) {
                 self.shared.signal(|signal| signal.urgent = true);
             }
         }
