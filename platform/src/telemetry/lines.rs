@@ -249,6 +249,19 @@ mod tests {
             .expect("never fails");
     }
 
+    /// Whether `needle` is written within 20 s (far shorter than the 60 s ticks the tests that
+    /// need a wake-up use, far longer than a loaded machine takes to wake a thread).
+    fn written_soon(out: &Captured, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !text(out).contains(needle) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
     fn text(out: &Captured) -> String {
         String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf-8")
     }
@@ -261,10 +274,10 @@ mod tests {
             line(&sink, &format!("line {n}\n"));
         }
         // Written by the thread without a stop: within a few ticks.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while !text(&out).contains("line 999\n") && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        assert!(
+            written_soon(&out, "line 999\n"),
+            "the lines were not written"
+        );
         let expected: String = (0..1000).map(|n| format!("line {n}\n")).collect();
         assert_eq!(text(&out), expected);
         line(&sink, "last\n");
@@ -283,15 +296,11 @@ mod tests {
             .with(tracing_subscriber::fmt::layer().with_writer(sink.clone()));
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!("ordinary");
-            let started = std::time::Instant::now();
             tracing::warn!("careful");
-            while !text(&out).contains("careful") {
-                assert!(
-                    started.elapsed() < Duration::from_secs(20),
-                    "the warning waited for the tick"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            assert!(
+                written_soon(&out, "careful"),
+                "the warning waited for the tick"
+            );
         });
         drop(guard);
         let written = text(&out);
@@ -308,15 +317,11 @@ mod tests {
         let ticks = (Duration::from_millis(1), Duration::from_secs(60));
         let (sink, guard) = start_ticking(out.clone(), 1 << 20, "test-log", ticks).expect("starts");
         std::thread::sleep(Duration::from_millis(u64::from(IDLE_AFTER_TICKS) * 20));
-        let started = std::time::Instant::now();
         line(&sink, "after a while\n");
-        while !text(&out).contains("after a while") {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the line waited for the idle tick"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        assert!(
+            written_soon(&out, "after a while"),
+            "the line waited for the idle tick"
+        );
         drop(guard);
     }
 
