@@ -248,7 +248,7 @@ pub async fn pre_check(
     };
     // Two independent commits: run them together.
     let (stored, audited) = tokio::join!(
-        db::insert_gateway_context(state.context_pool(), &context),
+        crate::contexts::store(&state, context),
         decisions::write_audit(&state, record)
     );
     stored?;
@@ -361,9 +361,7 @@ pub async fn llm_call(
     let Ok(context_id) = request.context_id.trim().parse::<Uuid>() else {
         return Err(unknown_context(&request.context_id));
     };
-    let Some(stored) =
-        db::find_gateway_context(state.pool(), context_id, &caller.tenant_id).await?
-    else {
+    let Some(stored) = crate::contexts::find(&state, context_id, &caller.tenant_id).await? else {
         return Err(unknown_context(&request.context_id));
     };
     if stored.context.client_id != client_id {

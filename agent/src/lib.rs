@@ -5,6 +5,7 @@
 mod admin;
 mod audit_api;
 pub mod auth;
+mod contexts;
 mod decide;
 mod decisions;
 mod dynamic;

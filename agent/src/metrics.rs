@@ -111,6 +111,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "1 while Postgres takes audit rows, 0 after a failed write.",
         u64::from(stats.database_ok),
     );
+    metric(
+        "axonflow_gateway_contexts_lost_total",
+        "counter",
+        "Pre-check contexts whose deferred write failed every try (their llm-call audit finds no context).",
+        state.context_writes().failed(),
+    );
     let _ = writeln!(
         out,
         "# HELP axonflow_build_info Version and audit mode.\n# TYPE axonflow_build_info gauge\naxonflow_build_info{{version=\"{}\",audit_mode=\"{mode}\"}} 1",

@@ -49,6 +49,7 @@ struct Inner {
     in_flight: InFlightLimit,
     started_at: Instant,
     router: Router,
+    context_writes: crate::contexts::ContextWrites,
 }
 
 fn openai_chat_url(config: &AgentConfig) -> String {
@@ -103,6 +104,7 @@ impl AppState {
                 audit,
                 in_flight: InFlightLimit::new(config_max_in_flight, crate::error::render_shed),
                 started_at: Instant::now(),
+                context_writes: crate::contexts::ContextWrites::default(),
             }),
         }
     }
@@ -175,17 +177,21 @@ impl AppState {
         &self.inner.in_flight
     }
 
-    /// Where pre-check stores its gateway contexts. In performance mode the commit does not wait
-    /// for the WAL flush: the row is visible to every replica as soon as the one round trip ends
-    /// (the pre-check's audit row is queued in this mode too); a Postgres crash can lose the last
-    /// fraction of a second of contexts, whose audit calls then find no context. Compliance mode
-    /// waits for the flush.
+    /// Where pre-check stores its gateway contexts (`contexts`). In performance mode the commit
+    /// does not wait for the WAL flush (the write is off the pre-check's path and its audit row is
+    /// queued in this mode too); a Postgres crash can lose the last fraction of a second of
+    /// contexts, whose audit calls then find no context. Compliance mode waits for the flush.
     pub fn context_pool(&self) -> &PgPool {
         if self.config().performance_mode {
             &self.inner.async_commit_pool
         } else {
             &self.inner.pool
         }
+    }
+
+    /// Pre-check contexts being written off the pre-check's path (performance mode).
+    pub fn context_writes(&self) -> &crate::contexts::ContextWrites {
+        &self.inner.context_writes
     }
 
     pub fn uptime_secs(&self) -> u64 {

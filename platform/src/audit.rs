@@ -383,6 +383,11 @@ impl AuditPipeline {
         Ok(pipeline)
     }
 
+    /// False after a write to Postgres failed, until one succeeds again.
+    pub fn database_ok(&self) -> bool {
+        self.inner.database_ok.load(Ordering::Relaxed)
+    }
+
     pub fn journal_path(&self) -> &std::path::Path {
         self.inner.journal.path()
     }

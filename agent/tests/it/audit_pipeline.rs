@@ -14,7 +14,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::common::{
-    chat_body, client, fresh_database, post_json, Agent, Cluster, MockUpstream, Reply, PROVIDER_KEY,
+    chat_body, client, fresh_database, metric, post_json, Agent, Cluster, MockUpstream, Reply,
+    PROVIDER_KEY,
 };
 use crate::enterprise::ADMIN_KEY;
 
@@ -82,24 +83,6 @@ async fn finish_load(workers: Vec<tokio::task::JoinHandle<Load>>) -> Load {
         total.failed += load.failed;
     }
     total
-}
-
-async fn metric(agent: &Agent, name: &str) -> Option<u64> {
-    let text = client()
-        .get(agent.url("/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines().find_map(|line| {
-        line.strip_prefix(name)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 /// Waits until the agent's queue and journal are empty.

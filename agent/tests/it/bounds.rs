@@ -7,9 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{
-    agent_with_upstream, chat_body, client, metrics_text, Agent, Reply, PROVIDER_KEY,
-};
+use crate::common::{agent_with_upstream, chat_body, client, metric, Agent, Reply, PROVIDER_KEY};
 
 async fn chat(agent: &Agent, authorization: Option<&str>) -> reqwest::Response {
     let mut request = client()
@@ -21,13 +19,6 @@ async fn chat(agent: &Agent, authorization: Option<&str>) -> reqwest::Response {
         request = request.header("authorization", authorization);
     }
     request.send().await.expect("agent answers")
-}
-
-async fn metric(agent: &Agent, name: &str) -> Option<u64> {
-    let text = metrics_text(agent).await;
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .and_then(|value| value.trim().parse().ok())
 }
 
 #[tokio::test]

@@ -368,6 +368,26 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// One unlabelled sample of the agent's `/metrics`; `None` when the agent does not answer or has
+/// no such metric.
+pub async fn metric(agent: &Agent, name: &str) -> Option<u64> {
+    let text = client()
+        .get(agent.url("/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 /// The agent's `/metrics` text.
 pub async fn metrics_text(agent: &Agent) -> String {
     client()

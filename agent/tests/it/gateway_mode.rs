@@ -320,3 +320,124 @@ async fn the_rate_limit_is_shared_by_replicas() {
     }
     panic!("three attempts in a row straddled a minute boundary");
 }
+
+/// Performance mode stores the context after the pre-check answers: an audit call that arrives at
+/// once, on this replica or another, still finds it.
+#[tokio::test]
+async fn in_performance_mode_a_context_is_found_at_once_by_any_replica() {
+    let database_url = fresh_database().await;
+    let env = [("AGENT_PERFORMANCE_MODE", "true")];
+    let a = Agent::start(&database_url, &env);
+    let b = Agent::start(&database_url, &env);
+    for round in 0..20 {
+        let (status, approved) = pre_check(&a, "gw-app", "Summarise last quarter's revenue").await;
+        assert_eq!(status, StatusCode::OK, "{approved}");
+        let context_id = approved["context_id"].as_str().expect("context id");
+        let auditor = if round % 2 == 0 { &b } else { &a };
+        let (status, body) = llm_call(auditor, "gw-app", context_id, "fine").await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        let count: i32 =
+            sqlx::query_scalar("SELECT audit_count FROM gateway_contexts WHERE context_id = $1")
+                .bind(Uuid::parse_str(context_id).expect("uuid"))
+                .fetch_one(&a.pool().await)
+                .await
+                .expect("stored context");
+        assert_eq!(count, 1);
+    }
+    // A fresh id no pre-check minted is still unknown, after the wait.
+    let (status, body) = llm_call(&b, "gw-app", &Uuid::now_v7().to_string(), "x").await;
+    assert_api_error(status, &body, StatusCode::BAD_REQUEST, "unknown_context");
+}
+
+/// When Postgres goes away, performance mode stops approving contexts it cannot store: pre-checks
+/// fail as in compliance mode, and every context approved in the moment before is either stored
+/// or counted as lost.
+#[tokio::test]
+async fn in_performance_mode_a_postgres_outage_turns_pre_checks_into_errors() {
+    let cluster = crate::common::Cluster::start();
+    let database_url = {
+        let pool = sqlx::PgPool::connect(&cluster.url())
+            .await
+            .expect("cluster");
+        let name = format!("ctx_{}", Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .expect("create database");
+        pool.close().await;
+        format!("postgres://axonflow@127.0.0.1:{}/{name}", cluster.port)
+    };
+    let agent = Agent::start(&database_url, &[("AGENT_PERFORMANCE_MODE", "true")]);
+    let (status, body) = pre_check(&agent, "gw-app", "hello").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    cluster.down();
+    let mut approved_in_outage = Vec::new();
+    let mut refused = false;
+    for _ in 0..40 {
+        let (status, body) = pre_check(&agent, "gw-app", "hello").await;
+        if status == StatusCode::OK {
+            approved_in_outage.push(body["context_id"].as_str().expect("id").to_owned());
+        } else {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "pre-checks kept approving with Postgres down");
+    assert!(
+        approved_in_outage.len() <= 5,
+        "{} approvals before the outage was noticed",
+        approved_in_outage.len()
+    );
+    let (status, body) = pre_check(&agent, "gw-app", "hello").await;
+    assert_ne!(
+        status,
+        StatusCode::OK,
+        "approved while Postgres is down: {body}"
+    );
+
+    cluster.up();
+    let mut context_id = None;
+    for _ in 0..60 {
+        let (status, body) = pre_check(&agent, "gw-app", "hello").await;
+        if status == StatusCode::OK {
+            context_id = body["context_id"].as_str().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let context_id = context_id.expect("pre-checks approve again once Postgres is back");
+    let (status, body) = llm_call(&agent, "gw-app", &context_id, "fine").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Each context approved during the outage was stored by a retry or counted as lost.
+    let ids: Vec<Uuid> = approved_in_outage
+        .iter()
+        .map(|id| Uuid::parse_str(id).expect("uuid"))
+        .collect();
+    let pool = agent.pool().await;
+    let (mut stored, mut lost) = (0, 0);
+    for _ in 0..80 {
+        stored = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM gateway_contexts WHERE context_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_one(&pool)
+        .await
+        .expect("count") as usize;
+        lost = crate::common::metric(&agent, "axonflow_gateway_contexts_lost_total")
+            .await
+            .expect("metric") as usize;
+        if stored + lost == ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        stored + lost,
+        ids.len(),
+        "{stored} stored and {lost} counted lost of {} approved during the outage",
+        ids.len()
+    );
+}

@@ -49,6 +49,7 @@ pub struct RateWindow {
     pub window_start: DateTime<Utc>,
 }
 
+/// Stores `context`; storing the same context again (a retry after a lost reply) changes nothing.
 pub async fn insert_gateway_context(
     pool: &PgPool,
     context: &GatewayContext,
@@ -56,7 +57,8 @@ pub async fn insert_gateway_context(
     sqlx::query(
         "INSERT INTO gateway_contexts (context_id, decision_id, client_id, tenant_id, org_id, user_token_hash, \
          query_hash, policies, approved, requires_redaction, block_reason, expires_at, user_hash, workflow_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (context_id) DO NOTHING",
     )
     .bind(context.context_id)
     .bind(context.decision_id)
@@ -100,19 +102,17 @@ fn context_from_row(row: &PgRow) -> Result<StoredContext, sqlx::Error> {
     })
 }
 
-/// The context `context_id` if it belongs to `tenant_id`.
+/// The context `context_id`, whichever tenant's it is: the caller compares.
 pub async fn find_gateway_context(
     pool: &PgPool,
     context_id: Uuid,
-    tenant_id: &str,
 ) -> Result<Option<StoredContext>, DbError> {
     let row = sqlx::query(
         "SELECT context_id, decision_id, client_id, tenant_id, org_id, user_token_hash, query_hash, policies, \
          approved, requires_redaction, block_reason, expires_at, user_hash, workflow_id, expires_at <= now() AS expired, audit_count \
-         FROM gateway_contexts WHERE context_id = $1 AND tenant_id = $2",
+         FROM gateway_contexts WHERE context_id = $1",
     )
     .bind(context_id)
-    .bind(tenant_id)
     .fetch_optional(pool)
     .await?;
     Ok(row.as_ref().map(context_from_row).transpose()?)
