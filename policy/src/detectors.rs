@@ -515,7 +515,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &[";"],
         reach: STATEMENT,
         gate: ANY,
-        confirm: None,
+        confirm: Some(sql::statement_can_follow),
         masks_preview: false,
         scan: None,
     },
@@ -527,7 +527,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["--", "#", "/*"],
         reach: STATEMENT,
         gate: ANY,
-        confirm: None,
+        confirm: Some(sql::comment_follows_a_value),
         masks_preview: false,
         scan: None,
     },
@@ -547,7 +547,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         reach: STATEMENT,
         gate: ANY,
-        confirm: None,
+        confirm: Some(sql::call_can_follow),
         masks_preview: false,
         scan: None,
     },
@@ -628,7 +628,7 @@ const BUILTINS: &[Builtin] = &[
         triggers: &["=", "<", ">", "@@", "select", "--", "#"],
         reach: STATEMENT,
         gate: ANY,
-        confirm: Some(sql::comment_closes_a_group),
+        confirm: Some(sql::inference_can_follow),
         masks_preview: false,
         scan: None,
     },
@@ -826,8 +826,10 @@ const IBAN_PATTERN: &str = concat!(
 );
 
 /// Triggers of `sqli_syntax`: the operators and delimiters a technique cannot do without. A
-/// comparison or a parenthesis wakes it only after a condition word (see
-/// `sqlscan::trigger_confirms`), so prose with "and" and "or" but no SQL costs nothing.
+/// comparison or a parenthesis wakes it only after a condition word, a line comment only after a
+/// quote, a number or a condition, `ORDER`/`GROUP` only before `BY` (see
+/// `sqlscan::trigger_confirms`), so prose with "and", "or", dashes and "order" but no SQL costs
+/// nothing.
 pub(crate) const SQLI_SYNTAX_TRIGGERS: &[&str] = &[
     "=", "<", ">", "!", "(", "like", "between", "regexp", "--", "#", "/*", "&&", "||", "union",
     "order", "group", "having", ";", "'", "\"", "\u{2019}", "\u{2018}", "\u{2032}", "\u{ff07}",

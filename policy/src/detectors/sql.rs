@@ -108,12 +108,132 @@ pub(crate) fn escape_is_complete(bytes: &[u8], end: usize) -> bool {
 }
 
 /// Trigger confirmation of `sqli_boolean_inference`: its pattern reads a comment (`--`, `#`) only
-/// right after a closing parenthesis (`or (a)) --`); every other form it matches holds a comparison,
-/// `@@` or `select`, triggers of their own. A dash or hash after prose (`-- Steve Jobs`) opens no
-/// window.
-pub(crate) fn comment_closes_a_group(bytes: &[u8], end: usize) -> bool {
+/// right after a closing parenthesis (`or (a)) --`), and a comparison (`=`, `<`, `>`) only between
+/// numbers (`and 1=1`, `or 3>2 --`, `iif(1=1`); every other form it matches holds `@@` or `select`,
+/// triggers of their own. A dash or hash after prose (`-- Steve Jobs`), an arrow (`->`, `=>`) or a
+/// comparison of words opens no window.
+pub(crate) fn inference_can_follow(bytes: &[u8], end: usize) -> bool {
+    match bytes[..end] {
+        [.., b'-', b'-'] | [.., b'#'] => comment_closes_a_group(bytes, end),
+        [.., b'=' | b'<' | b'>'] => number_follows_comparison(bytes, end),
+        _ => true,
+    }
+}
+
+fn comment_closes_a_group(bytes: &[u8], end: usize) -> bool {
+    let start = if bytes[..end].ends_with(b"--") {
+        end - 2
+    } else {
+        end - 1
+    };
+    bytes[..start]
+        .iter()
+        .rev()
+        .find(|b| !matches!(b, b' ' | b'\t'))
+        .is_some_and(|b| *b == b')')
+}
+
+/// After a comparison operator (the rest of `<>`, `!=`, `>=` too): white space, `(` and a minus,
+/// then a digit.
+fn number_follows_comparison(bytes: &[u8], end: usize) -> bool {
+    let mut at = end;
+    while bytes
+        .get(at)
+        .is_some_and(|b| matches!(b, b'<' | b'>' | b'='))
+    {
+        at += 1;
+    }
+    let mut at = skip_white_space(bytes, at);
+    while bytes.get(at).is_some_and(|b| matches!(b, b'(' | b'-')) {
+        at = skip_white_space(bytes, at + 1);
+    }
+    bytes.get(at).is_some_and(u8::is_ascii_digit)
+}
+
+/// The offset of the first character at or after `from` that is not whitespace (`\s` as the
+/// patterns read it: Unicode white space, so `\x0b` and NBSP are skipped too).
+fn skip_white_space(bytes: &[u8], from: usize) -> usize {
+    let mut at = from.min(bytes.len());
+    while at < bytes.len() {
+        let len = utf8_len(bytes[at]);
+        let Some(c) = bytes
+            .get(at..at + len)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| c.chars().next())
+        else {
+            return at;
+        };
+        if !c.is_whitespace() {
+            return at;
+        }
+        at += len;
+    }
+    at
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Trigger confirmation of `sqli_time_based`: its calls (`sleep(`, `pg_sleep (`, `benchmark(`,
+/// `count(*) from a, b,`...) have the parenthesis right after the word, so `discounts`, `account`
+/// and `sleep well` open no window. `waitfor` and `dbms_` are read whole.
+pub(crate) fn call_can_follow(bytes: &[u8], end: usize) -> bool {
+    let trigger_end = &bytes[..end.min(bytes.len())];
+    let waitfor = trigger_end.len() >= 7
+        && trigger_end[trigger_end.len() - 7..].eq_ignore_ascii_case(b"waitfor");
+    if trigger_end.ends_with(b"_") || waitfor {
+        return true;
+    }
+    // The rest of the word (`sleepeachrow`), then white space, then the call's parenthesis.
+    let word_end = bytes[end.min(bytes.len())..]
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .map_or(bytes.len(), |len| end + len);
+    bytes.get(skip_white_space(bytes, word_end)) == Some(&b'(')
+}
+
+/// Trigger confirmation of `sqli_stacked_query`: a statement word (of the pattern's) follows the
+/// `;` after white space. `; the rest of the sentence` opens no window.
+pub(crate) fn statement_can_follow(bytes: &[u8], end: usize) -> bool {
+    const STATEMENTS: &[&[u8]] = &[
+        b"select",
+        b"insert",
+        b"update",
+        b"delete",
+        b"drop",
+        b"create",
+        b"alter",
+        b"truncate",
+        b"exec",
+        b"shutdown",
+        b"set",
+        b"declare",
+        b"waitfor",
+        b"grant",
+        b"revoke",
+        b"copy",
+        b"while",
+    ];
+    let at = skip_white_space(bytes, end);
+    STATEMENTS.iter().any(|statement| {
+        bytes
+            .get(at..at + statement.len())
+            .is_some_and(|word| word.eq_ignore_ascii_case(statement))
+    })
+}
+
+/// Trigger confirmation of `sqli_comment_truncation`: every form its pattern matches has the comment
+/// right after a quote, a closing parenthesis or a number (spaces and tabs between). A dash in prose
+/// (`the result -- as expected`) or a hashtag opens no window.
+pub(crate) fn comment_follows_a_value(bytes: &[u8], end: usize) -> bool {
     let start = match bytes[..end] {
-        [.., b'-', b'-'] => end - 2,
+        [.., b'-', b'-'] | [.., b'/', b'*'] => end - 2,
         [.., b'#'] => end - 1,
         _ => return true,
     };
@@ -121,7 +241,7 @@ pub(crate) fn comment_closes_a_group(bytes: &[u8], end: usize) -> bool {
         .iter()
         .rev()
         .find(|b| !matches!(b, b' ' | b'\t'))
-        .is_some_and(|b| *b == b')')
+        .is_some_and(|b| matches!(b, b'\'' | b'"' | b')') || b.is_ascii_digit())
 }
 
 /// `' OR ...`, `") AND ...`, `1' UNION ...`: a quote that ends a value, then SQL. Judged on tokens
@@ -531,16 +651,111 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_comment_confirms_boolean_inference_only_after_a_closed_group() {
-        let confirms = |text: &str| comment_closes_a_group(text.as_bytes(), text.len());
+    fn a_comment_confirms_truncation_only_after_a_value() {
+        let confirms = |text: &str| comment_follows_a_value(text.as_bytes(), text.len());
+        for text in [
+            "admin'--",
+            "admin' --",
+            "x\")\t#",
+            "1') ) /*",
+            "order by 3 --",
+            "-1 #",
+        ] {
+            assert!(confirms(text), "{text:?}");
+        }
+        for text in ["the result --", "--", "see #", "Call me -- or not /*"] {
+            assert!(!confirms(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn delay_calls_and_stacked_statements_confirm_only_what_their_patterns_can_match() {
+        fn at_trigger<'a>(text: &'a str, trigger: &str) -> (&'a [u8], usize) {
+            let end = text.to_ascii_lowercase().find(trigger).expect("trigger") + trigger.len();
+            (text.as_bytes(), end)
+        }
+        for (text, trigger) in [
+            ("1 and sleep(5)", "sleep"),
+            ("1 AND SLEEP (5)", "sleep"),
+            ("pg_sleep\u{a0}(5)", "sleep"),
+            ("x' or sleepeachrow(1)", "sleep"),
+            ("benchmark(5000000,md5(1))", "benchmark"),
+            ("count(*) from a, b, c", "count"),
+            ("COUNT\t\x0b(*) FROM a, b,", "count"),
+            ("generate_series(1,10000000)", "generate_series"),
+            ("randomblob(500000000)", "randomblob"),
+            ("dbms_pipe.receive_message('a',5)", "dbms_"),
+            ("waitfor delay '0:0:5'", "waitfor"),
+        ] {
+            let (bytes, end) = at_trigger(text, trigger);
+            assert!(call_can_follow(bytes, end), "{text:?}");
+        }
+        for (text, trigger) in [
+            ("we offer discounts to students", "count"),
+            ("my account was locked", "count"),
+            ("I could not sleep well", "sleep"),
+            ("the benchmark shows (in table 3)", "benchmark"),
+            ("sleep", "sleep"),
+        ] {
+            let (bytes, end) = at_trigger(text, trigger);
+            assert!(!call_can_follow(bytes, end), "{text:?}");
+        }
+        for text in [
+            "1; DROP TABLE users",
+            "x';select * from t",
+            "1;\x0b\u{a0}delete from t",
+            "a;\n\tWAITFOR DELAY '0:0:5'",
+            "1; exec xp_cmdshell 'dir'",
+        ] {
+            let end = text.find(';').expect("semicolon") + 1;
+            assert!(statement_can_follow(text.as_bytes(), end), "{text:?}");
+        }
+        for text in [
+            "Returns are free; exchanges can be made in a shop",
+            "done;",
+            "first; then the rest",
+        ] {
+            let end = text.find(';').expect("semicolon") + 1;
+            assert!(!statement_can_follow(text.as_bytes(), end), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn boolean_inference_wakes_for_a_closed_group_or_a_comparison_of_numbers() {
+        let confirms = |text: &str| inference_can_follow(text.as_bytes(), text.len());
         assert!(confirms("' or (select 1)) --"));
         assert!(confirms("1 and (2)\t#"));
-        assert!(confirms("id = "), "other triggers are not judged here");
         assert!(confirms("x @@"));
+        assert!(confirms("x select"));
         assert!(!confirms("A fine day. --"));
         assert!(!confirms("\t\t--"));
         assert!(!confirms("--"));
         assert!(!confirms("issue #"));
+        // A comparison counts before a number only.
+        let at_comparison = |text: &str| {
+            let end = text.find(['=', '<', '>']).expect("operator") + 1;
+            inference_can_follow(text.as_bytes(), end)
+        };
+        for text in [
+            "and 1=1",
+            "or 3 > 2 --",
+            "and 1<>2)",
+            "or 1 != ( -1)",
+            "iif(1=\u{a0}1",
+            "x' and 2>=1#",
+        ] {
+            assert!(at_comparison(text), "{text:?}");
+        }
+        for text in [
+            "a -> b",
+            "x => y",
+            "if a > b",
+            "<br>",
+            "name = value",
+            "x =",
+        ] {
+            assert!(!at_comparison(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -2130,15 +2130,51 @@ pub(crate) fn condition_can_follow(bytes: &[u8], end: usize) -> bool {
     }
 }
 
-/// Trigger confirmation of `order` and `group`: followed by `by`.
+/// Trigger confirmation of `order` and `group`: `by` is the next word as the scanner reads the text
+/// (escapes decoded, comments removed: `ORDER BY`, `order%20by`, `GROUP/**/BY`, `order+by`,
+/// `ORDER/*!50000BY*/`). Prose that says "the order can be sent by express" does not wake the
+/// scanner: it would not read `ORDER BY` there either.
 pub(crate) fn by_follows(bytes: &[u8], end: usize) -> bool {
-    // Separators may be spaces, `+`, `%20`, `/**/`: look for the word shortly after.
-    let ahead = &bytes[end.min(bytes.len())..(end + 24).min(bytes.len())];
-    ahead.windows(3).enumerate().any(|(at, w)| {
-        w[..2].eq_ignore_ascii_case(b"by")
-            && !w[2].is_ascii_alphabetic()
-            && (at == 0 || !ahead[at - 1].is_ascii_alphabetic() || ahead[at - 1] == b'0')
-    }) || ahead.len() >= 2 && ahead[ahead.len() - 2..].eq_ignore_ascii_case(b"by")
+    /// Separators and escapes between the two words are read this far.
+    const AHEAD: usize = 256;
+    let ahead = &bytes[end.min(bytes.len())..(end + AHEAD).min(bytes.len())];
+    let at = ahead
+        .iter()
+        .position(|b| !(matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'+')))
+        .unwrap_or(ahead.len());
+    match ahead.get(at) {
+        None => false,
+        // Plain text after plain spaces: the next word is read as it stands.
+        Some(b) if b.is_ascii_alphanumeric() => word_is_by(&ahead[at..]),
+        // An escape, a comment, a control byte or a Unicode space may stand between the words:
+        // read them as the scanner does.
+        Some(b'%' | b'/' | b'&' | b'\\') => by_follows_decoded(ahead),
+        Some(b) if *b >= 0x80 || b.is_ascii_control() => by_follows_decoded(ahead),
+        Some(_) => false,
+    }
+}
+
+fn by_follows_decoded(ahead: &[u8]) -> bool {
+    // A comment left open within reach may hide the `BY` further on: the scanner looks.
+    if find(ahead, b"/*").is_some_and(|open| find(&ahead[open + 2..], b"*/").is_none()) {
+        return true;
+    }
+    let normalised = normalise(ahead);
+    let rest = &normalised.bytes;
+    let at = rest
+        .iter()
+        .position(|b| !(b.is_ascii_whitespace() || b.is_ascii_control() || *b == b'+'))
+        .unwrap_or(rest.len());
+    word_is_by(&rest[at..])
+}
+
+/// Whether `rest` begins with the word `by` (letters end a word where the scanner's do).
+fn word_is_by(rest: &[u8]) -> bool {
+    let word_len = rest
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    rest[..word_len].eq_ignore_ascii_case(b"by")
 }
 
 /// Trigger confirmation of a quote: glued to a value before it and followed by an operator or an
@@ -2348,7 +2384,17 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
                 ahead.len() >= at + 6 && ahead[at..at + 6].eq_ignore_ascii_case(b"select")
             }
         }
-        b'-' | b'#' | b'*' | b'&' | b'|' => true,
+        // A line comment counts after a quote or a number (`admin'--`, `x') #`, `' LIMIT 1;--`) or
+        // after a condition on its line (`42 OR TRUE -- -`): where the scanner reads one (see
+        // `truncation` and `condition`). A dash or a hashtag in other prose opens no window. `/*`
+        // may split a keyword (`u/**/nion`): it always counts.
+        b'#' if ends_with(b"&#") => true,
+        b'-' | b'#' => {
+            let start = end - if last == b'#' { 1 } else { 2 };
+            comment_after_value(bytes, start) || condition_word_before(bytes, start, 128)
+        }
+        b'*' => true,
+        b'&' | b'|' => true,
         // Typographic and full-width quotes end in a continuation byte.
         b if b >= 0x80 => operator_follows_quote(bytes, end),
         _ => {
@@ -2383,6 +2429,25 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
             }
         }
     }
+}
+
+/// Whether the comment at `start` follows a quote or a number, with only closing parentheses, `;`,
+/// operators and spaces between (`admin'--`, `root');#`, `x'+#`, `LIMIT 1;--`). Quotes are ASCII,
+/// backquotes and the typographic and full-width ones (any byte past ASCII).
+fn comment_after_value(bytes: &[u8], start: usize) -> bool {
+    bytes[..start]
+        .iter()
+        .rev()
+        .take(64)
+        .find(|b| {
+            !matches!(
+                b,
+                b' ' | b'\t' | b')' | b';' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^'
+            )
+        })
+        .is_some_and(|b| {
+            matches!(b, b'\'' | b'"' | b'`' | b'\\') || b.is_ascii_digit() || *b >= 0x80
+        })
 }
 
 /// Trigger confirmation of `;`: a statement verb follows (a second statement).
@@ -2422,10 +2487,19 @@ pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
         b"pragma",
         b"handler",
     ];
-    next_non_space(bytes, end).is_some_and(|at| {
+    // `\n` written out in a code string is a line break to the scanner too (`"2);\ndrop table t"`).
+    let mut at = end;
+    loop {
+        match bytes.get(at..) {
+            Some([b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c, ..]) => at += 1,
+            Some([b'\\', b'n' | b't' | b'r', ..]) => at += 2,
+            _ => break,
+        }
+    }
+    at < bytes.len() && {
         let word = word_at(bytes, at);
         STARTS.iter().any(|s| word.eq_ignore_ascii_case(s))
-    })
+    }
 }
 
 #[cfg(test)]
@@ -2458,6 +2532,50 @@ mod tests {
             "überunion",
         ] {
             assert_eq!(undoubled(word.as_bytes()), None, "{word}");
+        }
+    }
+
+    #[test]
+    fn order_and_group_wake_the_scanner_only_before_by() {
+        let confirms = |text: &str| {
+            let end = text
+                .to_ascii_lowercase()
+                .find("order")
+                .or_else(|| text.to_ascii_lowercase().find("group"))
+                .expect("a trigger")
+                + 5;
+            trigger_confirms(text.as_bytes(), end)
+        };
+        for text in [
+            "1 ORDER BY 3--",
+            "x' order by 1#",
+            "order\tby 2",
+            "ORDER\nBY 5",
+            "ORDER+BY+1",
+            "order%20by%201",
+            "order%2520by 1",
+            "ORDER/**/BY 1",
+            "ORDER/*comment*/BY 1",
+            "ORDER/*!50000BY*/ 1",
+            "GROUP BY x HAVING 1=1",
+            "group\u{a0}by 1",
+            "order\u{3000}by 1",
+            "ORDER&#32;BY 1",
+            "ORDER BY",
+            "ORDER /* a comment that is never closed and may hide BY",
+        ] {
+            assert!(confirms(text), "{text:?}");
+        }
+        for text in [
+            "whether the order can be sent by express",
+            "in order to arrive by Friday",
+            "the group met by the lake",
+            "order bypass",
+            "ORDER BYTES",
+            "order",
+            "order 66 by",
+        ] {
+            assert!(!confirms(text), "{text:?}");
         }
     }
 
