@@ -39,6 +39,9 @@ pub enum OpenAiError {
     UpstreamTimeout {
         timeout_secs: u64,
     },
+    /// Enforcing output policies, the upstream answer holds text in a form they cannot read (not
+    /// JSON, content as an array, legacy `text` choices): withheld.
+    UpstreamUnreadable,
     NotFound {
         path: String,
     },
@@ -109,6 +112,7 @@ impl OpenAiError {
             OpenAiError::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             OpenAiError::UpstreamTooLarge { .. } => StatusCode::BAD_GATEWAY,
             OpenAiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            OpenAiError::UpstreamUnreadable => StatusCode::BAD_GATEWAY,
             OpenAiError::NotFound { .. } => StatusCode::NOT_FOUND,
             OpenAiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             OpenAiError::PoliciesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -171,6 +175,14 @@ impl OpenAiError {
                 "upstream_error",
                 None,
                 "upstream_timeout",
+            ),
+            OpenAiError::UpstreamUnreadable => (
+                "The upstream answer holds text in a form the output policies cannot read, so it \
+                 was not passed on."
+                    .to_owned(),
+                "upstream_error",
+                None,
+                "upstream_unreadable",
             ),
             OpenAiError::NotFound { path } => (
                 format!("Unknown endpoint {path}. This gateway serves POST /v1/chat/completions."),

@@ -658,6 +658,15 @@ async fn forward_with_key(
             };
             let checked = match parsed.as_mut() {
                 Some(answer) => Some(check_output(state, tenant, answer).await),
+                // Enforcing, a successful answer the policies cannot read is not passed on.
+                None if status.is_success()
+                    && state.config().output_policies == OutputPolicies::Enforce =>
+                {
+                    Some(Some(output::Checked {
+                        unreadable: true,
+                        ..output::Checked::default()
+                    }))
+                }
                 None => None,
             };
             let usage = parsed
@@ -700,7 +709,11 @@ async fn forward_with_key(
             if let Some(error) = refusal {
                 return (error.into_response(), outcome);
             }
-            if outcome.output.as_ref().is_some_and(|c| c.masked) {
+            if outcome
+                .output
+                .as_ref()
+                .is_some_and(|c| c.masked || c.rewritten)
+            {
                 if let Some(answer) = &parsed {
                     bytes = Bytes::from(serde_json::to_vec(answer).unwrap_or_default());
                 }
@@ -1411,6 +1424,11 @@ fn with_output(
             tracing::error!("output policies could not be evaluated");
             outcome.error = Some("output_check_failed");
             (mode == OutputPolicies::Enforce).then_some(OpenAiError::Internal)
+        }
+        Some(Some(checked)) if checked.unreadable => {
+            tracing::warn!("upstream answer in a form the output policies cannot read: withheld");
+            outcome.error = Some("upstream_unreadable");
+            Some(OpenAiError::UpstreamUnreadable)
         }
         Some(Some(checked)) => checked
             .blocked

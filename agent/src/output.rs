@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use axonflow_platform::config::OutputPolicies;
 use axonflow_platform::policy_store::TenantPolicies;
@@ -25,6 +25,11 @@ pub struct Checked {
     pub blocked: Option<String>,
     /// Enforcing, a value was masked in the answer.
     pub masked: bool,
+    /// Enforcing, the answer was cut to what the policies read (`allowed_answer`): it is sent as
+    /// checked, not as received.
+    pub rewritten: bool,
+    /// Enforcing, answer text came in a form the policies cannot read: the answer is refused.
+    pub unreadable: bool,
 }
 
 impl Checked {
@@ -77,6 +82,118 @@ pub fn unreadable_request_field(request: &Value) -> Option<&'static str> {
         .and_then(Value::as_array)
         .is_some_and(|m| m.iter().any(|m| m == "audio"));
     audio_out.then_some("modalities")
+}
+
+/// Top-level fields of a completion, or of a chunk of one, that carry no answer text.
+pub const PLAIN_FIELDS: [&str; 7] = [
+    "id",
+    "object",
+    "created",
+    "model",
+    "system_fingerprint",
+    "service_tier",
+    "usage",
+];
+
+/// What of a message (a whole one, or a stream's delta) the client may get while enforcing: the
+/// role, content and refusal as text, tool calls and function calls with text arguments. `None`
+/// when answer text comes in a form the policies cannot read (content as an array, arguments as an
+/// object); anything else (audio, reasoning text, fields not known here) stays behind.
+pub fn allowed_message(message: &Map<String, Value>) -> Option<Map<String, Value>> {
+    let mut kept = Map::new();
+    for (field, value) in message {
+        match (field.as_str(), value) {
+            ("role", _) | ("content" | "refusal", Value::String(_) | Value::Null) => {
+                kept.insert(field.clone(), value.clone());
+            }
+            ("content" | "refusal", _) => return None,
+            ("tool_calls", Value::Array(calls)) => {
+                let mut kept_calls = Vec::new();
+                for call in calls {
+                    let mut kept_call = Map::new();
+                    for key in ["index", "id", "type"] {
+                        if let Some(value) = call.get(key) {
+                            kept_call.insert(key.to_owned(), value.clone());
+                        }
+                    }
+                    if let Some(function) = call.get("function") {
+                        kept_call.insert("function".to_owned(), allowed_call(function)?);
+                    }
+                    kept_calls.push(Value::Object(kept_call));
+                }
+                kept.insert(field.clone(), Value::Array(kept_calls));
+            }
+            ("function_call", Value::Object(_)) => {
+                kept.insert(field.clone(), allowed_call(value)?);
+            }
+            _ => {}
+        }
+    }
+    Some(kept)
+}
+
+/// A function call's name and its arguments as text; `None` when the arguments are not text.
+fn allowed_call(call: &Value) -> Option<Value> {
+    let arguments = call.get("arguments");
+    if arguments.is_some_and(|a| !a.is_string() && !a.is_null()) {
+        return None;
+    }
+    let mut kept = Map::new();
+    for key in ["name", "arguments"] {
+        if let Some(value) = call.get(key) {
+            kept.insert(key.to_owned(), value.clone());
+        }
+    }
+    Some(Value::Object(kept))
+}
+
+/// Enforcing, what of a non-streamed answer reaches the client: the plain top-level fields, and for
+/// each choice its index, finish reason and `allowed_message` (`logprobs` null). `None` when the
+/// answer is no JSON object or holds text the policies cannot read (legacy `text` choices,
+/// content as an array).
+pub fn allowed_answer(answer: Value) -> Option<Value> {
+    let Value::Object(mut answer) = answer else {
+        return None;
+    };
+    let mut kept = Map::new();
+    for field in PLAIN_FIELDS {
+        if let Some(value) = answer.remove(field) {
+            kept.insert(field.to_owned(), value);
+        }
+    }
+    let Some(choices) = answer.remove("choices") else {
+        return Some(Value::Object(kept));
+    };
+    let mut kept_choices = Vec::new();
+    for choice in choices.as_array()? {
+        let choice = choice.as_object()?;
+        if choice.contains_key("text") || choice.contains_key("delta") {
+            return None;
+        }
+        let mut kept_choice = Map::new();
+        kept_choice.insert(
+            "index".to_owned(),
+            choice.get("index").cloned().unwrap_or(Value::from(0)),
+        );
+        match choice.get("message") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(message)) => {
+                kept_choice.insert(
+                    "message".to_owned(),
+                    Value::Object(allowed_message(message)?),
+                );
+            }
+            Some(_) => return None,
+        }
+        kept_choice.insert("logprobs".to_owned(), Value::Null);
+        kept_choice.insert(
+            "finish_reason".to_owned(),
+            choice.get("finish_reason").cloned().unwrap_or(Value::Null),
+        );
+        kept_choices.push(Value::Object(kept_choice));
+    }
+    kept.insert("choices".to_owned(), Value::Array(kept_choices));
+    Some(Value::Object(kept))
 }
 
 /// Pointers to the texts of a chat completion that output policies read.
@@ -133,31 +250,30 @@ pub async fn check_answer(
     if mode == OutputPolicies::Off {
         return Some(Checked::default());
     }
+    let mut checked = Checked::default();
     if mode == OutputPolicies::Enforce {
-        // Enforcing, nothing beside the checked texts repeats the answer: token log
-        // probabilities and audio transcripts go (the request may not ask for them either).
-        if let Some(choices) = body.get_mut("choices").and_then(Value::as_array_mut) {
-            for choice in choices {
-                if let Some(choice) = choice.as_object_mut() {
-                    choice.insert("logprobs".to_owned(), Value::Null);
-                    if let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut)
-                    {
-                        message.remove("audio");
-                    }
-                }
+        // Enforcing, nothing beside the checked texts repeats the answer: token log probabilities,
+        // audio transcripts, reasoning text and fields not known here stay behind.
+        match allowed_answer(std::mem::take(body)) {
+            Some(kept) => {
+                *body = kept;
+                checked.rewritten = true;
+            }
+            None => {
+                checked.unreadable = true;
+                return Some(checked);
             }
         }
     }
     let texts = answer_texts(body);
     if texts.is_empty() {
-        return Some(Checked::default());
+        return Some(checked);
     }
     let decisions = state
         .policies()
         .evaluate_many(tenant, texts.iter().map(|(_, text)| text.clone()).collect())
         .await
         .ok()?;
-    let mut checked = Checked::default();
     for ((pointer, text), decision) in texts.iter().zip(decisions) {
         if mode == OutputPolicies::Enforce {
             if let Some(masked) = decision.mask_where(text, |m| m.action == Action::Redact) {

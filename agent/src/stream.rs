@@ -181,15 +181,7 @@ fn allowed_fields(chunk: Value) -> Option<Value> {
         return None;
     };
     let mut kept = serde_json::Map::new();
-    for field in [
-        "id",
-        "object",
-        "created",
-        "model",
-        "system_fingerprint",
-        "service_tier",
-        "usage",
-    ] {
+    for field in output::PLAIN_FIELDS {
         if let Some(value) = chunk.remove(field) {
             kept.insert(field.to_owned(), value);
         }
@@ -209,66 +201,12 @@ fn allowed_fields(chunk: Value) -> Option<Value> {
             "finish_reason".to_owned(),
             choice.get("finish_reason").cloned().unwrap_or(Value::Null),
         );
-        let delta = choice.get("delta").and_then(Value::as_object);
-        let mut kept_delta = serde_json::Map::new();
-        if let Some(delta) = delta {
-            for (field, value) in delta {
-                match (field.as_str(), value) {
-                    ("role", _) => {}
-                    ("content" | "refusal", Value::String(_) | Value::Null) => {}
-                    ("content" | "refusal", _) => return None,
-                    ("tool_calls", Value::Array(calls)) => {
-                        let mut kept_calls = Vec::new();
-                        for call in calls {
-                            let mut kept_call = serde_json::Map::new();
-                            for key in ["index", "id", "type"] {
-                                if let Some(value) = call.get(key) {
-                                    kept_call.insert(key.to_owned(), value.clone());
-                                }
-                            }
-                            if let Some(function) = call.get("function") {
-                                let name = function.get("name").cloned();
-                                let arguments = function.get("arguments");
-                                if arguments.is_some_and(|a| !a.is_string() && !a.is_null()) {
-                                    return None;
-                                }
-                                let mut kept_function = serde_json::Map::new();
-                                if let Some(name) = name {
-                                    kept_function.insert("name".to_owned(), name);
-                                }
-                                if let Some(arguments) = arguments {
-                                    kept_function.insert("arguments".to_owned(), arguments.clone());
-                                }
-                                kept_call
-                                    .insert("function".to_owned(), Value::Object(kept_function));
-                            }
-                            kept_calls.push(Value::Object(kept_call));
-                        }
-                        kept_delta.insert(field.clone(), Value::Array(kept_calls));
-                        continue;
-                    }
-                    ("function_call", Value::Object(call)) => {
-                        if call.get("arguments").is_some_and(|a| !a.is_string()) {
-                            return None;
-                        }
-                        let mut kept_call = serde_json::Map::new();
-                        for key in ["name", "arguments"] {
-                            if let Some(value) = call.get(key) {
-                                kept_call.insert(key.to_owned(), value.clone());
-                            }
-                        }
-                        kept_delta.insert(field.clone(), Value::Object(kept_call));
-                        continue;
-                    }
-                    // Anything else (audio, reasoning text, fields not known here) stays behind.
-                    _ => continue,
-                }
-                kept_delta.insert(field.clone(), value.clone());
-            }
-        } else if choice.get("message").is_some() || choice.get("text").is_some() {
+        let kept_delta = match choice.get("delta").and_then(Value::as_object) {
+            Some(delta) => output::allowed_message(delta)?,
             // A whole message or legacy text in a chunk: not a delta the policies follow.
-            return None;
-        }
+            None if choice.get("message").is_some() || choice.get("text").is_some() => return None,
+            None => serde_json::Map::new(),
+        };
         kept_choice.insert("delta".to_owned(), Value::Object(kept_delta));
         out.push(Value::Object(kept_choice));
     }

@@ -396,6 +396,93 @@ async fn broken_silent_and_abandoned_streams_are_each_audited_once() {
     assert_eq!(body, refusal);
 }
 
+/// Enforcing, a non-streamed answer reaches the client as the policies read it: fields that would
+/// repeat the text around them stay behind, and text in a form they cannot read is withheld.
+#[tokio::test]
+async fn enforcing_sends_non_streamed_answers_as_checked() {
+    let mock = MockProviders::start();
+    let agent = masking_agent(&mock).await;
+    let plain = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let leaky = json!({"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "debug_echo": "123-45-6789",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "All fine.",
+                     "reasoning_content": "the SSN is 123-45-6789",
+                     "audio": {"transcript": "123-45-6789"},
+                     "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f",
+                         "arguments": "{\"ssn\": \"123-45-6789\"}"}, "debug": "123-45-6789"}]},
+                     "logprobs": {"content": [{"token": "123-45-6789", "logprob": 0.0}]},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}});
+    mock.script(
+        "/chat/completions",
+        json!([{"status": 200, "body": leaky.to_string()}]),
+    )
+    .await;
+    let response = send(&agent, &plain).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert!(!body.to_string().contains("6789"), "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"], "All fine.",
+        "{body}"
+    );
+    assert_eq!(
+        body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+        "{\"ssn\": \"[REDACTED:SSN]\"}",
+        "{body}"
+    );
+    assert_eq!(body["choices"][0]["logprobs"], Value::Null);
+    assert_eq!(body["usage"]["total_tokens"], 7);
+
+    // Text the policies cannot read is withheld, whatever its form.
+    for unreadable in [
+        json!({"id": "x", "object": "chat.completion", "created": 1, "model": "m",
+               "choices": [{"index": 0, "message": {"role": "assistant",
+                   "content": [{"type": "text", "text": "SSN 123-45-6789"}]}, "finish_reason": "stop"}]})
+        .to_string(),
+        json!({"id": "x", "object": "text_completion", "created": 1, "model": "m",
+               "choices": [{"index": 0, "text": "SSN 123-45-6789", "finish_reason": "stop"}]})
+        .to_string(),
+        "SSN 123-45-6789".to_owned(),
+        json!(["SSN 123-45-6789"]).to_string(),
+    ] {
+        mock.script(
+            "/chat/completions",
+            json!([{"status": 200, "body": unreadable}]),
+        )
+        .await;
+        let response = send(&agent, &plain).await;
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{unreadable}");
+        let decision_id = response
+            .headers()
+            .get("x-axonflow-decision-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("id")
+            .to_owned();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "upstream_unreadable", "{body}");
+        assert!(!body.to_string().contains("6789"), "{body}");
+        let row = audit_row(&agent, &decision_id).await;
+        assert_eq!(row["http_status"], 502, "{row}");
+    }
+
+    // Logging only, the answer is passed on as received.
+    let logging = agent_logging(&mock).await;
+    mock.script(
+        "/chat/completions",
+        json!([{"status": 200, "body": leaky.to_string()}]),
+    )
+    .await;
+    let response = send(&logging, &plain).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body, leaky);
+}
+
+async fn agent_logging(mock: &MockProviders) -> Agent {
+    agent(mock, &[("AXONFLOW_OUTPUT_POLICIES", "log")]).await
+}
+
 #[tokio::test]
 async fn non_streamed_answers_go_through_output_policies_too() {
     let mock = MockProviders::start();
