@@ -18,6 +18,8 @@
 #   MOCK=loadgen ./bench/side-by-side.sh            # the in-repo mock (own process) instead of nginx
 #   BASELINE_AGENT=/path/to/axonflow-agent ./bench/side-by-side.sh   # another build of the agent
 #                                                   # (performance mode) as one more column: before/after
+#   ROUNDS=3 ./bench/side-by-side.sh                # every level, pre-check and decide 3 times over;
+#                                                   # each figure is the median of the rounds
 #
 # Needs oha (`cargo install oha --locked`; OHA=/path/to/oha) and, for MOCK=nginx (the default when
 # it is installed), nginx (Debian: nginx-light). Every process listens on 127.0.0.1 and is stopped
@@ -30,6 +32,7 @@ cd "$repo"
 source "$repo/install/lib.sh"
 
 seconds=${SECONDS_PER_LEVEL:-10}
+rounds=${ROUNDS:-1}
 soak_requests=${SOAK_REQUESTS:-1000000}
 modes=${MODES:-performance}
 oha=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
@@ -217,19 +220,24 @@ run warm_forwarder "$forwarder_url/chat/completions" "$work/chat.json" 8 0 1
 for mode in "${mode_list[@]}"; do
     run "warm_agent_$mode" "${agent_url[$mode]}/v1/chat/completions" "$work/chat.json" 8 0 1
 done
-for level in "${levels[@]}"; do
-    IFS=: read -r name connections rate <<<"$level"
-    log "level $name: $connections connection(s), $([ "$rate" = 0 ] && echo 'as fast as they go' || echo "$rate req/s"), ${seconds}s per target"
-    run "${name}_mock" "$mock_url/chat/completions" "$work/chat.json" "$connections" "$rate" "$seconds" "$mock_pid"
-    run "${name}_forwarder" "$forwarder_url/chat/completions" "$work/chat.json" "$connections" "$rate" "$seconds" "$forwarder_pid"
-    for mode in "${mode_list[@]}"; do
-        run "${name}_agent_$mode" "${agent_url[$mode]}/v1/chat/completions" "$work/chat.json" "$connections" "$rate" "$seconds" "${agent_pid[$mode]}"
+for round in $(seq "$rounds"); do
+    # Rounds after the first are prefixed; the table takes each figure's median over the rounds.
+    prefix=$([ "$round" = 1 ] || echo "r${round}_")
+    [ "$rounds" = 1 ] || log "round $round of $rounds"
+    for level in "${levels[@]}"; do
+        IFS=: read -r name connections rate <<<"$level"
+        log "level $name: $connections connection(s), $([ "$rate" = 0 ] && echo 'as fast as they go' || echo "$rate req/s"), ${seconds}s per target"
+        run "${prefix}${name}_mock" "$mock_url/chat/completions" "$work/chat.json" "$connections" "$rate" "$seconds" "$mock_pid"
+        run "${prefix}${name}_forwarder" "$forwarder_url/chat/completions" "$work/chat.json" "$connections" "$rate" "$seconds" "$forwarder_pid"
+        for mode in "${mode_list[@]}"; do
+            run "${prefix}${name}_agent_$mode" "${agent_url[$mode]}/v1/chat/completions" "$work/chat.json" "$connections" "$rate" "$seconds" "${agent_pid[$mode]}"
+        done
     done
-done
-for mode in "${mode_list[@]}"; do
-    log "pre-check and decide ($mode) at 200 req/s over 8 connections"
-    run "precheck_agent_$mode" "${agent_url[$mode]}/api/policy/pre-check" "$work/pre-check.json" 8 200 "$seconds" "${agent_pid[$mode]}"
-    run "decide_agent_$mode" "${agent_url[$mode]}/api/v1/decide" "$work/decide.json" 8 200 "$seconds" "${agent_pid[$mode]}"
+    for mode in "${mode_list[@]}"; do
+        log "pre-check and decide ($mode) at 200 req/s over 8 connections"
+        run "${prefix}precheck_agent_$mode" "${agent_url[$mode]}/api/policy/pre-check" "$work/pre-check.json" 8 200 "$seconds" "${agent_pid[$mode]}"
+        run "${prefix}decide_agent_$mode" "${agent_url[$mode]}/api/v1/decide" "$work/decide.json" 8 200 "$seconds" "${agent_pid[$mode]}"
+    done
 done
 soak_mode=${mode_list[0]}
 if [ "$soak_requests" -gt 0 ]; then
@@ -265,4 +273,4 @@ EOF
     echo "{\"rows\": $rows, \"answered\": $answered}" >"$work/audit_$mode.json"
 done
 
-python3 "$repo/bench/side_by_side_table.py" "$work" "$modes" "$soak_mode" "$(nproc)" "$mock_kind"
+python3 "$repo/bench/side_by_side_table.py" "$work" "$modes" "$soak_mode" "$(nproc)" "$mock_kind" "$rounds"

@@ -1,11 +1,15 @@
 """Prints the table of bench/side-by-side.sh from the oha JSON reports it left in a work directory,
 with each of the hot path's targets marked met or missed.
 
-    python3 bench/side_by_side_table.py WORK MODES SOAK_MODE CORES MOCK
+    python3 bench/side_by_side_table.py WORK MODES SOAK_MODE CORES MOCK [ROUNDS]
+
+With ROUNDS > 1 each figure (latency, requests/s, CPU) is the median over the rounds' reports
+(`NAME.json`, then `r2_NAME.json`, ...): the script runs every level once per round.
 """
 
 import json
 import os
+import statistics
 import sys
 
 TICK_SECONDS = 1 / os.sysconf("SC_CLK_TCK")
@@ -25,7 +29,7 @@ def load(work, name):
         return json.load(f)
 
 
-class Run:
+class Single:
     """One oha report: latency percentiles in ms, requests/s, answers other than 200."""
 
     def __init__(self, work, name):
@@ -51,12 +55,30 @@ class Run:
                 raise SystemExit(f"{name}: no measurement (p50 {self.p50}, p99 {self.p99}, req/s {self.rps})")
 
 
+class Run:
+    """A target at one level over every round: the median of each figure, the sum of failures, the
+    highest memory."""
+
+    rounds = 1
+
+    def __init__(self, work, name):
+        runs = [Single(work, name)] + [Single(work, f"r{k}_{name}") for k in range(2, Run.rounds + 1)]
+        for field in ("p50", "p99", "rps", "cpu_us", "pg_us"):
+            setattr(self, field, statistics.median(getattr(run, field) for run in runs))
+        self.ok = sum(run.ok for run in runs)
+        self.failed = sum(run.failed for run in runs)
+        self.rss_mb = max(run.rss_mb for run in runs)
+
+
 def verdict(ok):
     return "met" if ok else "MISSED"
 
 
 def main():
     work, modes, soak_mode, cores, mock = sys.argv[1:6]
+    Run.rounds = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+    if Run.rounds < 1:
+        raise SystemExit("ROUNDS must be at least 1")
     modes = modes.split(",")
     rows = []
     targets = []
@@ -110,6 +132,8 @@ def main():
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     print()
     print(f"Side by side on {cores} cores (load generator, mock ({mock}), forwarder, agent and Postgres share them).")
+    if Run.rounds > 1:
+        print(f"Each figure is the median of {Run.rounds} rounds.")
     print("+p50/+p99: added to the mock's latency at the same level; (x): requests/s as a share of the mock's.")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
