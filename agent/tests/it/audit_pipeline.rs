@@ -133,17 +133,7 @@ async fn postgres_outage_under_load_loses_and_duplicates_nothing_in_either_mode(
     let upstream = MockUpstream::start(Reply::completion()).await;
     let base = upstream.base_url();
     for performance in ["false", "true"] {
-        let database_url = {
-            let admin = cluster.url();
-            let name = format!("fault_{}", Uuid::new_v4().simple());
-            let pool = PgPool::connect(&admin).await.expect("cluster");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await
-                .expect("create database");
-            pool.close().await;
-            format!("postgres://axonflow@127.0.0.1:{}/{name}", cluster.port)
-        };
+        let database_url = cluster.fresh_database("fault").await;
         let agent = Agent::start(
             &database_url,
             &[

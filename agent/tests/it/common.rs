@@ -520,6 +520,18 @@ impl Cluster {
         format!("postgres://axonflow@127.0.0.1:{}/axonflow", self.port)
     }
 
+    /// A new, empty database in this cluster, named after `prefix`: its URL.
+    pub async fn fresh_database(&self, prefix: &str) -> String {
+        let pool = PgPool::connect(&self.url()).await.expect("cluster");
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .expect("create database");
+        pool.close().await;
+        format!("postgres://axonflow@127.0.0.1:{}/{name}", self.port)
+    }
+
     pub fn up(&self) {
         let port = self.port.to_string();
         let dir = self.dir.display().to_string();

@@ -355,18 +355,7 @@ async fn in_performance_mode_a_context_is_found_at_once_by_any_replica() {
 #[tokio::test]
 async fn in_performance_mode_a_postgres_outage_turns_pre_checks_into_errors() {
     let cluster = crate::common::Cluster::start();
-    let database_url = {
-        let pool = sqlx::PgPool::connect(&cluster.url())
-            .await
-            .expect("cluster");
-        let name = format!("ctx_{}", Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&pool)
-            .await
-            .expect("create database");
-        pool.close().await;
-        format!("postgres://axonflow@127.0.0.1:{}/{name}", cluster.port)
-    };
+    let database_url = cluster.fresh_database("ctx").await;
     let agent = Agent::start(&database_url, &[("AGENT_PERFORMANCE_MODE", "true")]);
     let (status, body) = pre_check(&agent, "gw-app", "hello").await;
     assert_eq!(status, StatusCode::OK, "{body}");

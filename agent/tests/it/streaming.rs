@@ -413,12 +413,7 @@ async fn enforcing_sends_non_streamed_answers_as_checked() {
                      "logprobs": {"content": [{"token": "123-45-6789", "logprob": 0.0}]},
                      "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}});
-    mock.script(
-        "/chat/completions",
-        json!([{"status": 200, "body": leaky.to_string()}]),
-    )
-    .await;
-    let response = send(&agent, &plain).await;
+    let response = answered(&mock, &agent, &leaky.to_string(), &plain).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
     assert!(!body.to_string().contains("6789"), "{body}");
@@ -446,12 +441,7 @@ async fn enforcing_sends_non_streamed_answers_as_checked() {
         "SSN 123-45-6789".to_owned(),
         json!(["SSN 123-45-6789"]).to_string(),
     ] {
-        mock.script(
-            "/chat/completions",
-            json!([{"status": 200, "body": unreadable}]),
-        )
-        .await;
-        let response = send(&agent, &plain).await;
+        let response = answered(&mock, &agent, &unreadable, &plain).await;
         assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{unreadable}");
         let decision_id = response
             .headers()
@@ -468,12 +458,7 @@ async fn enforcing_sends_non_streamed_answers_as_checked() {
 
     // Logging only, the answer is passed on as received.
     let logging = agent_logging(&mock).await;
-    mock.script(
-        "/chat/completions",
-        json!([{"status": 200, "body": leaky.to_string()}]),
-    )
-    .await;
-    let response = send(&logging, &plain).await;
+    let response = answered(&mock, &logging, &leaky.to_string(), &plain).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body, leaky);
@@ -481,6 +466,21 @@ async fn enforcing_sends_non_streamed_answers_as_checked() {
 
 async fn agent_logging(mock: &MockProviders) -> Agent {
     agent(mock, &[("AXONFLOW_OUTPUT_POLICIES", "log")]).await
+}
+
+/// `request` sent to `agent` once the mock provider answers it with `answer` (status 200).
+async fn answered(
+    mock: &MockProviders,
+    agent: &Agent,
+    answer: &str,
+    request: &Value,
+) -> reqwest::Response {
+    mock.script(
+        "/chat/completions",
+        json!([{"status": 200, "body": answer}]),
+    )
+    .await;
+    send(agent, request).await
 }
 
 #[tokio::test]

@@ -198,30 +198,12 @@ pub(crate) fn call_can_follow(bytes: &[u8], end: usize) -> bool {
     bytes.get(skip_white_space(bytes, word_end)) == Some(&b'(')
 }
 
-/// Trigger confirmation of `sqli_stacked_query`: a statement word (of the pattern's) follows the
-/// `;` after white space. `; the rest of the sentence` opens no window.
+/// Trigger confirmation of `sqli_stacked_query`: a statement word follows the `;` after white space
+/// (the scanner's list, which holds every word of the pattern). `; the rest of the sentence` opens
+/// no window.
 pub(crate) fn statement_can_follow(bytes: &[u8], end: usize) -> bool {
-    const STATEMENTS: &[&[u8]] = &[
-        b"select",
-        b"insert",
-        b"update",
-        b"delete",
-        b"drop",
-        b"create",
-        b"alter",
-        b"truncate",
-        b"exec",
-        b"shutdown",
-        b"set",
-        b"declare",
-        b"waitfor",
-        b"grant",
-        b"revoke",
-        b"copy",
-        b"while",
-    ];
     let at = skip_white_space(bytes, end);
-    STATEMENTS.iter().any(|statement| {
+    super::sqlscan::STATEMENT_STARTS.iter().any(|statement| {
         bytes
             .get(at..at + statement.len())
             .is_some_and(|word| word.eq_ignore_ascii_case(statement))

@@ -2450,43 +2450,45 @@ fn comment_after_value(bytes: &[u8], start: usize) -> bool {
         })
 }
 
+/// Words a second statement starts with, after `;`.
+pub(crate) const STATEMENT_STARTS: &[&[u8]] = &[
+    b"select",
+    b"insert",
+    b"update",
+    b"delete",
+    b"drop",
+    b"create",
+    b"alter",
+    b"truncate",
+    b"exec",
+    b"execute",
+    b"declare",
+    b"shutdown",
+    b"waitfor",
+    b"use",
+    b"grant",
+    b"revoke",
+    b"copy",
+    b"set",
+    b"begin",
+    b"if",
+    b"while",
+    b"load",
+    b"call",
+    b"merge",
+    b"replace",
+    b"backup",
+    b"restore",
+    b"kill",
+    b"dbcc",
+    b"rename",
+    b"attach",
+    b"pragma",
+    b"handler",
+];
+
 /// Trigger confirmation of `;`: a statement verb follows (a second statement).
 pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
-    const STARTS: &[&[u8]] = &[
-        b"select",
-        b"insert",
-        b"update",
-        b"delete",
-        b"drop",
-        b"create",
-        b"alter",
-        b"truncate",
-        b"exec",
-        b"execute",
-        b"declare",
-        b"shutdown",
-        b"waitfor",
-        b"use",
-        b"grant",
-        b"revoke",
-        b"copy",
-        b"set",
-        b"begin",
-        b"if",
-        b"while",
-        b"load",
-        b"call",
-        b"merge",
-        b"replace",
-        b"backup",
-        b"restore",
-        b"kill",
-        b"dbcc",
-        b"rename",
-        b"attach",
-        b"pragma",
-        b"handler",
-    ];
     // `\n` written out in a code string is a line break to the scanner too (`"2);\ndrop table t"`).
     let mut at = end;
     loop {
@@ -2498,7 +2500,9 @@ pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
     }
     at < bytes.len() && {
         let word = word_at(bytes, at);
-        STARTS.iter().any(|s| word.eq_ignore_ascii_case(s))
+        STATEMENT_STARTS
+            .iter()
+            .any(|s| word.eq_ignore_ascii_case(s))
     }
 }
 
