@@ -369,12 +369,7 @@ async fn broken_silent_and_abandoned_streams_are_each_audited_once() {
     )
     .await;
     let mut response = send(&agent, &ask("hi")).await;
-    let decision_id = response
-        .headers()
-        .get("x-axonflow-decision-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("id")
-        .to_owned();
+    let decision_id = decision_id_of(&response);
     let first = response.chunk().await.expect("a first event");
     assert!(first.is_some());
     drop(response);
@@ -443,12 +438,7 @@ async fn enforcing_sends_non_streamed_answers_as_checked() {
     ] {
         let response = answered(&mock, &agent, &unreadable, &plain).await;
         assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{unreadable}");
-        let decision_id = response
-            .headers()
-            .get("x-axonflow-decision-id")
-            .and_then(|v| v.to_str().ok())
-            .expect("id")
-            .to_owned();
+        let decision_id = decision_id_of(&response);
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "upstream_unreadable", "{body}");
         assert!(!body.to_string().contains("6789"), "{body}");
@@ -466,6 +456,16 @@ async fn enforcing_sends_non_streamed_answers_as_checked() {
 
 async fn agent_logging(mock: &MockProviders) -> Agent {
     agent(mock, &[("AXONFLOW_OUTPUT_POLICIES", "log")]).await
+}
+
+/// The `x-axonflow-decision-id` of an answer.
+fn decision_id_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-axonflow-decision-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("id")
+        .to_owned()
 }
 
 /// `request` sent to `agent` once the mock provider answers it with `answer` (status 200).
@@ -512,12 +512,7 @@ async fn non_streamed_answers_go_through_output_policies_too() {
     .await;
     let response = send(&blocking, &plain).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let decision_id = response
-        .headers()
-        .get("x-axonflow-decision-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("id")
-        .to_owned();
+    let decision_id = decision_id_of(&response);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "policy_denied", "{body}");
     assert!(!body.to_string().contains("123-45-6789"));
