@@ -15,6 +15,8 @@
 //! `699 956 915`, bare runs, numbers without a trunk prefix in another shape) needs a context word.
 //! Dates, times, versions, addresses and the tails of IBANs are never phone numbers.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use phonenumber::country::Id;
@@ -176,10 +178,12 @@ static PLAN_TABLE: LazyLock<Vec<Plan>> = LazyLock::new(|| {
 });
 
 fn valid_phone_in(text: &str, region: Option<Id>) -> Option<phonenumber::PhoneNumber> {
-    // Widens the metadata's regex cache before the first lookup (see `PLAN_TABLE`).
-    LazyLock::force(&PLAN_TABLE);
-    let parsed = phonenumber::parse(region, text).ok()?;
-    phonenumber::is_valid(&parsed).then_some(parsed)
+    remembered(Lookup::Text, region, text, || {
+        // Widens the metadata's regex cache before the first lookup (see `PLAN_TABLE`).
+        LazyLock::force(&PLAN_TABLE);
+        let parsed = phonenumber::parse(region, text).ok()?;
+        phonenumber::is_valid(&parsed).then_some(parsed)
+    })
 }
 
 /// `national` (digits only, as written nationally, with or without the trunk `0`) is a valid number
@@ -193,8 +197,50 @@ fn valid_national(plan: &Plan, national: &str) -> Option<phonenumber::PhoneNumbe
     if !plan.lengths.contains(&significant) {
         return None;
     }
-    let parsed = phonenumber::parse(Some(plan.region), national).ok()?;
-    (parsed.code().value() == plan.code && phonenumber::is_valid(&parsed)).then_some(parsed)
+    remembered(Lookup::National, Some(plan.region), national, || {
+        let parsed = phonenumber::parse(Some(plan.region), national).ok()?;
+        (parsed.code().value() == plan.code && phonenumber::is_valid(&parsed)).then_some(parsed)
+    })
+}
+
+/// Which question a remembered answer is for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Lookup {
+    Text,
+    National,
+}
+
+type Remembered = HashMap<(Lookup, Option<Id>, Box<str>), Option<phonenumber::PhoneNumber>>;
+
+/// Answers remembered per thread, at most this many (then forgotten all at once).
+const REMEMBERED: usize = 1024;
+
+thread_local! {
+    /// Numbering-plan answers by input. The parse is the costly part of this detector (tens of
+    /// microseconds per candidate, behind one lock for all threads), and the same numbers come
+    /// back: a system prompt's contact numbers are in every request, a text repeats its own.
+    static ANSWERS: RefCell<Remembered> = RefCell::new(HashMap::new());
+}
+
+fn remembered(
+    lookup: Lookup,
+    region: Option<Id>,
+    text: &str,
+    answer: impl FnOnce() -> Option<phonenumber::PhoneNumber>,
+) -> Option<phonenumber::PhoneNumber> {
+    let key = (lookup, region, Box::<str>::from(text));
+    if let Some(known) = ANSWERS.with(|answers| answers.borrow().get(&key).cloned()) {
+        return known;
+    }
+    let fresh = answer();
+    ANSWERS.with(|answers| {
+        let mut answers = answers.borrow_mut();
+        if answers.len() >= REMEMBERED {
+            answers.clear();
+        }
+        answers.insert(key, fresh.clone());
+    });
+    fresh
 }
 
 fn plan(region: Id) -> Option<&'static Plan> {
@@ -557,6 +603,45 @@ fn follows_iban_head(candidate: &Candidate<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_answers_are_the_answers_and_stay_bounded() {
+        let inputs = [
+            ("+1 415 555 2671", None),
+            ("+44 20 7946 0958", None),
+            ("+1 000 000 0000", None),
+            ("not a number", None),
+            ("415 555 2671", Some(Id::US)),
+            ("123", Some(Id::US)),
+        ];
+        let fresh = |text: &str, region: Option<Id>| {
+            phonenumber::parse(region, text)
+                .ok()
+                .filter(phonenumber::is_valid)
+        };
+        for _ in 0..3 {
+            for (text, region) in inputs {
+                assert_eq!(valid_phone_in(text, region), fresh(text, region), "{text}");
+            }
+        }
+        assert!(valid_phone_in("+1 415 555 2671", None).is_some());
+        assert!(valid_phone_in("+1 000 000 0000", None).is_none());
+        for n in 0..3 * REMEMBERED {
+            let _ = valid_phone_in(&format!("+1 415 555 {:04}", n % 10_000), None);
+            assert!(ANSWERS.with(|answers| answers.borrow().len()) <= REMEMBERED);
+        }
+        // National lookups are remembered apart from whole-text ones of the same region.
+        let gb = plan(Id::GB).expect("covered");
+        assert!(valid_national(gb, "02079460958").is_some());
+        for _ in 0..2 {
+            for national in ["02079460958", "01000000000", "07700900123", "09999999999"] {
+                let expected = phonenumber::parse(Some(Id::GB), national)
+                    .ok()
+                    .filter(|p| p.code().value() == gb.code && phonenumber::is_valid(p));
+                assert_eq!(valid_national(gb, national), expected, "{national}");
+            }
+        }
+    }
 
     fn check(text: &str) -> bool {
         let start = text.find('«').expect("marked start");
