@@ -147,53 +147,63 @@ fn allowed_call(call: &Value) -> Option<Value> {
     Some(Value::Object(kept))
 }
 
-/// Enforcing, what of a non-streamed answer reaches the client: the plain top-level fields, and for
-/// each choice its index, finish reason and `allowed_message` (`logprobs` null). `None` when the
-/// answer is no JSON object or holds text the policies cannot read (legacy `text` choices,
-/// content as an array).
-pub fn allowed_answer(answer: Value) -> Option<Value> {
-    let Value::Object(mut answer) = answer else {
+/// What of a completion, or of a chunk of one, reaches the client while enforcing: the plain
+/// top-level fields and, per choice, its index, finish reason, `logprobs` null and what `body`
+/// keeps of it (a field name and its value, or nothing). `None` when the completion is no JSON
+/// object or `body` finds text the policies cannot read.
+pub fn allowed_completion(
+    completion: Value,
+    body: impl Fn(&Value) -> Option<Option<(&'static str, Value)>>,
+) -> Option<Value> {
+    let Value::Object(mut completion) = completion else {
         return None;
     };
     let mut kept = Map::new();
     for field in PLAIN_FIELDS {
-        if let Some(value) = answer.remove(field) {
+        if let Some(value) = completion.remove(field) {
             kept.insert(field.to_owned(), value);
         }
     }
-    let Some(choices) = answer.remove("choices") else {
+    let Some(choices) = completion.remove("choices") else {
         return Some(Value::Object(kept));
     };
     let mut kept_choices = Vec::new();
     for choice in choices.as_array()? {
-        let choice = choice.as_object()?;
-        if choice.contains_key("text") || choice.contains_key("delta") {
-            return None;
-        }
         let mut kept_choice = Map::new();
         kept_choice.insert(
             "index".to_owned(),
             choice.get("index").cloned().unwrap_or(Value::from(0)),
         );
-        match choice.get("message") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(message)) => {
-                kept_choice.insert(
-                    "message".to_owned(),
-                    Value::Object(allowed_message(message)?),
-                );
-            }
-            Some(_) => return None,
-        }
         kept_choice.insert("logprobs".to_owned(), Value::Null);
         kept_choice.insert(
             "finish_reason".to_owned(),
             choice.get("finish_reason").cloned().unwrap_or(Value::Null),
         );
+        if let Some((field, value)) = body(choice)? {
+            kept_choice.insert(field.to_owned(), value);
+        }
         kept_choices.push(Value::Object(kept_choice));
     }
     kept.insert("choices".to_owned(), Value::Array(kept_choices));
     Some(Value::Object(kept))
+}
+
+/// Enforcing, what of a non-streamed answer reaches the client (`allowed_completion` with each
+/// choice's `allowed_message`). `None` also for legacy `text` choices and content as an array.
+pub fn allowed_answer(answer: Value) -> Option<Value> {
+    allowed_completion(answer, |choice| {
+        let choice = choice.as_object()?;
+        if choice.contains_key("text") || choice.contains_key("delta") {
+            return None;
+        }
+        match choice.get("message") {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Object(message)) => {
+                Some(Some(("message", Value::Object(allowed_message(message)?))))
+            }
+            Some(_) => None,
+        }
+    })
 }
 
 /// Pointers to the texts of a chat completion that output policies read.

@@ -177,41 +177,15 @@ fn add_rest(delta: &mut serde_json::Map<String, Value>, channel: Channel, rest: 
 /// when answer text comes in a form they cannot read (content as an array, say). `logprobs`, audio
 /// and unknown fields are left out: they would repeat the text around the policies.
 fn allowed_fields(chunk: Value) -> Option<Value> {
-    let Value::Object(mut chunk) = chunk else {
-        return None;
-    };
-    let mut kept = serde_json::Map::new();
-    for field in output::PLAIN_FIELDS {
-        if let Some(value) = chunk.remove(field) {
-            kept.insert(field.to_owned(), value);
-        }
-    }
-    let Some(choices) = chunk.remove("choices") else {
-        return Some(Value::Object(kept));
-    };
-    let mut out = Vec::new();
-    for choice in choices.as_array()? {
-        let mut kept_choice = serde_json::Map::new();
-        kept_choice.insert(
-            "index".to_owned(),
-            choice.get("index").cloned().unwrap_or(json!(0)),
-        );
-        kept_choice.insert("logprobs".to_owned(), Value::Null);
-        kept_choice.insert(
-            "finish_reason".to_owned(),
-            choice.get("finish_reason").cloned().unwrap_or(Value::Null),
-        );
-        let kept_delta = match choice.get("delta").and_then(Value::as_object) {
+    output::allowed_completion(chunk, |choice| {
+        let delta = match choice.get("delta").and_then(Value::as_object) {
             Some(delta) => output::allowed_message(delta)?,
             // A whole message or legacy text in a chunk: not a delta the policies follow.
             None if choice.get("message").is_some() || choice.get("text").is_some() => return None,
             None => serde_json::Map::new(),
         };
-        kept_choice.insert("delta".to_owned(), Value::Object(kept_delta));
-        out.push(Value::Object(kept_choice));
-    }
-    kept.insert("choices".to_owned(), Value::Array(out));
-    Some(Value::Object(kept))
+        Some(Some(("delta", Value::Object(delta))))
+    })
 }
 
 /// What one upstream event means for the client.

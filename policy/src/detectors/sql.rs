@@ -153,31 +153,14 @@ fn number_follows_comparison(bytes: &[u8], end: usize) -> bool {
 /// The offset of the first character at or after `from` that is not whitespace (`\s` as the
 /// patterns read it: Unicode white space, so `\x0b` and NBSP are skipped too).
 fn skip_white_space(bytes: &[u8], from: usize) -> usize {
-    let mut at = from.min(bytes.len());
-    while at < bytes.len() {
-        let len = utf8_len(bytes[at]);
-        let Some(c) = bytes
-            .get(at..at + len)
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .and_then(|c| c.chars().next())
-        else {
-            return at;
-        };
-        if !c.is_whitespace() {
-            return at;
-        }
-        at += len;
-    }
-    at
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xF0..=0xFF => 4,
-        0xE0..=0xEF => 3,
-        0xC0..=0xDF => 2,
-        _ => 1,
-    }
+    let from = from.min(bytes.len());
+    let text = bytes[from..]
+        .utf8_chunks()
+        .next()
+        .map_or("", |chunk| chunk.valid());
+    from + text
+        .find(|c: char| !c.is_whitespace())
+        .unwrap_or(text.len())
 }
 
 /// Trigger confirmation of `sqli_time_based`: its calls (`sleep(`, `pg_sleep (`, `benchmark(`,

@@ -2393,8 +2393,7 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
             let start = end - if last == b'#' { 1 } else { 2 };
             comment_after_value(bytes, start) || condition_word_before(bytes, start, 128)
         }
-        b'*' => true,
-        b'&' | b'|' => true,
+        b'*' | b'&' | b'|' => true,
         // Typographic and full-width quotes end in a continuation byte.
         b if b >= 0x80 => operator_follows_quote(bytes, end),
         _ => {
