@@ -8,9 +8,12 @@
 //! replica's total. Near a limit (within a fifth of it, or 100 requests / 1,000 tokens) a request
 //! exchanges its client's counts with Postgres at once, so the decision rests on every replica's
 //! count; while one such exchange is in flight for a client, the client's other requests decide on
-//! the freshest totals this agent holds instead of queueing another round trip. Far from a limit a
-//! client may overshoot by what other replicas counted within one sync interval. Only a request
-//! that starts an exchange near its limit waits on Postgres.
+//! the freshest totals this agent holds instead of queueing another round trip. At the very edge
+//! (the last hundredth of a limit, at least 10 requests / 1,000 tokens) that is not enough: an
+//! exchange already in flight may have read the totals before another replica's last count, so
+//! every request there starts an exchange of its own. A request already over a limit by this
+//! agent's counts is refused without one (a window's totals only grow). Far from a limit a client
+//! may overshoot by what other replicas counted within one sync interval.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -123,6 +126,22 @@ fn current_window(now: DateTime<Utc>) -> DateTime<Utc> {
 /// Within a fifth of the limit (or `floor`), counts are exchanged with Postgres at once.
 fn near(used: i64, limit: i64, floor: i64) -> bool {
     used + (limit / 5).max(floor) >= limit
+}
+
+/// Within a hundredth of the limit (or `floor`), every request exchanges counts of its own.
+fn at_edge(used: i64, limit: i64, floor: i64) -> bool {
+    used + (limit / 100).max(floor) >= limit
+}
+
+/// Which limit `requests` and `tokens` go over, if any.
+fn over(requests: i64, limit: u32, tokens: i64, tokens_limit: Option<u32>) -> Option<&'static str> {
+    if requests > i64::from(limit) {
+        Some("requests")
+    } else if tokens_limit.is_some_and(|t| tokens >= i64::from(t)) {
+        Some("tokens")
+    } else {
+        None
+    }
 }
 
 impl RateCounters {
@@ -252,24 +271,27 @@ pub async fn count(state: &AppState, caller: &Caller, client_id: &str) -> RateSt
     });
     let near_limit = near(requests, i64::from(limit), 100)
         || tokens_limit.is_some_and(|t| near(tokens, i64::from(t), 1000));
-    // Near a limit the decision rests on the total this very exchange returned; while another
-    // request's exchange is in flight, on this agent's freshest totals.
-    let (requests, tokens) = if near_limit && !exchanging {
+    let edge = at_edge(requests, i64::from(limit), 10)
+        || tokens_limit.is_some_and(|t| at_edge(tokens, i64::from(t), 1000));
+    // Already over by this agent's counts: over. Near a limit the decision rests on the totals an
+    // exchange returned, one this request started at the edge; elsewhere near a limit, while
+    // another request's exchange is in flight, on this agent's freshest totals.
+    let exchange_now = over(requests, limit, tokens, tokens_limit).is_none()
+        && (edge || (near_limit && !exchanging));
+    // This agent's counts never exceed the true totals, so the larger of the two is kept (an
+    // exchange may return before another one carrying this request's count).
+    let (requests, tokens) = if exchange_now {
         counters
             .exchange(state.pool(), client_id)
             .await
-            .unwrap_or((requests, tokens))
+            .map_or((requests, tokens), |(r, t)| {
+                (r.max(requests), t.max(tokens))
+            })
     } else {
         (requests, tokens)
     };
     let used = u32::try_from(requests.max(0)).unwrap_or(u32::MAX);
-    let exceeded = if used > limit {
-        Some("requests")
-    } else if tokens_limit.is_some_and(|t| tokens >= i64::from(t)) {
-        Some("tokens")
-    } else {
-        None
-    };
+    let exceeded = over(requests, limit, tokens, tokens_limit);
     RateStatus {
         limit,
         remaining: limit.saturating_sub(used),
@@ -306,5 +328,17 @@ mod tests {
         assert!(!near(1_000, 60_000, 100));
         assert!(near(48_000, 60_000, 100));
         assert!(!near(47_999, 60_000, 100));
+    }
+
+    #[test]
+    fn the_last_hundredth_of_a_limit_is_decided_on_fresh_counts() {
+        assert!(at_edge(2, 2, 10), "small limits are always at the edge");
+        assert!(at_edge(59_400, 60_000, 10));
+        assert!(!at_edge(59_399, 60_000, 10));
+        assert!(!at_edge(48_000, 60_000, 10), "near is wider than the edge");
+        assert_eq!(over(3, 2, 0, None), Some("requests"));
+        assert_eq!(over(2, 2, 0, None), None, "the limit itself is allowed");
+        assert_eq!(over(1, 2, 20, Some(20)), Some("tokens"));
+        assert_eq!(over(1, 2, 19, Some(20)), None);
     }
 }
