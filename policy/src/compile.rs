@@ -93,6 +93,8 @@ pub struct Engine {
     trigger_policies: Vec<Vec<usize>>,
     /// Policies woken by any run of digits.
     digit_policies: Vec<usize>,
+    /// Policies without triggers (custom regex and keyword policies): they read every text.
+    untriggered: Vec<usize>,
     options: CompileOptions,
 }
 
@@ -341,11 +343,18 @@ impl Engine {
                     message: format!("trigger literals do not compile: {source}"),
                 }])
             })?;
+        let untriggered = policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.builtin.is_none_or(|b| b.triggers.is_empty()))
+            .map(|(idx, _)| idx)
+            .collect();
         Ok(Engine {
             policies,
             triggers,
             trigger_policies,
             digit_policies,
+            untriggered,
             options,
         })
     }
@@ -393,14 +402,21 @@ impl Engine {
         adjustments: Option<&Adjustments>,
         out: &mut Vec<Match>,
     ) {
-        let adjustment = |policy_idx: usize| {
-            adjustments
+        // The action a policy takes for this caller; `None` when it is turned off.
+        let action_of = |policy_idx: usize| {
+            let adjustment = adjustments
                 .and_then(|a| a.per_policy.get(policy_idx))
                 .copied()
-                .unwrap_or_default()
+                .unwrap_or_default();
+            let policy = &self.policies[policy_idx];
+            adjustment
+                .enabled
+                .unwrap_or(policy.enabled)
+                .then(|| adjustment.action.unwrap_or(policy.action))
         };
-        // Where each built-in policy's triggers occur.
-        let mut positions: Vec<Vec<usize>> = vec![Vec::new(); self.policies.len()];
+        // Where built-in policies' triggers occur: `(policy index, position)`, one list for all
+        // (most texts have none or a few, and an empty list allocates nothing).
+        let mut positions: Vec<(usize, usize)> = Vec::new();
         let bytes = scanned.as_bytes();
         // An overlapping search of a Standard automaton cannot fail; if it ever did, every policy
         // would read the whole text rather than none of it.
@@ -408,7 +424,7 @@ impl Engine {
             for policy_idx in &self.trigger_policies[pattern.as_usize()] {
                 let confirm = self.policies[*policy_idx].builtin.and_then(|b| b.confirm);
                 if confirm.is_none_or(|confirm| confirm(bytes, end)) {
-                    positions[*policy_idx].push(start);
+                    positions.push((*policy_idx, start));
                 }
             }
         });
@@ -423,31 +439,53 @@ impl Engine {
                         && (token.has_uppercase || !gate.needs_uppercase)
                         && (address_shape || !gate.needs_address_shape)
                     {
-                        positions[*policy_idx].push(token.start);
-                        positions[*policy_idx].push(token.end.saturating_sub(1));
+                        positions.push((*policy_idx, token.start));
+                        positions.push((*policy_idx, token.end.saturating_sub(1)));
                     }
                 }
             }
         }
-        for (policy_idx, policy) in self.policies.iter().enumerate() {
-            let adjustment = adjustment(policy_idx);
-            if !adjustment.enabled.unwrap_or(policy.enabled) {
-                continue;
+        if whole_text {
+            for (policy_idx, policy) in self.policies.iter().enumerate() {
+                if let Some(action) = action_of(policy_idx) {
+                    collect(policy, action, scanned, 0..scanned.len(), out);
+                }
             }
-            let action = adjustment.action.unwrap_or(policy.action);
-            let Some(builtin) = policy
-                .builtin
-                .filter(|b| !b.triggers.is_empty() && !whole_text)
-            else {
+            return;
+        }
+        // By policy, then by position: each policy's positions are one run, in order. Policies are
+        // visited in order (equal spans keep the order of priority): those without triggers, and
+        // those whose triggers occur; a text wakes few of the catalogue's.
+        positions.sort_unstable();
+        let mut runs = positions.as_slice();
+        let mut untriggered = self.untriggered.as_slice();
+        let mut trigger_positions = Vec::new();
+        loop {
+            let next_run = runs.first().map(|(p, _)| *p);
+            let next_untriggered = untriggered.first().copied();
+            let policy_idx = match (next_run, next_untriggered) {
+                (Some(r), Some(u)) => r.min(u),
+                (Some(r), None) => r,
+                (None, Some(u)) => u,
+                (None, None) => break,
+            };
+            let run_len = runs.iter().take_while(|(p, _)| *p == policy_idx).count();
+            let (run, rest) = runs.split_at(run_len);
+            runs = rest;
+            if next_untriggered == Some(policy_idx) {
+                untriggered = &untriggered[1..];
+            }
+            let policy = &self.policies[policy_idx];
+            let Some(action) = action_of(policy_idx) else {
+                continue;
+            };
+            let Some(builtin) = policy.builtin.filter(|b| !b.triggers.is_empty()) else {
                 collect(policy, action, scanned, 0..scanned.len(), out);
                 continue;
             };
-            let trigger_positions = &mut positions[policy_idx];
-            if trigger_positions.is_empty() {
-                continue;
-            }
-            trigger_positions.sort_unstable();
-            for window in windows(scanned, trigger_positions, builtin.reach) {
+            trigger_positions.clear();
+            trigger_positions.extend(run.iter().map(|(_, at)| *at));
+            for window in windows(scanned, &trigger_positions, builtin.reach) {
                 collect(policy, action, scanned, window, out);
             }
         }
@@ -545,12 +583,22 @@ fn each_trigger(dfa: &DFA, text: &[u8], mut found: impl FnMut(PatternID, usize, 
         return false;
     };
     let mut dead = false;
-    let walk = match text.len() {
-        0..TWO_WALKS_FROM => walk_parts::<1, _>,
-        TWO_WALKS_FROM..FOUR_WALKS_FROM => walk_parts::<2, _>,
-        _ => walk_parts::<4, _>,
-    };
-    walk(dfa, text, start, &mut found, &mut dead);
+    match text.len() {
+        0..TWO_WALKS_FROM => {
+            // One walk: the bytes as an iterator, no index to check per byte.
+            let mut state = start;
+            for (at, &byte) in text.iter().enumerate() {
+                state = dfa.next_state(Anchored::No, state, byte);
+                if dfa.is_special(state) {
+                    special(dfa, state, at, 0, &mut found, &mut dead);
+                }
+            }
+        }
+        TWO_WALKS_FROM..FOUR_WALKS_FROM => {
+            walk_parts::<2, _>(dfa, text, start, &mut found, &mut dead);
+        }
+        _ => walk_parts::<4, _>(dfa, text, start, &mut found, &mut dead),
+    }
     !dead
 }
 
@@ -570,52 +618,51 @@ fn walk_parts<const N: usize, F: FnMut(PatternID, usize, usize)>(
     let from: [usize; N] = std::array::from_fn(|k| after[k].saturating_sub(overlap));
     let mut states = [start; N];
     let together = (0..N).map(|k| to[k] - from[k]).min().unwrap_or(0);
+    // The first `together` bytes of every part, read one column of `N` bytes at a time.
+    let heads: [&[u8]; N] = std::array::from_fn(|k| &text[from[k]..from[k] + together]);
     for offset in 0..together {
+        let column: [u8; N] = std::array::from_fn(|k| heads[k].get(offset).copied().unwrap_or(0));
         for k in 0..N {
-            states[k] = step(
-                dfa,
-                text,
-                states[k],
-                from[k] + offset,
-                after[k],
-                found,
-                dead,
-            );
+            states[k] = dfa.next_state(Anchored::No, states[k], column[k]);
+            if dfa.is_special(states[k]) {
+                special(dfa, states[k], from[k] + offset, after[k], found, dead);
+            }
         }
     }
     for k in 0..N {
-        for at in from[k] + together..to[k] {
-            states[k] = step(dfa, text, states[k], at, after[k], found, dead);
+        let tail = &text[from[k] + together..to[k]];
+        for (offset, &byte) in tail.iter().enumerate() {
+            states[k] = dfa.next_state(Anchored::No, states[k], byte);
+            if dfa.is_special(states[k]) {
+                let at = from[k] + together + offset;
+                special(dfa, states[k], at, after[k], found, dead);
+            }
         }
     }
 }
 
-/// The state after the byte at `at`; reports what ends there, past `after` only.
-#[inline(always)]
-fn step(
+/// A special state reached at the byte at `at`: reports what ends there (past `after` only), or
+/// notes a dead state.
+#[inline(never)]
+fn special(
     dfa: &DFA,
-    text: &[u8],
     state: StateID,
     at: usize,
     after: usize,
     found: &mut impl FnMut(PatternID, usize, usize),
     dead: &mut bool,
-) -> StateID {
-    let next = dfa.next_state(Anchored::No, state, text[at]);
-    if dfa.is_special(next) {
-        if dfa.is_match(next) {
-            let end = at + 1;
-            if end > after {
-                for index in 0..dfa.match_len(next) {
-                    let pattern = dfa.match_pattern(next, index);
-                    found(pattern, end - dfa.pattern_len(pattern), end);
-                }
+) {
+    if dfa.is_match(state) {
+        let end = at + 1;
+        if end > after {
+            for index in 0..dfa.match_len(state) {
+                let pattern = dfa.match_pattern(state, index);
+                found(pattern, end - dfa.pattern_len(pattern), end);
             }
-        } else if dfa.is_dead(next) {
-            *dead = true;
         }
+    } else if dfa.is_dead(state) {
+        *dead = true;
     }
-    next
 }
 
 /// Whether one of the eight bytes of `word` is an ASCII digit: a byte below 10 once XORed with `'0'`

@@ -153,14 +153,26 @@ fn number_follows_comparison(bytes: &[u8], end: usize) -> bool {
 /// The offset of the first character at or after `from` that is not whitespace (`\s` as the
 /// patterns read it: Unicode white space, so `\x0b` and NBSP are skipped too).
 fn skip_white_space(bytes: &[u8], from: usize) -> usize {
-    let from = from.min(bytes.len());
-    let text = bytes[from..]
-        .utf8_chunks()
-        .next()
-        .map_or("", |chunk| chunk.valid());
-    from + text
-        .find(|c: char| !c.is_whitespace())
-        .unwrap_or(text.len())
+    let mut at = from.min(bytes.len());
+    loop {
+        match bytes.get(at) {
+            Some(b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') => at += 1,
+            Some(b) if b.is_ascii() => return at,
+            Some(_) => {
+                // One character past ASCII, decoded on its own (not the rest of the text).
+                let head = &bytes[at..(at + 4).min(bytes.len())];
+                match head
+                    .utf8_chunks()
+                    .next()
+                    .and_then(|chunk| chunk.valid().chars().next())
+                {
+                    Some(c) if c.is_whitespace() => at += c.len_utf8(),
+                    _ => return at,
+                }
+            }
+            None => return at,
+        }
+    }
 }
 
 /// Trigger confirmation of `sqli_time_based`: its calls (`sleep(`, `pg_sleep (`, `benchmark(`,

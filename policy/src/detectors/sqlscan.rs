@@ -2177,26 +2177,120 @@ fn word_is_by(rest: &[u8]) -> bool {
     rest[..word_len].eq_ignore_ascii_case(b"by")
 }
 
-/// Trigger confirmation of a quote: glued to a value before it and followed by an operator or an
-/// operator word (`admin'<<'`, `x' like binary`, `1'-'`). Other quote entries need a logic word,
-/// `UNION`, `;` or a comment, which are triggers of their own.
+/// Trigger confirmation of a quote: followed on its line by an operator or an operator word
+/// (`admin'<<'`, `x' like binary`, `1'-'`). Other quote entries need a logic word, `UNION`, `;` or a
+/// comment, which are triggers of their own. What the scanner reads after a quote ends with its
+/// line, and a quote that closes one opened before it on the line is no entry (`quote_entry`): an
+/// ASCII quote is confirmed only where the scanner could enter, read on the raw text and counting
+/// as possible wherever normalising could change the answer.
 pub(crate) fn operator_follows_quote(bytes: &[u8], end: usize) -> bool {
+    // The words `judge` reads right after a quote (see `FIXED_CLASSES` and `classify_word`).
     const WORDS: &[&[u8]] = &[
-        b"like", b"rlike", b"regexp", b"div", b"mod", b"sounds", b"is", b"in", b"between", b"or",
-        b"and", b"xor", b"union", b"order", b"group", b"having",
+        b"like",
+        b"rlike",
+        b"regexp",
+        b"ilike",
+        b"glob",
+        b"match",
+        b"div",
+        b"mod",
+        b"sounds",
+        b"is",
+        b"in",
+        b"between",
+        b"or",
+        b"and",
+        b"xor",
+        b"union",
+        b"intersect",
+        b"except",
+        b"minus",
+        b"order",
+        b"group",
+        b"having",
+        b"exec",
+        b"execute",
+        b"waitfor",
+        b"limit",
+        b"offset",
+        b"fetch",
+        b"into",
     ];
-    let Some(at) = next_non_space(bytes, end) else {
+    let quote = end - 1;
+    let ascii_quote = matches!(bytes[quote], b'\'' | b'"');
+    // Spaces and tabs, and `\n` written out in a code string (a space to the scanner); a line
+    // break ends what the scanner reads.
+    let mut at = end;
+    loop {
+        match bytes.get(at..) {
+            Some([b' ' | b'\t' | b'\r' | 0x0b | 0x0c, ..]) => at += 1,
+            Some([b'\\', b'n' | b't' | b'r', ..]) => at += 2,
+            _ => break,
+        }
+    }
+    let Some(&next) = bytes.get(at) else {
         return false;
     };
-    match bytes[at] {
+    let follows = match next {
+        // A line comment or `/*` after a quote is the truncation of `admin'--`: the quote must be
+        // glued to a value (a closing `"...end." -- Karl` is not).
+        b'-' if bytes.get(at + 1) == Some(&b'-')
+            && !bytes.get(at + 2).is_some_and(u8::is_ascii_alphabetic) =>
+        {
+            !ascii_quote || quote_is_glued(bytes, quote)
+        }
+        b'/' if bytes.get(at + 1) == Some(&b'*') => !ascii_quote || quote_is_glued(bytes, quote),
         b'<' | b'>' | b'/' | b'*' | b'-' | b'+' | b'|' | b'^' | b'&' | b'%' | b'=' | b'!'
         | b'~' => true,
         b if b.is_ascii_alphabetic() => {
             let word = word_at(bytes, at);
-            WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+            (2..=9).contains(&word.len()) && WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
         }
-        _ => false,
+        // A Unicode space or letter folds to ASCII for the scanner.
+        b => b >= 0x80,
+    };
+    follows && (!ascii_quote || quote_may_enter(bytes, quote))
+}
+
+/// Whether the ASCII quote at `quote` can be an entry of the scanner: not the closing one of a
+/// pair on its line (an even number of the same quotes before it, apostrophes inside words not
+/// counted, as `quotes_with_counts`), or escaped (`\"`). Bytes past ASCII (quotes that fold to
+/// ASCII) and `*` (a comment the scanner strips) before it on the line make the count uncertain:
+/// then it can.
+fn quote_may_enter(bytes: &[u8], quote: usize) -> bool {
+    if quote > 0 && bytes[quote - 1] == b'\\' {
+        return true;
     }
+    let kind = bytes[quote];
+    let mut same = 0usize;
+    for at in (0..quote).rev() {
+        match bytes[at] {
+            b'\n' => break,
+            b'*' => return true,
+            b if b >= 0x80 => return true,
+            b if b == kind && !(kind == b'\'' && in_word(bytes, at)) => same += 1,
+            _ => {}
+        }
+    }
+    same.is_multiple_of(2)
+}
+
+/// Whether the quote at `quote` is glued to what stands before it, as `quote_entry` reads a
+/// `GluedQuote`: a value, a closing bracket, an escape or the start of its line. Bytes a
+/// normalised text may read differently (past ASCII, the ends of comments and entities) count.
+fn quote_is_glued(bytes: &[u8], quote: usize) -> bool {
+    let before = bytes[..quote]
+        .iter()
+        .rev()
+        .find(|b| !matches!(b, b' ' | b'\t'))
+        .is_none_or(|b| *b == b'\n');
+    before
+        || quote.checked_sub(1).is_some_and(|i| {
+            let b = bytes[i];
+            b.is_ascii_alphanumeric()
+                || b >= 0x80
+                || matches!(b, b'_' | b'%' | b')' | b']' | b'\\' | b'/' | b';')
+        })
 }
 
 /// Whether the arguments of a call (the text after its `(`) are SQL: a number, a variable, a
@@ -2326,6 +2420,41 @@ fn condition_word_before(bytes: &[u8], at: usize, reach: usize) -> bool {
     false
 }
 
+/// Whether a condition stands in the `reach` bytes before `at` on the same line: `&&`, `||`, or a
+/// condition word followed by what a condition starts with (`OR TRUE`, `and 1`, `where sleep(`),
+/// not "and play games" or "why not?".
+fn condition_before(bytes: &[u8], at: usize, reach: usize) -> bool {
+    const WORDS: &[&[u8]] = &[b"and", b"or", b"xor", b"not", b"having", b"when", b"where"];
+    let from = at.saturating_sub(reach);
+    let line_from = bytes[from..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(from, |i| from + i + 1);
+    let window = &bytes[line_from..at];
+    if window.windows(2).any(|w| w == b"&&" || w == b"||") {
+        return true;
+    }
+    let mut idx = 0;
+    while idx < window.len() {
+        if !window[idx].is_ascii_alphabetic() {
+            idx += 1;
+            continue;
+        }
+        let end = window[idx..]
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .map_or(window.len(), |len| idx + len);
+        let word = &window[idx..end];
+        if WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+            && condition_can_follow(bytes, line_from + end)
+        {
+            return true;
+        }
+        idx = end;
+    }
+    false
+}
+
 /// Whether the word right before `at` (spaces allowed) is a function this detector classifies.
 fn known_function_before(bytes: &[u8], at: usize) -> bool {
     let mut end = at;
@@ -2342,8 +2471,13 @@ fn known_function_before(bytes: &[u8], at: usize) -> bool {
     if start == end || end - start > 40 {
         return false;
     }
-    let lower = String::from_utf8_lossy(&bytes[start..end]).to_ascii_lowercase();
-    let name = lower.as_str();
+    let mut lower = [0u8; 40];
+    let lower = &mut lower[..end - start];
+    lower.copy_from_slice(&bytes[start..end]);
+    lower.make_ascii_lowercase();
+    let Ok(name) = std::str::from_utf8(lower) else {
+        return false;
+    };
     REVEAL_FUNCTIONS.contains(&name)
         || PROBE_FUNCTIONS.contains(&name)
         || DELAY_FUNCTIONS.contains(&name)
@@ -2391,7 +2525,7 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
         b'#' if ends_with(b"&#") => true,
         b'-' | b'#' => {
             let start = end - if last == b'#' { 1 } else { 2 };
-            comment_after_value(bytes, start) || condition_word_before(bytes, start, 128)
+            comment_after_value(bytes, start) || condition_before(bytes, start, 128)
         }
         b'*' | b'&' | b'|' => true,
         // Typographic and full-width quotes end in a continuation byte.
@@ -2409,8 +2543,15 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
                     .take(16)
                     .position(|b| !b.is_ascii_alphabetic())
                     .map_or((end + 16).min(bytes.len()), |len| end + len);
-                let full = String::from_utf8_lossy(&bytes[start..full_end]).to_ascii_lowercase();
-                return undoubled(full.as_bytes()).is_some();
+                // At most 16 letters after the trigger and the trigger itself: ASCII letters only.
+                let mut lower = [0u8; 64];
+                let full = &bytes[start..full_end];
+                let Some(lower) = lower.get_mut(..full.len()) else {
+                    return false;
+                };
+                lower.copy_from_slice(full);
+                lower.make_ascii_lowercase();
+                return undoubled(lower).is_some();
             }
             let word = &bytes[start..end];
             let is = |keyword: &[u8]| word.eq_ignore_ascii_case(keyword);
@@ -2422,7 +2563,8 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
             } else if is(b"having") {
                 condition_can_follow(bytes, end)
             } else if is(b"like") || is(b"between") || is(b"regexp") {
-                condition_word_before(bytes, start, 96)
+                // A comparison needs its right side: a value, not "like a house".
+                condition_word_before(bytes, start, 96) && condition_can_follow(bytes, end)
             } else {
                 false
             }
@@ -2535,6 +2677,67 @@ mod tests {
             "überunion",
         ] {
             assert_eq!(undoubled(word.as_bytes()), None, "{word}");
+        }
+    }
+
+    /// `trigger_confirms` at the end of the `nth` occurrence of `trigger` in `text`.
+    fn confirms_at(text: &str, trigger: &str, nth: usize) -> bool {
+        let (at, _) = text
+            .match_indices(trigger)
+            .nth(nth)
+            .expect("the trigger in the text");
+        trigger_confirms(text.as_bytes(), at + trigger.len())
+    }
+
+    fn syntax_matches(text: &str) -> bool {
+        let engine =
+            crate::Engine::compile(&crate::system_policies(), crate::CompileOptions::default())
+                .expect("the catalogue compiles");
+        engine
+            .evaluate(text)
+            .matches
+            .iter()
+            .any(|m| &*m.policy_id == "sys_sqli_syntax")
+    }
+
+    #[test]
+    fn quotes_comments_and_comparisons_wake_the_scanner_only_where_it_can_match() {
+        // (text, trigger, which occurrence): attack forms the scanner reports, with the trigger
+        // that opens their window.
+        for (text, trigger, nth) in [
+            ("admin'--", "'", 0),
+            ("admin' -- x", "'", 0),
+            ("root\"/**/or/**/1=1", "\"", 0),
+            ("x' like binary 'x", "'", 0),
+            ("abc'<<'1", "'", 0),
+            ("guest' INTO OUTFILE '/var/www/x.php'", "'", 0),
+            ("x' EXEC master..xp_cmdshell 'dir'", "'", 0),
+            ("id=1\\' OR 1=1", "'", 0),
+            ("42 OR TRUE -- -", "--", 0),
+            ("1 and 1 --", "--", 0),
+            ("1 or not false--", "--", 0),
+            ("1 and @@version like '5%'", "like", 0),
+            ("1 and user() like 'root%'", "like", 0),
+        ] {
+            assert!(confirms_at(text, trigger, nth), "confirms: {text:?}");
+            assert!(syntax_matches(text), "reported: {text:?}");
+        }
+        // Prose twins: quotations closed on their line or before a line break, dashes and "like"
+        // in sentences.
+        for (text, trigger, nth) in [
+            ("\"What's a shortage?\"\nIn Poland, the answer was", "\"", 1),
+            ("He said \"no\" and left", "\"", 1),
+            ("\"The end.\" -- Karl Marx", "\"", 1),
+            ("the end of it.\"\n\t\t-- Dave Parnas", "\"", 0),
+            ("the end of it.\" -- Dave Parnas", "\"", 0),
+            ("I don't or won't", "'", 0),
+            ("Why not? -- What? -- Why not?", "--", 0),
+            ("and play games -- but not with pleasure", "--", 0),
+            ("and i actually like debian", "like", 0),
+            ("creeping like slug", "like", 0),
+        ] {
+            assert!(!confirms_at(text, trigger, nth), "stays quiet: {text:?}");
+            assert!(!syntax_matches(text), "not reported: {text:?}");
         }
     }
 
