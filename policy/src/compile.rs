@@ -690,13 +690,13 @@ fn numeric_tokens(text: &str) -> Vec<NumericToken> {
         if !bytes[idx].is_ascii_digit() {
             idx += 1;
             // Prose is mostly letters: skip eight bytes at a time while none is a digit.
-            while let Some(chunk) = bytes.get(idx..idx + 8) {
-                let word = u64::from_le_bytes(chunk.try_into().unwrap_or([b'0'; 8]));
-                if has_digit(word) {
-                    break;
-                }
-                idx += 8;
-            }
+            idx += 8 * bytes[idx.min(bytes.len())..]
+                .chunks_exact(8)
+                .take_while(|chunk| {
+                    let word = u64::from_le_bytes((*chunk).try_into().unwrap_or([b'0'; 8]));
+                    !has_digit(word)
+                })
+                .count();
             continue;
         }
         let mut start = idx;

@@ -2388,6 +2388,12 @@ pub(crate) fn between_words(text: &str, at: usize, end: usize) -> bool {
     prose_before && !injection_ends
 }
 
+/// Whether `&&` or `||` occurs in `window` (most windows hold neither byte: one search each).
+fn doubled_logic(window: &[u8]) -> bool {
+    (window.contains(&b'&') || window.contains(&b'|'))
+        && window.windows(2).any(|w| w == b"&&" || w == b"||")
+}
+
 /// Whether a condition word (`and`, `or`, `xor`, `not`, `having`, `&&`, `||`) stands as a word in the
 /// `reach` bytes before `at` on the same line.
 fn condition_word_before(bytes: &[u8], at: usize, reach: usize) -> bool {
@@ -2398,7 +2404,7 @@ fn condition_word_before(bytes: &[u8], at: usize, reach: usize) -> bool {
         .iter()
         .rposition(|b| *b == b'\n')
         .map_or(window, |i| &window[i + 1..]);
-    if window.windows(2).any(|w| w == b"&&" || w == b"||") {
+    if doubled_logic(window) {
         return true;
     }
     let mut idx = 0;
@@ -2431,7 +2437,7 @@ fn condition_before(bytes: &[u8], at: usize, reach: usize) -> bool {
         .rposition(|b| *b == b'\n')
         .map_or(from, |i| from + i + 1);
     let window = &bytes[line_from..at];
-    if window.windows(2).any(|w| w == b"&&" || w == b"||") {
+    if doubled_logic(window) {
         return true;
     }
     let mut idx = 0;
