@@ -65,8 +65,13 @@ pub(crate) fn breakout_can_follow(bytes: &[u8], end: usize) -> bool {
         b"div",
         b"between",
     ];
+    // The validator judges the quote on its own line (a line break ends the look ahead), and never
+    // the closing quote of a pair on it (counted last: it reads back along the line).
+    let quote = end - 1;
+    let may_enter =
+        || !matches!(bytes[quote], b'\'' | b'"') || super::sqlscan::quote_may_enter(bytes, quote);
     let mut idx = end;
-    while idx < bytes.len() && (bytes[idx].is_ascii_whitespace() || bytes[idx] == b')') {
+    while idx < bytes.len() && matches!(bytes[idx], b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b')') {
         idx += 1;
     }
     let Some(&first) = bytes.get(idx) else {
@@ -79,19 +84,20 @@ pub(crate) fn breakout_can_follow(bytes: &[u8], end: usize) -> bool {
             b'-' | b'+' | b'|' | b'&' | b'<' | b'!' | b'^' | b'*' | b'='
         )
     {
-        return true;
+        return may_enter();
     }
     let word_end = bytes[idx..]
         .iter()
         .position(|b| !b.is_ascii_alphabetic())
         .map_or(bytes.len(), |len| idx + len);
     if bytes.get(word_end).is_some_and(|b| !b.is_ascii()) {
-        return true;
+        return may_enter();
     }
     let word = &bytes[idx..word_end];
     KEYWORDS
         .iter()
         .any(|keyword| word.eq_ignore_ascii_case(keyword))
+        && may_enter()
 }
 
 /// Trigger confirmation of `sqli_encoded`: `%` and `\x` count only as the start of an escape with two
@@ -761,6 +767,16 @@ mod tests {
         check_confirm(breakout_can_follow, "1' order by 3", "'", true);
         check_confirm(breakout_can_follow, "1'\u{a0}or 1", "'", true);
         check_confirm(breakout_can_follow, "1' \u{17f}elect", "'", true);
+        check_confirm(breakout_can_follow, "admin\" OR 1=1", "\"", true);
+        // A quotation closed on its line, or before a line break, is not where a value ends.
+        check_confirm(
+            breakout_can_follow,
+            "said \"not really.\"\n-- Dave",
+            ".\"",
+            false,
+        );
+        check_confirm(breakout_can_follow, "\"yes\" or \"no\"", "s\"", false);
+        check_confirm(breakout_can_follow, "it was 'fine' and then", "e'", false);
         check_confirm(escape_is_complete, "up 12% from", "%", false);
         check_confirm(escape_is_complete, "100%", "%", false);
         check_confirm(escape_is_complete, "id=1%27", "%", true);

@@ -2252,27 +2252,34 @@ pub(crate) fn operator_follows_quote(bytes: &[u8], end: usize) -> bool {
     follows && (!ascii_quote || quote_may_enter(bytes, quote))
 }
 
+/// How far back on its line `quote_may_enter` counts quotes: no further than every window that
+/// holds the quote reaches back (the scanner's windows reach at least this far before a trigger,
+/// the quote-breakout validator further).
+const QUOTE_COUNT_REACH: usize = 320;
+
 /// Whether the ASCII quote at `quote` can be an entry of the scanner: not the closing one of a
 /// pair on its line (an even number of the same quotes before it, apostrophes inside words not
-/// counted, as `quotes_with_counts`), or escaped (`\"`). Bytes past ASCII (quotes that fold to
-/// ASCII) and `*` (a comment the scanner strips) before it on the line make the count uncertain:
-/// then it can.
-fn quote_may_enter(bytes: &[u8], quote: usize) -> bool {
+/// counted, as `quotes_with_counts`), or escaped (`\"`). Whatever could make the scanner count
+/// differently makes it possible: bytes past ASCII (quotes that fold to ASCII), `*` (a comment
+/// the scanner strips), the start of an escape (`%27`, `&#10;` decode to a quote or a line break),
+/// or a line longer than `QUOTE_COUNT_REACH` before the quote (a window may start inside it).
+pub(crate) fn quote_may_enter(bytes: &[u8], quote: usize) -> bool {
     if quote > 0 && bytes[quote - 1] == b'\\' {
         return true;
     }
     let kind = bytes[quote];
     let mut same = 0usize;
-    for at in (0..quote).rev() {
+    let from = quote.saturating_sub(QUOTE_COUNT_REACH);
+    for at in (from..quote).rev() {
         match bytes[at] {
-            b'\n' => break,
-            b'*' => return true,
+            b'\n' => return same.is_multiple_of(2),
+            b'*' | b'%' | b'&' | b'\\' => return true,
             b if b >= 0x80 => return true,
             b if b == kind && !(kind == b'\'' && in_word(bytes, at)) => same += 1,
             _ => {}
         }
     }
-    same.is_multiple_of(2)
+    from > 0 || same.is_multiple_of(2)
 }
 
 /// Whether the quote at `quote` is glued to what stands before it, as `quote_entry` reads a
