@@ -68,8 +68,10 @@ pub(crate) fn breakout_can_follow(bytes: &[u8], end: usize) -> bool {
     // The validator judges the quote on its own line (a line break ends the look ahead), and never
     // the closing quote of a pair on it (counted last: it reads back along the line).
     let quote = end - 1;
-    let may_enter =
-        || !matches!(bytes[quote], b'\'' | b'"') || super::sqlscan::quote_may_enter(bytes, quote);
+    let may_enter = || {
+        !matches!(bytes[quote], b'\'' | b'"')
+            || super::sqlscan::quote_may_enter(bytes, quote, super::sqlscan::validator_start(quote))
+    };
     let mut idx = end;
     while idx < bytes.len() && matches!(bytes[idx], b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b')') {
         idx += 1;

@@ -1973,7 +1973,7 @@ fn judge_quote(bytes: &[u8], at: usize, same_before: usize, found: &mut Vec<(usi
 /// run from that quote on its line.
 pub(crate) fn quote_breaks_out(text: &str, at: usize) -> bool {
     let bytes = text.as_bytes();
-    let back = at.saturating_sub(VALIDATOR_BEFORE_BYTES);
+    let back = validator_start(at);
     let mut from = bytes[back..at]
         .iter()
         .rposition(|b| *b == b'\n')
@@ -2249,37 +2249,53 @@ pub(crate) fn operator_follows_quote(bytes: &[u8], end: usize) -> bool {
         // A Unicode space or letter folds to ASCII for the scanner.
         b => b >= 0x80,
     };
-    follows && (!ascii_quote || quote_may_enter(bytes, quote))
+    follows && (!ascii_quote || quote_may_enter(bytes, quote, scanner_window_start(bytes, quote)))
 }
 
-/// How far back on its line `quote_may_enter` counts quotes: no further than every window that
-/// holds the quote reaches back (the scanner's windows reach at least this far before a trigger,
-/// the quote-breakout validator further).
-const QUOTE_COUNT_REACH: usize = 320;
+/// The first byte `quote_breaks_out` may read for the quote at `quote` (the line starts there or later).
+pub(crate) fn validator_start(quote: usize) -> usize {
+    quote.saturating_sub(VALIDATOR_BEFORE_BYTES)
+}
 
-/// Whether the ASCII quote at `quote` can be an entry of the scanner: not the closing one of a
-/// pair on its line (an even number of the same quotes before it, apostrophes inside words not
-/// counted, as `quotes_with_counts`), or escaped (`\"`). Whatever could make the scanner count
-/// differently makes it possible: bytes past ASCII (quotes that fold to ASCII), `*` (a comment
-/// the scanner strips), the start of an escape (`%27`, `&#10;` decode to a quote or a line break),
-/// or a line longer than `QUOTE_COUNT_REACH` before the quote (a window may start inside it).
-pub(crate) fn quote_may_enter(bytes: &[u8], quote: usize) -> bool {
+/// Where the scanner's window around a trigger at `at` begins, as `compile::windows` places it for
+/// `sqli_syntax` (reach `STATEMENT` back, widened to white space, at most twice as far). A window
+/// merged with an earlier one starts before it; that one was opened by a trigger of its own.
+fn scanner_window_start(bytes: &[u8], at: usize) -> usize {
+    let (reach, _) = super::STATEMENT;
+    let lowest = at.saturating_sub(2 * reach);
+    let before = at.saturating_sub(reach);
+    bytes[lowest..before]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(lowest, |i| lowest + i + 1)
+}
+
+/// Whether the ASCII quote at `quote` can be an entry of the scanner when it reads from `from` (or
+/// from the start of the quote's line, if later): not the closing one of a pair (an even number of
+/// the same quotes before it, apostrophes inside words not counted, as `quotes_with_counts`), or
+/// escaped (`\"`). Whatever could make the scanner count differently makes it possible: bytes
+/// past ASCII (quotes that fold to ASCII), `*` (a comment the scanner strips), an escape that may
+/// decode to a quote or a line break (`%27`, `&#10;`, `\x27`).
+pub(crate) fn quote_may_enter(bytes: &[u8], quote: usize, from: usize) -> bool {
     if quote > 0 && bytes[quote - 1] == b'\\' {
         return true;
     }
     let kind = bytes[quote];
     let mut same = 0usize;
-    let from = quote.saturating_sub(QUOTE_COUNT_REACH);
-    for at in (from..quote).rev() {
+    for at in (from.min(quote)..quote).rev() {
+        let next = bytes.get(at + 1).copied().unwrap_or(0);
         match bytes[at] {
-            b'\n' => return same.is_multiple_of(2),
-            b'*' | b'%' | b'&' | b'\\' => return true,
+            b'\n' => break,
+            b'*' => return true,
+            b'%' if next.is_ascii_hexdigit() || matches!(next, b'u' | b'U') => return true,
+            b'&' if next == b'#' || next.is_ascii_alphabetic() => return true,
+            b'\\' if matches!(next, b'x' | b'X') => return true,
             b if b >= 0x80 => return true,
             b if b == kind && !(kind == b'\'' && in_word(bytes, at)) => same += 1,
             _ => {}
         }
     }
-    from > 0 || same.is_multiple_of(2)
+    same.is_multiple_of(2)
 }
 
 /// Whether the quote at `quote` is glued to what stands before it, as `quote_entry` reads a
@@ -2748,10 +2764,20 @@ mod tests {
             ("and play games -- but not with pleasure", "--", 0),
             ("and i actually like debian", "like", 0),
             ("creeping like slug", "like", 0),
+            ("sales up 12% and the 'reset' is done", "'", 1),
         ] {
             assert!(!confirms_at(text, trigger, nth), "stays quiet: {text:?}");
             assert!(!syntax_matches(text), "not reported: {text:?}");
         }
+        // Deep into one long line, the quotes are counted where the scanner's window starts.
+        let filler = "the quarterly numbers look fine and nothing needs a change ".repeat(12);
+        let attack = format!("{filler}guest' INTO OUTFILE '/var/www/x.php'");
+        assert!(confirms_at(&attack, "'", 0), "confirms: {attack:?}");
+        assert!(syntax_matches(&attack), "reported: {attack:?}");
+        let prose = format!("{filler}then the 'reset' is done");
+        assert!(!confirms_at(&prose, "'", 1), "stays quiet: {prose:?}");
+        // An escape before the quote may decode to another quote: the quote counts.
+        assert!(confirms_at("a%27b 'x' is", "'", 1));
     }
 
     #[test]
