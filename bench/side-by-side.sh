@@ -9,7 +9,8 @@
 # 100 req/s (an idle core sleeps between calls, as at a user's moderate load); 200 req/s over 8
 # connections; and as fast as 32 connections go. "Added" is the target's latency minus the mock's at
 # the same level. Then pre-check and decide at 200 req/s, the agent's CPU per request at saturation
-# (Postgres' too), and its memory before, under load and after a soak of SOAK_REQUESTS requests.
+# (Postgres' too), and its memory idle, under load and over a soak of SOAK_REQUESTS requests (from
+# the end of its first tenth, a warm-up, to its end).
 # Every answered agent call must leave exactly one audit row.
 #
 #   ./bench/side-by-side.sh                         # 10 s per level, 1M-request soak
@@ -241,10 +242,16 @@ for round in $(seq "$rounds"); do
 done
 soak_mode=${mode_list[0]}
 if [ "$soak_requests" -gt 0 ]; then
-    log "soak: $soak_requests requests over 32 connections to the agent ($soak_mode)"
-    echo "{\"rss_before_kb\": $(rss_kb "${agent_pid[$soak_mode]}")}" >"$work/soak.before.json"
-    "$oha" --no-tui --output-format json -n "$soak_requests" -c 32 -m POST -H "Authorization: Bearer $key" \
-        -H "X-Provider-Key: $key" -T application/json -D "$work/chat.json" "${agent_url[$soak_mode]}/v1/chat/completions" >"$work/soak.json"
+    # The first tenth warms the allocator and the pools up; memory is compared over the rest.
+    warmup=$((soak_requests / 10))
+    log "soak: $soak_requests requests over 32 connections to the agent ($soak_mode), memory measured after the first $warmup"
+    soak_part() {
+        "$oha" --no-tui --output-format json -n "$1" -c 32 -m POST -H "Authorization: Bearer $key" \
+            -H "X-Provider-Key: $key" -T application/json -D "$work/chat.json" "${agent_url[$soak_mode]}/v1/chat/completions" >"$2"
+    }
+    if [ "$warmup" -gt 0 ]; then soak_part "$warmup" "$work/soak_warmup.json"; fi
+    echo "{\"rss_before_kb\": $(rss_kb "${agent_pid[$soak_mode]}"), \"warmup\": $warmup}" >"$work/soak.before.json"
+    soak_part "$((soak_requests - warmup))" "$work/soak.json"
     echo "{\"rss_after_kb\": $(rss_kb "${agent_pid[$soak_mode]}")}" >"$work/soak.after.json"
 fi
 
@@ -260,8 +267,9 @@ for mode in "${mode_list[@]}"; do
 import glob, json, os, sys
 work, mode, soak_mode = sys.argv[1:]
 files = glob.glob(f"{work}/*_agent_{mode}.json")
-if mode == soak_mode and os.path.exists(f"{work}/soak.json"):
-    files.append(f"{work}/soak.json")
+for part in ("soak_warmup", "soak"):
+    if mode == soak_mode and os.path.exists(f"{work}/{part}.json"):
+        files.append(f"{work}/{part}.json")
 total = 0
 for path in files:
     if "precheck" in path or "decide" in path:
