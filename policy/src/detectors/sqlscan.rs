@@ -2522,7 +2522,7 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
     let ends_with = |suffix: &[u8]| bytes[..end].ends_with(suffix);
     match last {
         b';' if ends_with(b"&quot;") || ends_with(b"&apos;") => true,
-        b';' => statement_follows(bytes, end),
+        b';' => value_before(bytes, end - 1) && statement_follows(bytes, end),
         b'\'' | b'"' => operator_follows_quote(bytes, end),
         b'%' => hex_pair(bytes, end).is_some() || matches!(bytes.get(end), Some(b'u' | b'U')),
         b'x' | b'X' if ends_with(b"\\x") || ends_with(b"\\X") => hex_pair(bytes, end).is_some(),
@@ -2657,6 +2657,37 @@ pub(crate) const STATEMENT_STARTS: &[&[u8]] = &[
     b"handler",
 ];
 
+/// Whether what stands before the `;` at `semicolon` can make it an entry of the scanner
+/// (`judge_entries`, `judge_quote`): a value (a number, `TRUE`/`NULL`, a `@variable`), a closing
+/// parenthesis or a quote. A word of prose (`tracking link; if it does not show`) cannot. Anything
+/// but a letter before it counts: punctuation, digits, comments and escapes the scanner reads
+/// otherwise.
+fn value_before(bytes: &[u8], semicolon: usize) -> bool {
+    let mut end = semicolon;
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t' | b'\r') {
+        end -= 1;
+    }
+    if !end
+        .checked_sub(1)
+        .is_some_and(|last| bytes[last].is_ascii_alphabetic())
+    {
+        return end > 0;
+    }
+    let mut start = end;
+    while start > 0
+        && (bytes[start - 1].is_ascii_alphanumeric() || matches!(bytes[start - 1], b'_' | b'$'))
+    {
+        start -= 1;
+    }
+    let word = &bytes[start..end];
+    // `0x1F`, `@x`, `@@version`, `TRUE` (a number to the scanner).
+    word[0].is_ascii_digit()
+        || (start > 0 && bytes[start - 1] == b'@')
+        || [b"true".as_slice(), b"false", b"null", b"unknown"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
+}
+
 /// Trigger confirmation of `;`: a statement verb follows (a second statement).
 pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
     // `\n` written out in a code string is a line break to the scanner too (`"2);\ndrop table t"`).
@@ -2747,6 +2778,10 @@ mod tests {
             ("1 or not false--", "--", 0),
             ("1 and @@version like '5%'", "like", 0),
             ("1 and user() like 'root%'", "like", 0),
+            ("1; DROP TABLE users", ";", 0),
+            ("x'; drop table t--", ";", 0),
+            ("id=5); delete from accounts", ";", 0),
+            ("@a ; exec xp_cmdshell 'dir'", ";", 0),
         ] {
             assert!(confirms_at(text, trigger, nth), "confirms: {text:?}");
             assert!(syntax_matches(text), "reported: {text:?}");
@@ -2765,6 +2800,9 @@ mod tests {
             ("and i actually like debian", "like", 0),
             ("creeping like slug", "like", 0),
             ("sales up 12% and the 'reset' is done", "'", 1),
+            ("a tracking link; if it does not show, reply here", ";", 0),
+            ("Never face facts; if you do, you'll never get up", ";", 0),
+            ("the table was set; drop me a line", ";", 0),
         ] {
             assert!(!confirms_at(text, trigger, nth), "stays quiet: {text:?}");
             assert!(!syntax_matches(text), "not reported: {text:?}");
