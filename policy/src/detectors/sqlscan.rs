@@ -2420,39 +2420,26 @@ fn doubled_logic(window: &[u8]) -> bool {
 /// Whether a condition word (`and`, `or`, `xor`, `not`, `having`, `&&`, `||`) stands as a word in the
 /// `reach` bytes before `at` on the same line.
 fn condition_word_before(bytes: &[u8], at: usize, reach: usize) -> bool {
-    const WORDS: &[&[u8]] = &[b"and", b"or", b"xor", b"not", b"having", b"when", b"where"];
-    let from = at.saturating_sub(reach);
-    let window = &bytes[from..at];
-    let window = window
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(window, |i| &window[i + 1..]);
-    if doubled_logic(window) {
-        return true;
-    }
-    let mut idx = 0;
-    while idx < window.len() {
-        if !window[idx].is_ascii_alphabetic() {
-            idx += 1;
-            continue;
-        }
-        let end = window[idx..]
-            .iter()
-            .position(|b| !b.is_ascii_alphabetic())
-            .map_or(window.len(), |len| idx + len);
-        let word = &window[idx..end];
-        if WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
-            return true;
-        }
-        idx = end;
-    }
-    false
+    condition_word_where(bytes, at, reach, |_| true)
 }
 
 /// Whether a condition stands in the `reach` bytes before `at` on the same line: `&&`, `||`, or a
 /// condition word followed by what a condition starts with (`OR TRUE`, `and 1`, `where sleep(`),
 /// not "and play games" or "why not?".
 fn condition_before(bytes: &[u8], at: usize, reach: usize) -> bool {
+    condition_word_where(bytes, at, reach, |word_end| {
+        condition_can_follow(bytes, word_end)
+    })
+}
+
+/// `&&` or `||` in the `reach` bytes before `at` on the same line, or a condition word there for
+/// which `accept(offset of the word's end)` holds.
+fn condition_word_where(
+    bytes: &[u8],
+    at: usize,
+    reach: usize,
+    accept: impl Fn(usize) -> bool,
+) -> bool {
     const WORDS: &[&[u8]] = &[b"and", b"or", b"xor", b"not", b"having", b"when", b"where"];
     let from = at.saturating_sub(reach);
     let line_from = bytes[from..at]
@@ -2474,9 +2461,7 @@ fn condition_before(bytes: &[u8], at: usize, reach: usize) -> bool {
             .position(|b| !b.is_ascii_alphabetic())
             .map_or(window.len(), |len| idx + len);
         let word = &window[idx..end];
-        if WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
-            && condition_can_follow(bytes, line_from + end)
-        {
+        if WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) && accept(line_from + end) {
             return true;
         }
         idx = end;
