@@ -147,8 +147,26 @@ pub(crate) fn part_of_longer_number(candidate: &Candidate<'_>) -> bool {
         || (after.len() == 2 && sep(after[0]) && after[1].is_ascii_digit())
 }
 
-/// True when `window` holds one of `words` starting at a word boundary (`tel` in "tel:", not "hotel").
+/// True when `window` holds one of `words` (lower case) starting at a word boundary (`tel` in
+/// "tel:", not "hotel").
 pub(crate) fn has_context(window: &str, words: &[&str]) -> bool {
+    // ASCII text, the usual case: compared in place, no lower-cased copy and no searcher per word.
+    if window.is_ascii() {
+        let bytes = window.as_bytes();
+        return (0..bytes.len()).any(|at| {
+            (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
+                && words.iter().any(|word| {
+                    bytes
+                        .get(at..at + word.len())
+                        .is_some_and(|here| here.eq_ignore_ascii_case(word.as_bytes()))
+                })
+        });
+    }
+    has_context_lowered(window, words)
+}
+
+/// `has_context` for any text: on a lower-cased copy (Unicode case rules).
+fn has_context_lowered(window: &str, words: &[&str]) -> bool {
     let lower = window.to_lowercase();
     words.iter().any(|word| {
         lower.match_indices(word).any(|(idx, _)| {
@@ -855,6 +873,30 @@ mod tests {
     #[test]
     fn context_words_start_at_word_boundaries() {
         assert!(has_context("Call me at", &["call"]));
+        // The ASCII path answers as the lower-cased copy does.
+        for window in [
+            "Call me at",
+            "the HOTEL tel:",
+            "xtel tel",
+            "phone-number",
+            "my_phone 1",
+            "",
+            "TEL",
+            "e-mail: a",
+        ] {
+            for words in [
+                &["tel"][..],
+                &["call", "phone"],
+                &["e-mail", "mail"],
+                &["tel:"],
+            ] {
+                assert_eq!(
+                    has_context(window, words),
+                    has_context_lowered(window, words),
+                    "{window:?} {words:?}"
+                );
+            }
+        }
         assert!(has_context("tel: ", &["tel"]));
         assert!(!has_context("the hotel ", &["tel"]));
         assert!(!has_context("recall ", &["call"]));
