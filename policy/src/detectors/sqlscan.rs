@@ -2660,12 +2660,13 @@ fn value_before(bytes: &[u8], semicolon: usize) -> bool {
     }
     let mut start = end;
     while start > 0
-        && (bytes[start - 1].is_ascii_alphanumeric() || matches!(bytes[start - 1], b'_' | b'$'))
+        && (bytes[start - 1].is_ascii_alphanumeric()
+            || matches!(bytes[start - 1], b'_' | b'$' | b'.'))
     {
         start -= 1;
     }
     let word = &bytes[start..end];
-    // `0x1F`, `@x`, `@@version`, `TRUE` (a number to the scanner).
+    // `0x1F`, `@x`, `@@version`, `@t.col`, `TRUE` (a number to the scanner).
     word[0].is_ascii_digit()
         || (start > 0 && bytes[start - 1] == b'@')
         || [b"true".as_slice(), b"false", b"null", b"unknown"]
@@ -2767,6 +2768,7 @@ mod tests {
             ("x'; drop table t--", ";", 0),
             ("id=5); delete from accounts", ";", 0),
             ("@a ; exec xp_cmdshell 'dir'", ";", 0),
+            ("id=@t.name; drop table users", ";", 0),
         ] {
             assert!(confirms_at(text, trigger, nth), "confirms: {text:?}");
             assert!(syntax_matches(text), "reported: {text:?}");
