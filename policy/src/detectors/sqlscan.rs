@@ -2218,12 +2218,13 @@ pub(crate) fn operator_follows_quote(bytes: &[u8], end: usize) -> bool {
     ];
     let quote = end - 1;
     let ascii_quote = matches!(bytes[quote], b'\'' | b'"');
-    // Spaces and tabs, and `\n` written out in a code string (a space to the scanner); a line
-    // break ends what the scanner reads.
+    // Spaces and tabs, `\n` written out in a code string (a space to the scanner) and closing
+    // parentheses (`judge` reads past them: `x') INTO OUTFILE`); a line break ends what the
+    // scanner reads.
     let mut at = end;
     loop {
         match bytes.get(at..) {
-            Some([b' ' | b'\t' | b'\r' | 0x0b | 0x0c, ..]) => at += 1,
+            Some([b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b')', ..]) => at += 1,
             Some([b'\\', b'n' | b't' | b'r', ..]) => at += 2,
             _ => break,
         }
@@ -2757,6 +2758,7 @@ mod tests {
             ("x' like binary 'x", "'", 0),
             ("abc'<<'1", "'", 0),
             ("guest' INTO OUTFILE '/var/www/x.php'", "'", 0),
+            ("1') INTO OUTFILE '/var/www/x.php'", "'", 0),
             ("x' EXEC master..xp_cmdshell 'dir'", "'", 0),
             ("id=1\\' OR 1=1", "'", 0),
             ("42 OR TRUE -- -", "--", 0),
