@@ -5,7 +5,9 @@
 //! round trip to Postgres is not on the pre-check's path. The client's LLM call sits between the two,
 //! but nothing forces it to be slow: a lookup that misses a context minted moments ago (its UUID v7
 //! carries when) looks again for up to [`VISIBLE_WITHIN`] before saying it is unknown. A miss on any
-//! other id answers at once.
+//! other id answers at once. Lookups waiting that way are bounded (an eighth of the requests in
+//! flight): a caller sending made-up fresh ids cannot hold every slot for a second each; past the
+//! bound a miss answers at once.
 //!
 //! The deferred write is bounded ([`MAX_DEFERRED`] in flight; past it the pre-check writes
 //! synchronously) and retried. When a write fails, when writes in flight stop finishing (for
@@ -41,6 +43,8 @@ const CLOCK_SLACK: Duration = Duration::from_secs(2);
 /// The deferred writes of one replica.
 pub struct ContextWrites {
     permits: Arc<Semaphore>,
+    /// Lookups allowed to wait for a context minted moments ago.
+    waiting: Semaphore,
     /// Set when a write failed; cleared by the next write that succeeds.
     degraded: AtomicBool,
     failed: AtomicU64,
@@ -52,10 +56,12 @@ pub struct ContextWrites {
     epoch: Instant,
 }
 
-impl Default for ContextWrites {
-    fn default() -> Self {
+impl ContextWrites {
+    /// For an agent serving up to `max_in_flight` requests at once.
+    pub fn new(max_in_flight: usize) -> Self {
         ContextWrites {
             permits: Arc::new(Semaphore::new(MAX_DEFERRED)),
+            waiting: Semaphore::new((max_in_flight / 8).max(1)),
             degraded: AtomicBool::new(false),
             failed: AtomicU64::new(0),
             pending: AtomicUsize::new(0),
@@ -63,9 +69,7 @@ impl Default for ContextWrites {
             epoch: Instant::now(),
         }
     }
-}
 
-impl ContextWrites {
     /// Contexts lost: their pre-check answered, every try to store them failed.
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
@@ -173,12 +177,20 @@ pub async fn find(
 ) -> Result<Option<StoredContext>, ApiError> {
     let mut waited = Duration::ZERO;
     let mut pause = Duration::from_millis(2);
+    let mut permit = None;
     loop {
         if let Some(found) = db::find_gateway_context(state.pool(), context_id).await? {
             return Ok((found.context.tenant_id == tenant_id).then_some(found));
         }
         if waited >= VISIBLE_WITHIN || !minted_recently(context_id, Utc::now()) {
             return Ok(None);
+        }
+        if permit.is_none() {
+            match state.context_writes().waiting.try_acquire() {
+                Ok(acquired) => permit = Some(acquired),
+                // As many lookups wait already as the bound allows: a miss now is a miss.
+                Err(_) => return Ok(None),
+            }
         }
         tokio::time::sleep(pause).await;
         waited += pause;

@@ -104,7 +104,7 @@ impl AppState {
                 audit,
                 in_flight: InFlightLimit::new(config_max_in_flight, crate::error::render_shed),
                 started_at: Instant::now(),
-                context_writes: crate::contexts::ContextWrites::default(),
+                context_writes: crate::contexts::ContextWrites::new(config_max_in_flight),
             }),
         }
     }

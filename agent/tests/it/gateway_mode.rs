@@ -321,6 +321,41 @@ async fn the_rate_limit_is_shared_by_replicas() {
     panic!("three attempts in a row straddled a minute boundary");
 }
 
+/// A lookup that misses a context minted moments ago waits for it, but only so many wait at once:
+/// audit calls naming made-up fresh ids cannot hold every request slot for a second each.
+#[tokio::test]
+async fn made_up_fresh_context_ids_cannot_hold_every_slot() {
+    let database = fresh_database().await;
+    // 16 requests at once; at most 2 lookups wait.
+    let agent = Agent::start(
+        &database,
+        &[
+            ("AGENT_PERFORMANCE_MODE", "true"),
+            ("AXONFLOW_MAX_IN_FLIGHT", "16"),
+        ],
+    );
+    let forged: Vec<_> = (0..16)
+        .map(|_| {
+            let agent = &agent;
+            async move {
+                let context_id = Uuid::now_v7().to_string();
+                llm_call(agent, "gw-app", &context_id, "fine").await
+            }
+        })
+        .collect();
+    let forged = futures_util::future::join_all(forged);
+    let later = async {
+        // Well inside the second a waiting lookup may take.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pre_check(&agent, "gw-app", "Summarise last quarter's revenue").await
+    };
+    let (answers, (status, approved)) = tokio::join!(forged, later);
+    assert_eq!(status, StatusCode::OK, "a slot was free: {approved}");
+    for (status, body) in answers {
+        assert_api_error(status, &body, StatusCode::BAD_REQUEST, "unknown_context");
+    }
+}
+
 /// Performance mode stores the context after the pre-check answers: an audit call that arrives at
 /// once, on this replica or another, still finds it.
 #[tokio::test]
