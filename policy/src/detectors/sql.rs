@@ -134,11 +134,16 @@ fn comment_closes_a_group(bytes: &[u8], end: usize) -> bool {
     } else {
         end - 1
     };
+    byte_before(bytes, start) == Some(b')')
+}
+
+/// The last byte before `start` that is not a space or a tab.
+fn byte_before(bytes: &[u8], start: usize) -> Option<u8> {
     bytes[..start]
         .iter()
         .rev()
         .find(|b| !matches!(b, b' ' | b'\t'))
-        .is_some_and(|b| *b == b')')
+        .copied()
 }
 
 /// After a comparison operator (the rest of `<>`, `!=`, `>=` too): white space, `(` and a minus,
@@ -222,10 +227,7 @@ pub(crate) fn comment_follows_a_value(bytes: &[u8], end: usize) -> bool {
         [.., b'#'] => end - 1,
         _ => return true,
     };
-    bytes[..start]
-        .iter()
-        .rev()
-        .find(|b| !matches!(b, b' ' | b'\t'))
+    byte_before(bytes, start)
         .is_some_and(|b| matches!(b, b'\'' | b'"' | b')') || b.is_ascii_digit())
 }
 

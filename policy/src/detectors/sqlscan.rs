@@ -2218,17 +2218,11 @@ pub(crate) fn operator_follows_quote(bytes: &[u8], end: usize) -> bool {
     ];
     let quote = end - 1;
     let ascii_quote = matches!(bytes[quote], b'\'' | b'"');
-    // Spaces and tabs, `\n` written out in a code string (a space to the scanner) and closing
-    // parentheses (`judge` reads past them: `x') INTO OUTFILE`); a line break ends what the
-    // scanner reads.
-    let mut at = end;
-    loop {
-        match bytes.get(at..) {
-            Some([b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b')', ..]) => at += 1,
-            Some([b'\\', b'n' | b't' | b'r', ..]) => at += 2,
-            _ => break,
-        }
-    }
+    // Spaces, and closing parentheses (`judge` reads past them: `x') INTO OUTFILE`); a line break
+    // ends what the scanner reads.
+    let at = skip_spaces(bytes, end, |b| {
+        matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b')')
+    });
     let Some(&next) = bytes.get(at) else {
         return false;
     };
@@ -2675,17 +2669,25 @@ fn value_before(bytes: &[u8], semicolon: usize) -> bool {
             .any(|w| word.eq_ignore_ascii_case(w))
 }
 
-/// Trigger confirmation of `;`: a statement verb follows (a second statement).
-pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
-    // `\n` written out in a code string is a line break to the scanner too (`"2);\ndrop table t"`).
-    let mut at = end;
+/// The offset at or after `from` past the bytes `skip` accepts and `\n`, `\t`, `\r` written out
+/// in a code string (a space to the scanner: `"2);\ndrop table t"`).
+#[inline(always)]
+fn skip_spaces(bytes: &[u8], from: usize, skip: impl Fn(u8) -> bool) -> usize {
+    let mut at = from;
     loop {
         match bytes.get(at..) {
-            Some([b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c, ..]) => at += 1,
+            Some([b, ..]) if skip(*b) => at += 1,
             Some([b'\\', b'n' | b't' | b'r', ..]) => at += 2,
-            _ => break,
+            _ => return at,
         }
     }
+}
+
+/// Trigger confirmation of `;`: a statement verb follows (a second statement).
+pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
+    let at = skip_spaces(bytes, end, |b| {
+        matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    });
     at < bytes.len() && {
         let word = word_at(bytes, at);
         STATEMENT_STARTS
