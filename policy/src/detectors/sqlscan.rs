@@ -1949,19 +1949,25 @@ fn judge_entries(bytes: &[u8], tokens: &[Token], from: usize, found: &mut Vec<(u
     }
 }
 
-/// Judges the text after the quote at `normalised.bytes[at]`; the end of what it read, if it found a
-/// technique there (the break-out itself or an entry point inside the broken-out value).
-fn judge_quote(bytes: &[u8], at: usize, same_before: usize, found: &mut Vec<(usize, usize)>) {
-    let Some(entry) = quote_entry(bytes, at, same_before) else {
-        return;
-    };
+/// The tokens of the rest of the line after the quote at `bytes[at]` (at most `TAIL_BYTES`), and
+/// how the quote enters; `None` when it cannot enter.
+fn quote_tail(bytes: &[u8], at: usize, same_before: usize) -> Option<(Entry, Vec<Token>)> {
+    let entry = quote_entry(bytes, at, same_before)?;
     // What one judgement reads is bounded: the rest of the line, at most `TAIL_BYTES`.
     let limit = (at + 1 + TAIL_BYTES).min(bytes.len());
     let line_end = bytes[at + 1..limit]
         .iter()
         .position(|b| *b == b'\n')
         .map_or(limit, |len| at + 1 + len);
-    let tail = tokenise(bytes, at + 1, line_end, MAX_TOKENS);
+    Some((entry, tokenise(bytes, at + 1, line_end, MAX_TOKENS)))
+}
+
+/// Judges the text after the quote at `normalised.bytes[at]`; the end of what it read, if it found a
+/// technique there (the break-out itself or an entry point inside the broken-out value).
+fn judge_quote(bytes: &[u8], at: usize, same_before: usize, found: &mut Vec<(usize, usize)>) {
+    let Some((entry, tail)) = quote_tail(bytes, at, same_before) else {
+        return;
+    };
     if let Some((_, last)) = judge(&tail, entry, false) {
         found.push((at, tail[last].end));
     }
@@ -1969,9 +1975,49 @@ fn judge_quote(bytes: &[u8], at: usize, same_before: usize, found: &mut Vec<(usi
     judge_entries(bytes, &tail, 1, found);
 }
 
+/// Whether `judge_quote` finds anything after the quote at `bytes[at]` (the entry points inside
+/// the value are judged only when the break-out itself is not).
+fn quote_finds(bytes: &[u8], at: usize, same_before: usize) -> bool {
+    let Some((entry, tail)) = quote_tail(bytes, at, same_before) else {
+        return false;
+    };
+    if judge(&tail, entry, false).is_some() {
+        return true;
+    }
+    let mut found = Vec::new();
+    judge_entries(bytes, &tail, 1, &mut found);
+    !found.is_empty()
+}
+
+/// How many quotes of the kind of `bytes[at]` stand before it on its line, as
+/// `quotes_with_counts` counts them.
+fn same_quotes_before(bytes: &[u8], at: usize) -> usize {
+    let kind = bytes[at];
+    let line = bytes[..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line..at)
+        .filter(|&i| bytes[i] == kind && !(kind == b'\'' && in_word(bytes, i)))
+        .count()
+}
+
+/// Whether normalising `window` leaves it as it is: printable ASCII that no rule changes (no
+/// escape, comment, `+` or control byte), so that it can be judged in place.
+fn normalises_to_itself(window: &[u8]) -> bool {
+    window
+        .iter()
+        .all(|b| matches!(b, 0x20..=0x7E) && !matches!(b, b'/' | b'*' | b'+' | b'%' | b'\\' | b'&'))
+}
+
 /// Whether the quote at byte `at` of `text` breaks out of a value: the token judgement of `scan`,
 /// run from that quote on its line.
 pub(crate) fn quote_breaks_out(text: &str, at: usize) -> bool {
+    breaks_out(text, at, true)
+}
+
+/// `quote_breaks_out`; `in_place` judges a window that normalises to itself without normalising it.
+fn breaks_out(text: &str, at: usize, in_place: bool) -> bool {
     let bytes = text.as_bytes();
     let back = validator_start(at);
     let mut from = bytes[back..at]
@@ -1989,7 +2035,14 @@ pub(crate) fn quote_breaks_out(text: &str, at: usize) -> bool {
     while !text.is_char_boundary(to) {
         to -= 1;
     }
-    let normalised = normalise(&bytes[from..to]);
+    let window = &bytes[from..to];
+    if in_place && normalises_to_itself(window) {
+        // The common case, without a copy: each byte is its own normalised byte.
+        let quote = at - from;
+        return matches!(window.get(quote), Some(b'\'' | b'"'))
+            && quote_finds(window, quote, same_quotes_before(window, quote));
+    }
+    let normalised = normalise(window);
     // Offsets only grow along the normalised text.
     let quote = normalised
         .origin
@@ -1999,12 +2052,8 @@ pub(crate) fn quote_breaks_out(text: &str, at: usize) -> bool {
     {
         return false;
     }
-    let same_before = quotes_with_counts(&normalised.bytes[..=quote])
-        .last()
-        .map_or(0, |(_, count)| *count);
-    let mut found = Vec::new();
-    judge_quote(&normalised.bytes, quote, same_before, &mut found);
-    !found.is_empty()
+    let same_before = same_quotes_before(&normalised.bytes, quote);
+    quote_finds(&normalised.bytes, quote, same_before)
 }
 
 /// Injections in `window` (already a slice of the text): byte ranges relative to the window.
@@ -2699,6 +2748,47 @@ pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quote_judged_in_place_is_judged_as_after_normalising() {
+        const PARTS: &[&str] = &[
+            "' or 1=1 --",
+            "admin'--",
+            "it's",
+            "\"yes\" or \"no\"",
+            "x') union select 1,2",
+            "O'Brien and ",
+            " and 1=1",
+            "'",
+            "\"",
+            "1' AND '1'='1",
+            " name = 'bob' ",
+            "\tid=5",
+            "%27 or 1",
+            "/* c */",
+            "a+b",
+            "\n",
+            "') or ('a'='a",
+            " WAITFOR DELAY '0:0:5'",
+        ];
+        let (mut texts, mut both) = (0, [0usize; 2]);
+        for a in PARTS {
+            for b in PARTS {
+                for c in PARTS {
+                    let text = format!("{a}{b}{c}");
+                    for (at, _) in text.match_indices(['\'', '"']) {
+                        let in_place = breaks_out(&text, at, true);
+                        assert_eq!(in_place, breaks_out(&text, at, false), "{text:?} at {at}");
+                        both[usize::from(in_place)] += 1;
+                    }
+                    texts += 1;
+                }
+            }
+        }
+        assert_eq!(texts, PARTS.len().pow(3));
+        // Both answers occur: the comparison is not between two constant answers.
+        assert!(both[0] > 1000 && both[1] > 1000, "{both:?}");
+    }
 
     fn normal(text: &str) -> String {
         String::from_utf8_lossy(&normalise(text.as_bytes()).bytes).into_owned()
