@@ -279,6 +279,7 @@ async fn maintain_audit_partitions(pool: db::PgPool) {
 pub async fn run(config: AgentConfig) -> Result<(), StartError> {
     let address = format!("{}:{}", config.common.bind_address, config.common.port);
     let state = build_state(config).await?;
+    state.policies().warm_up_in_background();
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|source| StartError::Listen {

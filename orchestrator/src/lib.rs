@@ -290,6 +290,7 @@ pub async fn run(config: axonflow_platform::config::OrchestratorConfig) -> Resul
         .build()
         .map_err(|e| StartError::HttpClient(e.to_string()))?;
     let policies = PolicyStore::new(engine, axonflow_platform::cpu::CpuPool::for_this_machine());
+    policies.warm_up_in_background();
     let address = format!("{}:{}", common.bind_address, common.port);
     let peer_interval = config.peer_check_interval;
     let refresh = config.policy_refresh_interval;

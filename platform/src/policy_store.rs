@@ -76,7 +76,8 @@ pub enum Unavailable {
 }
 
 pub struct PolicyStore {
-    system: Engine,
+    /// Shared with the warm-up thread (`warm_up_in_background`).
+    system: Arc<Engine>,
     options: CompileOptions,
     cpu: CpuPool,
     tenants: RwLock<HashMap<String, Arc<TenantPolicies>>>,
@@ -176,7 +177,7 @@ impl PolicyStore {
     pub fn new(system: Engine, cpu: CpuPool) -> PolicyStore {
         let options = system.options().clone();
         PolicyStore {
-            system,
+            system: Arc::new(system),
             options,
             cpu,
             tenants: RwLock::new(HashMap::new()),
@@ -186,6 +187,19 @@ impl PolicyStore {
 
     pub fn system(&self) -> &Engine {
         &self.system
+    }
+
+    /// Builds, on a thread of its own, what the policy detectors otherwise build for the first
+    /// request that needs it (`Engine::warm_up`: the phone-number metadata alone takes over a
+    /// hundred milliseconds). Requests are served meanwhile.
+    pub fn warm_up_in_background(&self) {
+        let system = Arc::clone(&self.system);
+        let spawned = std::thread::Builder::new()
+            .name("axonflow-warm-up".to_owned())
+            .spawn(move || system.warm_up());
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "policy warm-up not started; the first requests build what it would");
+        }
     }
 
     /// Where CPU-heavy policy work runs.

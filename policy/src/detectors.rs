@@ -7,6 +7,8 @@ mod secrets;
 mod sql;
 mod sqlscan;
 
+pub(crate) use pii::warm_up_phones;
+
 /// A candidate match inside the text being evaluated.
 pub(crate) struct Candidate<'t> {
     pub text: &'t str,

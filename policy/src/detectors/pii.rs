@@ -10,6 +10,7 @@ use super::{digits, has_context_before, number, part_of_longer_number, Candidate
 mod phone;
 
 pub(crate) use phone::phone;
+pub(crate) use phone::warm_up as warm_up_phones;
 
 const SSN_CONTEXT: &[&str] = &[
     "ssn",

@@ -177,6 +177,37 @@ static PLAN_TABLE: LazyLock<Vec<Plan>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Loads the numbering-plan metadata and compiles the patterns of every covered plan (and of the
+/// North American plan) by validating the metadata's own example numbers: loading takes over a
+/// hundred milliseconds and each plan's patterns several more, paid otherwise by the first text
+/// that holds a number of that plan. The example numbers that validate, written nationally.
+pub(crate) fn warm_up() -> Vec<(Id, String)> {
+    LazyLock::force(&PLAN_TABLE);
+    let mut valid = Vec::new();
+    for region in PLANS.iter().chain([&Id::US]) {
+        let Some(meta) = DATABASE.by_id(region.as_ref()) else {
+            continue;
+        };
+        let descriptors = meta.descriptors();
+        let examples = [descriptors.fixed_line(), descriptors.mobile()]
+            .into_iter()
+            .flatten()
+            .filter_map(|descriptor| descriptor.example());
+        for example in examples {
+            let national = match meta.national_prefix() {
+                Some(trunk) if region != &Id::US => format!("{trunk}{example}"),
+                _ => example.to_owned(),
+            };
+            if phonenumber::parse(Some(*region), &national)
+                .is_ok_and(|number| phonenumber::is_valid(&number))
+            {
+                valid.push((*region, national));
+            }
+        }
+    }
+    valid
+}
+
 fn valid_phone_in(text: &str, region: Option<Id>) -> Option<phonenumber::PhoneNumber> {
     remembered(Lookup::Text, region, text, || {
         // Widens the metadata's regex cache before the first lookup (see `PLAN_TABLE`).
@@ -603,6 +634,28 @@ fn follows_iban_head(candidate: &Candidate<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_up_validates_the_example_numbers_of_every_covered_plan_and_each_is_found() {
+        let valid = warm_up();
+        for region in PLANS.iter().chain([&Id::US]) {
+            assert!(
+                valid.iter().any(|(r, _)| r == region),
+                "no example number of {region:?} validated"
+            );
+        }
+        let engine = crate::Engine::compile(&crate::system_policies(), Default::default())
+            .expect("system policies compile");
+        for (region, number) in &valid {
+            let text = format!("Please call me, my phone number: {number}");
+            let found = engine
+                .evaluate(&text)
+                .matches
+                .iter()
+                .any(|m| &*m.policy_id == "sys_pii_phone");
+            assert!(found, "{region:?} {number}: not reported in {text:?}");
+        }
+    }
 
     #[test]
     fn remembered_answers_are_the_answers_and_stay_bounded() {
