@@ -391,17 +391,13 @@ impl Engine {
         &self.options
     }
 
-    /// Builds what detectors build on first use: the phone-number metadata and the patterns of
-    /// every covered numbering plan (well over a hundred milliseconds, otherwise paid by the first
-    /// text that holds a phone number), and the detectors' own patterns. A service calls it once
-    /// after compiling, off its request path; evaluation does not depend on it.
+    /// Builds what detectors build on first use: the phone-number metadata (over a hundred
+    /// milliseconds, otherwise paid by the first text that holds a phone number) and the
+    /// detectors' own patterns. A service calls it once after compiling, off its request path;
+    /// evaluation does not depend on it.
     pub fn warm_up(&self) {
-        let mut text = String::from(WARM_UP_TEXT);
-        for (_, number) in crate::detectors::warm_up_phones() {
-            text.push_str("\nphone: ");
-            text.push_str(&number);
-        }
-        let _ = self.evaluate(&text);
+        crate::detectors::warm_up_phones();
+        let _ = self.evaluate(WARM_UP_TEXT);
     }
 
     /// Evaluates every enabled policy on `text` and returns every validated match.
