@@ -154,9 +154,20 @@ pub(crate) fn part_of_longer_number(candidate: &Candidate<'_>) -> bool {
 pub(crate) fn has_context(window: &str, words: &[&str]) -> bool {
     // ASCII text, the usual case: compared in place, no lower-cased copy and no searcher per word.
     if window.is_ascii() {
+        // The words' first bytes, both cases: most word starts of the window begin none of them.
+        let mut starts = [false; 256];
+        for word in words {
+            let Some(&first) = word.as_bytes().first() else {
+                // An empty word is found at the start of any text.
+                return !window.is_empty();
+            };
+            starts[usize::from(first.to_ascii_lowercase())] = true;
+            starts[usize::from(first.to_ascii_uppercase())] = true;
+        }
         let bytes = window.as_bytes();
         return (0..bytes.len()).any(|at| {
-            (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
+            starts[usize::from(bytes[at])]
+                && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
                 && words.iter().any(|word| {
                     bytes
                         .get(at..at + word.len())
@@ -885,6 +896,9 @@ mod tests {
             "",
             "TEL",
             "e-mail: a",
+            "CALL now",
+            "aPhone, Phone: 5",
+            "E-Mail",
         ] {
             for words in [
                 &["tel"][..],

@@ -2002,12 +2002,23 @@ fn same_quotes_before(bytes: &[u8], at: usize) -> usize {
         .count()
 }
 
-/// Whether normalising `window` leaves it as it is: printable ASCII that no rule changes (no
-/// escape, comment, `+` or control byte), so that it can be judged in place.
+/// Whether normalising `window` leaves it as it is (`normalise`, `fold_and_strip`): printable ASCII
+/// without an escape (`%`, `\\`, `&`) or a comment opening (`/*`), and no `+` that reads as a space
+/// (next to a letter). Such a window can be judged in place.
 fn normalises_to_itself(window: &[u8]) -> bool {
-    window
-        .iter()
-        .all(|b| matches!(b, 0x20..=0x7E) && !matches!(b, b'/' | b'*' | b'+' | b'%' | b'\\' | b'&'))
+    // Without an early exit the first pass compiles to wide compares: it reads every byte anyway.
+    let printable = window.iter().fold(true, |ok, &b| {
+        ok & matches!(b, 0x20..=0x7E) & !matches!(b, b'%' | b'\\' | b'&')
+    });
+    printable
+        && window.iter().enumerate().all(|(at, &b)| match b {
+            b'/' => window.get(at + 1) != Some(&b'*'),
+            b'+' => {
+                !window.get(at + 1).is_some_and(u8::is_ascii_alphabetic)
+                    && !(at > 0 && window[at - 1].is_ascii_alphabetic())
+            }
+            _ => true,
+        })
 }
 
 /// Whether the quote at byte `at` of `text` breaks out of a value: the token judgement of `scan`,
@@ -2770,6 +2781,12 @@ mod tests {
             "\n",
             "') or ('a'='a",
             " WAITFOR DELAY '0:0:5'",
+            "SELECT * FROM t",
+            "1+or+1=1",
+            "+1 415 555 2671",
+            "a/b */ c",
+            "/*!50000 union*/",
+            "x'+'y",
         ];
         let (mut texts, mut both) = (0, [0usize; 2]);
         for a in PARTS {
