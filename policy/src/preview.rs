@@ -133,6 +133,11 @@ pub(crate) fn preview(matched: &str, personal: bool) -> String {
     } else {
         keep_structure(matched)
     };
+    cut(masked)
+}
+
+/// `masked` cut to `MAX_PREVIEW_CHARS` characters, the last three `...` when it was longer.
+fn cut(masked: String) -> String {
     if masked.chars().count() > MAX_PREVIEW_CHARS {
         let cut: String = masked.chars().take(MAX_PREVIEW_CHARS - 3).collect();
         format!("{cut}...")
@@ -141,12 +146,16 @@ pub(crate) fn preview(matched: &str, personal: bool) -> String {
     }
 }
 
+/// The masks of `matched` stop one character past the longest preview: what follows is cut anyway.
+const MASKED_CHARS: usize = MAX_PREVIEW_CHARS + 1;
+
 fn keep_last_four(matched: &str) -> String {
     let n_alnum = matched.chars().filter(|c| c.is_alphanumeric()).count();
     let keep_from = if n_alnum > 8 { n_alnum - 4 } else { n_alnum };
     let mut seen = 0;
     matched
         .chars()
+        .take(MASKED_CHARS)
         .map(|c| {
             if c.is_alphanumeric() {
                 seen += 1;
@@ -162,33 +171,47 @@ fn keep_last_four(matched: &str) -> String {
         .collect()
 }
 
+/// Whether `word` (any case) is in `SQL_VOCABULARY`, without a lower-cased copy.
+fn in_vocabulary(word: &str) -> bool {
+    SQL_VOCABULARY
+        .binary_search_by(|known| {
+            known
+                .bytes()
+                .cmp(word.bytes().map(|b| b.to_ascii_lowercase()))
+        })
+        .is_ok()
+}
+
 fn keep_structure(matched: &str) -> String {
-    let mut out = String::with_capacity(matched.len());
+    let mut out = String::with_capacity(matched.len().min(4 * MASKED_CHARS));
+    let mut n_out = 0;
     let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
+    let flush = |word: &mut String, out: &mut String, n_out: &mut usize| {
         if word.is_empty() {
             return;
         }
-        let known = !word.bytes().any(|b| b.is_ascii_digit())
-            && SQL_VOCABULARY
-                .binary_search(&word.to_ascii_lowercase().as_str())
-                .is_ok();
-        if known {
+        let n_chars = word.chars().count();
+        if !word.bytes().any(|b| b.is_ascii_digit()) && in_vocabulary(word) {
             out.push_str(word);
         } else {
-            out.extend(std::iter::repeat_n('*', word.chars().count()));
+            out.extend(std::iter::repeat_n('*', n_chars));
         }
+        *n_out += n_chars;
         word.clear();
     };
     for c in matched.chars() {
+        if n_out >= MASKED_CHARS {
+            break;
+        }
         if c.is_alphanumeric() || c == '_' {
             word.push(c);
         } else {
-            flush(&mut word, &mut out);
+            flush(&mut word, &mut out, &mut n_out);
             out.push(c);
+            n_out += 1;
         }
     }
-    flush(&mut word, &mut out);
+    flush(&mut word, &mut out, &mut n_out);
     out
 }
 
@@ -199,6 +222,67 @@ mod tests {
     #[track_caller]
     fn check(matched: &str, personal: bool, expected: &str) {
         assert_eq!(preview(matched, personal), expected, "{matched}");
+    }
+
+    /// The masks computed over the whole match, then cut (what `preview` returns).
+    fn whole_then_cut(matched: &str, personal: bool) -> String {
+        let n_alnum = matched.chars().filter(|c| c.is_alphanumeric()).count();
+        let keep_from = if n_alnum > 8 { n_alnum - 4 } else { n_alnum };
+        let mut seen = 0;
+        let mut masked = String::new();
+        let mut word = String::new();
+        let flush = |word: &mut String, masked: &mut String| {
+            let known = !word.bytes().any(|b| b.is_ascii_digit())
+                && SQL_VOCABULARY.contains(&word.to_ascii_lowercase().as_str());
+            if known {
+                masked.push_str(word);
+            } else {
+                masked.extend(std::iter::repeat_n('*', word.chars().count()));
+            }
+            word.clear();
+        };
+        for c in matched.chars() {
+            if personal {
+                let alnum = c.is_alphanumeric();
+                seen += usize::from(alnum);
+                masked.push(if alnum && seen <= keep_from { '*' } else { c });
+            } else if c.is_alphanumeric() || c == '_' {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut masked);
+                masked.push(c);
+            }
+        }
+        if !personal {
+            flush(&mut word, &mut masked);
+        }
+        cut(masked)
+    }
+
+    #[test]
+    fn previews_of_long_matches_are_the_cut_masks_of_the_whole_match() {
+        let parts = [
+            "' OR 1=1 -- ",
+            "UNION SELECT password FROM users ",
+            "1' AND SLEEP(5)#",
+            "4111 1111 1111 1111 ",
+            "Ünïcödé wörds ",
+            "information_schema ",
+            "x",
+            "SeLeCt ",
+        ];
+        for a in parts {
+            for b in parts {
+                for n in [1, 2, 3, 5, 8] {
+                    let matched = format!("{a}{b}").repeat(n);
+                    for personal in [false, true] {
+                        let shown = preview(&matched, personal);
+                        assert_eq!(shown, whole_then_cut(&matched, personal), "{matched:?}");
+                        assert!(shown.chars().count() <= MAX_PREVIEW_CHARS);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
