@@ -2013,9 +2013,10 @@ fn normalises_to_itself(window: &[u8]) -> bool {
     printable
         && window.iter().enumerate().all(|(at, &b)| match b {
             b'/' => window.get(at + 1) != Some(&b'*'),
+            // A `+` next to a letter reads as a space.
             b'+' => {
-                !window.get(at + 1).is_some_and(u8::is_ascii_alphabetic)
-                    && !(at > 0 && window[at - 1].is_ascii_alphabetic())
+                !(window.get(at + 1).is_some_and(u8::is_ascii_alphabetic)
+                    || (at > 0 && window[at - 1].is_ascii_alphabetic()))
             }
             _ => true,
         })
