@@ -166,12 +166,16 @@ pub(crate) fn has_context(window: &str, words: &[&str]) -> bool {
         }
         let bytes = window.as_bytes();
         return (0..bytes.len()).any(|at| {
+            let first = bytes[at].to_ascii_lowercase();
             starts[usize::from(bytes[at])]
                 && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
                 && words.iter().any(|word| {
-                    bytes
-                        .get(at..at + word.len())
-                        .is_some_and(|here| here.eq_ignore_ascii_case(word.as_bytes()))
+                    let word = word.as_bytes();
+                    word.first()
+                        .is_some_and(|b| b.to_ascii_lowercase() == first)
+                        && bytes
+                            .get(at..at + word.len())
+                            .is_some_and(|here| here.eq_ignore_ascii_case(word))
                 })
         });
     }
