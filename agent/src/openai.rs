@@ -570,9 +570,9 @@ impl Outcome {
     }
 }
 
-fn token_count(usage: &Value, field: &str) -> u32 {
+fn token_count(usage: Option<&Value>, field: &str) -> u32 {
     usage
-        .get(field)
+        .and_then(|usage| usage.get(field))
         .and_then(Value::as_u64)
         .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
@@ -635,9 +635,10 @@ async fn forward_with_key(
     let max_response_bytes = state.config().max_response_bytes;
     let call = async {
         match builder.body(body).timeout(timeout).send().await {
-            Ok(upstream) => {
+            Ok(mut upstream) => {
                 let status = upstream.status();
-                let upstream_headers = upstream.headers().clone();
+                // Taken, not copied: reading the body needs none of them.
+                let upstream_headers = std::mem::take(upstream.headers_mut());
                 read_capped(upstream, max_response_bytes)
                     .await
                     .map(|bytes| (status, upstream_headers, bytes))
@@ -669,16 +670,12 @@ async fn forward_with_key(
                 }
                 None => None,
             };
-            let usage = parsed
-                .as_ref()
-                .and_then(|v| v.get("usage"))
-                .cloned()
-                .unwrap_or(Value::Null);
+            let usage = parsed.as_ref().and_then(|v| v.get("usage"));
             let outcome = Outcome {
                 status,
-                prompt_tokens: token_count(&usage, "prompt_tokens"),
-                completion_tokens: token_count(&usage, "completion_tokens"),
-                total_tokens: token_count(&usage, "total_tokens"),
+                prompt_tokens: token_count(usage, "prompt_tokens"),
+                completion_tokens: token_count(usage, "completion_tokens"),
+                total_tokens: token_count(usage, "total_tokens"),
                 latency_ms,
                 upstream: upstream_time,
                 response_model: parsed
