@@ -1823,6 +1823,12 @@ fn in_word(bytes: &[u8], at: usize) -> bool {
         && bytes.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
 }
 
+/// Whether the quote at `bytes[at]` counts towards its kind's pairs: double quotes always,
+/// apostrophes unless inside a word.
+fn counted_quote(bytes: &[u8], at: usize) -> bool {
+    bytes[at] == b'"' || (bytes[at] == b'\'' && !in_word(bytes, at))
+}
+
 /// For each quote byte of `bytes`, how many quotes of the same kind stand before it on its line
 /// (apostrophes inside words not counted): `(position, count)`, in order. One pass.
 fn quotes_with_counts(bytes: &[u8]) -> Vec<(usize, usize)> {
@@ -1833,7 +1839,7 @@ fn quotes_with_counts(bytes: &[u8]) -> Vec<(usize, usize)> {
             b'\n' => (single, double) = (0, 0),
             b'\'' => {
                 quotes.push((at, single));
-                if !in_word(bytes, at) {
+                if counted_quote(bytes, at) {
                     single += 1;
                 }
             }
@@ -1998,7 +2004,7 @@ fn same_quotes_before(bytes: &[u8], at: usize) -> usize {
         .rposition(|b| *b == b'\n')
         .map_or(0, |i| i + 1);
     (line..at)
-        .filter(|&i| bytes[i] == kind && !(kind == b'\'' && in_word(bytes, i)))
+        .filter(|&i| bytes[i] == kind && counted_quote(bytes, i))
         .count()
 }
 
@@ -2347,7 +2353,7 @@ pub(crate) fn quote_may_enter(bytes: &[u8], quote: usize, from: usize) -> bool {
             b'&' if next == b'#' || next.is_ascii_alphabetic() => return true,
             b'\\' if matches!(next, b'x' | b'X') => return true,
             b if b >= 0x80 => return true,
-            b if b == kind && !(kind == b'\'' && in_word(bytes, at)) => same += 1,
+            b if b == kind && counted_quote(bytes, at) => same += 1,
             _ => {}
         }
     }
