@@ -8,9 +8,11 @@
 # with a 1.5 KB two-message request, at: one request at a time back to back; one at a time paced at
 # 100 req/s (an idle core sleeps between calls, as at a user's moderate load); 200 req/s over 8
 # connections; and as fast as 32 connections go. "Added" is the target's latency minus the mock's at
-# the same level. Then pre-check and decide at 200 req/s, the agent's CPU per request at saturation
-# (Postgres' too), and its memory idle, under load and over a soak of SOAK_REQUESTS requests (from
-# the end of its first tenth, a warm-up, to its end).
+# the same level. Then pre-check and decide at 200 req/s; each agent next to an adversary (one
+# request at a time at 50 req/s while two connections send 30 KB texts dense with quotes, the
+# costliest to judge); the agent's CPU per request at saturation (Postgres' too), and its memory
+# idle, under load and over a soak of SOAK_REQUESTS requests (from the end of its first tenth, a
+# warm-up, to its end).
 # Every answered agent call must leave exactly one audit row.
 #
 #   ./bench/side-by-side.sh                         # 10 s per level, 1M-request soak
@@ -86,6 +88,10 @@ assert 1400 <= len(body) <= 1700, len(body)
 open(f"{work}/chat.json", "w").write(body)
 open(f"{work}/pre-check.json", "w").write(json.dumps({"client_id": "bench", "user_token": "bench-user", "query": user, "context": {"model": "gpt-4o-mini"}}))
 open(f"{work}/decide.json", "w").write(json.dumps({"stage": "llm", "query": user}))
+# The adversary's request: 30 KB of `' or '` in one message, the costliest text to judge measured
+# (each quote judges what follows it), under the 32 KB a caller may evaluate inline.
+adversary = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ("' or '" * 5000)[:30000]}]}
+open(f"{work}/adversary.json", "w").write(json.dumps(adversary))
 EOF
 
 cluster_dir="$work/pgdata"
@@ -238,6 +244,14 @@ for round in $(seq "$rounds"); do
         log "pre-check and decide ($mode) at 200 req/s over 8 connections"
         run "${prefix}precheck_agent_$mode" "${agent_url[$mode]}/api/policy/pre-check" "$work/pre-check.json" 8 200 "$seconds" "${agent_pid[$mode]}"
         run "${prefix}decide_agent_$mode" "${agent_url[$mode]}/api/v1/decide" "$work/decide.json" 8 200 "$seconds" "${agent_pid[$mode]}"
+        log "agent ($mode) next to an adversary: one request at a time at 50 req/s while 2 connections send 30 KB texts dense with quotes"
+        "$oha" --no-tui --output-format json -w -z "$((seconds + 1))s" -c 2 -m POST -H "Authorization: Bearer $key" \
+            -H "X-Provider-Key: $key" -T application/json -D "$work/adversary.json" "${agent_url[$mode]}/v1/chat/completions" \
+            >"$work/${prefix}adversary_on_$mode.json" &
+        adversary_pid=$!
+        sleep 0.5
+        run "${prefix}guarded_agent_$mode" "${agent_url[$mode]}/v1/chat/completions" "$work/chat.json" 1 50 "$seconds" "${agent_pid[$mode]}"
+        wait "$adversary_pid"
     done
 done
 soak_mode=${mode_list[0]}
@@ -275,6 +289,9 @@ for path in files:
     if "precheck" in path or "decide" in path:
         continue
     total += json.load(open(path))["statusCodeDistribution"].get("200", 0)
+# The adversary's calls are refused by policy, and audited like every decision.
+for path in glob.glob(f"{work}/*adversary_on_{mode}.json"):
+    total += sum(json.load(open(path))["statusCodeDistribution"].values())
 print(total)
 EOF
     )

@@ -159,6 +159,25 @@ def main():
             if mode == "performance":
                 targets.append((f"{endpoint} p50 <= {limit} ms", f"{run.p50:.3f} ms", run.p50 <= limit))
 
+    print()
+    for mode in modes:
+        guarded = Run(work, f"guarded_agent_{mode}")
+        alone = Run(work, f"paced_agent_{mode}")
+        if guarded.failed:
+            failures.append(f"next to an adversary ({mode}): {guarded.failed} answers other than 200")
+        prefixes = [""] + [f"r{k}_" for k in range(2, Run.rounds + 1)]
+        adversaries = [load(work, f"{prefix}adversary_on_{mode}") for prefix in prefixes]
+        if any(a is None for a in adversaries):
+            raise SystemExit(f"no adversary report for {mode} in {work}")
+        sent = sum(sum(a["statusCodeDistribution"].values()) for a in adversaries)
+        refused = sum(a["statusCodeDistribution"].get("400", 0) for a in adversaries)
+        print(f"{mode} next to an adversary (2 connections of 30 KB `' or '` texts, {sent:,} sent, "
+              f"{refused:,} refused by policy): one at a time at 50 req/s p50 {guarded.p50:.3f} ms, "
+              f"p99 {guarded.p99:.3f} ms, {guarded.ok:,} answered (alone at 100 req/s: "
+              f"{alone.p50:.3f} / {alone.p99:.3f} ms)")
+        if mode == "performance":
+            targets.append(("next to an adversary: p99 <= 10 ms", f"{guarded.p99:.3f} ms", guarded.p99 <= 10))
+
     idle = load(work, f"agent_{soak_mode}.idle") or {}
     before = load(work, "soak.before")
     after = load(work, "soak.after")

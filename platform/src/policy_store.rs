@@ -295,8 +295,7 @@ impl PolicyStore {
         tenant: &Arc<TenantPolicies>,
         texts: Vec<String>,
     ) -> Result<Vec<Decision>, JobFailed> {
-        // Each text costs a little besides its length: many tiny texts are work too.
-        let cost: usize = texts.iter().map(|text| text.len() + 64).sum();
+        let cost = batch_cost(&texts);
         let (store, tenant) = (self.clone(), tenant.clone());
         let run = self.cpu.run(cost, move || {
             texts
@@ -449,5 +448,56 @@ impl PolicyStore {
                 }
             }
         }
+    }
+}
+
+/// What evaluating `texts` costs, in bytes of prose (see `CpuPool::run`). Each text costs a
+/// little besides its content: many tiny texts are work too. A short text dense with quotes or
+/// escapes can cost as much as a long one of prose.
+fn batch_cost(texts: &[String]) -> usize {
+    texts
+        .iter()
+        .map(|text| axonflow_policy::evaluation_cost(text).saturating_add(64))
+        .fold(0, usize::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::INLINE_BYTES;
+
+    #[test]
+    fn prose_is_evaluated_inline_and_short_texts_dense_with_quotes_are_not() {
+        // A support question of 1.5 KB, in two texts: inline.
+        let question =
+            "Hi! I ordered a blue waterproof jacket last Tuesday together with two pairs \
+            of hiking socks, and the order page still says it is being prepared. Could you tell me \
+            what the usual delivery time is at the moment, and whether it can be sent by express? ";
+        let prose = vec![question.repeat(3), question.repeat(3)];
+        assert!(prose.iter().map(String::len).sum::<usize>() > 1400);
+        assert!(
+            batch_cost(&prose) < INLINE_BYTES / 4,
+            "{}",
+            batch_cost(&prose)
+        );
+        // Two kilobytes of `' or '`, or of URL-encoded quotes, take milliseconds to judge: the pool.
+        for unit in [
+            "' or '",
+            "%27%20or%20%271 ",
+            "&#39; or &apos;1 ",
+            "x' OR 1=1 -- ; ",
+        ] {
+            let dense = vec![unit.repeat(2048 / unit.len())];
+            assert!(dense[0].len() <= 2048);
+            assert!(
+                batch_cost(&dense) >= INLINE_BYTES,
+                "{unit}: {}",
+                batch_cost(&dense)
+            );
+        }
+        // Many tiny texts are work too.
+        let many = vec![String::new(); INLINE_BYTES / 64];
+        assert!(batch_cost(&many) >= INLINE_BYTES);
+        assert_eq!(batch_cost(&[]), 0);
     }
 }

@@ -528,6 +528,50 @@ pub struct Layer<'a> {
     pub adjustments: Option<&'a Adjustments>,
 }
 
+/// What one byte that can start a judgement costs at most, in bytes of prose: see `evaluation_cost`.
+const JUDGEMENT_BYTE_COST: u64 = 256;
+/// What one digit costs at most, in bytes of prose: digits make the numeric tokens that wake the
+/// number detectors.
+const DIGIT_COST: u64 = 16;
+
+/// An upper estimate of what evaluating `text` costs, in bytes of prose (a few nanoseconds each):
+/// its length, plus `JUDGEMENT_BYTE_COST` for each byte that can start a judgement (a quote, an
+/// escape or entity, a comparison, a statement separator, a comment or call opening, a variable
+/// sigil, a tag) and `DIGIT_COST` for each digit. Prose evaluates at a few nanoseconds a byte; a
+/// line made of `' or '` repeated at about two microseconds, each quote judging what follows it.
+/// A caller that evaluates small texts inline decides by this, not by length, so that a short text
+/// dense with such bytes cannot hold its thread for long. One pass that compiles to wide compares.
+pub fn evaluation_cost(text: &str) -> usize {
+    let (mut judgement_bytes, mut digits) = (0u64, 0u64);
+    // Counted in a byte per block of 240 (a multiple of the vector width, under 256), which the
+    // compiler turns into wide compares and adds with no byte-by-byte remainder.
+    for block in text.as_bytes().chunks(240) {
+        let (mut judgement, mut digit) = (0u8, 0u8);
+        for &b in block {
+            judgement += u8::from(b == b'\'')
+                | u8::from(b == b'"')
+                | u8::from(b == b'%')
+                | u8::from(b == b'&')
+                | u8::from(b == b'=')
+                | u8::from(b == b';')
+                | u8::from(b == b'(')
+                | u8::from(b == b'-')
+                | u8::from(b == b'#')
+                | u8::from(b == b'/')
+                | u8::from(b == b'@')
+                | u8::from(b == b'<')
+                | u8::from(b == b'\\');
+            digit += u8::from(b.wrapping_sub(b'0') < 10);
+        }
+        judgement_bytes += u64::from(judgement);
+        digits += u64::from(digit);
+    }
+    // In u64 no text that fits in memory overflows; a byte counted above costs its weight in all.
+    let total =
+        text.len() as u64 + judgement_bytes * (JUDGEMENT_BYTE_COST - 1) + digits * (DIGIT_COST - 1);
+    usize::try_from(total).unwrap_or(usize::MAX)
+}
+
 /// Evaluates `text` with several engines at once (for example the shared system catalogue and one
 /// tenant's custom policies) and returns one decision over all their matches: one verdict, one
 /// redaction. The whole text is scanned.
@@ -878,6 +922,39 @@ fn windows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evaluation_cost_weighs_each_byte_that_can_start_a_judgement() {
+        // The reference: one weight per byte, summed.
+        fn weighed(text: &str) -> usize {
+            text.bytes()
+                .map(|b| match b {
+                    b'\'' | b'"' | b'%' | b'&' | b'=' | b';' | b'(' | b'-' | b'#' | b'/' | b'@'
+                    | b'<' | b'\\' => 256,
+                    b'0'..=b'9' => 16,
+                    _ => 1,
+                })
+                .sum()
+        }
+        assert_eq!(evaluation_cost(""), 0);
+        let prose = "The quick brown fox jumps over the lazy dog. ".repeat(100);
+        assert_eq!(evaluation_cost(&prose), prose.len());
+        // Across the blocks the count is kept in, and with every byte of a block counted.
+        let samples = [
+            "' or '".repeat(400),
+            "'".repeat(1000),
+            "9".repeat(1000),
+            "x' OR 1=1 -- ; DROP TABLE t; /* */ ".repeat(50),
+            "%27%20or%20%271 &#39;\\'@@version <script>".repeat(30),
+            "Prix : 12,50 € (TTC) — « voilà » ".repeat(40),
+        ];
+        for text in &samples {
+            assert_eq!(evaluation_cost(text), weighed(text), "{text:.40}");
+        }
+        assert_eq!(evaluation_cost(&samples[1]), 1000 * 256);
+        // Dense with quotes, a short text costs what a long one of prose does.
+        assert!(evaluation_cost(&samples[0]) > 64 * samples[0].len());
+    }
 
     #[test]
     fn interleaved_walks_find_every_trigger_once() {

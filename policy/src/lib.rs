@@ -62,8 +62,8 @@ mod quality_tests;
 
 pub use catalogue::system_policies;
 pub use compile::{
-    evaluate_layers, test_pattern, Adjustment, Adjustments, CompileError, CompileErrors,
-    CompileOptions, Engine, Layer, PatternTrial,
+    evaluate_layers, evaluation_cost, test_pattern, Adjustment, Adjustments, CompileError,
+    CompileErrors, CompileOptions, Engine, Layer, PatternTrial,
 };
 pub use decision::{Decision, Match, Verdict};
 pub use detectors::builtin_detector_names;
