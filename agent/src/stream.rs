@@ -2,8 +2,8 @@
 //! (`axonflow_providers::sse`), the text of every choice's content, refusal and tool-call argument
 //! deltas goes through the output policies as one growing text per choice and tool call
 //! (`axonflow_policy::stream`), and each event is forwarded as soon as the policies allow. Nothing
-//! is buffered whole: what is held per text is bounded (`stream::MAX_HOLD_BYTES`), and a client that
-//! reads slowly slows the upstream read through a small bounded channel.
+//! is buffered whole: what is held per text is bounded (twice `stream::MAX_HOLD_BYTES`), and a client
+//! that reads slowly slows the upstream read through a small bounded channel.
 //!
 //! The stream ends with `[DONE]` however it ends; the gateway's own endings carry an OpenAI-shaped
 //! error event first (policy block, upstream broken off or silent). One audit row is written when

@@ -12,13 +12,17 @@
 //! rather than masking only the rest. The hold is bounded by `MAX_HOLD_BYTES`; a token
 //! longer than that (a base64 blob) is released in part before its end. Evaluation sees at most
 //! `CONTEXT_BYTES` of already released text before the held part, so a context word (`SSN:`) just
-//! before a value still counts. Memory per text is bounded by the two constants.
+//! before a value still counts. A piece is evaluated once enough has arrived since the last
+//! evaluation to be worth re-reading the kept text (`COST_PER_NEW_BYTE`): evaluating a text costs
+//! in proportion to its length however small its pieces, and at most `MAX_HOLD_BYTES` more wait
+//! between two evaluations. Memory per text is bounded by the constants.
 //!
 //! When recording only, text is released at once and matches are reported once they are complete.
 //! No IO: the caller passes the evaluation (`Fn(&str) -> Decision`).
 
 use std::ops::Range;
 
+use crate::compile::evaluation_cost;
 use crate::decision::{mask_spans_at, Decision, Match};
 use crate::spec::Action;
 
@@ -29,6 +33,15 @@ pub const MAX_HOLD_BYTES: usize = 8 * 1024;
 /// Text after a value-like token (one with a digit or an `@`) that detectors may read to decide on
 /// it (`... 0958 at home`): the token is held until this much has followed it.
 pub const LOOKAHEAD_BYTES: usize = 64;
+/// Each evaluation reads the whole kept text, up to `CONTEXT_BYTES` and `MAX_HOLD_BYTES` of it, and
+/// a provider may send it a byte at a time: a piece is evaluated once the bytes received since the
+/// last evaluation, times this, reach the kept text's `evaluation_cost`, and times
+/// `HELD_PER_NEW_BYTE` the bytes held (or once `MAX_HOLD_BYTES` have arrived). Prose, released at
+/// each space, is evaluated every few bytes; a long token every few hundred bytes, and one dense
+/// with quotes (`'or'` repeated, each quote judged with what follows it) every few kilobytes, where
+/// re-reading it on each of thousands of small pieces took minutes of CPU.
+const COST_PER_NEW_BYTE: usize = 512;
+const HELD_PER_NEW_BYTE: usize = 16;
 
 /// Whether matches change what is released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +74,10 @@ pub struct HeldText {
     /// Absolute position before which every match has been reported.
     settled: usize,
     blocked: bool,
+    /// Bytes received since the last evaluation.
+    arrived: usize,
+    /// `evaluation_cost(&text)`, kept as pieces arrive.
+    cost: usize,
 }
 
 fn is_space(byte: u8) -> bool {
@@ -162,6 +179,8 @@ impl HeldText {
             released: 0,
             settled: 0,
             blocked: false,
+            arrived: 0,
+            cost: 0,
         }
     }
 
@@ -173,6 +192,8 @@ impl HeldText {
     /// Takes the next piece of the text.
     pub fn push(&mut self, piece: &str, evaluate: impl Fn(&str) -> Decision) -> Step {
         self.text.push_str(piece);
+        self.arrived += piece.len();
+        self.cost = self.cost.saturating_add(evaluation_cost(piece));
         self.step(false, evaluate)
     }
 
@@ -185,6 +206,19 @@ impl HeldText {
         if self.blocked {
             return Step::Block { found: Vec::new() };
         }
+        // Each evaluation reads the whole kept text: it waits until what arrived since the last one
+        // is worth its cost (see `COST_PER_NEW_BYTE`).
+        if !last
+            && self.arrived < MAX_HOLD_BYTES
+            && (self.arrived.saturating_mul(COST_PER_NEW_BYTE) < self.cost
+                || self.arrived.saturating_mul(HELD_PER_NEW_BYTE) < self.held_bytes())
+        {
+            return Step::Release {
+                text: String::new(),
+                found: Vec::new(),
+            };
+        }
+        self.arrived = 0;
         let end = self.base + self.text.len();
         if end == self.released && (end == self.settled || !last) {
             return Step::Release {
@@ -318,6 +352,7 @@ impl HeldText {
             let cut = floor_boundary(&self.text, keep_from - self.base);
             self.text.drain(..cut);
             self.base += cut;
+            self.cost = evaluation_cost(&self.text);
         }
         Step::Release { text, found }
     }
@@ -497,6 +532,50 @@ mod tests {
         let _ = held.push(&blob, evaluate);
         assert!(held.held_bytes() <= MAX_HOLD_BYTES);
         assert!(held.text.len() <= MAX_HOLD_BYTES + CONTEXT_BYTES + 16);
+    }
+
+    /// What evaluating a text a byte at a time reads in all: the bytes of every evaluation, and the
+    /// most held at once.
+    fn byte_at_a_time(engine: &Engine, text: &str) -> (usize, usize) {
+        let read = std::cell::Cell::new(0usize);
+        let evaluate = |t: &str| {
+            read.set(read.get() + t.len());
+            engine.evaluate(t)
+        };
+        let mut held = HeldText::new(OutputMode::Enforce);
+        let mut most_held = 0;
+        for at in 0..text.len() {
+            if matches!(held.push(&text[at..at + 1], evaluate), Step::Block { .. }) {
+                break;
+            }
+            most_held = most_held.max(held.held_bytes());
+        }
+        let _ = held.finish(evaluate);
+        (read.get(), most_held)
+    }
+
+    #[test]
+    fn a_text_sent_a_byte_at_a_time_is_read_in_proportion_to_its_length() {
+        let engine =
+            Engine::compile(&system_policies(), CompileOptions::default()).expect("compiles");
+        // Long tokens: each was re-read whole on every byte (16 KB of `'or'` took minutes).
+        for unit in ["'or'", "unionselect", "4111", "%27or%27"] {
+            let text = unit.repeat(10 * 1024 / unit.len());
+            let (read, most_held) = byte_at_a_time(&engine, &text);
+            assert!(
+                read <= 24 * text.len(),
+                "{unit}: {read} bytes read for {}",
+                text.len()
+            );
+            assert!(most_held <= 2 * MAX_HOLD_BYTES, "{unit}: {most_held} held");
+        }
+        // Prose is still released within a few words of arriving.
+        let prose = "Orders usually arrive within three to five working days; if yours doesn't, \
+                     reply here and we'll open a claim with the carrier. "
+            .repeat(20);
+        let (read, most_held) = byte_at_a_time(&engine, &prose);
+        assert!(most_held <= 48, "{most_held} bytes of prose held");
+        assert!(read > 0);
     }
 
     #[test]
