@@ -1,7 +1,8 @@
 //! Throughput and latency of `Engine::evaluate` with every system policy enabled:
 //! `cargo bench -p axonflow-policy`. Reports bytes/s for benign prompts of 1 KB, 16 KB and 1 MB, for a
 //! 1 KB prompt full of personal data and SQL, for 64 KB lines that wake the SQL judgement at every
-//! quote or condition (dialogue, repeated tautologies), and for the benign prose of the labelled
+//! quote or condition (dialogue, repeated tautologies, a run of `=`, a word of repeated keywords,
+//! `' or '` repeated), and for the benign prose of the labelled
 //! corpus text by text; then prints p50/p99 of single 2 KB evaluations, and of 100 dynamic policies
 //! on a 2 KB prompt.
 
@@ -96,6 +97,11 @@ fn throughput(c: &mut Criterion) {
         ),
         ("quoted_tautologies_64KB", repeated("'1'='1 ", 64 * 1024)),
         ("tautologies_64KB", repeated("1 or 1=1 ", 64 * 1024)),
+        // Runs that every trigger in them used to read to their end: quadratic before.
+        ("operator_run_64KB", repeated("=", 64 * 1024)),
+        ("keyword_word_64KB", repeated("like", 64 * 1024)),
+        ("call_word_64KB", repeated("sleep", 64 * 1024)),
+        ("breakouts_64KB", repeated("' or '", 64 * 1024)),
     ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
         if text.len() > 60_000 {

@@ -149,12 +149,20 @@ fn byte_before(bytes: &[u8], start: usize) -> Option<u8> {
 /// After a comparison operator (the rest of `<>`, `!=`, `>=` too): white space, `(` and a minus,
 /// then a digit.
 fn number_follows_comparison(bytes: &[u8], end: usize) -> bool {
+    // An operator is at most three bytes (`<=>`): a trigger with more of them after it is inside a
+    // longer run (`=====`), decided by the triggers at the run's end, each reading three bytes
+    // instead of the whole run.
+    let operator = |at: usize| {
+        bytes
+            .get(at)
+            .is_some_and(|b| matches!(b, b'<' | b'>' | b'='))
+    };
     let mut at = end;
-    while bytes
-        .get(at)
-        .is_some_and(|b| matches!(b, b'<' | b'>' | b'='))
-    {
+    while at < end + 3 && operator(at) {
         at += 1;
+    }
+    if operator(at) {
+        return false;
     }
     let mut at = skip_white_space(bytes, at);
     while bytes.get(at).is_some_and(|b| matches!(b, b'(' | b'-')) {
@@ -198,12 +206,18 @@ pub(crate) fn call_can_follow(bytes: &[u8], end: usize) -> bool {
     if trigger_end.ends_with(b"_") || waitfor {
         return true;
     }
-    // The rest of the word (`sleepeachrow`), then white space, then the call's parenthesis.
-    let word_end = bytes[end.min(bytes.len())..]
+    // The rest of the word (`sleepeachrow`), then white space, then the call's parenthesis. A word
+    // running on for more than 64 bytes opens the window unread: each trigger in a long run of
+    // letters would read the rest of the run again.
+    let rest = &bytes[end.min(bytes.len())..];
+    let Some(len) = rest
         .iter()
+        .take(65)
         .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-        .map_or(bytes.len(), |len| end + len);
-    bytes.get(skip_white_space(bytes, word_end)) == Some(&b'(')
+    else {
+        return rest.len() > 64;
+    };
+    bytes.get(skip_white_space(bytes, end + len)) == Some(&b'(')
 }
 
 /// Trigger confirmation of `sqli_stacked_query`: a statement word follows the `;` after white space
@@ -636,6 +650,54 @@ pub(crate) fn alter_statement(candidate: &Candidate<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The triggers of a comparison that confirm it: positions after each `=`, `<`, `>`.
+    fn confirmed(text: &str) -> Vec<usize> {
+        let bytes = text.as_bytes();
+        (0..bytes.len())
+            .filter(|&at| matches!(bytes[at], b'=' | b'<' | b'>'))
+            .filter(|&at| inference_can_follow(bytes, at + 1))
+            .collect()
+    }
+
+    #[test]
+    fn a_comparison_is_confirmed_by_the_number_after_it_however_long_its_operator() {
+        for text in [
+            "a = 1",
+            "a <= 1",
+            "a <=> (-1",
+            "x == 1",
+            "id<>2",
+            "1 ==== 1",
+        ] {
+            assert!(!confirmed(text).is_empty(), "{text:?}");
+        }
+        for text in ["a = b", "x => y", "=====\n", "a <- b"] {
+            assert!(confirmed(text).is_empty(), "{text:?}");
+        }
+        // A run longer than an operator: its last triggers read what follows it, the ones before
+        // them (which read the whole run each) do not.
+        for run in [5, 8, 100, 5000] {
+            let text = format!("a {} 1", "=".repeat(run));
+            let found = confirmed(&text);
+            assert!(
+                !found.is_empty() && found.iter().all(|&at| at >= 2 + run - 4),
+                "{run}: {found:?}"
+            );
+            assert!(confirmed(&format!("a {}\nnext", "=".repeat(run))).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_call_word_is_read_at_most_64_bytes_on() {
+        let confirms = |text: &str| call_can_follow(text.as_bytes(), "sleep".len());
+        assert!(confirms("sleep (5)"));
+        assert!(confirms("sleepeachrow(1)"));
+        assert!(!confirms("sleep well"));
+        assert!(!confirms("sleepless nights"));
+        // A word running on past 64 bytes opens the window unread.
+        assert!(confirms(&"sleep".repeat(20)));
+    }
 
     #[test]
     fn a_comment_confirms_truncation_only_after_a_value() {

@@ -2166,6 +2166,14 @@ pub(crate) fn condition_can_follow(bytes: &[u8], end: usize) -> bool {
         b"user",
         b"version",
     ];
+    if bytes
+        .get(end)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
+        // `or(`, `or'1'`, `order`: only a non-word byte may follow directly. Checked first: only
+        // the trigger at the end of a run of letters reads the run.
+        return false;
+    }
     let mut start = end;
     while start > 0 && bytes[start - 1].is_ascii_alphabetic() {
         start -= 1;
@@ -2173,13 +2181,6 @@ pub(crate) fn condition_can_follow(bytes: &[u8], end: usize) -> bool {
     if (start > 0 && (bytes[start - 1].is_ascii_alphabetic() || bytes[start - 1] == b'_'))
         || end < start + 2
     {
-        return false;
-    }
-    if bytes
-        .get(end)
-        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-    {
-        // `or(`, `or'1'`, `order`: only a non-word byte may follow directly.
         return false;
     }
     let Some(at) = next_non_space(bytes, end) else {
@@ -2537,14 +2538,22 @@ fn known_function_before(bytes: &[u8], at: usize) -> bool {
     while end > 0 && bytes[end - 1] == b' ' {
         end -= 1;
     }
+    // A name longer than 40 bytes is no known function: 41 are read at most.
+    let lowest = end.saturating_sub(41);
     let mut start = end;
-    while start > 0
+    while start > lowest
         && (bytes[start - 1].is_ascii_alphanumeric()
             || matches!(bytes[start - 1], b'_' | b'.' | b'$'))
     {
         start -= 1;
     }
-    if start == end || end - start > 40 {
+    if start == end
+        || end - start > 40
+        || (start == lowest && start > 0 && {
+            let b = bytes[start - 1];
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$')
+        })
+    {
         return false;
     }
     let mut lower = [0u8; 40];
@@ -2607,8 +2616,11 @@ pub(crate) fn trigger_confirms(bytes: &[u8], end: usize) -> bool {
         // Typographic and full-width quotes end in a continuation byte.
         b if b >= 0x80 => operator_follows_quote(bytes, end),
         _ => {
+            // The letters before: at most 64 (a longer word is neither a keyword nor a doubled
+            // one), so that a long run of letters is not read again from each trigger in it.
+            let lowest = end.saturating_sub(64);
             let mut start = end;
-            while start > 0 && bytes[start - 1].is_ascii_alphabetic() {
+            while start > lowest && bytes[start - 1].is_ascii_alphabetic() {
                 start -= 1;
             }
             // A trigger word continued by more letters (`liked`, `ordered`) is another word, unless
@@ -2766,6 +2778,42 @@ pub(crate) fn statement_follows(bytes: &[u8], end: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A trigger word inside a long run of letters: the letters more than 64 before the trigger's
+    /// end do not change its confirmation (what the bounded read relies on), and a trigger
+    /// followed by a letter reads no further back than that.
+    #[test]
+    fn letters_far_before_a_trigger_word_do_not_change_its_confirmation() {
+        for word in [
+            "like",
+            "union",
+            "having",
+            "order",
+            "group",
+            "regexp",
+            "between",
+            "UNIunionON",
+        ] {
+            for suffix in ["", " 1", " by 1", " 'a'", "(1)", " x"] {
+                for repeats in [1, 2, 17, 40] {
+                    let text = format!("a {}{suffix}", word.repeat(repeats));
+                    let bytes = text.as_bytes();
+                    for end in 3..=bytes.len() {
+                        if end < 66 {
+                            continue;
+                        }
+                        // The same text with everything more than 64 bytes before `end` cut off.
+                        let cut = format!(" {}", &text[end - 64..]);
+                        assert_eq!(
+                            trigger_confirms(bytes, end),
+                            trigger_confirms(cut.as_bytes(), 65),
+                            "{text:?} at {end}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_quote_judged_in_place_is_judged_as_after_normalising() {
