@@ -536,8 +536,8 @@ const DIGIT_COST: u64 = 16;
 
 /// An upper estimate of what evaluating `text` costs, in bytes of prose (a few nanoseconds each):
 /// its length, plus `JUDGEMENT_BYTE_COST` for each byte that can start a judgement (a quote, an
-/// escape or entity, a comparison, a statement separator, a comment or call opening, a variable
-/// sigil, a tag) and `DIGIT_COST` for each digit. Prose evaluates at a few nanoseconds a byte; a
+/// escape or entity, a comparison or operator, a statement separator, a comment or call opening, a
+/// variable sigil, a tag, a typographic quote) and `DIGIT_COST` for each digit. Prose evaluates at a few nanoseconds a byte; a
 /// line made of `' or '` repeated at about two microseconds, each quote judging what follows it.
 /// A caller that evaluates small texts inline decides by this, not by length, so that a short text
 /// dense with such bytes cannot hold its thread for long. One pass that compiles to wide compares.
@@ -560,11 +560,19 @@ pub fn evaluation_cost(text: &str) -> usize {
                 | u8::from(b == b'/')
                 | u8::from(b == b'@')
                 | u8::from(b == b'<')
+                | u8::from(b == b'>')
+                | u8::from(b == b'+')
                 | u8::from(b == b'\\');
             digit += u8::from(b.wrapping_sub(b'0') < 10);
         }
         judgement_bytes += u64::from(judgement);
         digits += u64::from(digit);
+    }
+    // The typographic and full-width quotes the SQL detectors read as quotes (each a judgement).
+    if !text.is_ascii() {
+        judgement_bytes += text
+            .matches(['\u{2018}', '\u{2019}', '\u{2032}', '\u{ff07}'])
+            .count() as u64;
     }
     // In u64 no text that fits in memory overflows; a byte counted above costs its weight in all.
     let total =
@@ -930,11 +938,12 @@ mod tests {
             text.bytes()
                 .map(|b| match b {
                     b'\'' | b'"' | b'%' | b'&' | b'=' | b';' | b'(' | b'-' | b'#' | b'/' | b'@'
-                    | b'<' | b'\\' => 256,
+                    | b'<' | b'>' | b'+' | b'\\' => 256,
                     b'0'..=b'9' => 16,
                     _ => 1,
                 })
-                .sum()
+                .sum::<usize>()
+                + 255 * text.matches(['‘', '’', '′', '＇']).count()
         }
         assert_eq!(evaluation_cost(""), 0);
         let prose = "The quick brown fox jumps over the lazy dog. ".repeat(100);
@@ -947,6 +956,7 @@ mod tests {
             "x' OR 1=1 -- ; DROP TABLE t; /* */ ".repeat(50),
             "%27%20or%20%271 &#39;\\'@@version <script>".repeat(30),
             "Prix : 12,50 € (TTC) — « voilà » ".repeat(40),
+            "it’s ‘quoted’ 5′ ＇x＇ 中文 ".repeat(40),
         ];
         for text in &samples {
             assert_eq!(evaluation_cost(text), weighed(text), "{text:.40}");
