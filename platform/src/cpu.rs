@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 /// Below this cost, in bytes of prose (`axonflow_policy::evaluation_cost`), evaluation runs inline on
-/// the async worker: a hundred microseconds or so of prose; the costliest shapes found take about a
-/// millisecond (quotes, `' or '` repeated) to two (SQL keywords, `union select` repeated), where
-/// sizing by length let 30 KB of `' or '` hold a worker for 50 ms.
+/// the async worker: a hundred microseconds or so of prose; the costliest shapes a random search
+/// found take a few milliseconds (32 KB of `||`, or of `union select` repeated), where sizing by
+/// length let 30 KB of `' or '` hold a worker for 50 ms.
 pub const INLINE_BYTES: usize = 32 * 1024;
 
 #[derive(Clone)]
