@@ -530,6 +530,10 @@ pub struct Layer<'a> {
 
 /// What one byte that can start a judgement costs at most, in bytes of prose: see `evaluation_cost`.
 const JUDGEMENT_BYTE_COST: u64 = 256;
+/// The bytes that can start a judgement (see `evaluation_cost`).
+const JUDGEMENT_BYTES: [u8; 15] = [
+    b'\'', b'"', b'%', b'&', b'=', b';', b'(', b'-', b'#', b'/', b'@', b'<', b'>', b'+', b'\\',
+];
 /// What one digit costs at most, in bytes of prose: digits make the numeric tokens that wake the
 /// number detectors.
 const DIGIT_COST: u64 = 16;
@@ -548,21 +552,9 @@ pub fn evaluation_cost(text: &str) -> usize {
     for block in text.as_bytes().chunks(240) {
         let (mut judgement, mut digit) = (0u8, 0u8);
         for &b in block {
-            judgement += u8::from(b == b'\'')
-                | u8::from(b == b'"')
-                | u8::from(b == b'%')
-                | u8::from(b == b'&')
-                | u8::from(b == b'=')
-                | u8::from(b == b';')
-                | u8::from(b == b'(')
-                | u8::from(b == b'-')
-                | u8::from(b == b'#')
-                | u8::from(b == b'/')
-                | u8::from(b == b'@')
-                | u8::from(b == b'<')
-                | u8::from(b == b'>')
-                | u8::from(b == b'+')
-                | u8::from(b == b'\\');
+            judgement += JUDGEMENT_BYTES
+                .iter()
+                .fold(0u8, |any, &j| any | u8::from(b == j));
             digit += u8::from(b.wrapping_sub(b'0') < 10);
         }
         judgement_bytes += u64::from(judgement);
