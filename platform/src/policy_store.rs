@@ -455,6 +455,15 @@ impl PolicyStore {
 /// little besides its content: many tiny texts are work too. A short text dense with quotes or
 /// escapes can cost as much as a long one of prose.
 fn batch_cost(texts: &[String]) -> usize {
+    let by_length = texts
+        .iter()
+        .map(|text| text.len().saturating_add(64))
+        .fold(0, usize::saturating_add);
+    // The weighed cost is never below the length: a batch costly by its length alone goes to the
+    // pool without reading it a second time.
+    if by_length >= crate::cpu::INLINE_BYTES {
+        return by_length;
+    }
     texts
         .iter()
         .map(|text| axonflow_policy::evaluation_cost(text).saturating_add(64))
@@ -495,6 +504,8 @@ mod tests {
                 batch_cost(&dense)
             );
         }
+        // A long text is costly by its length alone.
+        assert!(batch_cost(&[question.repeat(200)]) >= INLINE_BYTES);
         // Many tiny texts are work too.
         let many = vec![String::new(); INLINE_BYTES / 64];
         assert!(batch_cost(&many) >= INLINE_BYTES);
