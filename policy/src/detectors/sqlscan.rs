@@ -76,12 +76,20 @@ fn html_entity(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
         (b"&NewLine;", b' '),
     ];
     let rest = &bytes[at..];
-    for (name, byte) in NAMED {
-        if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
-            return Some((*byte, name.len()));
-        }
+    // Every name starts with a letter: a byte after `&` that is neither a letter nor `#` begins no
+    // entity, and a name is compared only when its first letter matches.
+    let first = *rest.get(1)?;
+    if first.is_ascii_alphabetic() {
+        return NAMED
+            .iter()
+            .find(|(name, _)| {
+                name[1].eq_ignore_ascii_case(&first)
+                    && rest.len() >= name.len()
+                    && rest[..name.len()].eq_ignore_ascii_case(name)
+            })
+            .map(|(name, byte)| (*byte, name.len()));
     }
-    if rest.get(1) != Some(&b'#') {
+    if first != b'#' {
         return None;
     }
     let (radix, digits_at) = if matches!(rest.get(2), Some(b'x' | b'X')) {
@@ -2812,6 +2820,21 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn entities_decode_by_name_and_number_and_nothing_else_does() {
+        let entity = |text: &str| html_entity(text.as_bytes(), 0);
+        assert_eq!(entity("&apos;x"), Some((b'\'', 6)));
+        assert_eq!(entity("&QUOT;"), Some((b'"', 6)));
+        assert_eq!(entity("&NewLine;"), Some((b' ', 9)));
+        assert_eq!(entity("&#39;"), Some((b'\'', 5)));
+        assert_eq!(entity("&#x27"), Some((b'\'', 5)));
+        for text in [
+            "&", "&\"", "&&", "& ", "&a", "&ap", "&#", "&#xZZ", "&#233;", "&copy;",
+        ] {
+            assert_eq!(entity(text), None, "{text:?}");
         }
     }
 
