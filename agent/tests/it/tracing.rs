@@ -193,9 +193,16 @@ async fn deciding_requests_are_traced_without_any_text() {
     let proxied: serde_json::Value = proxied.json().await.expect("json");
     let proxy_trace = proxied["metadata"]["trace_id"].as_str().map(str::to_owned);
 
+    // The agent exports its CLIENT hop once the orchestrator has answered it, in its own batch:
+    // wait for that parent too, not only for the orchestrator's SERVER span.
     let seen = wait_for(&receiver, |seen| {
-        seen.iter()
-            .any(|s| s.service == "axonflow-orchestrator" && s.span.kind == 2)
+        let orchestrator_parent = seen
+            .iter()
+            .find(|s| {
+                s.service == "axonflow-orchestrator" && s.span.name == "POST /internal/v1/proxy"
+            })
+            .map(|s| s.span.parent_span_id.clone());
+        orchestrator_parent.is_some_and(|parent| seen.iter().any(|s| s.span.span_id == parent))
             && seen
                 .iter()
                 .filter(|s| s.span.name == "POST /v1/chat/completions")
