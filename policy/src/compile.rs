@@ -541,10 +541,12 @@ const DIGIT_COST: u64 = 16;
 /// An upper estimate of what evaluating `text` costs, in bytes of prose (a few nanoseconds each):
 /// its length, plus `JUDGEMENT_BYTE_COST` for each byte that can start a judgement (a quote, an
 /// escape or entity, a comparison or operator, a statement separator, a comment or call opening, a
-/// variable sigil, a tag, a typographic quote) and `DIGIT_COST` for each digit. Prose evaluates at a few nanoseconds a byte; a
-/// line made of `' or '` repeated at about two microseconds, each quote judging what follows it.
-/// A caller that evaluates small texts inline decides by this, not by length, so that a short text
-/// dense with such bytes cannot hold its thread for long. One pass that compiles to wide compares.
+/// variable sigil, a tag, a typographic quote) and `DIGIT_COST` for each digit. Prose evaluates at
+/// a few nanoseconds a byte; a line made of `' or '` repeated at about two microseconds, each quote
+/// judging what follows it. A caller that evaluates small texts inline decides by this, not by
+/// length, so that a short text dense with such bytes cannot hold its thread for long. One pass
+/// that compiles to wide compares, and a second for the typographic quotes when the text is not
+/// ASCII.
 pub fn evaluation_cost(text: &str) -> usize {
     let (mut judgement_bytes, mut digits) = (0u64, 0u64);
     // Counted in a byte per block of 240 (a multiple of the vector width, under 256), which the

@@ -2555,13 +2555,7 @@ fn known_function_before(bytes: &[u8], at: usize) -> bool {
     {
         start -= 1;
     }
-    if start == end
-        || end - start > 40
-        || (start == lowest && start > 0 && {
-            let b = bytes[start - 1];
-            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$')
-        })
-    {
+    if start == end || end - start > 40 {
         return false;
     }
     let mut lower = [0u8; 40];
@@ -2788,8 +2782,7 @@ mod tests {
     use super::*;
 
     /// A trigger word inside a long run of letters: the letters more than 64 before the trigger's
-    /// end do not change its confirmation (what the bounded read relies on), and a trigger
-    /// followed by a letter reads no further back than that.
+    /// end do not change its confirmation (what the bounded read relies on).
     #[test]
     fn letters_far_before_a_trigger_word_do_not_change_its_confirmation() {
         for word in [
@@ -2806,10 +2799,7 @@ mod tests {
                 for repeats in [1, 2, 17, 40] {
                     let text = format!("a {}{suffix}", word.repeat(repeats));
                     let bytes = text.as_bytes();
-                    for end in 3..=bytes.len() {
-                        if end < 66 {
-                            continue;
-                        }
+                    for end in 66..=bytes.len() {
                         // The same text with everything more than 64 bytes before `end` cut off.
                         let cut = format!(" {}", &text[end - 64..]);
                         assert_eq!(
