@@ -51,6 +51,33 @@ fn sensitive(len: usize) -> String {
     chunk.repeat(len / chunk.len() + 1)[..len].to_owned()
 }
 
+/// A tool result as agents send it back to a model: minified JSON of records with ids, timestamps,
+/// flags and short descriptions, to `len` bytes. Every quote and every digit run is a trigger here,
+/// so JSON reads many times slower per byte than prose.
+fn json_records(len: usize) -> String {
+    let mut text = String::from("{\"tool\":\"accounts.search\",\"results\":[");
+    let mut idx = 0;
+    while text.len() < len {
+        if idx > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            "{{\"id\":{},\"name\":\"{}\",\"role\":\"{}\",\"active\":{},\"last_login\":\"2026-11-{:02}T10:{:02}:00Z\",\
+             \"tags\":[\"beta\",\"eu\"],\"order_count\":{},\"description\":\"Created via the signup form; prefers email.\"}}",
+            1000 + idx,
+            ["Alice Martin", "Bob Chen", "Carla Diaz"][idx % 3],
+            ["admin", "viewer", "editor"][idx % 3],
+            idx % 4 != 0,
+            1 + idx % 28,
+            idx % 60,
+            idx * 7 % 90,
+        ));
+        idx += 1;
+    }
+    text.push_str("]}");
+    text
+}
+
 /// `shape` repeated to `len` bytes on one line: the worst case of text that wakes the SQL judgement
 /// at every quote or condition.
 fn repeated(shape: &str, len: usize) -> String {
@@ -91,6 +118,7 @@ fn throughput(c: &mut Criterion) {
         ("benign_16KB", benign(16 * 1024)),
         ("benign_1MB", benign(1024 * 1024)),
         ("sensitive_1KB", sensitive(1024)),
+        ("json_records_4KB", json_records(4 * 1024)),
         (
             "dialogue_64KB",
             repeated("He said \"yes\" and she said \"no\". ", 64 * 1024),

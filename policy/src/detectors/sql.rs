@@ -48,23 +48,6 @@ fn quote_is_unbalanced(candidate: &Candidate<'_>, quote: char) -> bool {
 /// pattern needs an operator character or one of its keywords. Rejects `year's figure` and
 /// `'see you'` without running the regex.
 pub(crate) fn breakout_can_follow(bytes: &[u8], end: usize) -> bool {
-    const KEYWORDS: &[&[u8]] = &[
-        b"or",
-        b"and",
-        b"xor",
-        b"union",
-        b"select",
-        b"having",
-        b"order",
-        b"group",
-        b"procedure",
-        b"rlike",
-        b"regexp",
-        b"like",
-        b"waitfor",
-        b"div",
-        b"between",
-    ];
     // The validator judges the quote on its own line (a line break ends the look ahead), and never
     // the closing quote of a pair on it (counted last: it reads back along the line).
     let quote = end - 1;
@@ -95,11 +78,26 @@ pub(crate) fn breakout_can_follow(bytes: &[u8], end: usize) -> bool {
     if bytes.get(word_end).is_some_and(|b| !b.is_ascii()) {
         return may_enter();
     }
-    let word = &bytes[idx..word_end];
-    KEYWORDS
-        .iter()
-        .any(|keyword| word.eq_ignore_ascii_case(keyword))
-        && may_enter()
+    super::sqlscan::lowered::<9>(&bytes[idx..word_end]).is_some_and(|(word, len)| {
+        matches!(
+            &word[..len],
+            b"or"
+                | b"and"
+                | b"xor"
+                | b"union"
+                | b"select"
+                | b"having"
+                | b"order"
+                | b"group"
+                | b"procedure"
+                | b"rlike"
+                | b"regexp"
+                | b"like"
+                | b"waitfor"
+                | b"div"
+                | b"between"
+        )
+    }) && may_enter()
 }
 
 /// Trigger confirmation of `sqli_encoded`: `%` and `\x` count only as the start of an escape with two
