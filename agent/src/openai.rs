@@ -495,7 +495,7 @@ pub async fn chat_completions(
             state
                 .policies()
                 .cpu()
-                .run(body.len(), move || parse(body, limit))
+                .run_for(&caller.tenant_id, body.len(), move || parse(body, limit))
                 .await
                 .unwrap_or(Err(OpenAiError::Internal))
                 .map(|request| (key, request))

@@ -309,7 +309,7 @@ async fn checked(
     Ok(state
         .policies()
         .cpu()
-        .run(usize::MAX, move || {
+        .run(axonflow_platform::cpu::ON_THE_POOL, move || {
             let problems = validate(&policy, &options);
             (policy, problems)
         })
@@ -809,7 +809,7 @@ pub async fn test(
     let tried = state
         .policies()
         .cpu()
-        .run(usize::MAX, move || {
+        .run(axonflow_platform::cpu::ON_THE_POOL, move || {
             let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
             axonflow_policy::test_pattern(&pattern, &inputs)
         })

@@ -227,7 +227,7 @@ async fn validated(
     Ok(state
         .policies()
         .cpu()
-        .run(usize::MAX, move || {
+        .run(axonflow_platform::cpu::ON_THE_POOL, move || {
             let mut policy = policy;
             // Stored as clients read it: every action has a config object.
             if let Some(actions) = policy.actions.as_array_mut() {
@@ -625,7 +625,7 @@ pub async fn test(
             let compiled = state
                 .policies()
                 .cpu()
-                .run(usize::MAX, move || {
+                .run(axonflow_platform::cpu::ON_THE_POOL, move || {
                     let problems = validate(&policy, None);
                     if !problems.is_empty() {
                         return Err(problems);
@@ -657,7 +657,9 @@ pub async fn test(
             state
                 .policies()
                 .cpu()
-                .run(usize::MAX, move || DynamicEngine::compile(&specs))
+                .run(axonflow_platform::cpu::ON_THE_POOL, move || {
+                    DynamicEngine::compile(&specs)
+                })
                 .await?
                 .map_err(|_| {
                     ApiError::bad_request(

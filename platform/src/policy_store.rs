@@ -30,6 +30,8 @@ const REVISION_LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// One tenant's view of the policies, ready to evaluate.
 pub struct TenantPolicies {
+    /// Whose policies these are: the owner of their costly evaluations on the CPU pool.
+    tenant_id: String,
     revision: i64,
     /// The tenant's own policies; `None` when it has none.
     custom: Option<Engine>,
@@ -233,10 +235,12 @@ impl PolicyStore {
         }
         match db::load_tenant_policy_set(pool, tenant_id).await {
             Ok(set) => {
-                let store = self.clone();
+                let (store, tenant) = (self.clone(), tenant_id.to_owned());
                 let compiled = self
                     .cpu
-                    .run(usize::MAX, move || store.compile_tenant(set))
+                    .run(crate::cpu::ON_THE_POOL, move || {
+                        store.compile_tenant(tenant, set)
+                    })
                     .await;
                 let Ok(Some(entry)) = compiled else {
                     tracing::error!(%tenant_id, "tenant policy compilation failed");
@@ -267,7 +271,11 @@ impl PolicyStore {
     }
 
     /// Compiles one tenant's set (CPU work: runs on the CPU pool).
-    fn compile_tenant(&self, set: db::TenantPolicySet) -> Option<TenantPolicies> {
+    fn compile_tenant(
+        &self,
+        tenant_id: String,
+        set: db::TenantPolicySet,
+    ) -> Option<TenantPolicies> {
         let (custom, mut skipped) = compile_custom(&set.custom, &self.options);
         let (dynamic, skipped_dynamic) = compile_dynamic(&set.dynamic)?;
         skipped.extend(skipped_dynamic);
@@ -277,6 +285,7 @@ impl PolicyStore {
             .map(|o| (o.policy_id.as_str(), adjustment_of(o)))
             .collect();
         Some(TenantPolicies {
+            tenant_id,
             revision: set.revision,
             custom,
             system_adjustments: self.system.adjust(&by_policy),
@@ -296,11 +305,11 @@ impl PolicyStore {
         texts: Vec<String>,
     ) -> Result<Vec<Decision>, JobFailed> {
         let cost = batch_cost(&texts);
-        let (store, tenant) = (self.clone(), tenant.clone());
-        let run = self.cpu.run(cost, move || {
+        let (store, owned) = (self.clone(), tenant.clone());
+        let run = self.cpu.run_for(&tenant.tenant_id, cost, move || {
             texts
                 .iter()
-                .map(|text| store.evaluate(&tenant, text))
+                .map(|text| store.evaluate(&owned, text))
                 .collect()
         });
         // The request's policy time: the evaluation, and its wait for a CPU slot.
@@ -325,10 +334,10 @@ impl PolicyStore {
             return Ok(DynamicDecision::default());
         }
         let cost = facts.query.len() + 64 * tenant.n_dynamic();
-        let tenant = tenant.clone();
-        let run = self
-            .cpu
-            .run(cost, move || tenant.evaluate_dynamic(&facts.as_facts()));
+        let owned = tenant.clone();
+        let run = self.cpu.run_for(&tenant.tenant_id, cost, move || {
+            owned.evaluate_dynamic(&facts.as_facts())
+        });
         let started = std::time::Instant::now();
         let decision = tracing::Instrument::instrument(
             run,
@@ -459,9 +468,11 @@ fn batch_cost(texts: &[String]) -> usize {
         .iter()
         .map(|text| text.len().saturating_add(64))
         .fold(0, usize::saturating_add);
-    // The weighed cost is never below the length: a batch costly by its length alone goes to the
-    // pool without reading it a second time.
-    if by_length >= crate::cpu::INLINE_BYTES {
+    // The weighed cost is never below the length: a batch heavy by its length alone goes to the
+    // heavy lane without reading it a second time. Below that, weighing (a fraction of a
+    // nanosecond a byte) keeps a megabyte dense with quotes out of the ordinary lane, where it
+    // would hold the slot JSON prompts and documents wait for.
+    if by_length >= crate::cpu::HEAVY_BYTES {
         return by_length;
     }
     texts
@@ -506,6 +517,15 @@ mod tests {
         }
         // A long text is costly by its length alone.
         assert!(batch_cost(&[question.repeat(200)]) >= INLINE_BYTES);
+        // A megabyte of `"&` is heavy though its length is not; a long text heavy by its length
+        // alone is not weighed.
+        assert!(batch_cost(&["\"&".repeat(512 * 1024)]) >= crate::cpu::HEAVY_BYTES);
+        assert!(batch_cost(&["\"&".repeat(128 * 1024)]) >= crate::cpu::HEAVY_BYTES);
+        assert!(batch_cost(&[question.repeat(64)]) < crate::cpu::HEAVY_BYTES);
+        assert_eq!(
+            batch_cost(&[question.repeat(30_000)]),
+            question.len() * 30_000 + 64
+        );
         // Many tiny texts are work too.
         let many = vec![String::new(); INLINE_BYTES / 64];
         assert!(batch_cost(&many) >= INLINE_BYTES);
