@@ -2368,9 +2368,10 @@ pub(crate) fn quote_may_enter(bytes: &[u8], quote: usize, from: usize) -> bool {
     let from = from.min(quote);
     // What counts is the quote's line: from the last line break before it on.
     let line = memchr::memrchr(b'\n', &bytes[from..quote]).map_or(from, |at| from + at + 1);
-    // The common case, in one pass that compiles to wide compares: no byte that could begin an
-    // escape, a comment or a fold (`*`, `%`, `&`, `\\`, past ASCII); the answer is then the parity
-    // of the quotes of the same kind. Otherwise the byte-by-byte reading below decides.
+    // One pass that compiles to wide compares: the quotes of the same kind, and whether a byte
+    // could begin a comment, an escape, an entity or a fold (`*`, `%`, `&`, `\\`, past ASCII).
+    // Only then is each such byte read with the one after it (`%27`, `&#39;`, `\x27`): any of
+    // them makes entry possible; otherwise the quotes decide.
     let (mut unusual, mut quotes) = (false, 0usize);
     for block in bytes[line..quote].chunks(240) {
         let (mut odd, mut same) = (0u8, 0u8);
@@ -2381,24 +2382,40 @@ pub(crate) fn quote_may_enter(bytes: &[u8], quote: usize, from: usize) -> bool {
         unusual |= odd != 0;
         quotes += usize::from(same);
     }
-    if !unusual && (kind == b'"' || quotes == 0) {
+    if unusual && may_read_differently(&bytes[line..=quote]) {
+        return true;
+    }
+    if kind == b'"' || quotes == 0 {
         return quotes.is_multiple_of(2);
     }
-    let mut same = 0usize;
-    for at in (line..quote).rev() {
-        let next = bytes.get(at + 1).copied().unwrap_or(0);
-        match bytes[at] {
-            b'\n' => break,
-            b'*' => return true,
-            b'%' if next.is_ascii_hexdigit() || matches!(next, b'u' | b'U') => return true,
-            b'&' if next == b'#' || next.is_ascii_alphabetic() => return true,
-            b'\\' if matches!(next, b'x' | b'X') => return true,
-            b if b >= 0x80 => return true,
-            b if b == kind && counted_quote(bytes, at) => same += 1,
-            _ => {}
-        }
-    }
-    same.is_multiple_of(2)
+    // Apostrophes inside words (`it's`) pair with nothing.
+    (line..quote)
+        .filter(|&at| bytes[at] == kind && counted_quote(bytes, at))
+        .count()
+        .is_multiple_of(2)
+}
+
+/// Whether a byte of `bytes` but the last (read with the one after it) could make the scanner read
+/// the line differently: a comment's `*`, an escape (`%27`, `%u0027`, `\x27`), an entity (`&#39;`,
+/// `&apos;`), a byte past ASCII. One pass of wide compares.
+fn may_read_differently(bytes: &[u8]) -> bool {
+    let (Some(last), Some(nexts)) = (bytes.len().checked_sub(1), bytes.get(1..)) else {
+        return false;
+    };
+    bytes[..last]
+        .chunks(240)
+        .zip(nexts.chunks(240))
+        .any(|(block, next_block)| {
+            let mut found = 0u8;
+            for (&b, &next) in block.iter().zip(next_block) {
+                let escape = (b == b'%')
+                    & (next.is_ascii_hexdigit() | (next == b'u') | (next == b'U'))
+                    | (b == b'&') & ((next == b'#') | next.is_ascii_alphabetic())
+                    | (b == b'\\') & ((next == b'x') | (next == b'X'));
+                found |= u8::from(escape | (b == b'*') | (b >= 0x80));
+            }
+            found != 0
+        })
 }
 
 /// Whether the quote at `quote` is glued to what stands before it, as `quote_entry` reads a
@@ -2874,8 +2891,8 @@ mod tests {
     #[test]
     fn quote_entry_reads_the_same_in_one_pass() {
         const PIECES: &[&str] = &[
-            "\"", "'", "a", "b2", " ", "\n", "*", "%", "%2", "%u", "&", "&#", "&q", "\\", "\\x",
-            "é", "it's", "=", ":", ",",
+            "\"", "'", "a", "b2", " ", "\n", "*", "%", "%2", "%u", "%g", "&", "&#", "&q", "&1",
+            "\\", "\\x", "\\y", "é", "it's", "=", ":", ",",
         ];
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = |bound: usize| {
