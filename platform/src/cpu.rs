@@ -211,43 +211,59 @@ mod tests {
         assert_eq!(pool.heavy_owners(), 0);
     }
 
-    /// A job that runs until told to end, and says when it started.
-    fn held_job(
-        pool: &CpuPool,
-        owner: &str,
-        cost: usize,
-    ) -> (
-        mpsc::Sender<()>,
-        tokio::task::JoinHandle<()>,
-        tokio::sync::oneshot::Receiver<()>,
-    ) {
-        let (end, wait) = mpsc::channel::<()>();
-        let (started, on_start) = tokio::sync::oneshot::channel();
-        let (pool, owner) = (pool.clone(), owner.to_owned());
-        let task = tokio::spawn(async move {
-            let _ = pool
-                .run_for(&owner, cost, move || {
-                    let _ = started.send(());
-                    let _ = wait.recv_timeout(Duration::from_secs(10));
-                })
-                .await;
-        });
-        (end, task, on_start)
+    /// A job on the pool that runs until told to end.
+    struct Held {
+        end: mpsc::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+        started: tokio::sync::oneshot::Receiver<()>,
+    }
+
+    impl Held {
+        fn submit(pool: &CpuPool, owner: &str, cost: usize) -> Held {
+            let (end, wait) = mpsc::channel::<()>();
+            let (on_start, started) = tokio::sync::oneshot::channel();
+            let (pool, owner) = (pool.clone(), owner.to_owned());
+            let task = tokio::spawn(async move {
+                let _ = pool
+                    .run_for(&owner, cost, move || {
+                        let _ = on_start.send(());
+                        let _ = wait.recv_timeout(Duration::from_secs(10));
+                    })
+                    .await;
+            });
+            Held { end, task, started }
+        }
+
+        /// Waits (at most five seconds) until the job runs.
+        async fn runs(&mut self, what: &str) {
+            tokio::time::timeout(Duration::from_secs(5), &mut self.started)
+                .await
+                .unwrap_or_else(|_| panic!("{what} never started"))
+                .unwrap_or_else(|_| panic!("{what} ended without starting"));
+        }
+
+        fn has_started(&mut self) -> bool {
+            self.started.try_recv().is_ok()
+        }
+
+        async fn finish(self) {
+            self.end.send(()).expect("the job waits to be ended");
+            self.task.await.expect("the job ends");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn ordinary_costly_jobs_do_not_wait_behind_a_heavy_one() {
         let pool = CpuPool::with_slots(1, 1);
-        let (end_heavy, heavy, heavy_started) = held_job(&pool, "a", HEAVY_BYTES);
-        heavy_started.await.expect("the heavy job starts");
+        let mut heavy = Held::submit(&pool, "a", HEAVY_BYTES);
+        heavy.runs("the heavy job").await;
         let ordinary = tokio::time::timeout(
             Duration::from_secs(5),
             pool.run_for("b", INLINE_BYTES, || 7),
         )
         .await;
         assert_eq!(ordinary.ok(), Some(Ok(7)));
-        end_heavy.send(()).expect("the heavy job waits");
-        heavy.await.expect("the heavy job ends");
+        heavy.finish().await;
         assert_eq!(pool.heavy_owners(), 0);
     }
 
@@ -255,39 +271,27 @@ mod tests {
     async fn in_the_heavy_lane_each_owner_waits_behind_its_own_jobs() {
         let pool = CpuPool::with_slots(1, 1);
         // Owner a: one job running, one waiting for its turn.
-        let (end_first, first, first_started) = held_job(&pool, "a", HEAVY_BYTES);
-        first_started.await.expect("a's first job starts");
-        let (end_second, second, mut second_started) = held_job(&pool, "a", HEAVY_BYTES);
+        let mut first = Held::submit(&pool, "a", HEAVY_BYTES);
+        first.runs("a's first job").await;
+        let mut second = Held::submit(&pool, "a", HEAVY_BYTES);
         // Owner b asks after a's second job, and runs before it.
-        let (end_b, b, b_started) = held_job(&pool, "b", HEAVY_BYTES);
+        let mut b = Held::submit(&pool, "b", HEAVY_BYTES);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(pool.heavy_owners(), 2);
-        end_first.send(()).expect("a's first job waits");
-        tokio::time::timeout(Duration::from_secs(5), b_started)
-            .await
-            .expect("b's job starts once a's first ends")
-            .expect("b's job runs");
-        assert!(
-            second_started.try_recv().is_err(),
-            "a's second job waits for b's"
-        );
-        end_b.send(()).expect("b's job waits");
-        tokio::time::timeout(Duration::from_secs(5), second_started)
-            .await
-            .expect("a's second job starts once b's ends")
-            .expect("a's second job runs");
-        end_second.send(()).expect("a's second job waits");
-        for task in [first, second, b] {
-            task.await.expect("every job ends");
-        }
+        first.finish().await;
+        b.runs("b's job").await;
+        assert!(!second.has_started(), "a's second job waits for b's");
+        b.finish().await;
+        second.runs("a's second job").await;
+        second.finish().await;
         assert_eq!(pool.heavy_owners(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_that_stops_waiting_leaves_no_owner_behind() {
         let pool = CpuPool::with_slots(1, 1);
-        let (end_first, first, first_started) = held_job(&pool, "a", HEAVY_BYTES);
-        first_started.await.expect("the first job starts");
+        let mut first = Held::submit(&pool, "a", HEAVY_BYTES);
+        first.runs("the first job").await;
         // Waits for its turn, then gives up.
         let gave_up = tokio::time::timeout(
             Duration::from_millis(50),
@@ -296,8 +300,7 @@ mod tests {
         .await;
         assert!(gave_up.is_err());
         assert_eq!(pool.heavy_owners(), 1);
-        end_first.send(()).expect("the first job waits");
-        first.await.expect("the first job ends");
+        first.finish().await;
         assert_eq!(pool.heavy_owners(), 0);
     }
 }
