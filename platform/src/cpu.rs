@@ -84,7 +84,7 @@ impl CpuPool {
     }
 
     /// `ordinary` and `heavy` jobs at a time in each lane (at least one).
-    pub fn with_slots(ordinary: usize, heavy: usize) -> CpuPool {
+    fn with_slots(ordinary: usize, heavy: usize) -> CpuPool {
         CpuPool {
             lanes: Arc::new(Lanes {
                 ordinary: Arc::new(Semaphore::new(ordinary.max(1))),

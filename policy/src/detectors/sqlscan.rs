@@ -2158,7 +2158,6 @@ fn word_at(bytes: &[u8], at: usize) -> &[u8] {
 /// `word` in ASCII lower case and its length, when it is at most `N` bytes long: a word looked up in
 /// a fixed list is matched against it with `matches!`, which the compiler turns into a switch on the
 /// length and a few compares (a trigger's confirmation runs on every quote of a text).
-#[inline]
 pub(crate) fn lowered<const N: usize>(word: &[u8]) -> Option<([u8; N], usize)> {
     let mut lower = [0; N];
     lower.get_mut(..word.len())?.copy_from_slice(word);
