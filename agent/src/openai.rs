@@ -373,7 +373,12 @@ async fn evaluate(
     let mut unmaskable = None;
     let mut stored_model = request.model.clone();
     for (idx, (path, mut decision)) in paths.iter().zip(decisions).enumerate() {
-        let field = inspect::pointer(path);
+        // Named only for what is reported: most texts match nothing.
+        let field = if decision.matches.is_empty() {
+            String::new()
+        } else {
+            inspect::pointer(path)
+        };
         if let Some(text) = originals.as_ref().and_then(|texts| texts.get(idx)) {
             decision.redacted_text = decision.mask_where(text, |m| {
                 m.action == Action::Redact || m.category.starts_with("pii-")
@@ -393,6 +398,7 @@ async fn evaluate(
         if let Some(redacted) = decision.redacted_text.take() {
             let target = redacted_json.get_or_insert_with(|| request.json.clone());
             if let Err(NotApplied(why)) = inspect::replace(target, path, &redacted) {
+                let field = inspect::pointer(path);
                 tracing::warn!(%field, %why, "a redaction could not be applied; request refused");
                 unmaskable = Some(why);
             }
@@ -508,7 +514,16 @@ pub async fn chat_completions(
             // that disconnects mid-request still leaves its audit row behind. The work holds the
             // request's in-flight slot: disconnecting frees no slot while the work goes on.
             let slot = slot.map(|Extension(slot)| slot);
-            let forward = decide_and_forward(state, caller, key, request, trace_id.clone(), slot);
+            // Boxed where it is made: the wrappers below then move a pointer, not the whole
+            // state of the call (kilobytes, copied by every move).
+            let forward = Box::pin(decide_and_forward(
+                state,
+                caller,
+                key,
+                request,
+                trace_id.clone(),
+                slot,
+            ));
             match outliving_the_caller(tracing::Instrument::in_current_span(
                 axonflow_platform::metrics::with_current_timings(forward),
             ))

@@ -158,7 +158,8 @@ pub async fn request(
 ) -> Result<Response, ApiError> {
     // The call and its audit row outlive the request: a client that disconnects mid-call still
     // leaves the row (and the cost its budgets count). The work holds the in-flight slot.
-    let call = handle(state, caller, headers, request);
+    // Boxed where it is made: the wrappers below move a pointer, not the call's whole state.
+    let call = Box::pin(handle(state, caller, headers, request));
     outliving_the_caller(tracing::Instrument::in_current_span(
         axonflow_platform::metrics::with_current_timings(async move {
             let response = call.await;
