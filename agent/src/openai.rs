@@ -585,13 +585,6 @@ impl Outcome {
     }
 }
 
-fn token_count(usage: Option<&Value>, field: &str) -> u32 {
-    usage
-        .and_then(|usage| usage.get(field))
-        .and_then(Value::as_u64)
-        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
-}
-
 /// Headers of the upstream response that are not passed on: hop-by-hop and length (re-computed).
 fn is_passed_through(name: &HeaderName) -> bool {
     !matches!(
@@ -667,37 +660,52 @@ async fn forward_with_key(
 
     match upstream {
         Ok((status, upstream_headers, mut bytes)) => {
-            let mut parsed: Option<Value> = if status.is_success() {
+            let mode = state.config().output_policies;
+            // An answer passed on as received is read into its view; enforcing may rewrite it,
+            // so it is read whole (as is an answer that does not fit the view).
+            let view = if status.is_success() && mode != OutputPolicies::Enforce {
+                output::AnswerView::read(&bytes)
+            } else {
+                None
+            };
+            let mut parsed: Option<Value> = if status.is_success() && view.is_none() {
                 serde_json::from_slice(&bytes).ok()
             } else {
                 None
             };
-            let checked = match parsed.as_mut() {
-                Some(answer) => Some(check_output(state, tenant, answer).await),
+            let (tokens, response_model) = match (&view, &parsed) {
+                (Some(view), _) => (view.tokens(), view.model().map(str::to_owned)),
+                (None, Some(answer)) => (
+                    output::tokens_of(answer),
+                    answer
+                        .get("model")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                ),
+                (None, None) => (output::Tokens::default(), None),
+            };
+            let checked = match (view, parsed.as_mut()) {
+                (Some(view), _) => {
+                    Some(output::check_view(state, tenant, mode, view.into_texts()).await)
+                }
+                (None, Some(answer)) => Some(check_output(state, tenant, answer).await),
                 // Enforcing, a successful answer the policies cannot read is not passed on.
-                None if status.is_success()
-                    && state.config().output_policies == OutputPolicies::Enforce =>
-                {
+                (None, None) if status.is_success() && mode == OutputPolicies::Enforce => {
                     Some(Some(output::Checked {
                         unreadable: true,
                         ..output::Checked::default()
                     }))
                 }
-                None => None,
+                (None, None) => None,
             };
-            let usage = parsed.as_ref().and_then(|v| v.get("usage"));
             let outcome = Outcome {
                 status,
-                prompt_tokens: token_count(usage, "prompt_tokens"),
-                completion_tokens: token_count(usage, "completion_tokens"),
-                total_tokens: token_count(usage, "total_tokens"),
+                prompt_tokens: tokens.prompt,
+                completion_tokens: tokens.completion,
+                total_tokens: tokens.total,
                 latency_ms,
                 upstream: upstream_time,
-                response_model: parsed
-                    .as_ref()
-                    .and_then(|v| v.get("model"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                response_model,
                 error: None,
                 ..Outcome::direct()
             };

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use axonflow_platform::config::OutputPolicies;
@@ -206,6 +207,128 @@ pub fn allowed_answer(answer: Value) -> Option<Value> {
     })
 }
 
+/// What the output policies and the audit row read of a `chat.completion`: read straight into
+/// these types rather than into a `serde_json::Value` (a map and a string per key), which cost the
+/// answer's parse several times over. Only for answers passed on as received (`enforce` rewrites
+/// the answer, so it needs the whole value). When an answer does not fit these types (a field of
+/// another type, a key twice), `read` gives `None` and the caller reads it as a `Value`: what is
+/// read here is always what `answer_texts`, `model` and `usage` of that value give.
+#[derive(Debug, Default, Deserialize)]
+pub struct AnswerView {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<UsageView>,
+    #[serde(default)]
+    choices: Option<Vec<ChoiceView>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UsageView {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChoiceView {
+    #[serde(default)]
+    message: Option<MessageView>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageView {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    function_call: Option<CallView>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCallView>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ToolCallView {
+    #[serde(default)]
+    function: Option<CallView>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CallView {
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+/// Token counts of an answer's `usage` (0 when absent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub prompt: u32,
+    pub completion: u32,
+    pub total: u32,
+}
+
+fn token_count(count: Option<u64>) -> u32 {
+    count.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+impl AnswerView {
+    /// The view of `body`, or `None` when it is not JSON or does not fit the view.
+    pub fn read(body: &[u8]) -> Option<AnswerView> {
+        serde_json::from_slice(body).ok()
+    }
+
+    /// `model` of the answer, when a string.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    pub fn tokens(&self) -> Tokens {
+        let usage = self.usage.as_ref();
+        Tokens {
+            prompt: token_count(usage.and_then(|u| u.prompt_tokens)),
+            completion: token_count(usage.and_then(|u| u.completion_tokens)),
+            total: token_count(usage.and_then(|u| u.total_tokens)),
+        }
+    }
+
+    /// The texts output policies read: those `answer_texts` finds, in its order.
+    pub fn into_texts(self) -> Vec<String> {
+        let mut texts = Vec::new();
+        for message in self.choices.into_iter().flatten().filter_map(|c| c.message) {
+            texts.extend(message.content);
+            texts.extend(message.refusal);
+            texts.extend(message.function_call.and_then(|call| call.arguments));
+            texts.extend(
+                message
+                    .tool_calls
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|call| call.function.and_then(|function| function.arguments)),
+            );
+        }
+        texts
+    }
+}
+
+/// Token counts of an answer read as a `Value` (as `AnswerView::tokens`).
+pub fn tokens_of(answer: &Value) -> Tokens {
+    let count = |field: &str| {
+        answer
+            .get("usage")
+            .and_then(|usage| usage.get(field))
+            .and_then(Value::as_u64)
+    };
+    Tokens {
+        prompt: token_count(count("prompt_tokens")),
+        completion: token_count(count("completion_tokens")),
+        total: token_count(count("total_tokens")),
+    }
+}
+
 /// Pointers to the texts of a chat completion that output policies read.
 fn answer_texts(body: &Value) -> Vec<(String, String)> {
     let mut texts = Vec::new();
@@ -246,6 +369,29 @@ fn answer_texts(body: &Value) -> Vec<(String, String)> {
         }
     }
     texts
+}
+
+/// `check_answer` for an answer passed on as received (`log` or `off`), from its view's texts.
+/// `None` (the answer is refused) when asked to enforce: enforcing needs the whole answer.
+pub async fn check_view(
+    state: &AppState,
+    tenant: &Arc<TenantPolicies>,
+    mode: OutputPolicies,
+    texts: Vec<String>,
+) -> Option<Checked> {
+    match mode {
+        OutputPolicies::Off => return Some(Checked::default()),
+        OutputPolicies::Enforce => return None,
+        OutputPolicies::Log => {}
+    }
+    if texts.is_empty() {
+        return Some(Checked::default());
+    }
+    let decisions = state.policies().evaluate_many(tenant, texts).await.ok()?;
+    Some(Checked {
+        matches: decisions.into_iter().flat_map(|d| d.matches).collect(),
+        ..Checked::default()
+    })
 }
 
 /// Evaluates the answer `body` (a `chat.completion`) and, when enforcing, masks it in place.
@@ -308,4 +454,163 @@ pub async fn check_answer(
         checked.blocked = Some("tool-call arguments with \\u escapes cannot be checked".to_owned());
     }
     Some(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the `Value` path reads of an answer: its texts, token counts and model.
+    fn read_whole(body: &str) -> Option<(Vec<String>, Tokens, Option<String>)> {
+        let answer: Value = serde_json::from_str(body).ok()?;
+        let texts = answer_texts(&answer).into_iter().map(|(_, t)| t).collect();
+        let model = answer
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Some((texts, tokens_of(&answer), model))
+    }
+
+    fn read_view(body: &str) -> Option<(Vec<String>, Tokens, Option<String>)> {
+        let view = AnswerView::read(body.as_bytes())?;
+        let (tokens, model) = (view.tokens(), view.model().map(str::to_owned));
+        Some((view.into_texts(), tokens, model))
+    }
+
+    /// Answers of many shapes: the fields the view reads, each absent, null, of its type, of
+    /// another type, and beside fields it does not read.
+    fn answers() -> Vec<String> {
+        let texts = [
+            r#""plain text""#,
+            r#""esc\"aped \u0041 \n""#,
+            "null",
+            "17",
+            r#"["part"]"#,
+            r#"{"type":"text"}"#,
+        ];
+        let mut calls = vec!["null".to_owned(), "[]".to_owned(), r#""x""#.to_owned()];
+        for arguments in texts {
+            calls.push(format!(r#"{{"name":"f","arguments":{arguments}}}"#));
+        }
+        let mut messages = vec![
+            "null".to_owned(),
+            r#""hello""#.to_owned(),
+            "{}".to_owned(),
+            r#"{"role":"assistant","audio":{"data":"AAAA"},"annotations":[]}"#.to_owned(),
+        ];
+        for content in texts {
+            messages.push(format!(r#"{{"role":"assistant","content":{content}}}"#));
+            messages.push(format!(
+                r#"{{"role":"assistant","content":null,"refusal":{content}}}"#
+            ));
+        }
+        for call in &calls {
+            messages.push(format!(
+                r#"{{"role":"assistant","content":"a","function_call":{call}}}"#
+            ));
+            messages.push(format!(
+                r#"{{"role":"assistant","content":null,"tool_calls":[{{"id":"c1","type":"function","function":{call}}},{{"id":"c2","function":{{"arguments":"{{\"q\":1}}"}}}}]}}"#
+            ));
+        }
+        messages.push(r#"{"role":"assistant","tool_calls":null}"#.to_owned());
+        messages.push(r#"{"role":"assistant","tool_calls":{"function":{}}}"#.to_owned());
+        messages.push(r#"{"role":"assistant","tool_calls":[null,{"function":null}]}"#.to_owned());
+        messages.push(r#"{"content":"first","content":"second"}"#.to_owned());
+        let mut choices_list = vec![
+            "null".to_owned(),
+            "[]".to_owned(),
+            "{}".to_owned(),
+            r#"[null]"#.to_owned(),
+            r#"[{"index":0,"text":"legacy"}]"#.to_owned(),
+        ];
+        for message in &messages {
+            choices_list.push(format!(
+                r#"[{{"index":0,"message":{message},"logprobs":null,"finish_reason":"stop"}}]"#
+            ));
+        }
+        choices_list.push(format!(
+            r#"[{{"message":{}}},{{"message":{}}}]"#,
+            messages[4], messages[5]
+        ));
+        // Token counts and models of the view's types, then of others.
+        let usages = [
+            None,
+            Some("null"),
+            Some(r#"{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}"#),
+            Some(r#"{"prompt_tokens":99999999999,"total_tokens":null,"details":{"x":1}}"#),
+            Some("5"),
+            Some(r#"{"prompt_tokens":12.0,"completion_tokens":-3}"#),
+            Some(r#"{"prompt_tokens":"12"}"#),
+            Some(r#"{"prompt_tokens":1,"prompt_tokens":2}"#),
+        ];
+        let models = [None, Some("null"), Some(r#""gpt-4o-mini""#), Some("4")];
+        let mut answers = Vec::new();
+        for (i, choices) in choices_list.iter().enumerate() {
+            let usage = usages[i % 4];
+            let model = models[i % 3];
+            let mut fields = vec![r#""id":"chatcmpl-1","object":"chat.completion""#.to_owned()];
+            fields.extend(model.map(|m| format!(r#""model":{m}"#)));
+            fields.extend(usage.map(|u| format!(r#""usage":{u}"#)));
+            fields.push(format!(r#""choices":{choices}"#));
+            answers.push(format!("{{{}}}", fields.join(",")));
+        }
+        for usage in usages.iter().flatten() {
+            for model in models.iter().flatten() {
+                answers.push(format!(
+                    r#"{{"model":{model},"usage":{usage},"choices":{}}}"#,
+                    choices_list[6]
+                ));
+            }
+        }
+        answers.push(r#"{"model":"a","model":"b","choices":[]}"#.to_owned());
+        answers.push(r#"[{"model":"a"}]"#.to_owned());
+        answers.push(r#"{"model":"a"} trailing"#.to_owned());
+        answers.push("not json".to_owned());
+        answers.push(String::new());
+        answers
+    }
+
+    #[test]
+    fn the_view_reads_what_the_whole_answer_gives() {
+        let answers = answers();
+        let mut viewed = 0;
+        for answer in &answers {
+            if let Some(view) = read_view(answer) {
+                viewed += 1;
+                assert_eq!(Some(view), read_whole(answer), "{answer}");
+            }
+        }
+        // Both kinds are many: answers the view reads, and answers left to the whole value.
+        assert!(viewed >= 20, "{viewed} of {}", answers.len());
+        assert!(
+            answers.len() - viewed >= 20,
+            "{viewed} of {}",
+            answers.len()
+        );
+    }
+
+    #[test]
+    fn a_plain_completion_is_read_by_the_view() {
+        let answer = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini-2024-07-18",
+            "choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"there\"","refusal":null,
+            "tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},
+            "logprobs":null,"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":312,"completion_tokens":41,"total_tokens":353,
+            "prompt_tokens_details":{"cached_tokens":0}},"system_fingerprint":"fp"}"#;
+        let (texts, tokens, model) = read_view(answer).expect("a plain completion fits the view");
+        assert_eq!(
+            texts,
+            vec![r#"Hi "there""#.to_owned(), r#"{"a":1}"#.to_owned()]
+        );
+        assert_eq!(
+            tokens,
+            Tokens {
+                prompt: 312,
+                completion: 41,
+                total: 353
+            }
+        );
+        assert_eq!(model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+        assert_eq!(Some((texts, tokens, model)), read_whole(answer));
+    }
 }
