@@ -1,5 +1,6 @@
 //! Logging and tracing for both services. Log lines go to standard output (standard error for
-//! one-shot commands, whose output is their result); they never carry request headers or bodies.
+//! one-shot commands, whose output is their result); they never carry request headers or bodies,
+//! and a value in one cannot break it (control characters are escaped: `fields`).
 //! With an OTLP endpoint configured, the services' own spans (targets `axonflow*`, never log
 //! events) are exported in batches off the request path: a bounded queue, a background task that
 //! sends batches over http/protobuf or gRPC; spans that find the queue full, or whose export
@@ -10,6 +11,7 @@
 //! No span carries prompt or response text, a matched value or a secret: only names, ids, counts
 //! and verdicts are recorded.
 
+mod fields;
 mod lines;
 
 use std::sync::Mutex;
@@ -144,6 +146,7 @@ pub fn init(
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| format!("RUST_LOG={filter:?} is not a valid filter: {e}"))?;
     let fmt = tracing_subscriber::fmt::layer()
+        .fmt_fields(fields::EscapedFields)
         .with_target(true)
         .with_ansi(false);
     let (fmt, log_writer) = if to_stderr {

@@ -550,3 +550,34 @@ async fn the_provider_key_reaches_neither_the_database_nor_the_log() {
         "the provider key appears in the log"
     );
 }
+
+#[tokio::test]
+async fn a_model_name_cannot_forge_a_log_line() {
+    let (mut agent, _upstream) = agent_with_upstream(Reply::completion(), &[]).await;
+    let forged = "2026-01-01T00:00:00.000000Z  INFO axonflow_agent::openai: forged";
+    let body = serde_json::json!({
+        "model": format!("gpt-4o-mini\n{forged}\r\u{1b}[2J"),
+        "messages": [{"role": "user", "content": "hello"}],
+    });
+    let response = post(
+        &agent,
+        body.to_string(),
+        &[("x-provider-key", PROVIDER_KEY)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    agent.stop();
+    let log = agent.log();
+    // The model is logged, escaped, inside the line of its request.
+    assert!(
+        log.lines()
+            .any(|line| line.contains("chat completion forwarded")
+                && line.contains(&format!("model=gpt-4o-mini\\n{forged}\\r\\u{{1b}}[2J"))),
+        "{log:.2000}"
+    );
+    assert!(
+        !log.lines().any(|line| line.starts_with(forged)),
+        "{log:.2000}"
+    );
+    assert!(!log.contains('\u{1b}') && !log.contains('\r'));
+}
