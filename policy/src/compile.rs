@@ -530,10 +530,25 @@ pub struct Layer<'a> {
 
 /// What one byte that can start a judgement costs at most, in bytes of prose: see `evaluation_cost`.
 const JUDGEMENT_BYTE_COST: u64 = 256;
-/// The bytes that can start a judgement (see `evaluation_cost`).
+/// The bytes that can start a judgement (see `evaluation_cost`), as a list: what
+/// `is_judgement_byte` tests in ranges (a test holds the two equal).
+#[cfg(test)]
 const JUDGEMENT_BYTES: [u8; 15] = [
     b'\'', b'"', b'%', b'&', b'=', b';', b'(', b'-', b'#', b'/', b'@', b'<', b'>', b'+', b'\\',
 ];
+/// Whether `b` is one of `JUDGEMENT_BYTES`, in ranges: `"#` `%&'(` (0x22-0x28 but `$`), `+`, `-`,
+/// `/`, `;<=>` (0x3B-0x3E), `@` and `\`. Half the wide compares of testing the fifteen one by one.
+#[inline]
+fn is_judgement_byte(b: u8) -> bool {
+    ((b.wrapping_sub(b'"') <= b'(' - b'"') & (b != b'$'))
+        | (b == b'+')
+        | (b == b'-')
+        | (b == b'/')
+        | (b.wrapping_sub(b';') <= b'>' - b';')
+        | (b == b'@')
+        | (b == b'\\')
+}
+
 /// What one digit costs at most, in bytes of prose: digits make the numeric tokens that wake the
 /// number detectors.
 const DIGIT_COST: u64 = 16;
@@ -554,9 +569,7 @@ pub fn evaluation_cost(text: &str) -> usize {
     for block in text.as_bytes().chunks(240) {
         let (mut judgement, mut digit) = (0u8, 0u8);
         for &b in block {
-            judgement += JUDGEMENT_BYTES
-                .iter()
-                .fold(0u8, |any, &j| any | u8::from(b == j));
+            judgement += u8::from(is_judgement_byte(b));
             digit += u8::from(b.wrapping_sub(b'0') < 10);
         }
         judgement_bytes += u64::from(judgement);
@@ -924,6 +937,13 @@ fn windows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_judgement_byte_ranges_are_the_list() {
+        for b in 0..=u8::MAX {
+            assert_eq!(is_judgement_byte(b), JUDGEMENT_BYTES.contains(&b), "{b:#x}");
+        }
+    }
 
     #[test]
     fn evaluation_cost_weighs_each_byte_that_can_start_a_judgement() {
