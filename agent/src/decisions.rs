@@ -2,7 +2,6 @@
 //! of what must not be stored in clear, and the audit write.
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use axonflow_platform::audit::{AuditRecord, AuditSource};
@@ -199,7 +198,7 @@ pub async fn mask_for_storage(
 
 /// SHA-256 of `text`, lowercase hex.
 pub fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+    axonflow_platform::audit::chain::sha256_hex(text)
 }
 
 /// Records the audit row of one decision before the response is sent: committed, journaled, or (in

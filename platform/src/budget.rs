@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::{self, DbError, PgPool, ScopeColumn, StoredBudget, StoredBudgetAlert};
@@ -52,7 +51,7 @@ pub fn period_bounds(period: &str, now: DateTime<Utc>) -> (DateTime<Utc>, DateTi
 
 /// SHA-256 hex of a user id: what audit rows keep (`metadata.user_hash`) instead of the id.
 pub fn user_hash(user_id: &str) -> String {
-    hex::encode(Sha256::digest(user_id.as_bytes()))
+    crate::audit::chain::sha256_hex(user_id)
 }
 
 /// Who a request is for, as budgets see it.
