@@ -196,11 +196,6 @@ pub async fn mask_for_storage(
     Ok(value)
 }
 
-/// SHA-256 of `text`, lowercase hex.
-pub fn sha256_hex(text: &str) -> String {
-    axonflow_platform::audit::chain::sha256_hex(text)
-}
-
 /// Records the audit row of one decision before the response is sent: committed, journaled, or (in
 /// performance mode) queued. The write outlives the handler, so a client that disconnects (which
 /// drops the handler) cannot cancel it half-way. `Err` only when neither Postgres nor the journal

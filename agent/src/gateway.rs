@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use axonflow_platform::audit::chain::sha256_hex;
 use axonflow_platform::audit::{AuditRecord, AuditSource};
 use axonflow_platform::budget::{self, RequestScope};
 use axonflow_platform::db::{self, GatewayContext};
@@ -200,8 +201,8 @@ pub async fn pre_check(
         client_id: client_id.clone(),
         tenant_id: caller.tenant_id.clone(),
         org_id: caller.org_id.clone(),
-        user_token_hash: decisions::sha256_hex(request.user_token.as_deref().unwrap_or("")),
-        query_hash: decisions::sha256_hex(&request.query),
+        user_token_hash: sha256_hex(request.user_token.as_deref().unwrap_or("")),
+        query_hash: sha256_hex(&request.query),
         policies: policies.clone(),
         approved,
         requires_redaction,
@@ -421,7 +422,7 @@ pub async fn llm_call(
         "context_approved": approved,
         "context_audit_number": audit_number,
         "policies": [],
-        "response_summary_sha256": decisions::sha256_hex(&summary),
+        "response_summary_sha256": sha256_hex(&summary),
         "response_summary_redacted": kept,
         "response_summary_truncated": summary_cut,
         "response_policies": summary_decision.policy_ids(),

@@ -213,7 +213,7 @@ pub fn allowed_answer(answer: Value) -> Option<Value> {
 /// the answer, so it needs the whole value). When an answer does not fit these types (a field of
 /// another type, a key twice), `read` gives `None` and the caller reads it as a `Value`: what is
 /// read here is always what `answer_texts`, `model` and `usage` of that value give.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct AnswerView {
     #[serde(default)]
     model: Option<String>,
@@ -223,7 +223,7 @@ pub struct AnswerView {
     choices: Option<Vec<ChoiceView>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct UsageView {
     #[serde(default)]
     prompt_tokens: Option<u64>,
@@ -371,8 +371,9 @@ fn answer_texts(body: &Value) -> Vec<(String, String)> {
     texts
 }
 
-/// `check_answer` for an answer passed on as received (`log` or `off`), from its view's texts.
-/// `None` (the answer is refused) when asked to enforce: enforcing needs the whole answer.
+/// The output check of an answer passed on as received (`log` or `off`), from its texts (an
+/// `AnswerView`'s, or `answer_texts`'). `None` (the answer is refused) when asked to enforce:
+/// enforcing needs the whole answer (`check_answer`).
 pub async fn check_view(
     state: &AppState,
     tenant: &Arc<TenantPolicies>,
@@ -403,22 +404,24 @@ pub async fn check_answer(
     mode: OutputPolicies,
     body: &mut Value,
 ) -> Option<Checked> {
-    if mode == OutputPolicies::Off {
-        return Some(Checked::default());
+    if mode != OutputPolicies::Enforce {
+        let texts = answer_texts(body)
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect();
+        return check_view(state, tenant, mode, texts).await;
     }
     let mut checked = Checked::default();
-    if mode == OutputPolicies::Enforce {
-        // Enforcing, nothing beside the checked texts repeats the answer: token log probabilities,
-        // audio transcripts, reasoning text and fields not known here stay behind.
-        match allowed_answer(std::mem::take(body)) {
-            Some(kept) => {
-                *body = kept;
-                checked.rewritten = true;
-            }
-            None => {
-                checked.unreadable = true;
-                return Some(checked);
-            }
+    // Enforcing, nothing beside the checked texts repeats the answer: token log probabilities,
+    // audio transcripts, reasoning text and fields not known here stay behind.
+    match allowed_answer(std::mem::take(body)) {
+        Some(kept) => {
+            *body = kept;
+            checked.rewritten = true;
+        }
+        None => {
+            checked.unreadable = true;
+            return Some(checked);
         }
     }
     let texts = answer_texts(body);
@@ -431,18 +434,15 @@ pub async fn check_answer(
         .await
         .ok()?;
     for ((pointer, text), decision) in texts.iter().zip(decisions) {
-        if mode == OutputPolicies::Enforce {
-            if let Some(masked) = decision.mask_where(text, |m| m.action == Action::Redact) {
-                if let Some(slot) = body.pointer_mut(pointer) {
-                    *slot = Value::String(masked);
-                    checked.masked = true;
-                }
+        if let Some(masked) = decision.mask_where(text, |m| m.action == Action::Redact) {
+            if let Some(slot) = body.pointer_mut(pointer) {
+                *slot = Value::String(masked);
+                checked.masked = true;
             }
         }
         checked.matches.extend(decision.matches);
     }
-    if mode == OutputPolicies::Enforce && checked.matches.iter().any(|m| m.action == Action::Block)
-    {
+    if checked.matches.iter().any(|m| m.action == Action::Block) {
         checked.blocked = Some(block_reason(&checked.matches));
     }
     // Arguments are JSON: a `\u` escape hides a character from the policies that the client's
@@ -450,7 +450,7 @@ pub async fn check_answer(
     let escaped = texts
         .iter()
         .any(|(pointer, text)| pointer.ends_with("/arguments") && text.contains("\\u"));
-    if mode == OutputPolicies::Enforce && escaped && checked.blocked.is_none() {
+    if escaped && checked.blocked.is_none() {
         checked.blocked = Some("tool-call arguments with \\u escapes cannot be checked".to_owned());
     }
     Some(checked)

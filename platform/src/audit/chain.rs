@@ -11,7 +11,7 @@ use uuid::Uuid;
 pub const GENESIS: [u8; 32] = [0; 32];
 
 /// A hash as lower-case hex, written into a buffer: `hex::encode`'s character iterator cost a
-/// hundred times the hash's own copy (a pre-check writes three of these, an audit row two).
+/// hundred times the hash's own copy (a pre-check writes two or three of these, an audit row two).
 pub fn hash_hex(hash: &[u8; 32]) -> String {
     let mut text = [0u8; 64];
     match hex::encode_to_slice(hash, &mut text) {
