@@ -223,10 +223,15 @@ pub(crate) fn call_can_follow(bytes: &[u8], end: usize) -> bool {
 /// no window.
 pub(crate) fn statement_can_follow(bytes: &[u8], end: usize) -> bool {
     let at = skip_white_space(bytes, end);
+    // The statement starts are lower case: their first byte rules out all but a few at once.
+    let Some(first) = bytes.get(at).map(u8::to_ascii_lowercase) else {
+        return false;
+    };
     super::sqlscan::STATEMENT_STARTS.iter().any(|statement| {
-        bytes
-            .get(at..at + statement.len())
-            .is_some_and(|word| word.eq_ignore_ascii_case(statement))
+        statement.first() == Some(&first)
+            && bytes
+                .get(at..at + statement.len())
+                .is_some_and(|word| word.eq_ignore_ascii_case(statement))
     })
 }
 
@@ -764,6 +769,15 @@ mod tests {
         ] {
             let end = text.find(';').expect("semicolon") + 1;
             assert!(!statement_can_follow(text.as_bytes(), end), "{text:?}");
+        }
+        // Every statement start, in any case (its first byte picks the candidates).
+        for statement in super::super::sqlscan::STATEMENT_STARTS {
+            let word = String::from_utf8_lossy(statement);
+            let capitalised = format!("{}{}", word[..1].to_uppercase(), &word[1..]);
+            for spelled in [word.to_string(), word.to_uppercase(), capitalised] {
+                let text = format!("1;  {spelled} x");
+                assert!(statement_can_follow(text.as_bytes(), 2), "{text:?}");
+            }
         }
     }
 
