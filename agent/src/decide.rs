@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -244,7 +244,7 @@ pub async fn decide(
         ));
     }
     reasons.extend(budget_refusal.as_ref().map(|(_, reason)| reason.clone()));
-    let identities: Vec<Value> = decision
+    let identities: Vec<PolicyIdentity<'_>> = decision
         .matches
         .iter()
         .fold(Vec::<&axonflow_policy::Match>::new(), |mut seen, m| {
@@ -254,7 +254,10 @@ pub async fn decide(
             seen
         })
         .into_iter()
-        .map(|m| json!({"id": &*m.policy_id, "name": &*m.policy_name}))
+        .map(|m| PolicyIdentity {
+            id: &m.policy_id,
+            name: &m.policy_name,
+        })
         .collect();
     let metadata = json!({
         "stage": request.stage,
@@ -289,20 +292,43 @@ pub async fn decide(
     )
     .await?;
     tracing::info!(%decision_id, verdict = decision.verdict.as_str(), stage = %request.stage, "decide");
-    Ok(Json(json!({
-        "verdict": decision.verdict.as_str(),
-        "decision_id": decision_id,
-        "trace_id": trace_id.as_str(),
-        "reasons": reasons,
-        "obligations": obligations,
-        "evaluated_policies": policies,
-        "policy_identities": identities,
-        "stage": request.stage,
-        "expires_at": rfc3339(now + ttl),
-        "frameworks": decision.frameworks(),
-        "engine": "axonflow-policy",
-    }))
+    Ok(Json(DecideResponse {
+        decision_id,
+        engine: "axonflow-policy",
+        evaluated_policies: &policies,
+        expires_at: rfc3339(now + ttl),
+        frameworks: decision.frameworks(),
+        obligations: &obligations,
+        policy_identities: &identities,
+        reasons: &reasons,
+        stage: &request.stage,
+        trace_id: trace_id.as_str(),
+        verdict: decision.verdict.as_str(),
+    })
     .into_response())
+}
+
+/// The answer of `decide`, written straight from the decision (no intermediate JSON tree). Fields
+/// in the order of their names, as the answer has always listed them.
+#[derive(Serialize)]
+struct DecideResponse<'a> {
+    decision_id: Uuid,
+    engine: &'static str,
+    evaluated_policies: &'a [&'a str],
+    expires_at: String,
+    frameworks: Vec<&'a str>,
+    obligations: &'a [Value],
+    policy_identities: &'a [PolicyIdentity<'a>],
+    reasons: &'a [String],
+    stage: &'a str,
+    trace_id: &'a str,
+    verdict: &'static str,
+}
+
+#[derive(Serialize)]
+struct PolicyIdentity<'a> {
+    id: &'a str,
+    name: &'a str,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -255,30 +255,59 @@ pub async fn pre_check(
     stored?;
     audited?;
     tracing::info!(%decision_id, %context_id, approved, n_matches = decision.matches.len(), "pre-check");
-    let approved_data = if approved {
-        json!({"query": decision.redacted_text.as_deref().unwrap_or(&request.query)})
-    } else {
-        json!({})
-    };
-    Ok(Json(json!({
-        "context_id": context_id,
-        "approved": approved,
-        "requires_redaction": requires_redaction,
-        "approved_data": approved_data,
-        "policies": policies,
-        "expires_at": rfc3339(expires_at),
-        "block_reason": block_reason,
-        "rate_limit": {
-            "limit": rate.limit,
-            "remaining": rate.remaining,
-            "reset_at": rfc3339(rate.reset_at),
+    Ok(Json(PreCheckResponse {
+        approved,
+        approved_data: ApprovedData {
+            query: approved.then(|| decision.redacted_text.as_deref().unwrap_or(&request.query)),
         },
-        "decision_id": decision_id,
-        "verdict": decision.verdict.as_str(),
-        "frameworks": decision.frameworks(),
-        "engine": "axonflow-policy",
-    }))
+        block_reason: block_reason.as_deref(),
+        context_id,
+        decision_id,
+        engine: "axonflow-policy",
+        expires_at: rfc3339(expires_at),
+        frameworks: decision.frameworks(),
+        policies: &policies,
+        rate_limit: RateLimitView {
+            limit: rate.limit,
+            remaining: rate.remaining,
+            reset_at: rfc3339(rate.reset_at),
+        },
+        requires_redaction,
+        verdict: decision.verdict.as_str(),
+    })
     .into_response())
+}
+
+/// The answer of `pre_check`, written straight from the decision (no intermediate JSON tree).
+/// Fields in the order of their names, as the answer has always listed them.
+#[derive(Serialize)]
+struct PreCheckResponse<'a> {
+    approved: bool,
+    approved_data: ApprovedData<'a>,
+    block_reason: Option<&'a str>,
+    context_id: Uuid,
+    decision_id: Uuid,
+    engine: &'static str,
+    expires_at: String,
+    frameworks: Vec<&'a str>,
+    policies: &'a [String],
+    rate_limit: RateLimitView,
+    requires_redaction: bool,
+    verdict: &'static str,
+}
+
+/// `{"query": ...}` when approved, `{}` when not.
+#[derive(Serialize)]
+struct ApprovedData<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RateLimitView {
+    limit: u32,
+    remaining: u32,
+    reset_at: String,
 }
 
 #[derive(Debug, Deserialize)]
