@@ -322,8 +322,14 @@ impl Pump {
             out.push(sse(DONE));
             return Next::End(Ending::UpstreamError);
         };
-        if chunk.get("error").is_some_and(Value::is_object) {
-            out.push(sse(&event.data));
+        if let Some(error) = chunk.get("error").filter(|error| error.is_object()) {
+            // The upstream's error is passed on. Enforcing, nothing else of its event is: an SDK
+            // reads the event's choices as the answer when the error object is empty.
+            if self.mode == OutputPolicies::Enforce {
+                out.push(sse(&json!({ "error": error }).to_string()));
+            } else {
+                out.push(sse(&event.data));
+            }
             out.push(sse(DONE));
             return Next::End(Ending::UpstreamError);
         }

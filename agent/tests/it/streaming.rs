@@ -546,6 +546,23 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
     let everything = streamed.events.join("\n");
     assert!(!everything.contains("6789"), "{everything}");
     assert!(streamed.text().contains("[REDACTED:SSN]"), "{everything}");
+    // An upstream error event is passed on without the rest of its event: with an empty error
+    // object an SDK would read its choices as the answer.
+    let riding =
+        json!({"error": {}, "choices": [{"index": 0, "delta": {"content": "SSN 123-45-6789"}}]});
+    let chunks = json!([content_event("Hel"), format!("data: {riding}\n\n")]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    let everything = streamed.events.join("\n");
+    assert!(!everything.contains("6789"), "{everything}");
+    assert_eq!(
+        streamed.chunks().pop().expect("events"),
+        json!({"error": {}}),
+        "{everything}"
+    );
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    assert_eq!(row["metadata"]["stream_end"], "upstream_error", "{row}");
     // Tool-call arguments with \u escapes would hide characters the client restores: blocked.
     let escaped = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
         "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
