@@ -10,8 +10,9 @@
 //! decoded; when it is declared and shaped as text it is checked, when it is not (a PDF, even an
 //! ASCII one) the call is refused, since no text policy can read what the provider extracts.
 //!
-//! A string with backslash escapes is also checked as they decode (`\u0031` is `1`); integers of 9
-//! digits or more are checked as text (a card number can be sent as a number).
+//! A string with backslash escapes is also checked as they decode (`\u0031` is `1`); numbers of 9
+//! digits or more are checked as text (a card number can be sent as a number), and a number read
+//! as a float past 2^53 is refused (its digits are no longer the ones sent).
 //!
 //! Skipped, and only when the value has the expected shape (otherwise it is checked like any text):
 //! - `ALLOW_LIST`: enums the provider never reads as text: `role` (one of the API's roles), `type`
@@ -120,8 +121,12 @@ pub fn all_strings(value: &Value) -> Vec<Checked> {
 /// JSON in strings is followed this many levels deep; deeper escaped JSON is refused.
 const MAX_NESTED_JSON: usize = 4;
 
-/// Integers with at least this many digits are checked as text (a card number can be a number).
+/// Numbers with at least this many digits are checked as text (a card number can be a number).
 const CHECKED_INTEGER_DIGITS: usize = 9;
+
+/// 2^53: from here on an f64 no longer holds every integer, so a number read as one may not have
+/// the digits that were sent.
+const EXACT_F64_LIMIT: f64 = 9_007_199_254_740_992.0;
 
 struct Walk {
     out: Vec<Checked>,
@@ -173,10 +178,24 @@ impl Walk {
         match value {
             Value::Null | Value::Bool(_) => Ok(()),
             Value::Number(number) => {
-                let digits = number.to_string();
-                if (number.is_u64() || number.is_i64())
-                    && digits.bytes().filter(u8::is_ascii_digit).count() >= CHECKED_INTEGER_DIGITS
-                {
+                // A number other than a 64-bit integer is read as an f64: past 2^53 its digits are
+                // no longer the ones sent, which the provider reads. Refused; below that, its
+                // digits are checked as an integer's are.
+                let integer = number.is_u64() || number.is_i64();
+                if !integer && number.as_f64().is_none_or(|f| f.abs() >= EXACT_F64_LIMIT) {
+                    return Err(InspectError::Unreadable {
+                        pointer: pointer(path),
+                        why: "a number too large to be read exactly (send it as a string)"
+                            .to_owned(),
+                    });
+                }
+                // An integral float (`4111111111111111.0`, `4.111111111111111e15`) is checked as
+                // the integer it spells, which the detectors read as a number.
+                let digits = match number.as_f64() {
+                    Some(f) if !integer && f.fract() == 0.0 => format!("{}", f as i64),
+                    _ => number.to_string(),
+                };
+                if digits.bytes().filter(u8::is_ascii_digit).count() >= CHECKED_INTEGER_DIGITS {
                     self.push(path, digits)?;
                 }
                 Ok(())
@@ -231,6 +250,14 @@ impl Walk {
                 Some(Media::Image) if is_base64_image_url(text) => return Ok(()),
                 Some(Media::Audio) if is_base64(text) => return Ok(()),
                 Some(Media::File) => return self.file(text, path),
+                Some(Media::StoredFile) => {
+                    return Err(InspectError::Unreadable {
+                        pointer: pointer(path),
+                        why: "a file stored with the provider is read by the provider, not by the \
+                              policies: send its content as file_data"
+                            .to_owned(),
+                    })
+                }
                 _ => {}
             }
         }
@@ -465,6 +492,9 @@ enum Media {
     Image,
     Audio,
     File,
+    /// `file.file_id`: a document stored with the provider, which the provider reads and the
+    /// policies never see.
+    StoredFile,
 }
 
 /// Binary payload fields of message content parts.
@@ -481,6 +511,7 @@ fn media_kind(path: &[Seg]) -> Option<Media> {
         ("image_url", "url") => Some(Media::Image),
         ("input_audio", "data") => Some(Media::Audio),
         ("file", "file_data") => Some(Media::File),
+        ("file", "file_id") => Some(Media::StoredFile),
         _ => None,
     }
 }
@@ -1029,6 +1060,52 @@ mod tests {
                 Err(InspectError::Unreadable { .. })
             ));
         }
+    }
+
+    #[test]
+    fn numbers_are_checked_by_their_digits_and_inexact_ones_refused() {
+        // A card number spelled as a float, in a tool schema the provider renders into the prompt.
+        let float = serde_json::from_str::<Value>(
+            r#"{"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+                "properties": {"c": {"default": 4111111111111111.0, "enum": [4.111111111111111e15]}}}}}]}"#,
+        )
+        .expect("json");
+        let checked = texts(&float);
+        assert_eq!(
+            checked.iter().filter(|t| *t == "4111111111111111").count(),
+            2,
+            "{checked:?}"
+        );
+        // Small numbers, integral or not, are no text.
+        assert!(texts(&json!({"temperature": 0.7, "top_p": 1.0, "max_tokens": 100})).is_empty());
+        // Past 2^53 a float no longer has the digits sent: refused, wherever it is.
+        for spelled in ["41111111111111111234567", "9007199254740993.5", "-1e300"] {
+            let body =
+                serde_json::from_str::<Value>(&format!(r#"{{"metadata": {{"n": {spelled}}}}}"#))
+                    .expect("json");
+            match inspect(&body, usize::MAX) {
+                Err(InspectError::Unreadable { pointer, .. }) => assert_eq!(pointer, "/metadata/n"),
+                other => panic!("{spelled} must be refused: {other:?}"),
+            }
+        }
+        // A 64-bit integer is exact, however long.
+        assert_eq!(texts(&json!({"seed": u64::MAX})), [u64::MAX.to_string()]);
+    }
+
+    #[test]
+    fn a_file_stored_with_the_provider_is_refused() {
+        let stored = json!({"messages": [{"role": "user", "content": [{"type": "file",
+            "file": {"file_id": "file-abc123"}}]}]});
+        match inspect(&stored, usize::MAX) {
+            Err(InspectError::Unreadable { pointer, .. }) => {
+                assert_eq!(pointer, "/messages/0/content/0/file/file_id");
+            }
+            other => panic!("a stored file must be refused: {other:?}"),
+        }
+        // The same key elsewhere is an ordinary string.
+        let elsewhere = json!({"messages": [{"role": "user", "content": "hi"}],
+            "metadata": {"file_id": "file-abc123"}});
+        assert!(texts(&elsewhere).contains(&"file-abc123".to_owned()));
     }
 
     #[test]
