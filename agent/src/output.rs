@@ -210,9 +210,10 @@ pub fn allowed_answer(answer: Value) -> Option<Value> {
 /// What the output policies and the audit row read of a `chat.completion`: read straight into
 /// these types rather than into a `serde_json::Value` (a map and a string per key), which cost the
 /// answer's parse several times over. Only for answers passed on as received (`enforce` rewrites
-/// the answer, so it needs the whole value). When an answer does not fit these types (a field of
-/// another type, a key twice), `read` gives `None` and the caller reads it as a `Value`: what is
-/// read here is always what `answer_texts`, `model` and `usage` of that value give.
+/// the answer, so it needs the whole value), and only for the plain shape of an answer: a field
+/// these types do not know, of another type, or given twice makes `read` give `None`, and the
+/// caller reads the answer as a `Value`. What is read here is always what `passed_texts`, `model`
+/// and `usage` of that value give.
 #[derive(Debug, Deserialize)]
 pub struct AnswerView {
     #[serde(default)]
@@ -233,18 +234,34 @@ struct UsageView {
     total_tokens: Option<u64>,
 }
 
+/// A choice as OpenAI answers it: log probabilities only when null.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ChoiceView {
+    #[serde(default, rename = "index")]
+    _index: Option<u64>,
     #[serde(default)]
     message: Option<MessageView>,
+    #[serde(default, rename = "finish_reason")]
+    _finish_reason: Option<Name>,
+    #[serde(default, rename = "logprobs")]
+    _logprobs: Option<()>,
 }
 
+/// A message as OpenAI answers it: annotations only when empty, audio only when null.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MessageView {
+    #[serde(default, rename = "role")]
+    _role: Option<Name>,
     #[serde(default)]
     content: Option<String>,
     #[serde(default)]
     refusal: Option<String>,
+    #[serde(default, rename = "annotations")]
+    _annotations: Option<[(); 0]>,
+    #[serde(default, rename = "audio")]
+    _audio: Option<()>,
     #[serde(default)]
     function_call: Option<CallView>,
     #[serde(default)]
@@ -252,15 +269,46 @@ struct MessageView {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ToolCallView {
+    #[serde(default, rename = "index")]
+    _index: Option<u64>,
+    #[serde(default, rename = "id")]
+    _id: Option<Name>,
+    #[serde(default, rename = "type")]
+    _kind: Option<Name>,
     #[serde(default)]
     function: Option<CallView>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CallView {
     #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
     arguments: Option<String>,
+}
+
+/// A string that names a kind rather than says anything (`role`, `finish_reason`, `type`, ids), as
+/// `passed_texts` reads it over: its type is checked, its value not kept.
+#[derive(Debug)]
+struct Name;
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Name, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Name;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Name, E> {
+                Ok(Name)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
 }
 
 /// Token counts of an answer's `usage` (0 when absent).
@@ -295,20 +343,23 @@ impl AnswerView {
         }
     }
 
-    /// The texts output policies read: those `answer_texts` finds, in its order.
+    /// The texts output policies read: those `passed_texts` finds (in another order).
     pub fn into_texts(self) -> Vec<String> {
         let mut texts = Vec::new();
         for message in self.choices.into_iter().flatten().filter_map(|c| c.message) {
             texts.extend(message.content);
             texts.extend(message.refusal);
-            texts.extend(message.function_call.and_then(|call| call.arguments));
-            texts.extend(
+            let calls = message.function_call.into_iter().chain(
                 message
                     .tool_calls
                     .into_iter()
                     .flatten()
-                    .filter_map(|call| call.function.and_then(|function| function.arguments)),
+                    .filter_map(|call| call.function),
             );
+            for call in calls {
+                texts.extend(call.name);
+                texts.extend(call.arguments);
+            }
         }
         texts
     }
@@ -329,7 +380,42 @@ pub fn tokens_of(answer: &Value) -> Tokens {
     }
 }
 
-/// Pointers to the texts of a chat completion that output policies read.
+/// The texts of an answer passed on as received (`log`, `off`): every string of its choices that
+/// a client can read (content in parts, reasoning text, transcripts, citations, log
+/// probabilities, function names...) but the values that name a kind rather than say anything
+/// (`role`, `finish_reason`, `type`, `object`, ids) and audio data.
+fn passed_texts(body: &Value) -> Vec<String> {
+    fn walk(value: &Value, key: &str, parent: &str, out: &mut Vec<String>) {
+        match value {
+            Value::String(text) => {
+                let names = matches!(key, "role" | "finish_reason" | "type" | "object" | "id");
+                let audio = key == "data" && parent == "audio";
+                if !names && !audio {
+                    out.push(text.clone());
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    walk(item, key, parent, out);
+                }
+            }
+            Value::Object(members) => {
+                for (member, value) in members {
+                    walk(value, member, key, out);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut texts = Vec::new();
+    if let Some(choices) = body.get("choices") {
+        walk(choices, "choices", "", &mut texts);
+    }
+    texts
+}
+
+/// Pointers to the texts of a chat completion that output policies read while enforcing (of what
+/// `allowed_answer` keeps).
 fn answer_texts(body: &Value) -> Vec<(String, String)> {
     let mut texts = Vec::new();
     let Some(choices) = body.get("choices").and_then(Value::as_array) else {
@@ -347,23 +433,32 @@ fn answer_texts(body: &Value) -> Vec<(String, String)> {
                 ));
             }
         }
-        if let Some(arguments) = message
-            .pointer("/function_call/arguments")
-            .and_then(Value::as_str)
-        {
-            texts.push((
-                format!("/choices/{choice_idx}/message/function_call/arguments"),
-                arguments.to_owned(),
-            ));
+        // A function's name is the model's text too.
+        for field in ["name", "arguments"] {
+            if let Some(text) = message
+                .get("function_call")
+                .and_then(|call| call.get(field))
+                .and_then(Value::as_str)
+            {
+                texts.push((
+                    format!("/choices/{choice_idx}/message/function_call/{field}"),
+                    text.to_owned(),
+                ));
+            }
         }
         if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
             for (call_idx, call) in calls.iter().enumerate() {
-                if let Some(arguments) = call.pointer("/function/arguments").and_then(Value::as_str)
-                {
-                    texts.push((
-                        format!("/choices/{choice_idx}/message/tool_calls/{call_idx}/function/arguments"),
-                        arguments.to_owned(),
-                    ));
+                for field in ["name", "arguments"] {
+                    if let Some(text) = call
+                        .get("function")
+                        .and_then(|function| function.get(field))
+                        .and_then(Value::as_str)
+                    {
+                        texts.push((
+                            format!("/choices/{choice_idx}/message/tool_calls/{call_idx}/function/{field}"),
+                            text.to_owned(),
+                        ));
+                    }
                 }
             }
         }
@@ -405,11 +500,7 @@ pub async fn check_answer(
     body: &mut Value,
 ) -> Option<Checked> {
     if mode != OutputPolicies::Enforce {
-        let texts = answer_texts(body)
-            .into_iter()
-            .map(|(_, text)| text)
-            .collect();
-        return check_view(state, tenant, mode, texts).await;
+        return check_view(state, tenant, mode, passed_texts(body)).await;
     }
     let mut checked = Checked::default();
     // Enforcing, nothing beside the checked texts repeats the answer: token log probabilities,
@@ -460,10 +551,11 @@ pub async fn check_answer(
 mod tests {
     use super::*;
 
-    /// What the `Value` path reads of an answer: its texts, token counts and model.
+    /// What the `Value` path reads of an answer: its texts (sorted), token counts and model.
     fn read_whole(body: &str) -> Option<(Vec<String>, Tokens, Option<String>)> {
         let answer: Value = serde_json::from_str(body).ok()?;
-        let texts = answer_texts(&answer).into_iter().map(|(_, t)| t).collect();
+        let mut texts = passed_texts(&answer);
+        texts.sort();
         let model = answer
             .get("model")
             .and_then(Value::as_str)
@@ -474,7 +566,9 @@ mod tests {
     fn read_view(body: &str) -> Option<(Vec<String>, Tokens, Option<String>)> {
         let view = AnswerView::read(body.as_bytes())?;
         let (tokens, model) = (view.tokens(), view.model().map(str::to_owned));
-        Some((view.into_texts(), tokens, model))
+        let mut texts = view.into_texts();
+        texts.sort();
+        Some((texts, tokens, model))
     }
 
     /// Answers of many shapes: the fields the view reads, each absent, null, of its type, of
@@ -516,6 +610,17 @@ mod tests {
         messages.push(r#"{"role":"assistant","tool_calls":{"function":{}}}"#.to_owned());
         messages.push(r#"{"role":"assistant","tool_calls":[null,{"function":null}]}"#.to_owned());
         messages.push(r#"{"content":"first","content":"second"}"#.to_owned());
+        // Shapes beyond OpenAI's plain answer: read as a whole value.
+        for beyond in [
+            r#"{"role":"assistant","content":[{"type":"text","text":"in parts"}]}"#,
+            r#"{"role":"assistant","content":"a","reasoning_content":"thought"}"#,
+            r#"{"role":"assistant","content":"a","annotations":[{"type":"url_citation","url_citation":{"title":"t","url":"u"}}]}"#,
+            r#"{"role":"assistant","tool_calls":[{"id":"c","type":"custom","custom":{"name":"g","input":"free text"}}]}"#,
+            r#"{"role":{"said":"odd"},"content":"a"}"#,
+            r#"{"role":"assistant","content":"a","audio":{"id":"a1","data":"AAAA","transcript":"spoken"}}"#,
+        ] {
+            messages.push(beyond.to_owned());
+        }
         let mut choices_list = vec![
             "null".to_owned(),
             "[]".to_owned(),
@@ -532,6 +637,12 @@ mod tests {
             r#"[{{"message":{}}},{{"message":{}}}]"#,
             messages[4], messages[5]
         ));
+        choices_list.push(
+            r#"[{"index":0,"message":{"content":"a"},"logprobs":{"content":[{"token":"a","logprob":0.0}]}}]"#
+                .to_owned(),
+        );
+        choices_list.push(r#"[{"index":"0","message":{"content":"a"}}]"#.to_owned());
+        choices_list.push(r#"[{"message":{"content":"a"},"finish_reason":{"x":"y"}}]"#.to_owned());
         // Token counts and models of the view's types, then of others.
         let usages = [
             None,
@@ -589,6 +700,26 @@ mod tests {
         );
     }
 
+    /// Every text of an answer that a client's SDK shows (as a field or an extra attribute) is
+    /// read when the answer is passed on as received; the words that only name a kind are not.
+    #[test]
+    fn every_text_a_client_can_read_is_checked_when_passed_on() {
+        let answer = r#"{"id":"chatcmpl-1","object":"chat.completion","model":"m","choices":[
+            {"index":0,"finish_reason":"stop","message":{"role":"assistant",
+                "content":[{"type":"text","text":"T1"}],"reasoning_content":"T2","reasoning":"T3",
+                "audio":{"id":"audio_1","data":"QUFBQQ==","transcript":"T4"},
+                "annotations":[{"type":"url_citation","url_citation":{"title":"T5","url":"T6"}}],
+                "tool_calls":[{"id":"call_1","type":"custom","custom":{"name":"T7","input":"T8"}},
+                              {"id":"call_2","type":"function","function":{"name":"T9","arguments":"T10"}}]},
+             "logprobs":{"content":[{"token":"T11","logprob":-0.1,"bytes":[84]}]}},
+            {"index":1,"text":"T12"}]}"#;
+        assert!(read_view(answer).is_none(), "not the plain shape");
+        let (texts, _, _) = read_whole(answer).expect("json");
+        let mut expected: Vec<String> = (1..=12).map(|n| format!("T{n}")).collect();
+        expected.sort();
+        assert_eq!(texts, expected);
+    }
+
     #[test]
     fn a_plain_completion_is_read_by_the_view() {
         let answer = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini-2024-07-18",
@@ -600,7 +731,11 @@ mod tests {
         let (texts, tokens, model) = read_view(answer).expect("a plain completion fits the view");
         assert_eq!(
             texts,
-            vec![r#"Hi "there""#.to_owned(), r#"{"a":1}"#.to_owned()]
+            vec![
+                r#"Hi "there""#.to_owned(),
+                r#"f"#.to_owned(),
+                r#"{"a":1}"#.to_owned()
+            ]
         );
         assert_eq!(
             tokens,
