@@ -689,8 +689,9 @@ async fn forward_with_key(
                     Some(output::check_view(state, tenant, mode, view.into_texts()).await)
                 }
                 (None, Some(answer)) => Some(check_output(state, tenant, answer).await),
-                // Enforcing, a successful answer the policies cannot read is not passed on.
-                (None, None) if status.is_success() && mode == OutputPolicies::Enforce => {
+                // A successful answer the policies cannot read: enforcing, it is not passed on;
+                // logging, it is, and its audit row says it went unchecked.
+                (None, None) if status.is_success() && mode != OutputPolicies::Off => {
                     Some(Some(output::Checked {
                         unreadable: true,
                         ..output::Checked::default()
@@ -1446,9 +1447,18 @@ fn with_output(
             (mode == OutputPolicies::Enforce).then_some(OpenAiError::Internal)
         }
         Some(Some(checked)) if checked.unreadable => {
-            tracing::warn!("upstream answer in a form the output policies cannot read: withheld");
             outcome.error = Some("upstream_unreadable");
-            Some(OpenAiError::UpstreamUnreadable)
+            if mode == OutputPolicies::Enforce {
+                tracing::warn!(
+                    "upstream answer in a form the output policies cannot read: withheld"
+                );
+                Some(OpenAiError::UpstreamUnreadable)
+            } else {
+                tracing::warn!(
+                    "upstream answer in a form the output policies cannot read: passed on unchecked"
+                );
+                None
+            }
         }
         Some(Some(checked)) => checked
             .blocked

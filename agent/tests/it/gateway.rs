@@ -325,6 +325,31 @@ async fn upstream_errors_pass_through_verbatim_and_are_audited() {
     assert_eq!(row.metadata["upstream_status"], 401);
 }
 
+/// Logging (the default), a successful answer no JSON reader here takes (a byte-order mark before
+/// it, a lone surrogate, a number past f64) is passed on as received, and its audit row says the
+/// output policies did not read it.
+#[tokio::test]
+async fn an_answer_the_output_policies_cannot_read_is_passed_on_marked_unchecked() {
+    let unreadable = "\u{feff}{\"choices\":[{\"message\":{\"content\":\"SSN 123-45-6789\"}}]}";
+    let (agent, _upstream) =
+        agent_with_upstream(Reply::status(StatusCode::OK, unreadable), &[]).await;
+    let response = post(
+        &agent,
+        chat_body("hello"),
+        &[("x-provider-key", PROVIDER_KEY)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let decision_id = header(&response, "x-axonflow-decision-id");
+    assert_eq!(response.text().await.expect("body"), unreadable);
+    let row = audit_row(&agent.pool().await, &decision_id).await;
+    assert_eq!(
+        row.metadata["error"], "upstream_unreadable",
+        "{:?}",
+        row.metadata
+    );
+}
+
 #[tokio::test]
 async fn unreachable_upstream_is_a_502_and_audited() {
     let database_url = crate::common::fresh_database().await;
