@@ -239,7 +239,8 @@ impl Pump {
                 Channel::ToolArguments(_) | Channel::FunctionArguments
             )
         {
-            if let Some(piece) = piece {
+            // An empty piece changes nothing: a backslash before it still joins the next piece.
+            if let Some(piece) = piece.filter(|piece| !piece.is_empty()) {
                 let after_backslash = self.ends_in_backslash.remove(&key);
                 let escaped = piece.contains("\\u") || (after_backslash && piece.starts_with('u'));
                 if piece.ends_with('\\') {

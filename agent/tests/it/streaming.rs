@@ -580,4 +580,26 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
     assert!(!streamed.events.join("\n").contains("6789"));
     let row = audit_row(&agent, &streamed.decision_id()).await;
     assert_eq!(row["metadata"]["stream_end"], "blocked", "{row}");
+    // The same escape split over pieces, with an empty piece between the backslash and the `u`.
+    let piece = |arguments: &str| {
+        let chunk = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0,
+                "function": {"arguments": arguments}}]}, "finish_reason": null}]});
+        format!("data: {chunk}\n\n")
+    };
+    let chunks = json!([
+        piece("{\"ssn\": \"123\\"),
+        piece(""),
+        piece("u002d45-6789\"}"),
+        finish_event()
+    ]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    let last = streamed.chunks().pop().expect("events");
+    assert_eq!(
+        last["error"]["code"], "policy_denied",
+        "{:?}",
+        streamed.events
+    );
 }
