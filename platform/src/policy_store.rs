@@ -99,12 +99,14 @@ fn adjustment_of(stored: &StoredOverride) -> Adjustment {
 
 /// Compiles the tenant's policies; a policy that no longer compiles (stored before a validation
 /// rule existed, say) is left out and named, rather than failing every request of the tenant.
+/// `None` when the ones that compile alone do not compile together: the tenant's requests are then
+/// refused rather than let through unchecked (as for dynamic policies).
 fn compile_custom(
     rows: &[StoredPolicy],
     options: &CompileOptions,
-) -> (Option<Engine>, Vec<String>) {
+) -> Option<(Option<Engine>, Vec<String>)> {
     if rows.is_empty() {
-        return (None, Vec::new());
+        return Some((None, Vec::new()));
     }
     let mut specs: Vec<PolicySpec> = Vec::with_capacity(rows.len());
     let mut skipped = Vec::new();
@@ -118,7 +120,7 @@ fn compile_custom(
         }
     }
     match Engine::compile(&specs, options.clone()) {
-        Ok(engine) => (Some(engine), skipped),
+        Ok(engine) => Some((Some(engine), skipped)),
         Err(errors) => {
             tracing::error!(%errors, "tenant policies do not compile; compiling them one by one");
             let good: Vec<PolicySpec> = specs
@@ -131,7 +133,13 @@ fn compile_custom(
                     ok
                 })
                 .collect();
-            (Engine::compile(&good, options.clone()).ok(), skipped)
+            match Engine::compile(&good, options.clone()) {
+                Ok(engine) => Some((Some(engine), skipped)),
+                Err(errors) => {
+                    tracing::error!(%errors, "tenant policies do not compile together");
+                    None
+                }
+            }
         }
     }
 }
@@ -276,7 +284,7 @@ impl PolicyStore {
         tenant_id: String,
         set: db::TenantPolicySet,
     ) -> Option<TenantPolicies> {
-        let (custom, mut skipped) = compile_custom(&set.custom, &self.options);
+        let (custom, mut skipped) = compile_custom(&set.custom, &self.options)?;
         let (dynamic, skipped_dynamic) = compile_dynamic(&set.dynamic)?;
         skipped.extend(skipped_dynamic);
         let by_policy: HashMap<&str, Adjustment> = set
@@ -485,6 +493,45 @@ fn batch_cost(texts: &[String]) -> usize {
 mod tests {
     use super::*;
     use crate::cpu::INLINE_BYTES;
+
+    fn stored(policy_id: &str, pattern: &str) -> StoredPolicy {
+        let now = chrono::Utc::now();
+        StoredPolicy {
+            id: uuid::Uuid::now_v7(),
+            policy_id: policy_id.to_owned(),
+            tenant_id: Some("t".to_owned()),
+            organization_id: None,
+            name: policy_id.to_owned(),
+            description: String::new(),
+            category: "custom".to_owned(),
+            tier: "tenant".to_owned(),
+            detector_kind: "regex".to_owned(),
+            pattern: pattern.to_owned(),
+            keywords: Vec::new(),
+            action: "block".to_owned(),
+            severity: "high".to_owned(),
+            priority: 0,
+            enabled: true,
+            tags: Vec::new(),
+            frameworks: Vec::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn custom_policies_that_do_not_compile_together_fail_closed() {
+        let options = CompileOptions::default();
+        // One that does not compile is left out and named; the others still apply.
+        let (engine, skipped) =
+            compile_custom(&[stored("a", "secret"), stored("b", "(")], &options)
+                .expect("compiles without b");
+        assert_eq!(skipped, ["b"]);
+        assert_eq!(engine.expect("an engine").len(), 1);
+        // Each compiles alone, not together (the same id twice): no engine that silently drops them.
+        assert!(compile_custom(&[stored("a", "one"), stored("a", "two")], &options).is_none());
+    }
 
     #[test]
     fn prose_is_evaluated_inline_and_short_texts_dense_with_quotes_are_not() {
