@@ -81,8 +81,8 @@ struct ChatRequest {
     stream: bool,
     /// Every string the policies must read.
     checked: Vec<Checked>,
-    /// The text parts of each message that has several, joined as the model reads them: a value
-    /// split across parts is found here.
+    /// The texts of each turn that has several (text parts of a message, consecutive messages of
+    /// one role), joined as the model reads them: a value split across them is found here.
     joined: Vec<Joined>,
     /// Every string the provider reads, one per line: the `query` fact of dynamic policies.
     query_fact: String,
@@ -93,7 +93,7 @@ struct ChatRequest {
 }
 
 /// Everything the provider reads besides the model, the end user and the metadata (their own
-/// facts), one string per line, then each multi-part message's parts joined: the `query` of dynamic
+/// facts), one string per line, then each turn's several texts joined: the `query` of dynamic
 /// policies. A plain chat is its messages' text, one message per line; tools, documents, arguments
 /// and every other checked string are part of it too, so no field walks around a tenant's rule.
 fn query_fact(checked: &[Checked], joined: &[Joined]) -> String {
@@ -107,49 +107,91 @@ fn query_fact(checked: &[Checked], joined: &[Joined]) -> String {
         .join("\n")
 }
 
-/// One message's text parts joined, with the offsets where one part ends and the next begins.
+/// The texts of one turn joined, with the offsets where one text ends and the next begins.
 #[derive(Debug)]
 struct Joined {
-    message_idx: usize,
+    /// The turn's first and last message.
+    messages: std::ops::RangeInclusive<usize>,
     text: String,
     boundaries: Vec<usize>,
 }
 
 impl Joined {
-    /// Whether `span` covers text of two parts or more.
+    /// Whether `span` covers text of two texts or more.
     fn crosses(&self, span: &std::ops::Range<usize>) -> bool {
         self.boundaries
             .iter()
             .any(|&boundary| span.start < boundary && boundary < span.end)
     }
+
+    /// The field reported for a match found only in the joined text.
+    fn field(&self) -> String {
+        let (first, last) = (*self.messages.start(), *self.messages.end());
+        if first == last {
+            format!("/messages/{first}/content (parts joined)")
+        } else {
+            format!("/messages/{first}-{last} (messages joined)")
+        }
+    }
 }
 
-/// The text parts (`text`, `refusal`) of a message's content array, joined; `None` with fewer than
-/// two.
-fn joined_parts(message_idx: usize, parts: &[Value]) -> Option<Joined> {
-    let texts: Vec<&str> = parts
-        .iter()
-        .filter_map(|part| {
-            part.get("text")
-                .or_else(|| part.get("refusal"))
-                .and_then(Value::as_str)
-        })
-        .collect();
-    if texts.len() < 2 {
-        return None;
+/// The turn a message belongs to as providers that take turns build them: tool and function
+/// results go with the user's turn, developer instructions with the system's.
+fn turn_of(message: &Value) -> &str {
+    match message.get("role").and_then(Value::as_str) {
+        Some("tool" | "function") => "user",
+        Some("developer") => "system",
+        Some(role) => role,
+        None => "",
     }
-    let mut joined = Joined {
-        message_idx,
-        text: String::with_capacity(texts.iter().map(|t| t.len()).sum()),
-        boundaries: Vec::with_capacity(texts.len()),
-    };
-    for text in texts {
-        if !joined.text.is_empty() {
-            joined.boundaries.push(joined.text.len());
+}
+
+/// A message's texts: its content as a string, or its text parts (`text`, `refusal`).
+fn texts_of(message: &Value) -> Vec<&str> {
+    match message.get("content") {
+        Some(Value::String(text)) => vec![text.as_str()],
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|part| {
+                part.get("text")
+                    .or_else(|| part.get("refusal"))
+                    .and_then(Value::as_str)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Each turn's texts joined, for turns of two texts or more: the text parts of a message (the
+/// model reads them as one text), and the texts of consecutive messages of one turn (Anthropic,
+/// Gemini and Bedrock merge them into one turn of adjacent blocks).
+fn joined_turns(messages: &[Value]) -> Vec<Joined> {
+    let mut all = Vec::new();
+    let mut first = 0;
+    while first < messages.len() {
+        let turn = turn_of(&messages[first]);
+        let mut last = first;
+        while last + 1 < messages.len() && turn_of(&messages[last + 1]) == turn {
+            last += 1;
         }
-        joined.text.push_str(text);
+        let texts: Vec<&str> = messages[first..=last].iter().flat_map(texts_of).collect();
+        if texts.len() >= 2 {
+            let mut joined = Joined {
+                messages: first..=last,
+                text: String::with_capacity(texts.iter().map(|t| t.len()).sum()),
+                boundaries: Vec::with_capacity(texts.len()),
+            };
+            for text in texts {
+                if !joined.text.is_empty() {
+                    joined.boundaries.push(joined.text.len());
+                }
+                joined.text.push_str(text);
+            }
+            all.push(joined);
+        }
+        first = last + 1;
     }
-    Some(joined)
+    all
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -237,7 +279,6 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
             "invalid_value",
         ));
     }
-    let mut joined = Vec::new();
     for (message_idx, message) in messages.iter().enumerate() {
         let Some(message) = message.as_object() else {
             return Err(wrong_type(
@@ -262,7 +303,6 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
         match message.get("content") {
             None | Some(Value::Null) | Some(Value::String(_)) => {}
             Some(Value::Array(parts)) => {
-                joined.extend(joined_parts(message_idx, parts));
                 for (part_idx, part) in parts.iter().enumerate() {
                     let param = format!("messages[{message_idx}].content[{part_idx}]");
                     let Some(part) = part.as_object() else {
@@ -300,6 +340,7 @@ fn parse(body: Bytes, scan_limit_bytes: usize) -> Result<ChatRequest, OpenAiErro
             "uncheckable_content",
         ),
     })?;
+    let joined = joined_turns(messages);
     let query_fact = query_fact(&checked, &joined);
     let user = EndUser {
         id: object
@@ -405,10 +446,10 @@ async fn evaluate(
         }
         combined = combined.merge(decision);
     }
-    // A match that spans parts is found only in the joined text; one inside a part was counted
+    // A match that spans texts is found only in the joined text; one inside a text was counted
     // above. Such a match cannot be masked in place: a redaction there refuses the request.
     for (parts, decision) in joined.iter().zip(joined_decisions) {
-        let field = format!("/messages/{}/content (parts joined)", parts.message_idx);
+        let field = parts.field();
         let spanning: Vec<_> = decision
             .matches
             .into_iter()

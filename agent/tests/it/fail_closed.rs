@@ -222,6 +222,33 @@ async fn strings_outside_message_content_are_checked() {
                 {"type": "text", "text": "my order is "}, {"type": "text", "text": "on its way"}]}]}),
         ),
         (
+            "value split across messages of one turn",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "my SSN is 123-45-"},
+                {"role": "user", "content": [{"type": "text", "text": "6789"}]}]}),
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "my order is "},
+                {"role": "user", "content": [{"type": "text", "text": "on its way"}]}]}),
+        ),
+        (
+            "value split across a tool result and the user's turn",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "call_1", "content": "SSN 123-45-"},
+                {"role": "user", "content": "6789, is that mine?"}]}),
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "call_1", "content": "order 123-45-"},
+                {"role": "user", "content": "AB, is that mine?"}]}),
+        ),
+        (
+            "card number spelled as a float in a tool schema",
+            chat(
+                json!({"tools": [{"type": "function", "function": {"name": "pay", "parameters": {
+                "type": "object", "properties": {"card": {"type": "number", "enum": [4111111111111111.0]}}}}}]}),
+            ),
+            chat(
+                json!({"tools": [{"type": "function", "function": {"name": "pay", "parameters": {
+                "type": "object", "properties": {"amount": {"type": "number", "enum": [42.5]}}}}}]}),
+            ),
+        ),
+        (
             "number in tool-call arguments",
             json!({"model": "gpt-4o-mini", "messages": [{"role": "assistant", "content": null,
                 "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "pay",
@@ -411,6 +438,14 @@ async fn documents_no_policy_can_read_are_refused() {
     let (status, body) = send(&agent, &pdf).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["code"], "uncheckable_content");
+    assert!(upstream.received().is_empty());
+    // A file stored with the provider: the provider reads it, the policies never see it.
+    let stored = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "summarise this"}, {"type": "file", "file": {"file_id": "file-abc123"}}]}]});
+    let (status, body) = send(&agent, &stored).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "uncheckable_content");
+    assert_eq!(body["error"]["param"], "/messages/0/content/1/file/file_id");
     assert!(upstream.received().is_empty());
     // Images are media, passed on when they are base64 through and through.
     let image = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
