@@ -271,6 +271,20 @@ impl Pump {
         }
     }
 
+    /// A stream that ended without its texts' end (an upstream error or timeout, a client that
+    /// left): logging, the text held back for matches still open was passed on all the same, so
+    /// those matches are recorded now. Enforcing, that text never went out.
+    fn settle(&mut self, state: &AppState, tenant: &TenantPolicies) {
+        if self.mode != OutputPolicies::Log {
+            return;
+        }
+        let keys: Vec<(u64, Channel)> = self.held.keys().copied().collect();
+        for key in keys {
+            // Finishing a finished text reports nothing twice.
+            let _ = self.step(state, tenant, key, None);
+        }
+    }
+
     /// Reads one upstream event; returns what to send the client and whether the stream goes on.
     fn event(
         &mut self,
@@ -605,6 +619,9 @@ async fn pump(call: StreamCall, upstream: reqwest::Response, tx: mpsc::Sender<By
             Ending::UpstreamError
         }
     };
+    if !matches!(ending, Ending::Completed | Ending::Blocked) {
+        pump.settle(&state, &call.tenant);
+    }
     // The row is written before the client's body ends, so a graceful shutdown (which waits for
     // open responses, then drains the audit queue) cannot lose it.
     audit(call, pump, ending).await;

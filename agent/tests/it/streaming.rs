@@ -483,6 +483,35 @@ async fn answered(
     send(agent, request).await
 }
 
+/// Logging, a stream that ends without its end (here the upstream closes after one chunk) still
+/// has the matches of its last text recorded: that text reached the client.
+#[tokio::test]
+async fn a_stream_cut_short_still_records_the_matches_it_passed_on() {
+    let mock = MockProviders::start();
+    let agent = agent_logging(&mock).await;
+    mock.script(
+        "/chat/completions",
+        json!([{"stream": {"chunks": [content_event("call me, my SSN is 123-45-6789")]}}]),
+    )
+    .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    assert!(
+        streamed.text().contains("123-45-6789"),
+        "{:?}",
+        streamed.events
+    );
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    assert_ne!(row["metadata"]["stream_end"], "completed", "{row}");
+    let matches = row["metadata"]["output_matches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        matches.iter().any(|m| m["policy_id"] == "sys_pii_ssn"),
+        "{row}"
+    );
+}
+
 #[tokio::test]
 async fn non_streamed_answers_go_through_output_policies_too() {
     let mock = MockProviders::start();
