@@ -113,6 +113,9 @@ enum Channel {
     ToolArguments(u64),
     /// The legacy `function_call.arguments`.
     FunctionArguments,
+    /// Logging, any other text of a delta (reasoning text, a transcript, content in parts, a
+    /// function's name), by a hash of its place in the choice: recorded, passed on as received.
+    Passed(u64),
 }
 
 /// The running state of one stream.
@@ -138,6 +141,8 @@ struct Pump {
 /// arguments.
 fn add_rest(delta: &mut serde_json::Map<String, Value>, channel: Channel, rest: String) {
     match channel {
+        // Passed on as received: nothing of it was held back.
+        Channel::Passed(_) => {}
         Channel::Content | Channel::Refusal => {
             let field = if channel == Channel::Content {
                 "content"
@@ -171,6 +176,50 @@ fn add_rest(delta: &mut serde_json::Map<String, Value>, channel: Channel, rest: 
             }
         }
     }
+}
+
+/// The texts of a delta that the other channels do not follow, with a hash of each one's place
+/// (a tool call's by its `index`): what a log-mode stream records of reasoning text, transcripts,
+/// content in parts and function names. The words that name a kind (`role`, `type`, ids) and audio
+/// data are left out, as for answers passed on whole (`output::passed_texts`).
+fn passed_pieces(delta: &serde_json::Map<String, Value>) -> Vec<(u64, String)> {
+    fn walk(value: &Value, place: &str, key: &str, parent: &str, out: &mut Vec<(u64, String)>) {
+        match value {
+            Value::String(text) => {
+                let followed =
+                    matches!(place, "/content" | "/refusal" | "/function_call/arguments")
+                        || (place.starts_with("/tool_calls/")
+                            && place.ends_with("/function/arguments"));
+                let names = matches!(key, "role" | "finish_reason" | "type" | "object" | "id");
+                let audio = key == "data" && parent == "audio";
+                if !followed && !names && !audio {
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    std::hash::Hash::hash(place, &mut hasher);
+                    out.push((std::hash::Hasher::finish(&hasher), text.clone()));
+                }
+            }
+            Value::Array(items) => {
+                for (position, item) in items.iter().enumerate() {
+                    let at = item
+                        .get("index")
+                        .and_then(Value::as_u64)
+                        .map_or(position as u64, |index| index);
+                    walk(item, &format!("{place}/{at}"), key, parent, out);
+                }
+            }
+            Value::Object(members) => {
+                for (member, value) in members {
+                    walk(value, &format!("{place}/{member}"), member, key, out);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut pieces = Vec::new();
+    for (member, value) in delta {
+        walk(value, &format!("/{member}"), member, "", &mut pieces);
+    }
+    pieces
 }
 
 /// Keeps the fields of a chunk that carry no answer text or that the output policies read; `None`
@@ -503,6 +552,13 @@ impl Pump {
                     .and_then(Value::as_object_mut)
                 {
                     call.insert("arguments".to_owned(), Value::String(released));
+                }
+            }
+            if self.mode == OutputPolicies::Log {
+                for (place, piece) in passed_pieces(delta) {
+                    self.text_bytes += piece.len();
+                    // Recording never blocks; the text goes out as received.
+                    let _ = self.step(state, tenant, (index, Channel::Passed(place)), Some(&piece));
                 }
             }
             if finished {

@@ -512,6 +512,42 @@ async fn a_stream_cut_short_still_records_the_matches_it_passed_on() {
     );
 }
 
+/// Logging, text a delta carries beside content (reasoning text here, split over two events) is
+/// passed on as received and its matches recorded.
+#[tokio::test]
+async fn reasoning_text_in_a_stream_is_recorded_when_logging() {
+    let mock = MockProviders::start();
+    let agent = agent_logging(&mock).await;
+    let reasoning = |text: &str| {
+        let chunk = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": {"reasoning_content": text}, "finish_reason": null}]});
+        format!("data: {chunk}\n\n")
+    };
+    let chunks = json!([
+        reasoning("the user's SSN is 123-4"),
+        reasoning("5-6789, so"),
+        content_event("Done."),
+        finish_event()
+    ]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    let everything = streamed.events.join("\n");
+    assert!(
+        everything.contains("123-4") && everything.contains("5-6789"),
+        "{everything}"
+    );
+    let row = audit_row(&agent, &streamed.decision_id()).await;
+    let matches = row["metadata"]["output_matches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        matches.iter().any(|m| m["policy_id"] == "sys_pii_ssn"),
+        "{row}"
+    );
+}
+
 #[tokio::test]
 async fn non_streamed_answers_go_through_output_policies_too() {
     let mock = MockProviders::start();
