@@ -536,15 +536,26 @@ pub async fn check_answer(
     if checked.matches.iter().any(|m| m.action == Action::Block) {
         checked.blocked = Some(block_reason(&checked.matches));
     }
-    // Arguments are JSON: a `\u` escape hides a character from the policies that the client's
-    // parser restores.
-    let escaped = texts
-        .iter()
-        .any(|(pointer, text)| pointer.ends_with("/arguments") && text.contains("\\u"));
+    // Arguments are JSON, and so is content that opens as JSON (structured output): a `\u` escape
+    // hides a character from the policies that the client's parser restores.
+    let escaped = texts.iter().any(|(pointer, text)| {
+        (pointer.ends_with("/arguments") || (pointer.ends_with("/content") && is_json_text(text)))
+            && text.contains("\\u")
+    });
     if escaped && checked.blocked.is_none() {
-        checked.blocked = Some("tool-call arguments with \\u escapes cannot be checked".to_owned());
+        checked.blocked = Some(JSON_ESCAPES.to_owned());
     }
     Some(checked)
+}
+
+/// Why an answer with JSON escapes is refused.
+pub const JSON_ESCAPES: &str =
+    "JSON text with \\u escapes (tool-call arguments or JSON content) cannot be checked";
+
+/// Whether a client reads `text` as JSON: content that opens with `{` or `[` (structured output, an
+/// answer asked to be JSON), as tool-call arguments always are.
+pub fn is_json_text(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
 }
 
 #[cfg(test)]

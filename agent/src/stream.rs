@@ -131,10 +131,14 @@ struct Pump {
     response_model: Option<String>,
     /// `id`, `object`, `created`, `model` of the stream's chunks, for a chunk the gateway writes.
     template: Option<Value>,
-    /// Argument texts whose last piece ended in a backslash (an escape may continue).
+    /// JSON texts (arguments, JSON content) whose last piece ended in a backslash (an escape may
+    /// continue).
     ends_in_backslash: std::collections::HashSet<(u64, Channel)>,
-    /// Enforcing, arguments came with `\u` escapes: the stream was ended for them.
-    escaped_arguments: bool,
+    /// Enforcing, JSON text came with `\u` escapes: the stream was ended for it.
+    escaped_json: bool,
+    /// Enforcing, whether each content text opens as JSON (once its first byte that is not white
+    /// space has come).
+    json_content: HashMap<(u64, Channel), bool>,
 }
 
 /// Appends a text's released rest to a delta: to its content or refusal, or as a tool call's
@@ -280,14 +284,22 @@ impl Pump {
         if self.mode == OutputPolicies::Off {
             return Some(piece.unwrap_or_default().to_owned());
         }
-        // Arguments are JSON: a `\u` escape would hide a character from the policies that the
-        // client's parser restores. Enforcing, such arguments end the stream.
-        if self.mode == OutputPolicies::Enforce
-            && matches!(
-                key.1,
-                Channel::ToolArguments(_) | Channel::FunctionArguments
-            )
-        {
+        // Arguments are JSON, and so is content that opens as JSON (decided by its first byte
+        // that is not white space): a `\u` escape would hide a character from the policies that
+        // the client's parser restores. Enforcing, such text ends the stream.
+        let json = match key.1 {
+            Channel::ToolArguments(_) | Channel::FunctionArguments => true,
+            Channel::Content if self.mode == OutputPolicies::Enforce => {
+                if let Some(first) = piece.and_then(|piece| piece.trim_start().bytes().next()) {
+                    self.json_content
+                        .entry(key)
+                        .or_insert(matches!(first, b'{' | b'['));
+                }
+                self.json_content.get(&key).copied().unwrap_or(false)
+            }
+            _ => false,
+        };
+        if self.mode == OutputPolicies::Enforce && json {
             // An empty piece changes nothing: a backslash before it still joins the next piece.
             if let Some(piece) = piece.filter(|piece| !piece.is_empty()) {
                 let after_backslash = self.ends_in_backslash.remove(&key);
@@ -296,7 +308,7 @@ impl Pump {
                     self.ends_in_backslash.insert(key);
                 }
                 if escaped {
-                    self.escaped_arguments = true;
+                    self.escaped_json = true;
                     return None;
                 }
             }
@@ -608,8 +620,8 @@ impl Pump {
     }
 
     fn blocked(&mut self, out: &mut Vec<Bytes>) -> Next {
-        let reason = if self.escaped_arguments {
-            "tool-call arguments with \\u escapes cannot be checked".to_owned()
+        let reason = if self.escaped_json {
+            output::JSON_ESCAPES.to_owned()
         } else {
             output::block_reason(&self.found)
         };
@@ -659,7 +671,8 @@ async fn pump(call: StreamCall, upstream: reqwest::Response, tx: mpsc::Sender<By
         response_model: None,
         template: None,
         ends_in_backslash: std::collections::HashSet::new(),
-        escaped_arguments: false,
+        escaped_json: false,
+        json_content: HashMap::new(),
     };
     // Whatever happens while reading (a bug included), the stream is audited once.
     let read = std::panic::AssertUnwindSafe(read(&state, &call.tenant, &mut pump, upstream, &tx));
@@ -844,8 +857,8 @@ async fn audit(call: StreamCall, pump: Pump, ending: Ending) {
         .matches_json();
     }
     if ending == Ending::Blocked {
-        metadata["block_reason"] = json!(if pump.escaped_arguments {
-            "tool-call arguments with \\u escapes cannot be checked".to_owned()
+        metadata["block_reason"] = json!(if pump.escaped_json {
+            output::JSON_ESCAPES.to_owned()
         } else {
             output::block_reason(&pump.found)
         });

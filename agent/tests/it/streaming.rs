@@ -667,4 +667,65 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
         "{:?}",
         streamed.events
     );
+    // Content that opens as JSON (structured output) is JSON too: its escapes end the stream.
+    let chunks = json!([
+        content_event(" {\"ssn\": \"123\\"),
+        content_event("u002d45-6789\"}"),
+        finish_event()
+    ]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    let last = streamed.chunks().pop().expect("events");
+    assert_eq!(
+        last["error"]["code"], "policy_denied",
+        "{:?}",
+        streamed.events
+    );
+    // Prose that mentions an escape is no JSON: it goes out.
+    let chunks = json!([
+        content_event("In Java, write \\u00e9 for "),
+        content_event("an accented e."),
+        finish_event()
+    ]);
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    let streamed = stream(&agent, ask("hi")).await;
+    assert_eq!(
+        streamed.text(),
+        "In Java, write \\u00e9 for an accented e.",
+        "{:?}",
+        streamed.events
+    );
+}
+
+/// Enforcing, an answer whose content is JSON (structured output) with `\u` escapes is refused:
+/// the client's parser would restore what the policies could not read. Its twin goes out.
+#[tokio::test]
+async fn enforcing_refuses_json_content_with_escapes() {
+    let mock = MockProviders::start();
+    let agent = masking_agent(&mock).await;
+    let answer = |content: &str| {
+        json!({"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]})
+        .to_string()
+    };
+    let request = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let response = answered(
+        &mock,
+        &agent,
+        &answer(r#"{"ssn": "123\u002d45\u002d6789"}"#),
+        &request,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "policy_denied", "{body}");
+    let response = answered(&mock, &agent, &answer(r#"{"name": "Jose"}"#), &request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        r#"{"name": "Jose"}"#
+    );
 }
