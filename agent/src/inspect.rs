@@ -329,9 +329,13 @@ impl Walk {
         let decoded = decode_document(text)
             .ok_or_else(|| unreadable("file_data is not base64 (or a base64 data URL)"))?;
         let declared_text = decoded.media_type.as_deref().is_none_or(is_text_media_type);
-        let looks_binary = BINARY_SIGNATURES
-            .iter()
-            .any(|signature| decoded.bytes.starts_with(signature));
+        // Readers find a signature past a few bytes of junk (a PDF reader looks through the first
+        // kilobyte): any in the first kilobyte counts.
+        let head = &decoded.bytes[..decoded.bytes.len().min(SIGNATURE_WINDOW)];
+        let looks_binary = BINARY_SIGNATURES.iter().any(|signature| {
+            head.windows(signature.len())
+                .any(|window| window == *signature)
+        });
         let text = match String::from_utf8(decoded.bytes) {
             Ok(text) if declared_text && !looks_binary => text,
             _ => {
@@ -364,8 +368,8 @@ fn is_text_media_type(media_type: &str) -> bool {
         )
 }
 
-/// Starts of document formats whose text a provider extracts by parsing (PDF, ZIP-based office
-/// files, RTF, PostScript): refused even when their bytes happen to be ASCII.
+/// Signatures of document formats whose text a provider extracts by parsing (PDF, ZIP-based office
+/// files, RTF, PostScript, OLE): refused even when their bytes happen to be ASCII.
 const BINARY_SIGNATURES: &[&[u8]] = &[
     b"%PDF",
     b"PK\x03\x04",
@@ -373,6 +377,9 @@ const BINARY_SIGNATURES: &[&[u8]] = &[
     b"%!PS",
     b"\xd0\xcf\x11\xe0",
 ];
+
+/// How far into a document its signature is looked for.
+const SIGNATURE_WINDOW: usize = 1024;
 
 /// `text` with its backslash escapes (`\uXXXX`, `\n`, `\t`, `\"`, ...) decoded, when it has any that
 /// change it; surrogate pairs are joined, a broken escape stays as it is.
@@ -1060,6 +1067,13 @@ mod tests {
                 Err(InspectError::Unreadable { .. })
             ));
         }
+        // A PDF reader finds its header past a few bytes: "\n%PDF-1.4 <3132> Tj" is a PDF too.
+        let shifted = json!({"messages": [{"role": "user", "content": [{"type": "file",
+            "file": {"filename": "scan.pdf", "file_data": "CiVQREYtMS40IDwzMTMyPiBUag=="}}]}]});
+        assert!(matches!(
+            inspect(&shifted, usize::MAX),
+            Err(InspectError::Unreadable { .. })
+        ));
     }
 
     #[test]
