@@ -23,7 +23,7 @@ use axonflow_platform::http::inflight::InFlightSlot;
 use axonflow_platform::http::signature::MAX_INTERNAL_BODY_BYTES;
 use axonflow_platform::internal_call::{self, CallError, ProxyAnswer, ProxyCall, PROXY_PATH};
 use axonflow_platform::trace::TraceId;
-use axonflow_policy::{Action, Verdict};
+use axonflow_policy::{Action, Decision, Verdict};
 
 use crate::auth::Caller;
 use crate::decisions;
@@ -222,10 +222,34 @@ async fn handle(
             .policies()
             .for_tenant(state.pool(), &caller.tenant_id)
             .await?;
-        let decision = state
+        let mut decision = state
             .policies()
             .evaluate_one(&tenant, request.query.clone())
             .await?;
+        // Escapes a model may decode (`\u0031` is `1`) hide what they spell: the query is read
+        // decoded too, as a chat message is. What only the decoded text shows cannot be masked in
+        // place: it refuses the call as a block would.
+        if let Some(decoded) = crate::inspect::unescape(&request.query) {
+            let mut hidden = state.policies().evaluate_one(&tenant, decoded.clone()).await?;
+            hidden.matches.retain(|m| {
+                decoded
+                    .get(m.span.clone())
+                    .is_none_or(|found| !request.query.contains(found))
+            });
+            if !hidden.matches.is_empty() {
+                let refusing = hidden
+                    .matches
+                    .iter()
+                    .any(|m| matches!(m.action, Action::Block | Action::Redact));
+                let redacted = decision.redacted_text.take();
+                decision = decision.merge(Decision {
+                    verdict: if refusing { Verdict::Deny } else { Verdict::Allow },
+                    matches: hidden.matches,
+                    redacted_text: None,
+                });
+                decision.redacted_text = redacted;
+            }
+        }
         // Caller text kept on the row is masked like every stored caller field.
         let labels = decisions::mask_for_storage(
             &state,

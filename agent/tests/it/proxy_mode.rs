@@ -153,6 +153,19 @@ async fn proxy_calls_are_checked_answered_filtered_and_audited_once() {
         .as_array()
         .is_some_and(|m| !m.is_empty()));
     assert_eq!((rows[1].0.as_str(), rows[1].1), ("deny", Some(403)));
+
+    // Escapes a model decodes hide nothing: the query is read decoded too.
+    let (status, body) = proxy(
+        agent,
+        "look up SSN \\u0031\\u0032\\u0033-45-6789",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(upstream.received().len(), 1);
+    let (status, body) = proxy(agent, "the file is C:\\new\\table.txt", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(upstream.received().len(), 2);
 }
 
 #[tokio::test]
