@@ -463,8 +463,11 @@ async fn evaluate(
                 .iter()
                 .map(|found| decisions::match_json(found, Some(&field))),
         );
-        if spanning.iter().any(|found| found.action == Action::Redact) {
-            unmaskable = Some(format!("{field} holds a value split across parts"));
+        // A redacting dynamic policy masks every piece of personal data, whatever its action.
+        if spanning.iter().any(|found| {
+            found.action == Action::Redact || (mask_all_pii && found.category.starts_with("pii-"))
+        }) {
+            unmaskable = Some(format!("{field} holds a value split across texts"));
         }
         let verdict = if spanning.iter().any(|found| found.action == Action::Block) {
             Verdict::Deny

@@ -547,6 +547,29 @@ async fn every_entry_point_applies_dynamic_policies_and_budgets() {
         [("deny", Some(403)), ("allow", Some(200))]
     );
 
+    // A chat under the redacting policy: personal data split across parts cannot be masked in
+    // place, so the call is refused although the PII action alone only warns.
+    let split = json!({"model": "gpt-4o-mini", "metadata": {"department": "hr"},
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "my SSN is 123-45-"}, {"type": "text", "text": "6789"}]}]});
+    let sent_before = upstream.received().len();
+    let response = client()
+        .post(agent.url("/v1/chat/completions"))
+        .header("x-provider-key", PROVIDER_KEY)
+        .json(&split)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let refused: Value = response.json().await.expect("json");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("could not be masked")),
+        "{refused}"
+    );
+    assert_eq!(upstream.received().len(), sent_before);
+
     // MCP statements: a block, and personal data masked under a redacting policy.
     let check = |statement: &str| json!({"connector_type": "postgres", "statement": statement});
     let (status, body) = post_json(
