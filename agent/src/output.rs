@@ -434,36 +434,34 @@ fn answer_texts(body: &Value) -> Vec<(String, String)> {
             }
         }
         // A function's name is the model's text too.
-        for field in ["name", "arguments"] {
-            if let Some(text) = message
-                .get("function_call")
-                .and_then(|call| call.get(field))
-                .and_then(Value::as_str)
-            {
-                texts.push((
-                    format!("/choices/{choice_idx}/message/function_call/{field}"),
-                    text.to_owned(),
-                ));
-            }
-        }
+        call_texts(
+            message.get("function_call"),
+            &format!("/choices/{choice_idx}/message/function_call"),
+            &mut texts,
+        );
         if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
             for (call_idx, call) in calls.iter().enumerate() {
-                for field in ["name", "arguments"] {
-                    if let Some(text) = call
-                        .get("function")
-                        .and_then(|function| function.get(field))
-                        .and_then(Value::as_str)
-                    {
-                        texts.push((
-                            format!("/choices/{choice_idx}/message/tool_calls/{call_idx}/function/{field}"),
-                            text.to_owned(),
-                        ));
-                    }
-                }
+                call_texts(
+                    call.get("function"),
+                    &format!("/choices/{choice_idx}/message/tool_calls/{call_idx}/function"),
+                    &mut texts,
+                );
             }
         }
     }
     texts
+}
+
+/// A function call's name and arguments, when they are text, under `pointer`.
+fn call_texts(call: Option<&Value>, pointer: &str, texts: &mut Vec<(String, String)>) {
+    for field in ["name", "arguments"] {
+        if let Some(text) = call
+            .and_then(|call| call.get(field))
+            .and_then(Value::as_str)
+        {
+            texts.push((format!("{pointer}/{field}"), text.to_owned()));
+        }
+    }
 }
 
 /// The output check of an answer passed on as received (`log` or `off`), from its texts (an

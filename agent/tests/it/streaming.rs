@@ -105,6 +105,23 @@ fn content_event(content: &str) -> String {
     format!("data: {chunk}\n\n")
 }
 
+/// `ask("hi")` streamed by `agent` once the mock provider streams `chunks`.
+async fn streamed_with(mock: &MockProviders, agent: &Agent, chunks: Value) -> Streamed {
+    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
+        .await;
+    stream(agent, ask("hi")).await
+}
+
+/// The stream ended with the policy's error event.
+fn assert_ended_by_policy(streamed: &Streamed) {
+    let last = streamed.chunks().pop().expect("events");
+    assert_eq!(
+        last["error"]["code"], "policy_denied",
+        "{:?}",
+        streamed.events
+    );
+}
+
 fn finish_event() -> String {
     let chunk = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
@@ -302,9 +319,7 @@ async fn sse_quirks_are_read_as_the_standard_says() {
         {"base64": base64_of(&[&e_acute[1..], "llo w\u{f6}rld\"}}]}\r\r".as_bytes()].concat())},
         finish_event(),
     ]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
+    let streamed = streamed_with(&mock, &agent, chunks).await;
     assert_eq!(streamed.text(), "Héllo wörld", "{:?}", streamed.events);
 }
 
@@ -489,19 +504,20 @@ async fn answered(
 async fn a_stream_cut_short_still_records_the_matches_it_passed_on() {
     let mock = MockProviders::start();
     let agent = agent_logging(&mock).await;
-    mock.script(
-        "/chat/completions",
-        json!([{"stream": {"chunks": [content_event("call me, my SSN is 123-45-6789")]}}]),
-    )
-    .await;
-    let streamed = stream(&agent, ask("hi")).await;
+    let chunks = json!([content_event("call me, my SSN is 123-45-6789")]);
+    let streamed = streamed_with(&mock, &agent, chunks).await;
     assert!(
         streamed.text().contains("123-45-6789"),
         "{:?}",
         streamed.events
     );
-    let row = audit_row(&agent, &streamed.decision_id()).await;
+    let row = assert_recorded_ssn(&agent, &streamed).await;
     assert_ne!(row["metadata"]["stream_end"], "completed", "{row}");
+}
+
+/// The stream's audit row, once it shows the SSN policy among the output matches.
+async fn assert_recorded_ssn(agent: &Agent, streamed: &Streamed) -> Value {
+    let row = audit_row(agent, &streamed.decision_id()).await;
     let matches = row["metadata"]["output_matches"]
         .as_array()
         .cloned()
@@ -510,6 +526,7 @@ async fn a_stream_cut_short_still_records_the_matches_it_passed_on() {
         matches.iter().any(|m| m["policy_id"] == "sys_pii_ssn"),
         "{row}"
     );
+    row
 }
 
 /// Logging, text a delta carries beside content (reasoning text here, split over two events) is
@@ -529,23 +546,13 @@ async fn reasoning_text_in_a_stream_is_recorded_when_logging() {
         content_event("Done."),
         finish_event()
     ]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
+    let streamed = streamed_with(&mock, &agent, chunks).await;
     let everything = streamed.events.join("\n");
     assert!(
         everything.contains("123-4") && everything.contains("5-6789"),
         "{everything}"
     );
-    let row = audit_row(&agent, &streamed.decision_id()).await;
-    let matches = row["metadata"]["output_matches"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        matches.iter().any(|m| m["policy_id"] == "sys_pii_ssn"),
-        "{row}"
-    );
+    assert_recorded_ssn(&agent, &streamed).await;
 }
 
 #[tokio::test]
@@ -605,9 +612,7 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
                      "audio": {"transcript": "123-45-6789"}},
                      "logprobs": {"content": [{"token": "123-45-6789", "logprob": 0.0}]}, "finish_reason": null}]});
     let chunks = json!([format!("data: {leaky}\n\n"), finish_event()]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
+    let streamed = streamed_with(&mock, &agent, chunks).await;
     let everything = streamed.events.join("\n");
     assert!(!everything.contains("6789"), "{everything}");
     assert!(streamed.text().contains("[REDACTED:SSN]"), "{everything}");
@@ -616,9 +621,7 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
     let riding =
         json!({"error": {}, "choices": [{"index": 0, "delta": {"content": "SSN 123-45-6789"}}]});
     let chunks = json!([content_event("Hel"), format!("data: {riding}\n\n")]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
+    let streamed = streamed_with(&mock, &agent, chunks).await;
     let everything = streamed.events.join("\n");
     assert!(!everything.contains("6789"), "{everything}");
     assert_eq!(
@@ -633,15 +636,8 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
         "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
             "function": {"name": "f", "arguments": "{\"ssn\": \"123\\u002d45\\u002d6789\"}"}}]}, "finish_reason": null}]});
     let chunks = json!([format!("data: {escaped}\n\n"), finish_event()]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
-    let last = streamed.chunks().pop().expect("events");
-    assert_eq!(
-        last["error"]["code"], "policy_denied",
-        "{:?}",
-        streamed.events
-    );
+    let streamed = streamed_with(&mock, &agent, chunks).await;
+    assert_ended_by_policy(&streamed);
     assert!(!streamed.events.join("\n").contains("6789"));
     let row = audit_row(&agent, &streamed.decision_id()).await;
     assert_eq!(row["metadata"]["stream_end"], "blocked", "{row}");
@@ -658,39 +654,23 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
         piece("u002d45-6789\"}"),
         finish_event()
     ]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
-    let last = streamed.chunks().pop().expect("events");
-    assert_eq!(
-        last["error"]["code"], "policy_denied",
-        "{:?}",
-        streamed.events
-    );
+    let streamed = streamed_with(&mock, &agent, chunks).await;
+    assert_ended_by_policy(&streamed);
     // Content that opens as JSON (structured output) is JSON too: its escapes end the stream.
     let chunks = json!([
         content_event(" {\"ssn\": \"123\\"),
         content_event("u002d45-6789\"}"),
         finish_event()
     ]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
-    let last = streamed.chunks().pop().expect("events");
-    assert_eq!(
-        last["error"]["code"], "policy_denied",
-        "{:?}",
-        streamed.events
-    );
+    let streamed = streamed_with(&mock, &agent, chunks).await;
+    assert_ended_by_policy(&streamed);
     // Prose that mentions an escape is no JSON: it goes out.
     let chunks = json!([
         content_event("In Java, write \\u00e9 for "),
         content_event("an accented e."),
         finish_event()
     ]);
-    mock.script("/chat/completions", json!([{"stream": {"chunks": chunks}}]))
-        .await;
-    let streamed = stream(&agent, ask("hi")).await;
+    let streamed = streamed_with(&mock, &agent, chunks).await;
     assert_eq!(
         streamed.text(),
         "In Java, write \\u00e9 for an accented e.",
