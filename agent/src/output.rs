@@ -380,6 +380,14 @@ pub fn tokens_of(answer: &Value) -> Tokens {
     }
 }
 
+/// Whether a string of an answer under `key` (in an object under `parent`) is read over: the words
+/// that name a kind rather than say anything (`role`, `finish_reason`, `type`, `object`, ids) and
+/// audio data.
+pub fn read_over(key: &str, parent: &str) -> bool {
+    matches!(key, "role" | "finish_reason" | "type" | "object" | "id")
+        || (key == "data" && parent == "audio")
+}
+
 /// The texts of an answer passed on as received (`log`, `off`): every string of its choices that
 /// a client can read (content in parts, reasoning text, transcripts, citations, log
 /// probabilities, function names...) but the values that name a kind rather than say anything
@@ -388,9 +396,7 @@ fn passed_texts(body: &Value) -> Vec<String> {
     fn walk(value: &Value, key: &str, parent: &str, out: &mut Vec<String>) {
         match value {
             Value::String(text) => {
-                let names = matches!(key, "role" | "finish_reason" | "type" | "object" | "id");
-                let audio = key == "data" && parent == "audio";
-                if !names && !audio {
+                if !read_over(key, parent) {
                     out.push(text.clone());
                 }
             }

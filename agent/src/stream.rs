@@ -184,8 +184,8 @@ fn add_rest(delta: &mut serde_json::Map<String, Value>, channel: Channel, rest: 
 
 /// The texts of a delta that the other channels do not follow, with a hash of each one's place
 /// (a tool call's by its `index`): what a log-mode stream records of reasoning text, transcripts,
-/// content in parts and function names. The words that name a kind (`role`, `type`, ids) and audio
-/// data are left out, as for answers passed on whole (`output::passed_texts`).
+/// content in parts and function names. What `output::read_over` names is left out, as for answers
+/// passed on whole.
 fn passed_pieces(delta: &serde_json::Map<String, Value>) -> Vec<(u64, String)> {
     fn walk(value: &Value, place: &str, key: &str, parent: &str, out: &mut Vec<(u64, String)>) {
         match value {
@@ -194,9 +194,7 @@ fn passed_pieces(delta: &serde_json::Map<String, Value>) -> Vec<(u64, String)> {
                     matches!(place, "/content" | "/refusal" | "/function_call/arguments")
                         || (place.starts_with("/tool_calls/")
                             && place.ends_with("/function/arguments"));
-                let names = matches!(key, "role" | "finish_reason" | "type" | "object" | "id");
-                let audio = key == "data" && parent == "audio";
-                if !followed && !names && !audio {
+                if !followed && !output::read_over(key, parent) {
                     let mut hasher = std::collections::hash_map::DefaultHasher::new();
                     std::hash::Hash::hash(place, &mut hasher);
                     out.push((std::hash::Hasher::finish(&hasher), text.clone()));
