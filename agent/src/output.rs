@@ -104,7 +104,12 @@ pub fn allowed_message(message: &Map<String, Value>) -> Option<Map<String, Value
     let mut kept = Map::new();
     for (field, value) in message {
         match (field.as_str(), value) {
-            ("role", _) | ("content" | "refusal", Value::String(_) | Value::Null) => {
+            // An answer's role is the assistant's: any other value, text the policies do not
+            // read, is not passed on.
+            ("role", _) => {
+                kept.insert(field.clone(), Value::String("assistant".to_owned()));
+            }
+            ("content" | "refusal", Value::String(_) | Value::Null) => {
                 kept.insert(field.clone(), value.clone());
             }
             ("content" | "refusal", _) => return None,
@@ -114,6 +119,10 @@ pub fn allowed_message(message: &Map<String, Value>) -> Option<Map<String, Value
                     let mut kept_call = Map::new();
                     for key in ["index", "id", "type"] {
                         if let Some(value) = call.get(key) {
+                            // A type is a word (`function`); anything else is text no policy read.
+                            if key == "type" && !value.as_str().is_some_and(is_word) {
+                                continue;
+                            }
                             kept_call.insert(key.to_owned(), value.clone());
                         }
                     }
@@ -131,6 +140,13 @@ pub fn allowed_message(message: &Map<String, Value>) -> Option<Map<String, Value
         }
     }
     Some(kept)
+}
+
+/// A lowercase word of at most 32 bytes (`function`, `custom`).
+fn is_word(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 32
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// A function call's name and its arguments as text; `None` when the arguments are not text.
@@ -447,9 +463,14 @@ fn answer_texts(body: &Value) -> Vec<(String, String)> {
         );
         if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
             for (call_idx, call) in calls.iter().enumerate() {
+                let pointer = format!("/choices/{choice_idx}/message/tool_calls/{call_idx}");
+                // The id is the provider's text too, and the client sends it back.
+                if let Some(id) = call.get("id").and_then(Value::as_str) {
+                    texts.push((format!("{pointer}/id"), id.to_owned()));
+                }
                 call_texts(
                     call.get("function"),
-                    &format!("/choices/{choice_idx}/message/tool_calls/{call_idx}/function"),
+                    &format!("{pointer}/function"),
                     &mut texts,
                 );
             }

@@ -344,6 +344,43 @@ impl Pump {
         }
     }
 
+    /// Enforcing, the whole strings of a tool call at `pointers` (its id, its function's name: each
+    /// comes in one piece) through the output policies: masked in place, or `false` when a block
+    /// policy matched. Logging, they are recorded with the delta's other texts.
+    fn named_fields(
+        &mut self,
+        state: &AppState,
+        tenant: &TenantPolicies,
+        call: &mut Value,
+        pointers: &[&str],
+    ) -> bool {
+        if self.mode != OutputPolicies::Enforce {
+            return true;
+        }
+        for pointer in pointers {
+            let Some(slot) = call.pointer_mut(pointer) else {
+                continue;
+            };
+            let Some(text) = slot.as_str() else {
+                continue;
+            };
+            let decision = state.policies().evaluate(tenant, text);
+            if decision.matches.is_empty() {
+                continue;
+            }
+            let masked = decision.mask_where(text, |m| m.action == Action::Redact);
+            let blocked = decision.matches.iter().any(|m| m.action == Action::Block);
+            self.found.extend(decision.matches);
+            if blocked {
+                return false;
+            }
+            if let Some(masked) = masked {
+                *slot = Value::String(masked);
+            }
+        }
+        true
+    }
+
     /// Reads one upstream event; returns what to send the client and whether the stream goes on.
     fn event(
         &mut self,
@@ -520,6 +557,9 @@ impl Pump {
             }
             if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
                 for call in calls.iter_mut() {
+                    if !self.named_fields(state, tenant, call, &["/id", "/function/name"]) {
+                        return self.blocked(out);
+                    }
                     let call_index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
                     let channel = Channel::ToolArguments(call_index);
                     let Some(piece) = call
@@ -539,6 +579,11 @@ impl Pump {
                     {
                         function.insert("arguments".to_owned(), Value::String(released));
                     }
+                }
+            }
+            if let Some(call) = delta.get_mut("function_call") {
+                if !self.named_fields(state, tenant, call, &["/name"]) {
+                    return self.blocked(out);
                 }
             }
             if let Some(piece) = delta

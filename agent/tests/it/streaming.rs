@@ -679,6 +679,36 @@ async fn enforcing_leaves_out_what_the_policies_cannot_read() {
     );
 }
 
+/// Enforcing, the names an answer carries beside its text are the provider's text too: a tool
+/// call's id and function name are checked (masked here), a role is the assistant's, a type a word.
+#[tokio::test]
+async fn enforcing_checks_the_names_an_answer_carries() {
+    let mock = MockProviders::start();
+    let agent = masking_agent(&mock).await;
+    let answer = json!({"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "SSN 123-45-6789", "content": null,
+            "tool_calls": [{"id": "123-45-6789", "type": "SSN 123-45-6789",
+                "function": {"name": "ssn 123-45-6789", "arguments": "{}"}}]}}]});
+    let request = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let response = answered(&mock, &agent, &answer.to_string(), &request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert!(!body.to_string().contains("6789"), "{body}");
+    assert_eq!(body["choices"][0]["message"]["role"], "assistant", "{body}");
+    let call = &body["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["id"], "[REDACTED:SSN]", "{body}");
+    assert_eq!(call["function"]["arguments"], "{}", "{body}");
+    // Streamed: the id and name come whole in their first delta.
+    let chunk = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [{"index": 0, "id": "123-45-6789",
+            "type": "function", "function": {"name": "ssn 123-45-6789", "arguments": ""}}]}, "finish_reason": null}]});
+    let chunks = json!([format!("data: {chunk}\n\n"), finish_event()]);
+    let streamed = streamed_with(&mock, &agent, chunks).await;
+    let everything = streamed.events.join("\n");
+    assert!(!everything.contains("6789"), "{everything}");
+    assert!(everything.contains("[REDACTED:SSN]"), "{everything}");
+}
+
 /// Enforcing, an answer whose content is JSON (structured output) with `\u` escapes is refused:
 /// the client's parser would restore what the policies could not read. Its twin goes out.
 #[tokio::test]
