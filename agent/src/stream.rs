@@ -219,6 +219,12 @@ fn passed_pieces(delta: &serde_json::Map<String, Value>) -> Vec<(u64, String)> {
     }
     let mut pieces = Vec::new();
     for (member, value) in delta {
+        // Most deltas hold only a role and content: nothing to walk, no place to write.
+        let plain =
+            matches!(member.as_str(), "content" | "refusal") || output::read_over(member, "");
+        if value.is_null() || (value.is_string() && plain) {
+            continue;
+        }
         walk(value, &format!("/{member}"), member, "", &mut pieces);
     }
     pieces
